@@ -1,6 +1,32 @@
-//! Switchboard core (work in progress).
+//! Switchboard's core: what every other part depends on, and nothing that
+//! talks to a database.
+//!
+//! - [`event`]: the lifecycle [`Event`], its metadata and payload kinds;
+//! - [`bus`]: the broadcast [`Bus`], subscriptions, delivery contracts;
+//! - [`filter`]: which events a subscription receives;
+//! - [`emitter`]: stamps one connection's events with gap-free sequences;
+//! - [`class`]: the pgAudit statement classes;
+//! - [`redact`]: keeping passwords out of events, logs and errors;
+//! - [`error`]: the error type callers see.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bus;
 pub mod class;
+pub mod emitter;
+pub mod error;
+pub mod event;
+pub mod filter;
+pub mod redact;
+pub mod serde_duration;
+
+pub use bus::{Bus, Delivery, EventReceiver, Flow, SubscriptionId, SubscriptionStats};
 pub use class::StatementClass;
+pub use emitter::Emitter;
+pub use error::{ConnectErrorKind, DbErrorKind, Error, Result};
+pub use event::{
+    Backend, CloseReason, ConnectionId, ErrorInfo, Event, EventBody, EventKind, Kind, Labels, Meta,
+    Origin, ParamValue, Params,
+};
+pub use filter::Filter;
+pub use redact::DatabaseUrl;

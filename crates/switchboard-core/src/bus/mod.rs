@@ -1,0 +1,289 @@
+//! The broadcast bus: fans each event out to subscriptions, each with a
+//! filter and a delivery contract.
+//!
+//! Publishing is synchronous and cheap: for every subscription whose filter
+//! matches, the shared event (an `Arc`) is pushed onto that subscription's
+//! bounded queue. A pump per subscription delivers from the queue to the
+//! subscriber (an actix actor, a crossbeam channel, or a closure on its own
+//! thread). Lossless subscriptions push back on publishers through
+//! [`Bus::ready`], which a connection awaits before it runs a statement.
+
+mod pump;
+mod queue;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::filter::Filter;
+pub use pump::{EventReceiver, Flow};
+use queue::Queue;
+
+/// How a subscription receives events when it falls behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Delivery {
+    /// Never slows a statement. Holds up to `capacity` undelivered events;
+    /// past that, events are dropped and counted, and the subscriber later
+    /// receives one `Lagged { dropped }` notice with the exact count, in the
+    /// place where the events went missing. For logging and metrics.
+    Lossy {
+        /// Undelivered events held before dropping.
+        capacity: usize,
+    },
+    /// Never drops. While more than `capacity` events wait for this
+    /// subscriber, connections hold back new statements; a statement that
+    /// cannot start within `deadline` fails with [`Error::Backpressure`]
+    /// instead of running unobserved. For audit.
+    Lossless {
+        /// Undelivered events held before publishers wait.
+        capacity: usize,
+        /// How long a statement waits for room before failing.
+        deadline: Duration,
+    },
+}
+
+impl Delivery {
+    /// `Lossy` with this capacity.
+    pub fn lossy(capacity: usize) -> Self {
+        Delivery::Lossy { capacity }
+    }
+
+    /// `Lossless` with this capacity and a 5 s deadline.
+    pub fn lossless(capacity: usize) -> Self {
+        Delivery::Lossless {
+            capacity,
+            deadline: Duration::from_secs(5),
+        }
+    }
+
+    /// The same contract with another deadline (lossless only).
+    #[must_use]
+    pub fn with_deadline(self, deadline: Duration) -> Self {
+        match self {
+            Delivery::Lossless { capacity, .. } => Delivery::Lossless { capacity, deadline },
+            other => other,
+        }
+    }
+
+    fn capacity(self) -> usize {
+        match self {
+            Delivery::Lossy { capacity } | Delivery::Lossless { capacity, .. } => capacity,
+        }
+    }
+}
+
+impl Default for Delivery {
+    /// `Lossy { capacity: 1024 }`.
+    fn default() -> Self {
+        Delivery::lossy(1024)
+    }
+}
+
+/// Names a subscription, to unsubscribe it or read its counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SubscriptionId(u64);
+
+/// Counters of one subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SubscriptionStats {
+    /// The subscription.
+    pub id: SubscriptionId,
+    /// Its name.
+    pub name: String,
+    /// Events delivered and acknowledged.
+    pub delivered: u64,
+    /// Events dropped (lossy only).
+    pub dropped: u64,
+    /// Events waiting.
+    pub queued: usize,
+    /// Times the subscriber was restarted after a panic.
+    pub restarts: u64,
+}
+
+/// One subscription: what it wants, how it is owed events, and its queue.
+pub(crate) struct Subscription {
+    id: SubscriptionId,
+    name: String,
+    filter: Filter,
+    delivery: Delivery,
+    queue: Queue,
+    restarts: AtomicU64,
+}
+
+impl Subscription {
+    fn stats(&self) -> SubscriptionStats {
+        let (delivered, dropped) = self.queue.counts();
+        SubscriptionStats {
+            id: self.id,
+            name: self.name.clone(),
+            delivered,
+            dropped,
+            queued: self.queue.len(),
+            restarts: self.restarts.load(Ordering::Relaxed),
+        }
+    }
+}
+
+struct Inner {
+    /// Read on every publish without locking; replaced whole on (un)subscribe.
+    subs: ArcSwap<Vec<Arc<Subscription>>>,
+    next_id: AtomicU64,
+}
+
+/// The broadcast bus. Cloning shares it; several managers may share one.
+#[derive(Clone)]
+pub struct Bus {
+    inner: Arc<Inner>,
+}
+
+impl Default for Bus {
+    fn default() -> Self {
+        Bus::new()
+    }
+}
+
+impl std::fmt::Debug for Bus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bus")
+            .field("subscriptions", &self.inner.subs.load().len())
+            .finish()
+    }
+}
+
+impl Bus {
+    /// A bus with no subscriptions.
+    pub fn new() -> Self {
+        Bus {
+            inner: Arc::new(Inner {
+                subs: ArcSwap::from_pointee(Vec::new()),
+                next_id: AtomicU64::new(1),
+            }),
+        }
+    }
+
+    /// Whether any subscription exists.
+    pub fn is_empty(&self) -> bool {
+        self.inner.subs.load().is_empty()
+    }
+
+    /// Queues `event` for every subscription whose filter matches. Never
+    /// waits; lossless back-pressure is applied by [`Bus::ready`].
+    pub fn publish(&self, event: &Event) {
+        for sub in self.inner.subs.load().iter() {
+            if sub.filter.matches(event) {
+                sub.queue.push(event);
+            }
+        }
+    }
+
+    /// Waits until every lossless subscription has room again, each for at
+    /// most its own deadline. A connection awaits this before it starts a
+    /// statement, so a statement never runs while its audit trail is behind.
+    pub async fn ready(&self) -> Result<()> {
+        let subs = self.inner.subs.load_full();
+        for sub in subs.iter() {
+            if let Delivery::Lossless { capacity, deadline } = sub.delivery {
+                if sub.queue.len() > capacity {
+                    sub.queue
+                        .wait_len_at_most(capacity, deadline)
+                        .await
+                        .map_err(|queued| Error::Backpressure {
+                            subscriber: sub.name.clone(),
+                            queued,
+                            deadline,
+                        })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until every lossless subscription has received everything
+    /// queued for it, up to `within` in all.
+    pub async fn flush(&self, within: Duration) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + within;
+        let subs = self.inner.subs.load_full();
+        for sub in subs.iter() {
+            if let Delivery::Lossless { .. } = sub.delivery {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                sub.queue
+                    .wait_len_at_most(0, left)
+                    .await
+                    .map_err(|queued| Error::Backpressure {
+                        subscriber: sub.name.clone(),
+                        queued,
+                        deadline: within,
+                    })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes a subscription; its pump stops. Returns whether it existed.
+    pub fn unsubscribe(&self, id: SubscriptionId) -> bool {
+        let mut removed = None;
+        self.inner.subs.rcu(|subs| {
+            let mut next: Vec<_> = subs.iter().cloned().collect();
+            if let Some(i) = next.iter().position(|s| s.id == id) {
+                removed = Some(next.remove(i));
+            }
+            next
+        });
+        match removed {
+            Some(sub) => {
+                sub.queue.close();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Counters of every subscription.
+    pub fn stats(&self) -> Vec<SubscriptionStats> {
+        self.inner.subs.load().iter().map(|s| s.stats()).collect()
+    }
+
+    /// Counters of one subscription.
+    pub fn subscription_stats(&self, id: SubscriptionId) -> Option<SubscriptionStats> {
+        self.inner
+            .subs
+            .load()
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.stats())
+    }
+
+    fn add(&self, name: &str, filter: Filter, delivery: Delivery) -> Arc<Subscription> {
+        let id = SubscriptionId(self.inner.next_id.fetch_add(1, Ordering::Relaxed));
+        let lossless = matches!(delivery, Delivery::Lossless { .. });
+        let sub = Arc::new(Subscription {
+            id,
+            name: name.to_owned(),
+            filter,
+            delivery,
+            queue: Queue::new(delivery.capacity(), lossless),
+            restarts: AtomicU64::new(0),
+        });
+        self.inner.subs.rcu(|subs| {
+            let mut next: Vec<_> = subs.iter().cloned().collect();
+            next.push(sub.clone());
+            next
+        });
+        sub
+    }
+
+    /// Drops the subscription from the list after its pump found the
+    /// subscriber gone.
+    fn remove_dead(&self, id: SubscriptionId) {
+        self.unsubscribe(id);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,199 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::*;
+use crate::emitter::Emitter;
+use crate::event::{Backend, EventKind, Kind};
+
+fn emitter(bus: &Bus) -> Emitter {
+    Emitter::new(bus.clone(), Arc::from("test"), Backend::Sqlite, 1)
+}
+
+fn checked_in() -> EventKind {
+    EventKind::CheckedIn {
+        held: Duration::from_millis(1),
+    }
+}
+
+#[test]
+fn lossy_channel_drops_with_exact_lagged_count() {
+    let bus = Bus::new();
+    // Capacity 4 in the queue and 4 in the channel; nobody reads yet.
+    let rx = bus
+        .subscribe_channel("slow", Filter::all(), Delivery::lossy(4))
+        .unwrap();
+    let em = emitter(&bus);
+    for _ in 0..100 {
+        em.emit(checked_in());
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    em.emit(checked_in()); // lands after the drops: a Lagged precedes it
+    let mut seen = 0u64;
+    let mut dropped = 0u64;
+    let mut last_seq = 0;
+    while let Ok(ev) = rx.recv_timeout(Duration::from_millis(500)) {
+        match ev.payload() {
+            EventKind::Lagged { dropped: d } => dropped += d,
+            _ => {
+                seen += 1;
+                last_seq = ev.meta().seq;
+            }
+        }
+    }
+    assert_eq!(seen + dropped, 101, "seen {seen} dropped {dropped}");
+    assert!(dropped > 0);
+    assert_eq!(last_seq, 101);
+    let stats = bus.subscription_stats(rx.id()).unwrap();
+    assert_eq!(stats.dropped, dropped);
+}
+
+#[test]
+fn filter_selects_kinds() {
+    let bus = Bus::new();
+    let rx = bus
+        .subscribe_channel(
+            "only-closing",
+            Filter::kinds([Kind::Closing]),
+            Delivery::lossy(16),
+        )
+        .unwrap();
+    let em = emitter(&bus);
+    em.emit(checked_in());
+    em.emit(EventKind::Closing {
+        reason: crate::event::CloseReason::Shutdown,
+    });
+    let ev = rx.recv_timeout(Duration::from_secs(1)).unwrap();
+    assert_eq!(ev.kind(), Kind::Closing);
+    assert_eq!(ev.meta().seq, 2);
+    assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
+}
+
+#[test]
+fn closure_panics_are_redelivered_and_nothing_is_lost() {
+    let bus = Bus::new();
+    let seen = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let panicked = Arc::new(AtomicU64::new(0));
+    let (s, p) = (seen.clone(), panicked.clone());
+    let id = bus
+        .subscribe_fn(
+            "flaky",
+            Filter::all(),
+            Delivery::lossless(8),
+            move |ev: Event| {
+                if ev.meta().seq == 5 && p.fetch_add(1, Ordering::SeqCst) == 0 {
+                    panic!("boom on 5");
+                }
+                s.lock().push(ev.meta().seq);
+            },
+        )
+        .unwrap();
+    let em = emitter(&bus);
+    for _ in 0..10 {
+        em.emit(checked_in());
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(bus.flush(Duration::from_secs(5))).unwrap();
+    assert_eq!(*seen.lock(), (1..=10).collect::<Vec<_>>());
+    assert_eq!(bus.subscription_stats(id).unwrap().restarts, 1);
+}
+
+#[test]
+fn lossless_backpressure_fails_after_deadline() {
+    let bus = Bus::new();
+    let gate = Arc::new(parking_lot::Mutex::new(()));
+    let held = gate.lock();
+    let g = gate.clone();
+    bus.subscribe_fn(
+        "stalled",
+        Filter::all(),
+        Delivery::lossless(2).with_deadline(Duration::from_millis(50)),
+        move |_ev: Event| {
+            let _wait = g.lock();
+        },
+    )
+    .unwrap();
+    let em = emitter(&bus);
+    for _ in 0..5 {
+        em.emit(checked_in());
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let err = rt.block_on(bus.ready()).unwrap_err();
+    assert!(matches!(err, Error::Backpressure { .. }), "{err}");
+    drop(held);
+    rt.block_on(bus.flush(Duration::from_secs(5))).unwrap();
+    rt.block_on(bus.ready()).unwrap();
+}
+
+#[test]
+fn unsubscribe_stops_delivery() {
+    let bus = Bus::new();
+    let rx = bus
+        .subscribe_channel("gone", Filter::all(), Delivery::lossy(16))
+        .unwrap();
+    assert!(bus.unsubscribe(rx.id()));
+    assert!(!bus.unsubscribe(rx.id()));
+    emitter(&bus).emit(checked_in());
+    assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+    assert!(bus.is_empty());
+}
+
+/// Records sequence numbers; panics once on the event with seq 3.
+struct Flaky {
+    seen: Arc<parking_lot::Mutex<Vec<u64>>>,
+    panicked: Arc<AtomicU64>,
+}
+
+impl actix::Actor for Flaky {
+    type Context = actix::Context<Self>;
+}
+
+impl actix::Handler<Event> for Flaky {
+    type Result = ();
+    fn handle(&mut self, ev: Event, _: &mut Self::Context) {
+        if ev.meta().seq == 3
+            && self
+                .panicked
+                .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        {
+            panic!("subscriber bug");
+        }
+        self.seen.lock().push(ev.meta().seq);
+    }
+}
+
+#[test]
+fn supervised_actor_is_restarted_and_loses_nothing() {
+    let seen = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let panicked = Arc::new(AtomicU64::new(0));
+    let (s, p) = (seen.clone(), panicked.clone());
+    let sys = actix::System::new();
+    sys.block_on(async move {
+        let bus = Bus::new();
+        let id = bus.subscribe_supervised(
+            "flaky-actor",
+            move || Flaky {
+                seen: s.clone(),
+                panicked: p.clone(),
+            },
+            Filter::all(),
+            Delivery::lossless(64),
+        );
+        let em = emitter(&bus);
+        for _ in 0..6 {
+            em.emit(checked_in());
+        }
+        bus.flush(Duration::from_secs(5)).await.unwrap();
+        assert_eq!(bus.subscription_stats(id).unwrap().restarts, 1);
+        bus.unsubscribe(id);
+    });
+    assert_eq!(*seen.lock(), vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(panicked.load(Ordering::SeqCst), 1);
+}

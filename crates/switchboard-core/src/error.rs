@@ -1,0 +1,237 @@
+//! The one error type callers see, with messages that say what to do next.
+
+use std::time::Duration;
+
+use crate::event::ErrorInfo;
+
+/// A `Result` with Switchboard's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What kind of database error the server reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DbErrorKind {
+    /// The SQL did not parse (SQLSTATE 42601, MySQL 1064, SQLite "syntax error").
+    Syntax,
+    /// A unique constraint was violated.
+    UniqueViolation,
+    /// A foreign key constraint was violated.
+    ForeignKeyViolation,
+    /// A NOT NULL constraint was violated.
+    NotNullViolation,
+    /// A CHECK constraint was violated.
+    CheckViolation,
+    /// A table or column does not exist.
+    UndefinedObject,
+    /// The transaction was rolled back because of a serialization failure or
+    /// deadlock; retrying it may succeed.
+    SerializationFailure,
+    /// The statement was cancelled (statement timeout or cancel request).
+    Cancelled,
+    /// The connection is in a failed transaction; roll it back.
+    InFailedTransaction,
+    /// Any other error the server reported.
+    Other,
+}
+
+/// How a connect attempt failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectErrorKind {
+    /// Nothing accepted the TCP connection, or the host is unknown.
+    Unreachable,
+    /// The server rejected the user name or password.
+    Authentication,
+    /// The database named in the URL does not exist.
+    UnknownDatabase,
+    /// The SQLite file could not be opened.
+    CannotOpen,
+    /// Any other connect failure.
+    Other,
+}
+
+/// Everything that can go wrong, for callers and in events.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The database URL could not be parsed.
+    #[error("invalid database URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL with any password removed.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The URL's scheme names no supported backend.
+    #[error(
+        "unsupported database URL scheme {scheme:?}: use postgres://, postgresql://, mysql://, mariadb://, sqlite:// or sqlite::memory:"
+    )]
+    UnsupportedScheme {
+        /// The scheme found.
+        scheme: String,
+    },
+    /// The configuration is inconsistent.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// Connecting to the database failed.
+    #[error("could not connect to {target}: {message}")]
+    Connect {
+        /// The URL with any password removed.
+        target: String,
+        /// Why.
+        kind: ConnectErrorKind,
+        /// The driver's message, password removed.
+        message: String,
+    },
+    /// No connection became free within the checkout timeout.
+    #[error(
+        "pool {pool:?} timed out after {}ms waiting for a connection ({busy} busy of max {max}, {waiting} callers waiting); raise the pool's max size or checkout timeout, or hold connections for less time",
+        waited.as_millis()
+    )]
+    PoolTimeout {
+        /// The pool's name.
+        pool: String,
+        /// How long the caller waited.
+        waited: Duration,
+        /// Connections in use when the wait ended.
+        busy: usize,
+        /// The pool's maximum size.
+        max: usize,
+        /// Other callers still waiting.
+        waiting: usize,
+    },
+    /// The database rejected the statement.
+    #[error("database error{}: {message}", code.as_ref().map(|c| format!(" {c}")).unwrap_or_default())]
+    Database {
+        /// What kind of error it is.
+        kind: DbErrorKind,
+        /// SQLSTATE (PostgreSQL) or error number (MySQL).
+        code: Option<String>,
+        /// The server's message.
+        message: String,
+    },
+    /// The number of bind values does not match the placeholders in the SQL.
+    #[error("the SQL has {expected} placeholder(s) but {given} value(s) were bound")]
+    BindMismatch {
+        /// Placeholders in the SQL.
+        expected: usize,
+        /// Values bound.
+        given: usize,
+    },
+    /// The statement is empty.
+    #[error("empty statement: there is no SQL to run")]
+    EmptyStatement,
+    /// The connection broke while it was in use.
+    #[error("connection lost: {message}; the connection was discarded, retry on a new one")]
+    ConnectionLost {
+        /// What the driver said.
+        message: String,
+    },
+    /// The message's timeout passed before it finished.
+    #[error("timed out after {}ms ({during})", after.as_millis())]
+    Timeout {
+        /// The timeout that passed.
+        after: Duration,
+        /// What was under way (`checkout`, `statement`).
+        during: &'static str,
+    },
+    /// A guard vetoed the statement or connect.
+    #[error("denied by guard {guard:?}: {reason}")]
+    Denied {
+        /// The guard's name.
+        guard: String,
+        /// Its reason.
+        reason: String,
+    },
+    /// A lossless subscriber did not keep up within its deadline, so the
+    /// statement was refused rather than run unobserved.
+    #[error(
+        "lossless subscriber {subscriber:?} is {queued} events behind and did not catch up within {}ms; the statement was not run",
+        deadline.as_millis()
+    )]
+    Backpressure {
+        /// The subscriber's name.
+        subscriber: String,
+        /// Events waiting for it.
+        queued: usize,
+        /// The deadline that passed.
+        deadline: Duration,
+    },
+    /// The manager is shutting down and takes no new work.
+    #[error("the pool {pool:?} is shutting down and takes no new work")]
+    ShuttingDown {
+        /// The pool's name.
+        pool: String,
+    },
+    /// The manager or connection actor is gone (its actor system stopped).
+    #[error("the {0} actor is gone; was its actix System stopped?")]
+    Gone(&'static str),
+    /// An error raised by the caller's own closure (Transaction, Interact).
+    #[error("{0}")]
+    User(#[source] std::sync::Arc<dyn std::error::Error + Send + Sync>),
+    /// The driver failed in a way not covered above.
+    #[error("driver error: {0}")]
+    Driver(String),
+}
+
+impl Error {
+    /// A short machine-readable name of the variant, as used in events.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Error::InvalidUrl { .. } => "invalid_url",
+            Error::UnsupportedScheme { .. } => "unsupported_scheme",
+            Error::Config(_) => "config",
+            Error::Connect { .. } => "connect",
+            Error::PoolTimeout { .. } => "pool_timeout",
+            Error::Database { .. } => "database",
+            Error::BindMismatch { .. } => "bind_mismatch",
+            Error::EmptyStatement => "empty_statement",
+            Error::ConnectionLost { .. } => "connection_lost",
+            Error::Timeout { .. } => "timeout",
+            Error::Denied { .. } => "denied",
+            Error::Backpressure { .. } => "backpressure",
+            Error::ShuttingDown { .. } => "shutting_down",
+            Error::Gone(_) => "gone",
+            Error::User(_) => "user",
+            Error::Driver(_) => "driver",
+        }
+    }
+
+    /// The secret-free description carried by events.
+    pub fn info(&self) -> ErrorInfo {
+        let code = match self {
+            Error::Database { code, .. } => code.clone(),
+            _ => None,
+        };
+        ErrorInfo::new(self.kind_name(), code, self.to_string())
+    }
+
+    /// Wraps a caller's own error (from a `Transaction` or `Interact` closure).
+    pub fn user(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::User(std::sync::Arc::new(err))
+    }
+
+    /// A caller's own error from a message.
+    pub fn msg(message: impl Into<String>) -> Self {
+        Error::User(std::sync::Arc::new(UserMessage(message.into())))
+    }
+}
+
+/// A plain-text error raised by a caller's closure through [`Error::msg`].
+#[derive(Debug)]
+struct UserMessage(String);
+
+impl std::fmt::Display for UserMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UserMessage {}
+
+impl Error {
+    /// Whether the error says the connection can no longer be used.
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(self, Error::ConnectionLost { .. })
+    }
+}

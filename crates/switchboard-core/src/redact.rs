@@ -1,0 +1,233 @@
+//! Keeping passwords out of everything a user or a subscriber can see.
+//!
+//! A [`DatabaseUrl`] holds the real URL for the driver and shows only a
+//! redacted form in `Debug`, `Display`, events and errors. [`Scrubber`] removes
+//! the password from text that came back from a driver, in case a driver ever
+//! echoes it.
+
+use std::fmt;
+
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// What replaces a password wherever a URL is shown.
+pub const REDACTED: &str = "***";
+
+/// Query parameters that carry secrets in some drivers' URLs.
+const SECRET_PARAMS: [&str; 4] = ["password", "pass", "pwd", "sslpassword"];
+
+/// A database URL whose password never leaves it except to the driver.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    raw: String,
+    redacted: String,
+    secrets: Vec<String>,
+}
+
+impl DatabaseUrl {
+    /// Parses a URL, keeping the password out of every error it may give.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(Error::InvalidUrl {
+                url: String::new(),
+                reason: "the URL is empty; expected e.g. postgres://user@host/db, \
+                         mysql://user@host/db, sqlite://file.db or sqlite::memory:"
+                    .into(),
+            });
+        }
+        // `sqlite::memory:` and `sqlite:path` are not hierarchical URLs.
+        if trimmed.starts_with("sqlite:") {
+            return Ok(DatabaseUrl {
+                raw: trimmed.to_owned(),
+                redacted: trimmed.to_owned(),
+                secrets: Vec::new(),
+            });
+        }
+        let parsed = Url::parse(trimmed).map_err(|e| Error::InvalidUrl {
+            url: redact_unparsed(trimmed),
+            reason: e.to_string(),
+        })?;
+        let mut secrets = Vec::new();
+        let mut shown = parsed.clone();
+        if let Some(password) = parsed.password() {
+            secrets.push(password.to_owned());
+            if let Ok(decoded) = percent_decode(password) {
+                secrets.push(decoded);
+            }
+            // Setting a password can only fail on URLs without a host, which
+            // `parsed.password()` being `Some` rules out.
+            let _ = shown.set_password(Some(REDACTED));
+        }
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                if SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str()) {
+                    secrets.push(v.to_string());
+                    (k.into_owned(), REDACTED.to_owned())
+                } else {
+                    (k.into_owned(), v.into_owned())
+                }
+            })
+            .collect();
+        if !pairs.is_empty() {
+            shown.query_pairs_mut().clear().extend_pairs(pairs);
+        }
+        secrets.retain(|s| !s.is_empty());
+        Ok(DatabaseUrl {
+            raw: trimmed.to_owned(),
+            redacted: shown.to_string(),
+            secrets,
+        })
+    }
+
+    /// The URL with its secrets, for the driver only.
+    pub fn expose(&self) -> &str {
+        &self.raw
+    }
+
+    /// The URL with every secret replaced by `***`.
+    pub fn redacted(&self) -> &str {
+        &self.redacted
+    }
+
+    /// The scheme (`postgres`, `mysql`, `sqlite`, ...).
+    pub fn scheme(&self) -> &str {
+        self.raw.split(':').next().unwrap_or_default()
+    }
+
+    /// A scrubber that removes this URL's secrets from any text.
+    pub fn scrubber(&self) -> Scrubber {
+        Scrubber {
+            secrets: self.secrets.clone(),
+            raw: self.raw.clone(),
+            redacted: self.redacted.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("DatabaseUrl").field(&self.redacted).finish()
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted)
+    }
+}
+
+/// Removes known secrets from text (driver error messages, SQL echoed back).
+#[derive(Clone, Default)]
+pub struct Scrubber {
+    secrets: Vec<String>,
+    raw: String,
+    redacted: String,
+}
+
+impl Scrubber {
+    /// `text` with the full URL and every secret replaced.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut out = if self.raw.is_empty() {
+            text.to_owned()
+        } else {
+            text.replace(&self.raw, &self.redacted)
+        };
+        for secret in &self.secrets {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), REDACTED);
+            }
+        }
+        out
+    }
+}
+
+impl fmt::Debug for Scrubber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scrubber")
+            .field("secrets", &self.secrets.len())
+            .finish()
+    }
+}
+
+/// Best effort for text that is not even a URL: hide what sits between the
+/// first `:` after `//` and the last `@`.
+fn redact_unparsed(raw: &str) -> String {
+    let Some(start) = raw.find("://").map(|i| i + 3) else {
+        return raw.to_owned();
+    };
+    let Some(at) = raw[start..].rfind('@').map(|i| i + start) else {
+        return raw.to_owned();
+    };
+    match raw[start..at].find(':') {
+        Some(colon) => format!("{}{}{}", &raw[..start + colon + 1], REDACTED, &raw[at..]),
+        None => raw.to_owned(),
+    }
+}
+
+fn percent_decode(s: &str) -> std::result::Result<String, std::str::Utf8Error> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3])?;
+            if let Ok(b) = u8::from_str_radix(hex, 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|e| e.utf8_error())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SENTINEL: &str = "S3ntinel-pw-9f2c";
+
+    #[test]
+    fn password_is_hidden_everywhere_but_expose() {
+        let url = DatabaseUrl::parse(&format!("postgres://app:{SENTINEL}@db:5432/test")).unwrap();
+        assert_eq!(url.redacted(), "postgres://app:***@db:5432/test");
+        assert!(!format!("{url:?}").contains(SENTINEL));
+        assert!(!url.to_string().contains(SENTINEL));
+        assert!(url.expose().contains(SENTINEL));
+    }
+
+    #[test]
+    fn password_in_query_is_hidden() {
+        let url =
+            DatabaseUrl::parse(&format!("mysql://db/test?user=a&password={SENTINEL}")).unwrap();
+        assert!(!url.redacted().contains(SENTINEL), "{}", url.redacted());
+    }
+
+    #[test]
+    fn scrubber_removes_plain_and_percent_decoded_passwords() {
+        let url = DatabaseUrl::parse("postgres://app:p%40ss%2Fw0rd@db/test").unwrap();
+        let s = url.scrubber();
+        assert_eq!(s.scrub("bad p@ss/w0rd here"), "bad *** here");
+        assert_eq!(s.scrub("bad p%40ss%2Fw0rd"), "bad ***");
+    }
+
+    #[test]
+    fn unparsable_url_error_hides_password() {
+        let err =
+            DatabaseUrl::parse(&format!("postgres://app:{SENTINEL}@db:notaport/test")).unwrap_err();
+        assert!(!err.to_string().contains(SENTINEL), "{err}");
+        assert!(!format!("{err:?}").contains(SENTINEL));
+    }
+
+    #[test]
+    fn sqlite_urls_pass_through() {
+        let url = DatabaseUrl::parse("sqlite::memory:").unwrap();
+        assert_eq!(url.scheme(), "sqlite");
+        assert_eq!(url.redacted(), "sqlite::memory:");
+    }
+}
