@@ -169,6 +169,10 @@ pub enum Error {
     /// An error raised by the caller's own closure (Transaction, Interact).
     #[error("{0}")]
     User(#[source] std::sync::Arc<dyn std::error::Error + Send + Sync>),
+    /// A caller's closure panicked while it had the connection; the
+    /// connection was discarded, since its state is unknown.
+    #[error("the closure panicked: {0}; its connection was discarded")]
+    Panic(String),
     /// The driver failed in a way not covered above.
     #[error("driver error: {0}")]
     Driver(String),
@@ -193,6 +197,7 @@ impl Error {
             Error::ShuttingDown { .. } => "shutting_down",
             Error::Gone(_) => "gone",
             Error::User(_) => "user",
+            Error::Panic(_) => "panic",
             Error::Driver(_) => "driver",
         }
     }
@@ -233,5 +238,11 @@ impl Error {
     /// Whether the error says the connection can no longer be used.
     pub fn is_connection_lost(&self) -> bool {
         matches!(self, Error::ConnectionLost { .. })
+    }
+}
+
+impl From<actix::MailboxError> for Error {
+    fn from(_: actix::MailboxError) -> Self {
+        Error::Gone("manager or connection")
     }
 }

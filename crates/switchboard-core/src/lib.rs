@@ -30,3 +30,6 @@ pub use event::{
 };
 pub use filter::Filter;
 pub use redact::DatabaseUrl;
+
+#[cfg(feature = "diesel")]
+pub mod diesel_error;

@@ -188,17 +188,17 @@ impl Bus {
     pub async fn ready(&self) -> Result<()> {
         let subs = self.inner.subs.load_full();
         for sub in subs.iter() {
-            if let Delivery::Lossless { capacity, deadline } = sub.delivery {
-                if sub.queue.len() > capacity {
-                    sub.queue
-                        .wait_len_at_most(capacity, deadline)
-                        .await
-                        .map_err(|queued| Error::Backpressure {
-                            subscriber: sub.name.clone(),
-                            queued,
-                            deadline,
-                        })?;
-                }
+            if let Delivery::Lossless { capacity, deadline } = sub.delivery
+                && sub.queue.len() > capacity
+            {
+                sub.queue
+                    .wait_len_at_most(capacity, deadline)
+                    .await
+                    .map_err(|queued| Error::Backpressure {
+                        subscriber: sub.name.clone(),
+                        queued,
+                        deadline,
+                    })?;
             }
         }
         Ok(())

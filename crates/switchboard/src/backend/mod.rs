@@ -1,0 +1,227 @@
+//! The three backends behind one enum, chosen by URL scheme.
+//!
+//! | scheme | driver |
+//! |---|---|
+//! | `postgres://`, `postgresql://` | diesel-async `AsyncPgConnection` |
+//! | `mysql://`, `mariadb://` | diesel-async `AsyncMysqlConnection` |
+//! | `sqlite://path`, `sqlite::memory:` | diesel `SqliteConnection` (bundled) in diesel-async's `SyncConnectionWrapper` |
+
+mod sqlite;
+
+use std::time::{Duration, Instant};
+
+use diesel::QueryResult;
+use diesel::connection::Instrumentation;
+use diesel::sqlite::SqliteConnection;
+use diesel_async::pg::AsyncPgConnection;
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{
+    AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection, TransactionManager,
+};
+use switchboard_core::diesel_error::connect_error_kind;
+use switchboard_core::{Backend, DatabaseUrl, Error, Result};
+use switchboard_sql::Dialect;
+
+pub(crate) use sqlite::sqlite_target;
+
+/// The SQLite connection type: diesel's blocking connection, run on
+/// tokio's blocking pool by diesel-async's wrapper.
+pub type SqliteAsync = SyncConnectionWrapper<SqliteConnection>;
+
+/// One driver connection, of whichever backend the URL named.
+///
+/// `Interact` and `Transaction` closures receive it; match on it to use
+/// diesel-async with the concrete connection type. Variants are not boxed:
+/// a connection is moved rarely (into and out of its actor per job), and
+/// closures reach the driver without an extra indirection.
+#[allow(clippy::large_enum_variant)]
+pub enum DbConnection {
+    /// PostgreSQL.
+    Postgres(AsyncPgConnection),
+    /// MySQL or MariaDB.
+    Mysql(AsyncMysqlConnection),
+    /// SQLite.
+    Sqlite(SqliteAsync),
+}
+
+impl std::fmt::Debug for DbConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DbConnection::{:?}", self.backend())
+    }
+}
+
+/// Applies the same expression to whichever connection is inside.
+macro_rules! each {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            DbConnection::Postgres($c) => $body,
+            DbConnection::Mysql($c) => $body,
+            DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+
+impl DbConnection {
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbConnection::Postgres(_) => Backend::Postgres,
+            DbConnection::Mysql(_) => Backend::Mysql,
+            DbConnection::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Runs SQL text without binds (several statements allowed), like
+    /// diesel's `batch_execute`.
+    pub async fn batch_execute(&mut self, sql: &str) -> Result<()> {
+        Ok(each!(self, c => c.batch_execute(sql).await)?)
+    }
+
+    /// Runs an [`Execute`](crate::Execute) on this connection (inside an
+    /// `Interact` or `Transaction` closure); reported through
+    /// instrumentation like any statement of the closure.
+    pub async fn execute(&mut self, statement: crate::Execute) -> Result<usize> {
+        if statement.sql.trim().is_empty() {
+            return Err(Error::EmptyStatement);
+        }
+        Ok(crate::connection::execute_dyn(self, &statement.sql, &statement.binds).await?)
+    }
+
+    /// Loads a typed diesel query on this connection (inside a closure).
+    pub async fn load<A, Q, U>(&mut self, query: A) -> Result<Vec<U>>
+    where
+        A: diesel::query_builder::AsQuery<Query = Q>,
+        Q: crate::LoadAny<U>,
+        U: Send + 'static,
+    {
+        Ok(query.as_query().load_on(self).await?)
+    }
+
+    pub(crate) fn set_instrumentation(&mut self, i: impl Instrumentation) {
+        each!(self, c => c.set_instrumentation(i))
+    }
+
+    pub(crate) async fn begin(&mut self) -> QueryResult<()> {
+        each!(self, c => begin(c).await)
+    }
+
+    pub(crate) async fn commit(&mut self) -> QueryResult<()> {
+        each!(self, c => commit(c).await)
+    }
+
+    pub(crate) async fn rollback(&mut self) -> QueryResult<()> {
+        each!(self, c => rollback(c).await)
+    }
+}
+
+async fn begin<C: AsyncConnection>(c: &mut C) -> QueryResult<()> {
+    C::TransactionManager::begin_transaction(c).await
+}
+
+async fn commit<C: AsyncConnection>(c: &mut C) -> QueryResult<()> {
+    C::TransactionManager::commit_transaction(c).await
+}
+
+async fn rollback<C: AsyncConnection>(c: &mut C) -> QueryResult<()> {
+    C::TransactionManager::rollback_transaction(c).await
+}
+
+/// The backend a URL names, or a typed error for anything else.
+pub(crate) fn backend_of(url: &DatabaseUrl) -> Result<Backend> {
+    match url.scheme() {
+        "postgres" | "postgresql" => Ok(Backend::Postgres),
+        "mysql" | "mariadb" => Ok(Backend::Mysql),
+        "sqlite" => Ok(Backend::Sqlite),
+        other => Err(Error::UnsupportedScheme {
+            scheme: other.to_owned(),
+        }),
+    }
+}
+
+/// The sqlparser dialect for a backend.
+pub(crate) fn dialect(backend: Backend) -> Dialect {
+    match backend {
+        Backend::Postgres => Dialect::Postgres,
+        Backend::Mysql => Dialect::Mysql,
+        Backend::Sqlite => Dialect::Sqlite,
+        _ => Dialect::Generic,
+    }
+}
+
+/// What a successful connect gives.
+pub(crate) struct Connected {
+    pub(crate) conn: DbConnection,
+    pub(crate) server_version: String,
+    pub(crate) took: Duration,
+}
+
+/// Opens one connection and asks the server its version.
+pub(crate) async fn connect(
+    url: &DatabaseUrl,
+    backend: Backend,
+    sqlite_path: Option<&str>,
+) -> Result<Connected> {
+    let started = Instant::now();
+    let scrubber = url.scrubber();
+    let fail = |e: diesel::ConnectionError| {
+        let message = scrubber.scrub(&e.to_string());
+        Error::Connect {
+            target: url.redacted().to_owned(),
+            kind: connect_error_kind(&e, &message),
+            message,
+        }
+    };
+    let (conn, version_sql) = match backend {
+        Backend::Postgres => (
+            DbConnection::Postgres(
+                AsyncPgConnection::establish(url.expose())
+                    .await
+                    .map_err(fail)?,
+            ),
+            "SELECT version() AS v",
+        ),
+        Backend::Mysql => (
+            DbConnection::Mysql(
+                AsyncMysqlConnection::establish(url.expose())
+                    .await
+                    .map_err(fail)?,
+            ),
+            "SELECT VERSION() AS v",
+        ),
+        _ => {
+            let path = sqlite_path.unwrap_or(":memory:");
+            let mut c = SqliteAsync::establish(path).await.map_err(fail)?;
+            sqlite::prepare(&mut c, path).await?;
+            (
+                DbConnection::Sqlite(c),
+                "SELECT 'SQLite ' || sqlite_version() AS v",
+            )
+        }
+    };
+    let mut conn = conn;
+    let server_version =
+        server_version(&mut conn, version_sql)
+            .await
+            .map_err(|e| Error::Connect {
+                target: url.redacted().to_owned(),
+                kind: switchboard_core::ConnectErrorKind::Other,
+                message: scrubber.scrub(&e.to_string()),
+            })?;
+    Ok(Connected {
+        conn,
+        server_version,
+        took: started.elapsed(),
+    })
+}
+
+#[derive(diesel::QueryableByName)]
+struct Version {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    v: String,
+}
+
+async fn server_version(conn: &mut DbConnection, sql: &'static str) -> Result<String> {
+    use diesel_async::RunQueryDsl;
+    let rows: Vec<Version> = each!(conn, c => diesel::sql_query(sql).load(c).await)?;
+    Ok(rows.into_iter().next().map(|r| r.v).unwrap_or_default())
+}

@@ -1,0 +1,54 @@
+//! SQLite specifics: URL forms, the shared in-memory database, pragmas.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use diesel_async::SimpleAsyncConnection;
+use switchboard_core::{DatabaseUrl, Error, Result};
+
+use super::SqliteAsync;
+
+static NEXT_MEMORY_DB: AtomicU64 = AtomicU64::new(1);
+
+/// The path or URI diesel opens for a `sqlite:` URL.
+///
+/// `sqlite::memory:` (and `sqlite://:memory:`) becomes a named shared-cache
+/// in-memory database unique to the pool, so every connection of the pool
+/// sees the same data (a plain `:memory:` would give each its own).
+pub(crate) fn sqlite_target(url: &DatabaseUrl) -> Result<String> {
+    let raw = url.expose();
+    let rest = raw
+        .strip_prefix("sqlite://")
+        .or_else(|| raw.strip_prefix("sqlite:"))
+        .unwrap_or_default();
+    if rest == ":memory:" {
+        let n = NEXT_MEMORY_DB.fetch_add(1, Ordering::Relaxed);
+        return Ok(format!(
+            "file:switchboard-mem-{}-{n}?mode=memory&cache=shared",
+            std::process::id()
+        ));
+    }
+    if rest.is_empty() {
+        return Err(Error::InvalidUrl {
+            url: url.redacted().to_owned(),
+            reason: "no SQLite file given; use sqlite://path/to/file.db or sqlite::memory:".into(),
+        });
+    }
+    if rest.contains('\0') {
+        return Err(Error::InvalidUrl {
+            url: url.redacted().escape_default().to_string(),
+            reason: "the SQLite path contains a NUL byte".into(),
+        });
+    }
+    Ok(rest.to_owned())
+}
+
+/// Pragmas every connection gets: wait for locks instead of failing at once,
+/// enforce foreign keys, and write-ahead logging for files.
+pub(super) async fn prepare(conn: &mut SqliteAsync, path: &str) -> Result<()> {
+    let mut sql = String::from("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;");
+    if !path.starts_with("file:") {
+        sql.push_str(" PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+    }
+    conn.batch_execute(&sql).await?;
+    Ok(())
+}

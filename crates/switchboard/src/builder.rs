@@ -1,0 +1,185 @@
+//! Configuring and starting a pool.
+
+use std::ops::RangeInclusive;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, Context, Handler, Recipient};
+use switchboard_core::{Backend, Bus, DatabaseUrl, Delivery, Event, Filter, Flow, Kind, Result};
+use switchboard_sql::Classifier;
+
+use crate::backend::{backend_of, dialect, sqlite_target};
+use crate::config::{ParamPolicy, PoolConfig};
+use crate::handle::Switchboard;
+use crate::manager::{Manager, Warm};
+use crate::shared::{Counters, Shared};
+
+/// A subscription made before the pool opens its first connection, so it
+/// sees `Connecting` and `Connected` too.
+type Attach = Box<dyn FnOnce(&Bus, &str) -> Result<()>>;
+
+/// Configures a pool; [`Builder::start`] spawns its manager.
+#[must_use]
+pub struct Builder {
+    url: String,
+    config: PoolConfig,
+    bus: Option<Bus>,
+    attach: Vec<Attach>,
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = DatabaseUrl::parse(&self.url)
+            .map(|u| u.redacted().to_owned())
+            .unwrap_or_else(|_| "<invalid>".into());
+        f.debug_struct("Builder")
+            .field("url", &url)
+            .field("config", &self.config)
+            .field("subscriptions", &self.attach.len())
+            .finish()
+    }
+}
+
+impl Builder {
+    pub(crate) fn new(url: impl Into<String>) -> Self {
+        Builder {
+            url: url.into(),
+            config: PoolConfig::default(),
+            bus: None,
+            attach: Vec::new(),
+        }
+    }
+
+    /// Replaces the whole configuration.
+    pub fn config(mut self, config: PoolConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The pool's name on events (default `"default"`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.config.name = name.into();
+        self
+    }
+
+    /// Minimum and maximum number of connections (default `1..=8`).
+    pub fn pool_size(mut self, sizes: RangeInclusive<usize>) -> Self {
+        self.config.min_size = *sizes.start();
+        self.config.max_size = *sizes.end();
+        self
+    }
+
+    /// How long a caller waits for a connection (default 30 s).
+    pub fn checkout_timeout(mut self, timeout: Duration) -> Self {
+        self.config.checkout_timeout = timeout;
+        self
+    }
+
+    /// How long a shutdown may take (default 30 s).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.config.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Whether bind values appear in events (default redacted).
+    pub fn params(mut self, policy: ParamPolicy) -> Self {
+        self.config.params = policy;
+        self
+    }
+
+    /// Publishes on an existing bus (shared by several pools) instead of a
+    /// bus of its own.
+    pub fn bus(mut self, bus: Bus) -> Self {
+        self.bus = Some(bus);
+        self
+    }
+
+    /// Subscribes an actor before the first connect.
+    pub fn subscribe(
+        mut self,
+        name: &str,
+        recipient: Recipient<Event>,
+        filter: Filter,
+        delivery: Delivery,
+    ) -> Self {
+        let name = name.to_owned();
+        self.attach.push(Box::new(move |bus, _| {
+            bus.subscribe(&name, recipient, filter, delivery);
+            Ok(())
+        }));
+        self
+    }
+
+    /// Subscribes a supervised actor before the first connect; see
+    /// [`Bus::subscribe_supervised`].
+    pub fn subscribe_supervised<A, F>(
+        mut self,
+        name: &str,
+        factory: F,
+        filter: Filter,
+        delivery: Delivery,
+    ) -> Self
+    where
+        A: Actor<Context = Context<A>> + Handler<Event>,
+        F: Fn() -> A + Send + Sync + 'static,
+    {
+        let name = name.to_owned();
+        self.attach.push(Box::new(move |bus, _| {
+            bus.subscribe_supervised(&name, factory, filter, delivery);
+            Ok(())
+        }));
+        self
+    }
+
+    /// Calls `f` on every event of `kind`, from the first connect on.
+    pub fn listen<F, R>(mut self, kind: Kind, f: F) -> Self
+    where
+        F: FnMut(Event) -> R + Send + 'static,
+        R: Into<Flow>,
+    {
+        self.attach.push(Box::new(move |bus, pool| {
+            crate::listen::listen(bus, pool, kind, f).map(|_| ())
+        }));
+        self
+    }
+
+    /// Validates the URL and configuration, spawns the manager on the
+    /// current actix arbiter, opens the minimum connections, and returns
+    /// the handle. Fails (and stops the manager) if the first connections
+    /// cannot be opened.
+    pub async fn start(self) -> Result<Switchboard> {
+        let url = DatabaseUrl::parse(&self.url)?;
+        let backend = backend_of(&url)?;
+        self.config.validate()?;
+        let sqlite_path = match backend {
+            Backend::Sqlite => Some(sqlite_target(&url)?),
+            _ => None,
+        };
+        let bus = self.bus.unwrap_or_default();
+        for attach in self.attach {
+            attach(&bus, &self.config.name)?;
+        }
+        let shared = Arc::new(Shared {
+            pool: Arc::from(self.config.name.as_str()),
+            classifier: Classifier::new(self.config.classifier_cache),
+            dialect: dialect(backend),
+            scrubber: url.scrubber(),
+            config: self.config,
+            url,
+            backend,
+            sqlite_path,
+            bus,
+            stats: Counters::default(),
+        });
+        let handle = Switchboard::new(Manager::new(shared.clone()).start(), shared);
+        let warmed = handle
+            .send(Warm)
+            .await
+            .map_err(|_| switchboard_core::Error::Gone("manager"))?;
+        if let Err(e) = warmed {
+            let _ = handle.shutdown().await;
+            return Err(e);
+        }
+        Ok(handle)
+    }
+}

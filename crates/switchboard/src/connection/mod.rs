@@ -1,0 +1,264 @@
+//! The Connection actor: owns exactly one driver connection and publishes
+//! every lifecycle event of it, in order.
+//!
+//! Work arrives as [`Run`] messages. The handler takes the connection out of
+//! the actor, runs the work, and puts it back in an `AtomicResponse`, so the
+//! actor handles nothing else meanwhile: a connection is never used by two
+//! callers at once, and its events are never interleaved.
+
+mod probe;
+mod session;
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use futures_util::FutureExt;
+use futures_util::future::LocalBoxFuture;
+use switchboard_core::{
+    CloseReason, ConnectionId, Emitter, Error, ErrorInfo, EventKind, Labels, Result,
+};
+
+use crate::backend::DbConnection;
+use crate::lease::Grant;
+use crate::shared::Shared;
+pub(crate) use probe::{Instrument, Probe};
+pub(crate) use session::{Session, execute_dyn};
+
+/// One piece of work on a connection.
+pub(crate) type Job<T> =
+    Box<dyn for<'s> FnOnce(&'s mut Session) -> LocalBoxFuture<'s, Result<T>> + Send>;
+
+/// Tells the manager a connection is free again (or gone).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Released {
+    pub(crate) id: ConnectionId,
+    /// The connection is unusable and has closed itself.
+    pub(crate) broken: bool,
+}
+
+/// Runs a job. `grant` is set for a one-off message (the connection is lent
+/// for this job alone and given back after it); `None` inside a lease.
+pub(crate) struct Run<T> {
+    pub(crate) job: Job<T>,
+    pub(crate) grant: Option<Grant>,
+    pub(crate) labels: Labels,
+}
+
+impl<T: Send + 'static> Message for Run<T> {
+    type Result = Result<T>;
+}
+
+/// Lends the connection to a lease holder.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Lend {
+    pub(crate) grant: Grant,
+    pub(crate) labels: Labels,
+}
+
+/// The lease holder gives the connection back.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Return;
+
+/// Closes the connection and stops the actor.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Close(pub(crate) CloseReason);
+
+/// The actor owning one connection.
+pub(crate) struct ConnectionActor {
+    id: ConnectionId,
+    /// `None` only while a job has it, or after it broke or closed.
+    conn: Option<DbConnection>,
+    emitter: Arc<Emitter>,
+    shared: Arc<Shared>,
+    probe: Arc<Probe>,
+    manager: Recipient<Released>,
+    opened: Instant,
+    /// When the current borrower got the connection.
+    lent_at: Option<Instant>,
+    closed: bool,
+}
+
+impl ConnectionActor {
+    pub(crate) fn new(
+        mut conn: DbConnection,
+        emitter: Arc<Emitter>,
+        shared: Arc<Shared>,
+        manager: Recipient<Released>,
+    ) -> Self {
+        let probe = Probe::new(emitter.clone(), shared.clone());
+        conn.set_instrumentation(Instrument(probe.clone()));
+        ConnectionActor {
+            id: emitter.connection(),
+            conn: Some(conn),
+            emitter,
+            shared,
+            probe,
+            manager,
+            opened: Instant::now(),
+            lent_at: None,
+            closed: false,
+        }
+    }
+
+    fn lend(&mut self, waited: Duration, labels: Labels) {
+        self.emitter.set_labels(labels);
+        self.lent_at = Some(Instant::now());
+        self.emitter.emit(EventKind::CheckedOut { waited });
+    }
+
+    /// Ends a loan: `CheckedIn`, then the manager may lend it again.
+    fn give_back(&mut self, ctx: &mut Context<Self>) {
+        let held = self.lent_at.take().map(|t| t.elapsed()).unwrap_or_default();
+        self.emitter.emit(EventKind::CheckedIn { held });
+        self.emitter.set_labels(Labels::new());
+        let broken = self.conn.is_none();
+        if broken {
+            self.close(CloseReason::Invalidated, ctx);
+        }
+        self.manager.do_send(Released {
+            id: self.id,
+            broken,
+        });
+    }
+
+    /// The connection proved unusable: `Invalidated`, then closed.
+    fn invalidate(&mut self, error: ErrorInfo) {
+        self.emitter.emit(EventKind::Invalidated { error });
+        self.conn = None;
+    }
+
+    fn close(&mut self, reason: CloseReason, ctx: &mut Context<Self>) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        self.emitter.emit(EventKind::Closing { reason });
+        drop(self.conn.take());
+        self.emitter.emit(EventKind::Closed {
+            lifetime: self.opened.elapsed(),
+            statements: self.probe.statements(),
+        });
+        ctx.stop();
+    }
+}
+
+impl Actor for ConnectionActor {
+    type Context = Context<Self>;
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        if !self.closed {
+            // Stopped from outside (its arbiter or system stopping): still
+            // tell subscribers the connection is gone.
+            self.closed = true;
+            self.emitter.emit(EventKind::Closing {
+                reason: CloseReason::Shutdown,
+            });
+            drop(self.conn.take());
+            self.emitter.emit(EventKind::Closed {
+                lifetime: self.opened.elapsed(),
+                statements: self.probe.statements(),
+            });
+        }
+    }
+}
+
+impl<T: Send + 'static> Handler<Run<T>> for ConnectionActor {
+    type Result = AtomicResponse<Self, Result<T>>;
+
+    fn handle(&mut self, msg: Run<T>, ctx: &mut Self::Context) -> Self::Result {
+        let Run { job, grant, labels } = msg;
+        let one_off = grant.is_some();
+        match grant {
+            Some(grant) => {
+                let waited = grant.disarm();
+                self.lend(waited, labels);
+            }
+            None => self.emitter.set_labels(labels),
+        }
+        let Some(conn) = self.conn.take() else {
+            let err = Error::ConnectionLost {
+                message: "the connection was closed before this work reached it".into(),
+            };
+            if one_off {
+                self.give_back(ctx);
+            }
+            return AtomicResponse::new(Box::pin(actix::fut::ready(Err(err))));
+        };
+        let mut session = Session {
+            conn,
+            emitter: self.emitter.clone(),
+            shared: self.shared.clone(),
+            probe: self.probe.clone(),
+        };
+        let work = async move {
+            let result = AssertUnwindSafe(job(&mut session)).catch_unwind().await;
+            match result {
+                Ok(result) => (Some(session.conn), result),
+                Err(panic) => {
+                    let message = panic_message(&*panic);
+                    (None, Err(Error::Panic(message)))
+                }
+            }
+        };
+        AtomicResponse::new(Box::pin(work.into_actor(self).map(
+            move |(conn, result), act, ctx| {
+                match conn {
+                    Some(conn) if !matches!(result, Err(Error::ConnectionLost { .. })) => {
+                        act.conn = Some(conn)
+                    }
+                    _ => {
+                        let info = match &result {
+                            Err(e) => e.info(),
+                            Ok(_) => ErrorInfo::new("unknown", None, "connection unusable"),
+                        };
+                        act.invalidate(info);
+                    }
+                }
+                if one_off {
+                    act.give_back(ctx);
+                } else if act.conn.is_none() {
+                    act.close(CloseReason::Invalidated, ctx);
+                }
+                result
+            },
+        )))
+    }
+}
+
+impl Handler<Lend> for ConnectionActor {
+    type Result = ();
+    fn handle(&mut self, msg: Lend, _: &mut Self::Context) {
+        let waited = msg.grant.disarm();
+        self.lend(waited, msg.labels);
+    }
+}
+
+impl Handler<Return> for ConnectionActor {
+    type Result = ();
+    fn handle(&mut self, _: Return, ctx: &mut Self::Context) {
+        self.give_back(ctx);
+    }
+}
+
+impl Handler<Close> for ConnectionActor {
+    type Result = ();
+    fn handle(&mut self, msg: Close, ctx: &mut Self::Context) {
+        self.close(msg.0, ctx);
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-text payload".into()
+    }
+}

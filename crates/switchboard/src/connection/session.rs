@@ -1,0 +1,209 @@
+//! Running statements on a connection, with their events.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use diesel::mysql::Mysql;
+use diesel::pg::Pg;
+use diesel::sqlite::Sqlite;
+use diesel_async::RunQueryDsl;
+use switchboard_core::{
+    Emitter, Error, EventKind, Origin, ParamValue, Params, Result, StatementClass,
+};
+
+use super::probe::{Probe, next_query_id};
+use crate::backend::DbConnection;
+use crate::bind::BindValue;
+use crate::config::ParamPolicy;
+use crate::load::LoadAny;
+use crate::shared::Shared;
+
+/// A connection taken out of its actor for one piece of work.
+pub(crate) struct Session {
+    pub(crate) conn: DbConnection,
+    pub(crate) emitter: Arc<Emitter>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) probe: Arc<Probe>,
+}
+
+impl Session {
+    /// Runs one statement between its `Executing` and `Executed` or
+    /// `ExecuteFailed` events. Before it reaches the database: the bind count
+    /// is checked against the SQL's placeholders (when the SQL parses), and
+    /// lossless subscribers must have room.
+    async fn statement<T>(
+        &mut self,
+        sql: Arc<str>,
+        params: Params,
+        origin: Origin,
+        run: impl AsyncFnOnce(&mut DbConnection) -> diesel::QueryResult<T>,
+        rows: fn(&T) -> u64,
+    ) -> Result<T> {
+        let given = params.len();
+        let classified = self.shared.classifier.classify(&sql, self.shared.dialect);
+        let (class, placeholders) = match &*classified {
+            Ok(c) => (c.class, Some(c.placeholders)),
+            Err(_) => (StatementClass::Misc, None),
+        };
+        let query_id = next_query_id();
+        self.emitter.emit(EventKind::Executing {
+            query_id,
+            sql,
+            params,
+            class,
+            origin,
+        });
+        let started = Instant::now();
+        let outcome = async {
+            if let Some(expected) = placeholders
+                && origin == Origin::Execute
+                && expected != given
+            {
+                return Err(Error::BindMismatch { expected, given });
+            }
+            self.shared.bus.ready().await?;
+            self.probe.count_statement();
+            run(&mut self.conn)
+                .await
+                .map_err(|e| self.shared.scrub(Error::from(e)))
+        }
+        .await;
+        let took = started.elapsed();
+        self.emitter.emit(match &outcome {
+            Ok(v) => EventKind::Executed {
+                query_id,
+                took,
+                rows: Some(rows(v)),
+            },
+            Err(e) => EventKind::ExecuteFailed {
+                query_id,
+                took,
+                error: e.info(),
+            },
+        });
+        outcome
+    }
+
+    pub(crate) async fn execute(
+        &mut self,
+        sql: Arc<str>,
+        binds: Vec<Arc<dyn BindValue>>,
+    ) -> Result<usize> {
+        if sql.trim().is_empty() {
+            return Err(Error::EmptyStatement);
+        }
+        let plain = self.shared.config.params == ParamPolicy::Plain;
+        let params = Params(
+            binds
+                .iter()
+                .map(|b| b.describe(plain))
+                .collect::<Vec<ParamValue>>()
+                .into(),
+        );
+        let text = sql.clone();
+        self.statement(
+            sql,
+            params,
+            Origin::Execute,
+            async move |conn: &mut DbConnection| execute_dyn(conn, &text, &binds).await,
+            |n| *n as u64,
+        )
+        .await
+    }
+
+    pub(crate) async fn load<Q, U>(&mut self, query: Q) -> Result<Vec<U>>
+    where
+        Q: LoadAny<U>,
+        U: Send + 'static,
+    {
+        let sql: Arc<str> = query
+            .sql_for(self.shared.backend)
+            .map_err(Error::from)?
+            .into();
+        self.statement(
+            sql,
+            Params::none(),
+            Origin::Load,
+            async move |conn: &mut DbConnection| query.load_on(conn).await,
+            |rows| rows.len() as u64,
+        )
+        .await
+    }
+
+    pub(crate) async fn transaction<F, T>(&mut self, f: F) -> Result<T>
+    where
+        F: AsyncFnOnce(&mut DbConnection) -> Result<T>,
+    {
+        self.shared.bus.ready().await?;
+        self.probe.report_statements(true);
+        let outcome = async {
+            self.conn
+                .begin()
+                .await
+                .map_err(|e| self.shared.scrub(e.into()))?;
+            match f(&mut self.conn).await {
+                Ok(value) => match self.conn.commit().await {
+                    Ok(()) => Ok(value),
+                    Err(e) => Err(self.shared.scrub(e.into())),
+                },
+                Err(err) => {
+                    if let Err(e) = self.conn.rollback().await {
+                        let e = self.shared.scrub(Error::from(e));
+                        tracing::warn!(pool = %self.shared.pool, error = %e, "rollback failed");
+                        if e.is_connection_lost() {
+                            return Err(e);
+                        }
+                    }
+                    Err(err)
+                }
+            }
+        }
+        .await;
+        self.probe.report_statements(false);
+        outcome
+    }
+
+    pub(crate) async fn interact<F, T>(&mut self, f: F) -> Result<T>
+    where
+        F: AsyncFnOnce(&mut DbConnection) -> Result<T>,
+    {
+        self.shared.bus.ready().await?;
+        self.probe.report_statements(true);
+        let outcome = f(&mut self.conn).await;
+        self.probe.report_statements(false);
+        outcome
+    }
+}
+
+pub(crate) async fn execute_dyn(
+    conn: &mut DbConnection,
+    sql: &str,
+    binds: &[Arc<dyn BindValue>],
+) -> diesel::QueryResult<usize> {
+    match conn {
+        DbConnection::Postgres(c) => {
+            let q = binds
+                .iter()
+                .fold(diesel::sql_query(sql).into_boxed::<Pg>(), |q, b| {
+                    b.bind_pg(q)
+                });
+            RunQueryDsl::execute(q, c).await
+        }
+        DbConnection::Mysql(c) => {
+            let q = binds
+                .iter()
+                .fold(diesel::sql_query(sql).into_boxed::<Mysql>(), |q, b| {
+                    b.bind_mysql(q)
+                });
+            RunQueryDsl::execute(q, c).await
+        }
+        DbConnection::Sqlite(c) => {
+            let q = binds
+                .iter()
+                .fold(diesel::sql_query(sql).into_boxed::<Sqlite>(), |q, b| {
+                    b.bind_sqlite(q)
+                });
+            RunQueryDsl::execute(q, c).await
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! The handle users hold: send messages, subscribe, shut down.
+
+use std::sync::Arc;
+
+use actix::dev::{Request as ActixRequest, ToEnvelope};
+use actix::{Actor, Addr, Context, Handler, Message, Recipient};
+use switchboard_core::{
+    Backend, Bus, Delivery, Error, Event, EventReceiver, Filter, Flow, Kind, Result, SubscriptionId,
+};
+
+use crate::builder::Builder;
+use crate::lease::Lease;
+use crate::manager::Manager;
+use crate::messages::{Checkout, Request, Shutdown};
+use crate::shared::{PoolStats, Shared};
+
+/// A running pool: its manager actor and its bus. Cheap to clone.
+#[derive(Clone)]
+pub struct Switchboard {
+    addr: Addr<Manager>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Switchboard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Switchboard")
+            .field("pool", &self.shared.pool)
+            .field("backend", &self.shared.backend)
+            .field("url", &self.shared.url)
+            .finish()
+    }
+}
+
+impl Switchboard {
+    /// Starts configuring a pool for a database URL (`postgres://`,
+    /// `mysql://`, `sqlite://file.db`, `sqlite::memory:`).
+    pub fn builder(url: impl Into<String>) -> Builder {
+        Builder::new(url)
+    }
+
+    pub(crate) fn new(addr: Addr<Manager>, shared: Arc<Shared>) -> Self {
+        Switchboard { addr, shared }
+    }
+
+    /// Sends a message to the manager, actix style: the outer `Result` fails
+    /// only if the manager is gone, the inner one is the message's own.
+    pub fn send<M>(&self, msg: M) -> ActixRequest<Manager, M>
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        Manager: Handler<M>,
+        <Manager as Actor>::Context: ToEnvelope<Manager, M>,
+    {
+        self.addr.send(msg)
+    }
+
+    /// Runs a query message and returns its result, with a gone manager
+    /// folded into [`Error::Gone`].
+    pub async fn run<R>(&self, request: R) -> Result<R::Output>
+    where
+        R: Request + Message<Result = Result<<R as Request>::Output>>,
+        Manager: Handler<R>,
+    {
+        self.addr
+            .send(request)
+            .await
+            .map_err(|_| Error::Gone("manager"))?
+    }
+
+    /// Borrows one connection until the returned lease is dropped.
+    pub async fn checkout(&self) -> Result<Lease> {
+        self.run_checkout(Checkout::new()).await
+    }
+
+    /// Like [`Switchboard::checkout`] with labels or a timeout.
+    pub async fn run_checkout(&self, checkout: Checkout) -> Result<Lease> {
+        self.addr
+            .send(checkout)
+            .await
+            .map_err(|_| Error::Gone("manager"))?
+    }
+
+    /// Drains and stops the manager; see [`Shutdown`].
+    pub async fn shutdown(&self) -> Result<()> {
+        match self.addr.send(Shutdown).await {
+            Ok(r) => r,
+            // Already stopped: nothing left to drain.
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// The manager's address.
+    pub fn addr(&self) -> &Addr<Manager> {
+        &self.addr
+    }
+
+    /// The bus this pool publishes on.
+    pub fn bus(&self) -> &Bus {
+        &self.shared.bus
+    }
+
+    /// The pool's name.
+    pub fn name(&self) -> &str {
+        &self.shared.pool
+    }
+
+    /// The pool's backend.
+    pub fn backend(&self) -> Backend {
+        self.shared.backend
+    }
+
+    /// Current sizes.
+    pub fn stats(&self) -> PoolStats {
+        self.shared.stats.snapshot(self.shared.config.max_size)
+    }
+
+    /// Subscribes an actor; see [`Bus::subscribe`].
+    pub fn subscribe(
+        &self,
+        name: &str,
+        recipient: Recipient<Event>,
+        filter: Filter,
+        delivery: Delivery,
+    ) -> SubscriptionId {
+        self.shared.bus.subscribe(name, recipient, filter, delivery)
+    }
+
+    /// Subscribes a supervised actor built by `factory`; see
+    /// [`Bus::subscribe_supervised`].
+    pub fn subscribe_supervised<A, F>(
+        &self,
+        name: &str,
+        factory: F,
+        filter: Filter,
+        delivery: Delivery,
+    ) -> SubscriptionId
+    where
+        A: Actor<Context = Context<A>> + Handler<Event>,
+        F: Fn() -> A + Send + Sync + 'static,
+    {
+        self.shared
+            .bus
+            .subscribe_supervised(name, factory, filter, delivery)
+    }
+
+    /// A crossbeam channel of events for code on plain threads.
+    pub fn subscribe_channel(
+        &self,
+        name: &str,
+        filter: Filter,
+        delivery: Delivery,
+    ) -> Result<EventReceiver> {
+        self.shared.bus.subscribe_channel(name, filter, delivery)
+    }
+
+    /// Calls `f` with every event of `kind` from this pool, on a thread of
+    /// its own (lossy, 1024 events of slack). SQLAlchemy's `event.listen`.
+    pub fn listen<F, R>(&self, kind: Kind, f: F) -> Result<SubscriptionId>
+    where
+        F: FnMut(Event) -> R + Send + 'static,
+        R: Into<Flow>,
+    {
+        crate::listen::listen(&self.shared.bus, &self.shared.pool, kind, f)
+    }
+
+    /// [`Switchboard::listen`] by SQLAlchemy event name (`before_execute`,
+    /// `after_connect`, ...); an unknown name is an [`Error::Config`].
+    pub fn listen_named<F, R>(&self, name: &str, f: F) -> Result<SubscriptionId>
+    where
+        F: FnMut(Event) -> R + Send + 'static,
+        R: Into<Flow>,
+    {
+        self.listen(crate::listen::kind_named(name)?, f)
+    }
+
+    /// Ends a subscription. Returns whether it existed.
+    pub fn unsubscribe(&self, id: SubscriptionId) -> bool {
+        self.shared.bus.unsubscribe(id)
+    }
+}

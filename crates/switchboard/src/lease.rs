@@ -1,0 +1,115 @@
+//! Grants and leases: who may use a connection, and giving it back.
+
+use std::time::Duration;
+
+use actix::{Addr, Recipient};
+use switchboard_core::{ConnectionId, Error, Labels, Result};
+
+use crate::connection::{ConnectionActor, Released, Return, Run};
+use crate::messages::{Request, Work};
+
+/// The manager's permission to use one connection. If dropped unused (the
+/// caller gave up between grant and use), it tells the manager the
+/// connection is free again, so a cancelled caller never leaks one.
+pub(crate) struct Grant {
+    pub(crate) id: ConnectionId,
+    pub(crate) addr: Addr<ConnectionActor>,
+    manager: Recipient<Released>,
+    waited: Duration,
+    armed: bool,
+}
+
+impl Grant {
+    pub(crate) fn new(
+        id: ConnectionId,
+        addr: Addr<ConnectionActor>,
+        manager: Recipient<Released>,
+        waited: Duration,
+    ) -> Self {
+        Grant {
+            id,
+            addr,
+            manager,
+            waited,
+            armed: true,
+        }
+    }
+
+    /// The connection actor took the grant over; returns how long the caller
+    /// waited for it.
+    pub(crate) fn disarm(mut self) -> Duration {
+        self.armed = false;
+        self.waited
+    }
+}
+
+impl Drop for Grant {
+    fn drop(&mut self) {
+        if self.armed {
+            self.manager.do_send(Released {
+                id: self.id,
+                broken: false,
+            });
+        }
+    }
+}
+
+/// One connection lent to you until this is dropped: messages sent through
+/// it run on that connection, one after another (a session, e.g. with
+/// temporary tables or `SET` state). Dropping it returns the connection.
+#[must_use = "dropping a lease returns its connection at once"]
+pub struct Lease {
+    id: ConnectionId,
+    addr: Addr<ConnectionActor>,
+    labels: Labels,
+}
+
+impl std::fmt::Debug for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lease")
+            .field("connection", &self.id)
+            .finish()
+    }
+}
+
+impl Lease {
+    pub(crate) fn new(id: ConnectionId, addr: Addr<ConnectionActor>, labels: Labels) -> Self {
+        Lease { id, addr, labels }
+    }
+
+    /// The leased connection.
+    pub fn connection_id(&self) -> ConnectionId {
+        self.id
+    }
+
+    /// Runs a message on the leased connection. Labels of the message add to
+    /// the lease's own.
+    pub async fn send<R: Request>(&self, request: R) -> Result<R::Output> {
+        let (Work(job), opts) = request.into_work();
+        let labels = opts
+            .labels
+            .iter()
+            .fold(self.labels.clone(), |l, (k, v)| l.with(k, v));
+        let run = self.addr.send(Run {
+            job,
+            grant: None,
+            labels,
+        });
+        match opts.timeout {
+            Some(after) => tokio::time::timeout(after, run)
+                .await
+                .map_err(|_| Error::Timeout {
+                    after,
+                    during: "statement",
+                })?
+                .map_err(|_| Error::Gone("connection"))?,
+            None => run.await.map_err(|_| Error::Gone("connection"))?,
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.addr.do_send(Return);
+    }
+}

@@ -1,0 +1,52 @@
+//! Switchboard: an actor-based database connection manager.
+//!
+//! Every connection lives in its own actix actor and publishes its lifecycle
+//! (connecting, connected, executing, executed, failed, transactions,
+//! closing, closed) onto a bus, where subscribers log, audit and enforce
+//! rules. Start a pool with [`Switchboard::builder`], subscribe, and send
+//! query messages.
+//!
+//! - [`handle`]: the [`Switchboard`] handle users hold;
+//! - [`builder`]: configuring and starting a pool;
+//! - [`messages`]: [`Execute`], [`Load`], [`Transaction`], [`Interact`],
+//!   [`Checkout`], [`Shutdown`];
+//! - [`lease`]: a connection borrowed for a session;
+//! - [`config`]: pool configuration and its defaults;
+//! - [`backend`]: PostgreSQL, MySQL/MariaDB and SQLite behind [`DbConnection`];
+//! - `manager` and `connection`: the actors;
+//! - [`listen`](Switchboard::listen): SQLAlchemy-style closures on event kinds.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod backend;
+mod bind;
+pub mod builder;
+pub mod config;
+mod connection;
+pub mod handle;
+pub mod lease;
+mod listen;
+mod load;
+mod manager;
+pub mod messages;
+mod shared;
+
+pub use backend::DbConnection;
+pub use bind::{BindValue, Typed};
+pub use builder::Builder;
+pub use config::{ParamPolicy, PoolConfig};
+/// diesel, re-exported so user code builds queries with the same version.
+pub use diesel;
+/// diesel-async, re-exported for `Interact` and `Transaction` closures.
+pub use diesel_async;
+pub use handle::Switchboard;
+pub use lease::Lease;
+pub use load::LoadAny;
+pub use manager::Manager;
+pub use messages::{Checkout, Execute, Interact, Load, Opts, Request, Shutdown, Transaction};
+pub use shared::PoolStats;
+pub use switchboard_core::{
+    Backend, Bus, CloseReason, ConnectionId, DbErrorKind, Delivery, Error, ErrorInfo, Event,
+    EventKind, EventReceiver, Filter, Flow, Kind, Labels, Meta, Origin, ParamValue, Params, Result,
+    StatementClass, SubscriptionId, SubscriptionStats,
+};

@@ -1,0 +1,391 @@
+//! The Manager actor: one per database target. Spawns and supervises
+//! Connection actors, lends them to callers in FIFO order, and drains on
+//! shutdown.
+
+mod pool;
+mod shutdown;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use switchboard_core::{ConnectionId, Emitter, Error, EventKind, Result};
+use tokio::sync::oneshot;
+
+use crate::backend::DbConnection;
+use crate::backend::{Connected, connect};
+use crate::connection::{ConnectionActor, Lend, Released, Run};
+use crate::lease::{Grant, Lease};
+use crate::load::LoadAny;
+use crate::messages::{Checkout, Execute, Interact, Load, Request, Transaction, Work};
+use crate::shared::Shared;
+use pool::{PoolState, Waiter};
+
+static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The actor that owns a pool. Reach it through a
+/// [`Switchboard`](crate::Switchboard) handle.
+pub struct Manager {
+    shared: Arc<Shared>,
+    pool: PoolState,
+    /// Set by `Shutdown`: no new work, close connections as they come back.
+    draining: bool,
+    /// Told when the last connection has closed during a drain.
+    drained: Vec<oneshot::Sender<()>>,
+}
+
+impl Manager {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Manager {
+            shared,
+            pool: PoolState::default(),
+            draining: false,
+            drained: Vec::new(),
+        }
+    }
+
+    fn publish_stats(&self) {
+        self.pool.publish(&self.shared.stats);
+    }
+
+    /// Asks for a connection: granted now if one is idle and nobody is
+    /// queued before us, else queued (and the pool grows if it may).
+    fn acquire(&mut self, ctx: &mut Context<Self>) -> oneshot::Receiver<Result<Grant>> {
+        let (tx, rx) = oneshot::channel();
+        if self.draining {
+            let _ = tx.send(Err(self.shutting_down()));
+            return rx;
+        }
+        self.pool.prune_waiters();
+        if self.pool.waiters.is_empty()
+            && let Some(id) = self.pool.idle.pop()
+        {
+            let grant = self.grant(id, Duration::ZERO, ctx);
+            if let Err(Ok(grant)) = tx.send(grant) {
+                // Receiver already gone: the grant's drop releases it.
+                drop(grant);
+            }
+            self.publish_stats();
+            return rx;
+        }
+        self.pool.waiters.push_back(Waiter {
+            tx,
+            since: Instant::now(),
+        });
+        self.grow(ctx);
+        self.publish_stats();
+        rx
+    }
+
+    fn grant(&self, id: ConnectionId, waited: Duration, ctx: &mut Context<Self>) -> Result<Grant> {
+        match self.pool.open.get(&id) {
+            Some(addr) => Ok(Grant::new(
+                id,
+                addr.clone(),
+                ctx.address().recipient(),
+                waited,
+            )),
+            None => Err(Error::ConnectionLost {
+                message: "connection vanished from the pool".into(),
+            }),
+        }
+    }
+
+    fn shutting_down(&self) -> Error {
+        Error::ShuttingDown {
+            pool: self.shared.pool.to_string(),
+        }
+    }
+
+    /// Opens connections while callers outnumber connects under way and the
+    /// pool is below its maximum.
+    fn grow(&mut self, ctx: &mut Context<Self>) {
+        while self.pool.waiters.len() > self.pool.connecting
+            && self.pool.size() < self.shared.config.max_size
+        {
+            self.spawn_connection(ctx, None);
+        }
+    }
+
+    /// Connects in the background; the result comes back to `on_connect`.
+    fn spawn_connection(
+        &mut self,
+        ctx: &mut Context<Self>,
+        notify: Option<oneshot::Sender<Result<()>>>,
+    ) {
+        self.pool.connecting += 1;
+        let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
+        let shared = self.shared.clone();
+        let emitter = Arc::new(Emitter::new(
+            shared.bus.clone(),
+            shared.pool.clone(),
+            shared.backend,
+            id,
+        ));
+        let attempt = async move {
+            emitter.emit(EventKind::Connecting {
+                target: shared.url.redacted().to_owned(),
+                attempt: 1,
+            });
+            let result = match shared.bus.ready().await {
+                Ok(()) => connect(&shared.url, shared.backend, shared.sqlite_path.as_deref()).await,
+                Err(e) => Err(e),
+            };
+            match &result {
+                Ok(c) => emitter.emit(EventKind::Connected {
+                    server_version: c.server_version.clone(),
+                    took: c.took,
+                }),
+                Err(e) => emitter.emit(EventKind::ConnectFailed {
+                    error: e.info(),
+                    attempt: 1,
+                    retry_in: None,
+                }),
+            }
+            (emitter, result)
+        };
+        ctx.spawn(
+            attempt
+                .into_actor(self)
+                .map(move |(emitter, result), act, ctx| {
+                    act.on_connect(emitter, result, notify, ctx);
+                }),
+        );
+        self.publish_stats();
+    }
+
+    fn on_connect(
+        &mut self,
+        emitter: Arc<Emitter>,
+        result: Result<Connected>,
+        notify: Option<oneshot::Sender<Result<()>>>,
+        ctx: &mut Context<Self>,
+    ) {
+        self.pool.connecting -= 1;
+        match result {
+            Ok(connected) => {
+                let id = emitter.connection();
+                let actor = ConnectionActor::new(
+                    connected.conn,
+                    emitter,
+                    self.shared.clone(),
+                    ctx.address().recipient(),
+                );
+                self.pool.open.insert(id, actor.start());
+                if let Some(n) = notify {
+                    let _ = n.send(Ok(()));
+                }
+                if self.draining {
+                    self.close(id, switchboard_core::CloseReason::Shutdown, ctx);
+                } else {
+                    self.hand_off(id, ctx);
+                }
+            }
+            Err(err) => {
+                tracing::warn!(pool = %self.shared.pool, error = %err, "connect failed");
+                if let Some(n) = notify {
+                    let _ = n.send(Err(err.clone()));
+                }
+                // With no connection at all, nobody queued could ever be
+                // served: tell them why now rather than at their timeout.
+                if self.pool.open.is_empty() && self.pool.connecting == 0 {
+                    for w in self.pool.waiters.drain(..) {
+                        let _ = w.tx.send(Err(err.clone()));
+                    }
+                }
+                self.check_drained();
+            }
+        }
+        self.publish_stats();
+    }
+
+    /// Gives a free connection to the longest-waiting caller, or idles it.
+    fn hand_off(&mut self, id: ConnectionId, ctx: &mut Context<Self>) {
+        while let Some(w) = self.pool.waiters.pop_front() {
+            let grant = self.grant(id, w.since.elapsed(), ctx);
+            match w.tx.send(grant) {
+                Ok(()) => {
+                    self.publish_stats();
+                    return;
+                }
+                // That caller gave up; take the grant back without a release.
+                Err(Ok(grant)) => {
+                    grant.disarm();
+                }
+                Err(Err(_)) => {}
+            }
+        }
+        self.pool.idle.push(id);
+        self.publish_stats();
+    }
+
+    fn dispatch<R: Request>(
+        &mut self,
+        request: R,
+        ctx: &mut Context<Self>,
+    ) -> ResponseFuture<Result<R::Output>> {
+        let (Work(job), opts) = request.into_work();
+        let rx = self.acquire(ctx);
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            let started = Instant::now();
+            let run = async {
+                let grant = wait_for_grant(rx, &shared, started).await?;
+                let addr = grant.addr.clone();
+                addr.send(Run {
+                    job,
+                    grant: Some(grant),
+                    labels: opts.labels,
+                })
+                .await
+                .map_err(|_| Error::Gone("connection"))?
+            };
+            match opts.timeout {
+                Some(after) => {
+                    tokio::time::timeout(after, run)
+                        .await
+                        .map_err(|_| Error::Timeout {
+                            after,
+                            during: "request",
+                        })?
+                }
+                None => run.await,
+            }
+        })
+    }
+}
+
+/// Waits for the manager to grant a connection, up to the checkout timeout.
+async fn wait_for_grant(
+    rx: oneshot::Receiver<Result<Grant>>,
+    shared: &Shared,
+    started: Instant,
+) -> Result<Grant> {
+    match tokio::time::timeout(shared.config.checkout_timeout, rx).await {
+        Ok(Ok(grant)) => grant,
+        Ok(Err(_)) => Err(Error::Gone("manager")),
+        Err(_) => {
+            let stats = shared.stats.snapshot(shared.config.max_size);
+            Err(Error::PoolTimeout {
+                pool: shared.pool.to_string(),
+                waited: started.elapsed(),
+                busy: stats.busy,
+                max: stats.max,
+                waiting: stats.waiting.saturating_sub(1),
+            })
+        }
+    }
+}
+
+impl Actor for Manager {
+    type Context = Context<Self>;
+}
+
+impl Handler<Released> for Manager {
+    type Result = ();
+
+    fn handle(&mut self, msg: Released, ctx: &mut Self::Context) {
+        if !self.pool.open.contains_key(&msg.id) {
+            return;
+        }
+        if msg.broken {
+            self.pool.remove(msg.id);
+            self.grow(ctx);
+            self.check_drained();
+        } else if self.draining {
+            self.close(msg.id, switchboard_core::CloseReason::Shutdown, ctx);
+        } else {
+            self.hand_off(msg.id, ctx);
+        }
+        self.publish_stats();
+    }
+}
+
+macro_rules! dispatch_handler {
+    ($msg:ty, [$($gen:tt)*], [$($bound:tt)*]) => {
+        impl<$($gen)*> Handler<$msg> for Manager where $($bound)* {
+            type Result = ResponseFuture<Result<<$msg as Request>::Output>>;
+            fn handle(&mut self, msg: $msg, ctx: &mut Self::Context) -> Self::Result {
+                self.dispatch(msg, ctx)
+            }
+        }
+    };
+}
+
+dispatch_handler!(Execute, [], []);
+dispatch_handler!(Load<Q, U>, [Q, U], [Q: LoadAny<U>, U: Send + 'static]);
+dispatch_handler!(
+    Transaction<F, T>,
+    [F, T],
+    [F: AsyncFnOnce(&mut DbConnection) -> Result<T> + Send + 'static, T: Send + 'static]
+);
+dispatch_handler!(
+    Interact<F, T>,
+    [F, T],
+    [F: AsyncFnOnce(&mut DbConnection) -> Result<T> + Send + 'static, T: Send + 'static]
+);
+
+impl Handler<Checkout> for Manager {
+    type Result = ResponseFuture<Result<Lease>>;
+
+    fn handle(&mut self, msg: Checkout, ctx: &mut Self::Context) -> Self::Result {
+        let rx = self.acquire(ctx);
+        let shared = self.shared.clone();
+        let opts = msg.opts;
+        Box::pin(async move {
+            let started = Instant::now();
+            let lend = async {
+                let grant = wait_for_grant(rx, &shared, started).await?;
+                // The lease exists before the lend is sent, so a caller that
+                // gives up now still returns the connection.
+                let lease = Lease::new(grant.id, grant.addr.clone(), opts.labels.clone());
+                let addr = grant.addr.clone();
+                addr.send(Lend {
+                    grant,
+                    labels: opts.labels.clone(),
+                })
+                .await
+                .map_err(|_| Error::Gone("connection"))?;
+                Ok(lease)
+            };
+            match opts.timeout {
+                Some(after) => {
+                    tokio::time::timeout(after, lend)
+                        .await
+                        .map_err(|_| Error::Timeout {
+                            after,
+                            during: "checkout",
+                        })?
+                }
+                None => lend.await,
+            }
+        })
+    }
+}
+
+/// Opens the pool's minimum connections; answers when all attempts ended,
+/// with the first failure if any.
+#[derive(Message)]
+#[rtype(result = "Result<()>")]
+pub(crate) struct Warm;
+
+impl Handler<Warm> for Manager {
+    type Result = ResponseFuture<Result<()>>;
+
+    fn handle(&mut self, _: Warm, ctx: &mut Self::Context) -> Self::Result {
+        let rxs: Vec<_> = (0..self.shared.config.min_size)
+            .map(|_| {
+                let (tx, rx) = oneshot::channel();
+                self.spawn_connection(ctx, Some(tx));
+                rx
+            })
+            .collect();
+        Box::pin(async move {
+            for rx in rxs {
+                rx.await.map_err(|_| Error::Gone("manager"))??;
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,64 @@
+//! The manager's bookkeeping: open connections, the idle set and the FIFO
+//! queue of waiting callers.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use actix::Addr;
+use switchboard_core::{ConnectionId, Result};
+use tokio::sync::oneshot;
+
+use crate::connection::ConnectionActor;
+use crate::lease::Grant;
+use crate::shared::Counters;
+
+/// A caller waiting for a connection; its receiver may have given up.
+pub(crate) struct Waiter {
+    pub(crate) tx: oneshot::Sender<Result<Grant>>,
+    pub(crate) since: Instant,
+}
+
+#[derive(Default)]
+pub(crate) struct PoolState {
+    /// Every open connection.
+    pub(crate) open: HashMap<ConnectionId, Addr<ConnectionActor>>,
+    /// Open connections nobody has; the most recently used last (LIFO keeps
+    /// a few connections warm instead of cycling through all).
+    pub(crate) idle: Vec<ConnectionId>,
+    /// Callers in arrival order.
+    pub(crate) waiters: VecDeque<Waiter>,
+    /// Connect attempts under way.
+    pub(crate) connecting: usize,
+    /// Close requests under way.
+    pub(crate) closing: usize,
+}
+
+impl PoolState {
+    /// Open plus opening connections: what counts against the maximum.
+    pub(crate) fn size(&self) -> usize {
+        self.open.len() + self.connecting
+    }
+
+    /// Forgets callers that stopped waiting.
+    pub(crate) fn prune_waiters(&mut self) {
+        self.waiters.retain(|w| !w.tx.is_closed());
+    }
+
+    pub(crate) fn remove(&mut self, id: ConnectionId) -> Option<Addr<ConnectionActor>> {
+        self.idle.retain(|i| *i != id);
+        self.open.remove(&id)
+    }
+
+    /// Publishes the sizes for handles and errors to read.
+    pub(crate) fn publish(&self, counters: &Counters) {
+        counters.open.store(self.open.len(), Ordering::Relaxed);
+        counters.idle.store(self.idle.len(), Ordering::Relaxed);
+        counters
+            .waiting
+            .store(self.waiters.len(), Ordering::Relaxed);
+        counters
+            .connecting
+            .store(self.connecting, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,328 @@
+//! Query messages: what callers send to a manager (or a lease).
+//!
+//! Every message can carry labels (request id, tenant, ...) that appear on
+//! every event it causes, and a timeout covering the wait for a connection
+//! and the work itself.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::query_builder::AsQuery;
+use switchboard_core::{Labels, Result};
+
+use crate::backend::DbConnection;
+use crate::bind::{BindValue, Typed};
+use crate::connection::{Job, Session};
+use crate::load::LoadAny;
+
+/// Labels and timeout of one message.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Opts {
+    /// Stamped on every event the message causes.
+    pub labels: Labels,
+    /// Limit on waiting for a connection plus running; `None` means only the
+    /// pool's checkout timeout applies.
+    pub timeout: Option<Duration>,
+}
+
+/// The work a message turns into, run by a connection actor. Not
+/// constructible outside this crate: [`Request`] is implemented only by the
+/// messages in this module.
+#[doc(hidden)]
+pub struct Work<T>(pub(crate) Job<T>);
+
+/// A message that runs on one connection: [`Execute`], [`Load`],
+/// [`Transaction`], [`Interact`]. Send it to a [`Switchboard`](crate::Switchboard)
+/// or a [`Lease`](crate::Lease).
+pub trait Request: Send + 'static {
+    /// What the message returns on success.
+    type Output: Send + 'static;
+    /// Splits the message into its work and options.
+    #[doc(hidden)]
+    fn into_work(self) -> (Work<Self::Output>, Opts);
+}
+
+macro_rules! opts_methods {
+    () => {
+        /// Adds a label (request id, tenant, user, ...) to every event this
+        /// message causes.
+        pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+            self.opts.labels = self.opts.labels.with(key, value);
+            self
+        }
+
+        /// Replaces the labels.
+        pub fn labels(mut self, labels: switchboard_core::Labels) -> Self {
+            self.opts.labels = labels;
+            self
+        }
+
+        /// Fails with [`Error::Timeout`](switchboard_core::Error::Timeout) if
+        /// waiting for a connection and running take longer than this.
+        pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.opts.timeout = Some(timeout);
+            self
+        }
+    };
+}
+
+/// SQL text with typed binds; returns the number of rows affected.
+///
+/// Placeholders are the backend's own: `$1, $2` on PostgreSQL, `?` on MySQL
+/// and SQLite (SQLite also accepts `$1`). A bind count that differs from the
+/// placeholders is refused with `Error::BindMismatch` before the statement
+/// is sent.
+#[derive(Clone)]
+#[must_use]
+pub struct Execute {
+    pub(crate) sql: Arc<str>,
+    pub(crate) binds: Vec<Arc<dyn BindValue>>,
+    opts: Opts,
+}
+
+impl std::fmt::Debug for Execute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Execute")
+            .field("sql", &self.sql)
+            .field("binds", &self.binds.len())
+            .field("opts", &self.opts)
+            .finish()
+    }
+}
+
+impl Execute {
+    /// A statement.
+    pub fn sql(sql: impl Into<Arc<str>>) -> Self {
+        Execute {
+            sql: sql.into(),
+            binds: Vec::new(),
+            opts: Opts::default(),
+        }
+    }
+
+    /// Binds the next placeholder to `value` as SQL type `ST`
+    /// (`diesel::sql_types::Integer`, `Text`, `Nullable<Bool>`, ...).
+    pub fn bind<ST, T>(mut self, value: T) -> Self
+    where
+        Typed<ST, T>: BindValue,
+    {
+        self.binds.push(Typed::<ST, T>::boxed(value));
+        self
+    }
+
+    opts_methods!();
+}
+
+impl actix::Message for Execute {
+    type Result = Result<usize>;
+}
+
+impl Request for Execute {
+    type Output = usize;
+    fn into_work(self) -> (Work<usize>, Opts) {
+        let Execute { sql, binds, opts } = self;
+        let job: Job<usize> = Box::new(move |s: &mut Session| Box::pin(s.execute(sql, binds)));
+        (Work(job), opts)
+    }
+}
+
+/// A typed diesel query; returns its rows as `Vec<U>`.
+///
+/// The query must build on all three backends (the usual diesel DSL does);
+/// its SQL text for events comes from diesel's own query builder.
+#[must_use]
+pub struct Load<Q, U> {
+    query: Q,
+    opts: Opts,
+    _rows: PhantomData<fn() -> U>,
+}
+
+impl<Q: std::fmt::Debug, U> std::fmt::Debug for Load<Q, U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Load")
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<Q, U> Load<Q, U> {
+    /// A query, e.g. `users::table.filter(users::active.eq(true))`.
+    pub fn new<A>(query: A) -> Self
+    where
+        A: AsQuery<Query = Q>,
+    {
+        Load {
+            query: query.as_query(),
+            opts: Opts::default(),
+            _rows: PhantomData,
+        }
+    }
+
+    opts_methods!();
+}
+
+impl<Q, U> actix::Message for Load<Q, U>
+where
+    U: 'static,
+{
+    type Result = Result<Vec<U>>;
+}
+
+impl<Q, U> Request for Load<Q, U>
+where
+    Q: LoadAny<U>,
+    U: Send + 'static,
+{
+    type Output = Vec<U>;
+    fn into_work(self) -> (Work<Vec<U>>, Opts) {
+        let query = self.query;
+        let job: Job<Vec<U>> = Box::new(move |s: &mut Session| Box::pin(s.load(query)));
+        (Work(job), self.opts)
+    }
+}
+
+/// A closure run inside a transaction on one connection: committed when it
+/// returns `Ok`, rolled back when it returns `Err`. Emits `TxBegin` and
+/// `TxCommit`/`TxRollback`; statements the closure runs are reported
+/// through diesel's instrumentation.
+///
+/// ```ignore
+/// let n = manager.send(Transaction::new(async |conn: &mut DbConnection| {
+///     conn.batch_execute("INSERT INTO t VALUES (1)").await?;
+///     Ok(1)
+/// })).await??;
+/// ```
+#[must_use]
+pub struct Transaction<F, T> {
+    f: F,
+    opts: Opts,
+    _out: PhantomData<fn() -> T>,
+}
+
+impl<F, T> Transaction<F, T>
+where
+    F: AsyncFnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    /// A transaction running `f`.
+    pub fn new(f: F) -> Self {
+        Transaction {
+            f,
+            opts: Opts::default(),
+            _out: PhantomData,
+        }
+    }
+
+    opts_methods!();
+}
+
+impl<F, T> std::fmt::Debug for Transaction<F, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, T: 'static> actix::Message for Transaction<F, T> {
+    type Result = Result<T>;
+}
+
+impl<F, T> Request for Transaction<F, T>
+where
+    F: AsyncFnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    type Output = T;
+    fn into_work(self) -> (Work<T>, Opts) {
+        let f = self.f;
+        let job: Job<T> = Box::new(move |s: &mut Session| Box::pin(s.transaction(f)));
+        (Work(job), self.opts)
+    }
+}
+
+/// A closure given the connection for anything else. Its statements are
+/// reported through diesel's instrumentation (`Executing`/`Executed` with
+/// origin `closure`).
+#[must_use]
+pub struct Interact<F, T> {
+    f: F,
+    opts: Opts,
+    _out: PhantomData<fn() -> T>,
+}
+
+impl<F, T> Interact<F, T>
+where
+    F: AsyncFnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    /// An interaction running `f`.
+    pub fn new(f: F) -> Self {
+        Interact {
+            f,
+            opts: Opts::default(),
+            _out: PhantomData,
+        }
+    }
+
+    opts_methods!();
+}
+
+impl<F, T> std::fmt::Debug for Interact<F, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interact")
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, T: 'static> actix::Message for Interact<F, T> {
+    type Result = Result<T>;
+}
+
+impl<F, T> Request for Interact<F, T>
+where
+    F: AsyncFnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    type Output = T;
+    fn into_work(self) -> (Work<T>, Opts) {
+        let f = self.f;
+        let job: Job<T> = Box::new(move |s: &mut Session| Box::pin(s.interact(f)));
+        (Work(job), self.opts)
+    }
+}
+
+/// Asks for a [`Lease`](crate::Lease): one connection for a session of
+/// several messages, returned to the pool when the lease is dropped.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct Checkout {
+    pub(crate) opts: Opts,
+}
+
+impl Checkout {
+    /// A checkout request.
+    pub fn new() -> Self {
+        Checkout::default()
+    }
+
+    opts_methods!();
+}
+
+impl actix::Message for Checkout {
+    type Result = Result<crate::Lease>;
+}
+
+/// Drains the manager: it stops taking work, lets in-flight statements
+/// finish, closes every connection (`Closing`, `Closed`), waits for lossless
+/// subscribers to receive everything, then stops. Bounded by the pool's
+/// shutdown timeout.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Shutdown;
+
+impl actix::Message for Shutdown {
+    type Result = Result<()>;
+}

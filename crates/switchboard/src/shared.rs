@@ -1,0 +1,100 @@
+//! What the manager, its connections and its handles share about one pool.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use switchboard_core::redact::Scrubber;
+use switchboard_core::{Backend, Bus, DatabaseUrl, Error};
+use switchboard_sql::{Classifier, Dialect};
+
+use crate::config::PoolConfig;
+
+/// Read-only facts and shared counters of one pool.
+pub(crate) struct Shared {
+    pub(crate) config: PoolConfig,
+    pub(crate) pool: Arc<str>,
+    pub(crate) url: DatabaseUrl,
+    pub(crate) backend: Backend,
+    /// What diesel opens for SQLite (a path or a shared-memory URI).
+    pub(crate) sqlite_path: Option<String>,
+    pub(crate) bus: Bus,
+    /// Statement classification, cached by SQL text.
+    pub(crate) classifier: Classifier,
+    pub(crate) dialect: Dialect,
+    pub(crate) scrubber: Scrubber,
+    pub(crate) stats: Counters,
+}
+
+impl Shared {
+    /// Removes any secret from the text an error carries.
+    pub(crate) fn scrub(&self, err: Error) -> Error {
+        let s = |m: String| self.scrubber.scrub(&m);
+        match err {
+            Error::Database {
+                kind,
+                code,
+                message,
+            } => Error::Database {
+                kind,
+                code,
+                message: s(message),
+            },
+            Error::ConnectionLost { message } => Error::ConnectionLost {
+                message: s(message),
+            },
+            Error::Driver(m) => Error::Driver(s(m)),
+            Error::Connect {
+                target,
+                kind,
+                message,
+            } => Error::Connect {
+                target,
+                kind,
+                message: s(message),
+            },
+            other => other,
+        }
+    }
+}
+
+/// Pool sizes, kept by the manager and read by anyone.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) open: AtomicUsize,
+    pub(crate) idle: AtomicUsize,
+    pub(crate) waiting: AtomicUsize,
+    pub(crate) connecting: AtomicUsize,
+}
+
+/// A snapshot of a pool's sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct PoolStats {
+    /// Open connections.
+    pub open: usize,
+    /// Open connections not lent to anyone.
+    pub idle: usize,
+    /// Open connections lent out.
+    pub busy: usize,
+    /// Callers waiting for a connection.
+    pub waiting: usize,
+    /// Connect attempts under way.
+    pub connecting: usize,
+    /// The pool's maximum size.
+    pub max: usize,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self, max: usize) -> PoolStats {
+        let open = self.open.load(Ordering::Relaxed);
+        let idle = self.idle.load(Ordering::Relaxed);
+        PoolStats {
+            open,
+            idle,
+            busy: open.saturating_sub(idle),
+            waiting: self.waiting.load(Ordering::Relaxed),
+            connecting: self.connecting.load(Ordering::Relaxed),
+            max,
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! Quickstart: a pool on SQLite (no server, no setup), an actor printing
+//! every lifecycle event, statements, a typed load, a transaction that
+//! commits, one that rolls back, and a graceful shutdown.
+//!
+//! Run it with `cargo run --example quickstart`.
+
+use actix::{Actor, Context, Handler};
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
+use switchboard::{
+    DbConnection, Delivery, Error, Event, Execute, Filter, Load, Switchboard, Transaction,
+};
+
+diesel::table! {
+    users (id) {
+        id -> Integer,
+        name -> Text,
+        active -> Bool,
+    }
+}
+
+#[derive(Debug, Queryable)]
+#[allow(dead_code)]
+struct User {
+    id: i32,
+    name: String,
+    active: bool,
+}
+
+/// A subscriber: prints every event it receives as one line.
+struct Printer;
+
+impl Actor for Printer {
+    type Context = Context<Self>;
+}
+
+impl Handler<Event> for Printer {
+    type Result = ();
+    fn handle(&mut self, event: Event, _: &mut Self::Context) {
+        println!("  event {event}");
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    actix::System::new().block_on(run())
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let manager = Switchboard::builder("sqlite::memory:")
+        .name("quickstart")
+        .pool_size(1..=2)
+        // Lossless: the printer sees every event, and shutdown waits for it.
+        .subscribe(
+            "printer",
+            Printer.start().recipient(),
+            Filter::all(),
+            Delivery::lossless(1024),
+        )
+        .start()
+        .await?;
+
+    println!("> create table");
+    manager
+        .send(Execute::sql(
+            "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, active BOOLEAN NOT NULL)",
+        ))
+        .await??;
+
+    println!("> insert two users (bind values are redacted in events)");
+    for (name, active) in [("ada", true), ("grace", false)] {
+        manager
+            .send(
+                Execute::sql("INSERT INTO users (name, active) VALUES ($1, $2)")
+                    .bind::<Text, _>(name)
+                    .bind::<Bool, _>(active)
+                    .label("request_id", format!("req-{name}")),
+            )
+            .await??;
+    }
+
+    println!("> load active users with a typed diesel query");
+    let active: Vec<User> = manager
+        .send(Load::new(users::table.filter(users::active.eq(true))))
+        .await??;
+    println!("  loaded {active:?}");
+
+    println!("> a transaction that commits");
+    manager
+        .send(Transaction::new(async |conn: &mut DbConnection| {
+            conn.execute(Execute::sql(
+                "INSERT INTO users (name, active) VALUES ('linus', 1)",
+            ))
+            .await?;
+            conn.execute(Execute::sql(
+                "UPDATE users SET active = 1 WHERE name = 'grace'",
+            ))
+            .await
+        }))
+        .await??;
+
+    println!("> a transaction that rolls back");
+    let outcome = manager
+        .send(Transaction::new(async |conn: &mut DbConnection| {
+            conn.execute(Execute::sql("DELETE FROM users")).await?;
+            Err::<(), _>(Error::msg("changed my mind"))
+        }))
+        .await?;
+    println!("  transaction returned: {outcome:?}");
+
+    let all: Vec<User> = manager.send(Load::new(users::table)).await??;
+    println!("  {} users after the rollback (expected 3)", all.len());
+
+    println!("> shutdown");
+    manager.shutdown().await?;
+    println!("done: every connection closed, every event delivered");
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! Integration tests against real SQLite, PostgreSQL and MariaDB.
+//!
+//! Servers come from `SWITCHBOARD_PG_URL` and `SWITCHBOARD_MYSQL_URL`; see
+//! README.md. A missing server skips its tests loudly, or fails them when
+//! `SWITCHBOARD_REQUIRE_SERVICES=1`.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
