@@ -6,4 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod delivery;
+mod events;
+mod pool;
 mod support;

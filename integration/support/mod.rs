@@ -1,1 +1,184 @@
-//! Shared helpers for the integration tests.
+//! Shared helpers: which servers to use, unique table names, running a test
+//! body inside an actix System, collecting events.
+
+use std::future::Future;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use switchboard::{Backend, Event, EventReceiver, Execute, Switchboard};
+
+/// The three backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+    Mysql,
+}
+
+pub const PG_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/test";
+pub const MYSQL_DEFAULT: &str = "mysql://root@127.0.0.1:3306/test";
+
+/// What a test body gets: a URL for its backend and a unique table name.
+pub struct Target {
+    pub db: Db,
+    pub url: String,
+    /// Unique per test run: `sb_<test>_<pid>_<n>`.
+    pub table: String,
+    /// Removed at the end (SQLite files).
+    cleanup: Vec<std::path::PathBuf>,
+}
+
+impl Target {
+    /// The backend's placeholder for bind `n` (1-based).
+    pub fn ph(&self, n: usize) -> String {
+        match self.db {
+            Db::Postgres => format!("${n}"),
+            _ => "?".to_owned(),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.db {
+            Db::Sqlite => Backend::Sqlite,
+            Db::Postgres => Backend::Postgres,
+            Db::Mysql => Backend::Mysql,
+        }
+    }
+
+    /// A builder for this target with a small pool.
+    pub fn builder(&self) -> switchboard::Builder {
+        Switchboard::builder(self.url.clone())
+            .name(self.table.clone())
+            .checkout_timeout(Duration::from_secs(20))
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        for path in &self.cleanup {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut p = path.clone().into_os_string();
+                p.push(suffix);
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+}
+
+static NEXT: AtomicU64 = AtomicU64::new(1);
+
+pub fn require_services() -> bool {
+    std::env::var("SWITCHBOARD_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
+}
+
+/// The server URL of a backend, or `None` (after a loud message) when the
+/// server is not reachable and services are not required.
+pub fn server_url(db: Db) -> Option<String> {
+    let (var, default) = match db {
+        Db::Postgres => ("SWITCHBOARD_PG_URL", PG_DEFAULT),
+        Db::Mysql => ("SWITCHBOARD_MYSQL_URL", MYSQL_DEFAULT),
+        Db::Sqlite => return Some(String::new()),
+    };
+    let url = std::env::var(var).unwrap_or_else(|_| default.to_owned());
+    let reachable = url::Url::parse(&url).ok().and_then(|u| {
+        let host = u.host_str()?.to_owned();
+        let port = u
+            .port()
+            .unwrap_or(if db == Db::Postgres { 5432 } else { 3306 });
+        let addr = (host.as_str(), port).to_socket_addrs().ok()?.next()?;
+        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()
+    });
+    if reachable.is_some() {
+        return Some(url);
+    }
+    if require_services() {
+        panic!("{var} ({url}) is not reachable and SWITCHBOARD_REQUIRE_SERVICES=1");
+    }
+    eprintln!(
+        "\n!!! SKIPPED: {db:?} server at {var}={url} is not reachable; set SWITCHBOARD_REQUIRE_SERVICES=1 to make this a failure\n"
+    );
+    None
+}
+
+/// A fresh target for `test` on `db`, or `None` if its server is missing.
+pub fn target(db: Db, test: &str) -> Option<Target> {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let table = format!("sb_{test}_{}_{n}", std::process::id());
+    let mut cleanup = Vec::new();
+    let url = match db {
+        Db::Sqlite => {
+            let path = std::env::temp_dir().join(format!("{table}.db"));
+            cleanup.push(path.clone());
+            format!("sqlite://{}", path.display())
+        }
+        _ => server_url(db)?,
+    };
+    Some(Target {
+        db,
+        url,
+        table,
+        cleanup,
+    })
+}
+
+/// Runs an async test body for `db` inside its own actix System.
+pub fn run<F, Fut>(db: Db, test: &str, body: F)
+where
+    F: FnOnce(Target) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let Some(target) = target(db, test) else {
+        return;
+    };
+    actix::System::new().block_on(body(target));
+}
+
+/// Generates `sqlite`, `postgres` and `mysql` tests from one async body
+/// `async fn(Target)`.
+#[macro_export]
+macro_rules! each_backend {
+    ($name:ident) => {
+        mod $name {
+            use $crate::support::{Db, run};
+            #[test]
+            fn sqlite() {
+                run(Db::Sqlite, stringify!($name), super::$name);
+            }
+            #[test]
+            fn postgres() {
+                run(Db::Postgres, stringify!($name), super::$name);
+            }
+            #[test]
+            fn mysql() {
+                run(Db::Mysql, stringify!($name), super::$name);
+            }
+        }
+    };
+}
+
+/// Creates the test's table `(id INTEGER PRIMARY KEY, name VARCHAR(64), n INTEGER)`.
+pub async fn create_table(sb: &Switchboard, t: &Target) {
+    sb.run(Execute::sql(format!(
+        "CREATE TABLE {} (id INTEGER PRIMARY KEY, name VARCHAR(64) NOT NULL, n INTEGER NOT NULL)",
+        t.table
+    )))
+    .await
+    .unwrap();
+}
+
+/// Drops the test's table.
+pub async fn drop_table(sb: &Switchboard, t: &Target) {
+    sb.run(Execute::sql(format!("DROP TABLE IF EXISTS {}", t.table)))
+        .await
+        .unwrap();
+}
+
+/// Everything the receiver holds right now.
+pub fn drain(rx: &EventReceiver) -> Vec<Event> {
+    let mut out = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        out.push(e);
+    }
+    out
+}

@@ -377,7 +377,7 @@ pub enum EventKind {
         /// What the server reports as its version.
         server_version: String,
         /// How long the connect took.
-        #[serde(rename = "took_us", with = "serde_duration")]
+        #[serde(rename = "took_ns", with = "serde_duration")]
         took: Duration,
     },
     /// A connect attempt failed.
@@ -387,19 +387,19 @@ pub enum EventKind {
         /// Which attempt failed.
         attempt: u32,
         /// When the next attempt is due, if one is planned.
-        #[serde(default, rename = "retry_in_us", with = "serde_duration::option")]
+        #[serde(default, rename = "retry_in_ns", with = "serde_duration::option")]
         retry_in: Option<Duration>,
     },
     /// The connection was lent to a caller.
     CheckedOut {
         /// How long the caller waited for it.
-        #[serde(rename = "waited_us", with = "serde_duration")]
+        #[serde(rename = "waited_ns", with = "serde_duration")]
         waited: Duration,
     },
     /// The caller returned the connection.
     CheckedIn {
         /// How long the caller held it.
-        #[serde(rename = "held_us", with = "serde_duration")]
+        #[serde(rename = "held_ns", with = "serde_duration")]
         held: Duration,
     },
     /// A statement is about to run.
@@ -420,7 +420,7 @@ pub enum EventKind {
         /// The statement's query id.
         query_id: u64,
         /// How long it ran.
-        #[serde(rename = "took_us", with = "serde_duration")]
+        #[serde(rename = "took_ns", with = "serde_duration")]
         took: Duration,
         /// Rows affected (`Execute`) or returned (`Load`); `None` when the
         /// driver does not say (statements reported by instrumentation).
@@ -431,7 +431,7 @@ pub enum EventKind {
         /// The statement's query id.
         query_id: u64,
         /// How long it ran before failing.
-        #[serde(rename = "took_us", with = "serde_duration")]
+        #[serde(rename = "took_ns", with = "serde_duration")]
         took: Duration,
         /// What went wrong.
         error: ErrorInfo,
@@ -473,7 +473,7 @@ pub enum EventKind {
     /// The connection closed.
     Closed {
         /// How long the connection lived.
-        #[serde(rename = "lifetime_us", with = "serde_duration")]
+        #[serde(rename = "lifetime_ns", with = "serde_duration")]
         lifetime: Duration,
         /// Statements it ran.
         statements: u64,

@@ -1,24 +1,25 @@
-//! Durations in JSON as integer microseconds (`"took": 1234` means 1.234 ms).
+//! Durations in JSON as integer nanoseconds (`"took_ns": 1234000` means
+//! 1.234 ms): exact, so an event survives a JSON round trip unchanged.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serializer};
 
-/// Serializes a duration as whole microseconds.
+/// Serializes a duration as whole nanoseconds.
 pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+    s.serialize_u64(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
-/// Reads whole microseconds.
+/// Reads whole nanoseconds.
 pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    u64::deserialize(d).map(Duration::from_micros)
+    u64::deserialize(d).map(Duration::from_nanos)
 }
 
 /// The same for `Option<Duration>` (`null` for `None`).
 pub mod option {
     use super::*;
 
-    /// Serializes an optional duration as whole microseconds or `null`.
+    /// Serializes an optional duration as whole nanoseconds or `null`.
     pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
         match d {
             Some(d) => super::serialize(d, s),
@@ -26,8 +27,8 @@ pub mod option {
         }
     }
 
-    /// Reads whole microseconds or `null`.
+    /// Reads whole nanoseconds or `null`.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        Option::<u64>::deserialize(d).map(|o| o.map(Duration::from_micros))
+        Option::<u64>::deserialize(d).map(|o| o.map(Duration::from_nanos))
     }
 }

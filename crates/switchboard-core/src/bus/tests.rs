@@ -197,3 +197,45 @@ fn supervised_actor_is_restarted_and_loses_nothing() {
     assert_eq!(*seen.lock(), vec![1, 2, 3, 4, 5, 6]);
     assert_eq!(panicked.load(Ordering::SeqCst), 1);
 }
+
+#[test]
+fn lossy_accounting_is_exact_with_concurrent_publishers() {
+    let bus = Bus::new();
+    let seen = Arc::new(AtomicU64::new(0));
+    let lagged = Arc::new(AtomicU64::new(0));
+    let (s, l) = (seen.clone(), lagged.clone());
+    bus.subscribe_fn(
+        "sleepy",
+        Filter::all(),
+        Delivery::lossy(16),
+        move |e: Event| {
+            match e.payload() {
+                EventKind::Lagged { dropped } => l.fetch_add(*dropped, Ordering::SeqCst),
+                _ => s.fetch_add(1, Ordering::SeqCst),
+            };
+            std::thread::sleep(Duration::from_millis(2));
+        },
+    )
+    .unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|c| {
+            let bus = bus.clone();
+            std::thread::spawn(move || {
+                let em = Emitter::new(bus, Arc::from("t"), Backend::Sqlite, c);
+                for _ in 0..2000 {
+                    em.emit(checked_in());
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    bus.publish(&Event::lagged(Arc::from("t"), Backend::Sqlite, 0));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        seen.load(Ordering::SeqCst) + lagged.load(Ordering::SeqCst),
+        8000
+    );
+}

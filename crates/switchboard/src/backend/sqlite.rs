@@ -45,10 +45,26 @@ pub(crate) fn sqlite_target(url: &DatabaseUrl) -> Result<String> {
 /// Pragmas every connection gets: wait for locks instead of failing at once,
 /// enforce foreign keys, and write-ahead logging for files.
 pub(super) async fn prepare(conn: &mut SqliteAsync, path: &str) -> Result<()> {
-    let mut sql = String::from("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;");
-    if !path.starts_with("file:") {
-        sql.push_str(" PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+    conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")
+        .await?;
+    if path.starts_with("file:") {
+        return Ok(());
     }
-    conn.batch_execute(&sql).await?;
-    Ok(())
+    // Switching to WAL needs a moment with no other connection busy; when
+    // several connections of a new pool open at once, SQLite answers "locked"
+    // without waiting. Retry briefly rather than fail the connect.
+    let mut attempt = 0;
+    loop {
+        match conn
+            .batch_execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+            .await
+        {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < 100 && e.to_string().contains("locked") => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }

@@ -1,0 +1,193 @@
+//! Pool behaviour: many callers on few connections, checkout timeouts,
+//! leases, draining shutdown.
+
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use switchboard::{Bus, Checkout, DbConnection, Delivery, Error, Execute, Filter, Interact, Kind};
+
+use crate::each_backend;
+use crate::support::{Target, create_table, drain, drop_table};
+
+async fn many_callers_few_connections(t: Target) {
+    let sb = t.builder().pool_size(1..=4).start().await.unwrap();
+    create_table(&sb, &t).await;
+    let insert = format!(
+        "INSERT INTO {} (id, name, n) VALUES ({}, {}, {})",
+        t.table,
+        t.ph(1),
+        t.ph(2),
+        t.ph(3)
+    );
+    let calls = (0..64).map(|i| {
+        let sb = sb.clone();
+        let insert = insert.clone();
+        async move {
+            sb.run(
+                Execute::sql(insert)
+                    .bind::<diesel::sql_types::Integer, _>(i)
+                    .bind::<diesel::sql_types::Text, _>(format!("item-{i}"))
+                    .bind::<diesel::sql_types::Integer, _>(i * 2),
+            )
+            .await
+        }
+    });
+    let results = join_all(calls).await;
+    assert!(results.iter().all(|r| matches!(r, Ok(1))), "{results:?}");
+    assert!(sb.stats().open <= 4);
+    let table = t.table.clone();
+    let count: i64 = sb
+        .run(Interact::new(async move |conn: &mut DbConnection| {
+            #[derive(diesel::QueryableByName)]
+            struct C {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                c: i64,
+            }
+            use diesel_async::RunQueryDsl;
+            let q = diesel::sql_query(format!("SELECT COUNT(*) AS c FROM {table}"));
+            let rows: Vec<C> = match conn {
+                DbConnection::Postgres(c) => q.load(c).await?,
+                DbConnection::Mysql(c) => q.load(c).await?,
+                DbConnection::Sqlite(c) => q.load(c).await?,
+            };
+            Ok(rows[0].c)
+        }))
+        .await
+        .unwrap();
+    assert_eq!(count, 64);
+    drop_table(&sb, &t).await;
+    sb.shutdown().await.unwrap();
+}
+each_backend!(many_callers_few_connections);
+
+async fn held_lease_times_out_the_next_checkout(t: Target) {
+    let sb = t
+        .builder()
+        .pool_size(1..=1)
+        .checkout_timeout(Duration::from_millis(200))
+        .start()
+        .await
+        .unwrap();
+    let lease = sb.checkout().await.unwrap();
+    let err = sb.checkout().await.unwrap_err();
+    match &err {
+        Error::PoolTimeout {
+            max, busy, waited, ..
+        } => {
+            assert_eq!(*max, 1);
+            assert_eq!(*busy, 1);
+            assert!(*waited >= Duration::from_millis(200));
+        }
+        other => panic!("expected PoolTimeout, got {other:?}"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.contains("timed out after") && text.contains("max 1"),
+        "{text}"
+    );
+    // Statements through the lease still run; dropping it frees the pool.
+    lease.send(Execute::sql("SELECT 1")).await.unwrap();
+    drop(lease);
+    sb.run(Execute::sql("SELECT 1").timeout(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    sb.shutdown().await.unwrap();
+}
+each_backend!(held_lease_times_out_the_next_checkout);
+
+async fn lease_keeps_one_connection(t: Target) {
+    let bus = Bus::new();
+    let rx = bus
+        .subscribe_channel(
+            "lease",
+            Filter::kinds([Kind::CheckedOut, Kind::CheckedIn, Kind::Executed]),
+            Delivery::lossless(1024),
+        )
+        .unwrap();
+    let sb = t.builder().pool_size(2..=2).bus(bus).start().await.unwrap();
+    create_table(&sb, &t).await;
+    let lease = sb
+        .run_checkout(Checkout::new().label("session", "s1"))
+        .await
+        .unwrap();
+    for i in 0..3 {
+        lease
+            .send(Execute::sql(format!(
+                "INSERT INTO {} (id, name, n) VALUES ({i}, 'x', {i})",
+                t.table
+            )))
+            .await
+            .unwrap();
+    }
+    let id = lease.connection_id();
+    drop(lease);
+    drop_table(&sb, &t).await;
+    sb.shutdown().await.unwrap();
+    let events = drain(&rx);
+    let on_lease: Vec<_> = events
+        .iter()
+        .filter(|e| e.meta().labels.get("session") == Some("s1"))
+        .collect();
+    // One checkout, three statements, one checkin, all on the same connection.
+    let kinds: Vec<Kind> = on_lease.iter().map(|e| e.kind()).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            Kind::CheckedOut,
+            Kind::Executed,
+            Kind::Executed,
+            Kind::Executed,
+            Kind::CheckedIn
+        ]
+    );
+    assert!(on_lease.iter().all(|e| e.meta().connection == Some(id)));
+}
+each_backend!(lease_keeps_one_connection);
+
+async fn shutdown_drains_in_flight_work(t: Target) {
+    let bus = Bus::new();
+    let rx = bus
+        .subscribe_channel("drain", Filter::all(), Delivery::lossless(100_000))
+        .unwrap();
+    let sb = t.builder().pool_size(4..=4).bus(bus).start().await.unwrap();
+    let sleep_sql = match t.db {
+        crate::support::Db::Postgres => "SELECT pg_sleep(0.3)",
+        crate::support::Db::Mysql => "SELECT SLEEP(0.3)",
+        // A recursive CTE that takes a moment on SQLite.
+        crate::support::Db::Sqlite => {
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) SELECT COUNT(*) FROM c"
+        }
+    };
+    let in_flight: Vec<_> = (0..4)
+        .map(|_| {
+            let sb = sb.clone();
+            actix::spawn(async move { sb.run(Execute::sql(sleep_sql)).await })
+        })
+        .collect();
+    actix::clock::sleep(Duration::from_millis(50)).await;
+    sb.shutdown().await.unwrap();
+    for task in in_flight {
+        task.await.unwrap().unwrap();
+    }
+    // New work is refused.
+    let late = sb.run(Execute::sql("SELECT 1")).await.unwrap_err();
+    assert!(
+        matches!(late, Error::Gone(_) | Error::ShuttingDown { .. }),
+        "{late:?}"
+    );
+    let events = drain(&rx);
+    let closed = events.iter().filter(|e| e.kind() == Kind::Closed).count();
+    assert_eq!(closed, 4, "every connection closed");
+    let executed = events.iter().filter(|e| e.kind() == Kind::Executed).count();
+    assert_eq!(executed, 4, "in-flight statements finished");
+    // For each connection, its Closing/Closed come after its last statement.
+    for e in events.iter().filter(|e| e.kind() == Kind::Executed) {
+        let conn = e.meta().connection;
+        let closing = events
+            .iter()
+            .find(|c| c.kind() == Kind::Closing && c.meta().connection == conn)
+            .unwrap();
+        assert!(closing.meta().seq > e.meta().seq);
+    }
+}
+each_backend!(shutdown_drains_in_flight_work);
