@@ -10,3 +10,4 @@ mod delivery;
 mod events;
 mod pool;
 mod support;
+mod errors;

@@ -134,7 +134,11 @@ pub fn connect_error_kind(e: &ConnectionError, message: &str) -> ConnectErrorKin
         return ConnectErrorKind::Other;
     }
     let m = message.to_ascii_lowercase();
-    if m.contains("password") || m.contains("access denied") || m.contains("authentication") {
+    if m.contains("password")
+        || m.contains("access denied")
+        || m.contains("authentication")
+        || (m.contains("role") && m.contains("does not exist"))
+    {
         ConnectErrorKind::Authentication
     } else if m.contains("unknown database")
         || (m.contains("database") && m.contains("does not exist"))
