@@ -53,7 +53,9 @@ fn connect_failure(url: String, expected: ConnectErrorKind) {
 
 #[test]
 fn wrong_password_mysql() {
-    let Some(url) = server_url(Db::Mysql) else { return };
+    let Some(url) = server_url(Db::Mysql) else {
+        return;
+    };
     let mut u = url::Url::parse(&url).unwrap();
     u.set_password(Some(SENTINEL)).unwrap();
     connect_failure(u.to_string(), ConnectErrorKind::Authentication);
@@ -63,7 +65,9 @@ fn wrong_password_mysql() {
 fn unknown_role_postgres() {
     // The machine's PostgreSQL trusts local users, so a wrong password alone
     // is accepted; an unknown role with a password is refused.
-    let Some(url) = server_url(Db::Postgres) else { return };
+    let Some(url) = server_url(Db::Postgres) else {
+        return;
+    };
     let mut u = url::Url::parse(&url).unwrap();
     u.set_username("no_such_role_sb").unwrap();
     u.set_password(Some(SENTINEL)).unwrap();
@@ -93,7 +97,16 @@ fn sqlite_in_missing_directory() {
             .start()
             .await
             .unwrap_err();
-        assert!(matches!(err, Error::Connect { kind: ConnectErrorKind::CannotOpen, .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                Error::Connect {
+                    kind: ConnectErrorKind::CannotOpen,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     });
 }
 
@@ -102,9 +115,15 @@ fn bad_urls_and_configs_are_typed() {
     run_local(async {
         let cases: Vec<(String, fn(&Error) -> bool)> = vec![
             (String::new(), |e| matches!(e, Error::InvalidUrl { .. })),
-            (format!("postgres://u:{SENTINEL}@host:notaport/db"), |e| matches!(e, Error::InvalidUrl { .. })),
-            (format!("oracle://u:{SENTINEL}@host/db"), |e| matches!(e, Error::UnsupportedScheme { .. })),
-            ("sqlite://".into(), |e| matches!(e, Error::InvalidUrl { .. })),
+            (format!("postgres://u:{SENTINEL}@host:notaport/db"), |e| {
+                matches!(e, Error::InvalidUrl { .. })
+            }),
+            (format!("oracle://u:{SENTINEL}@host/db"), |e| {
+                matches!(e, Error::UnsupportedScheme { .. })
+            }),
+            ("sqlite://".into(), |e| {
+                matches!(e, Error::InvalidUrl { .. })
+            }),
         ];
         for (url, ok) in cases {
             let err = Switchboard::builder(url.clone()).start().await.unwrap_err();
@@ -129,7 +148,10 @@ fn bad_urls_and_configs_are_typed() {
 async fn bad_statements(t: Target) {
     let sb = t.builder().pool_size(1..=2).start().await.unwrap();
     // Malformed SQL.
-    let err = sb.run(Execute::sql("SELEC nonsense FROM")).await.unwrap_err();
+    let err = sb
+        .run(Execute::sql("SELEC nonsense FROM"))
+        .await
+        .unwrap_err();
     match &err {
         Error::Database { kind, .. } => assert_eq!(*kind, DbErrorKind::Syntax, "{err}"),
         other => panic!("expected a syntax error, got {other:?}"),
@@ -140,7 +162,16 @@ async fn bad_statements(t: Target) {
         .run(Execute::sql(sql).bind::<diesel::sql_types::Integer, _>(1))
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::BindMismatch { expected: 2, given: 1 }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::BindMismatch {
+                expected: 2,
+                given: 1
+            }
+        ),
+        "{err:?}"
+    );
     // Empty statement.
     let err = sb.run(Execute::sql("   ")).await.unwrap_err();
     assert!(matches!(err, Error::EmptyStatement), "{err:?}");
@@ -149,7 +180,16 @@ async fn bad_statements(t: Target) {
         .run(Execute::sql(format!("SELECT * FROM {}_missing", t.table)))
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Database { kind: DbErrorKind::UndefinedObject, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Database {
+                kind: DbErrorKind::UndefinedObject,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     // The pool is still healthy.
     sb.run(Execute::sql("SELECT 1")).await.unwrap();
     sb.shutdown().await.unwrap();
@@ -159,12 +199,17 @@ each_backend!(bad_statements);
 async fn closure_panic_discards_connection(t: Target) {
     let sb = t.builder().pool_size(1..=1).start().await.unwrap();
     let err = sb
-        .run(switchboard::Interact::new(async |_conn: &mut switchboard::DbConnection| -> switchboard::Result<()> {
-            panic!("user bug")
-        }))
+        .run(switchboard::Interact::new(
+            async |_conn: &mut switchboard::DbConnection| -> switchboard::Result<()> {
+                panic!("user bug")
+            },
+        ))
         .await
         .unwrap_err();
-    assert!(matches!(&err, Error::Panic(m) if m.contains("user bug")), "{err:?}");
+    assert!(
+        matches!(&err, Error::Panic(m) if m.contains("user bug")),
+        "{err:?}"
+    );
     // A fresh connection replaces the discarded one.
     sb.run(Execute::sql("SELECT 1").timeout(Duration::from_secs(10)))
         .await

@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod delivery;
+mod errors;
 mod events;
 mod pool;
 mod support;
-mod errors;
