@@ -113,7 +113,8 @@ fn sqlite_in_missing_directory() {
 #[test]
 fn bad_urls_and_configs_are_typed() {
     run_local(async {
-        let cases: Vec<(String, fn(&Error) -> bool)> = vec![
+        type IsExpected = fn(&Error) -> bool;
+        let cases: Vec<(String, IsExpected)> = vec![
             (String::new(), |e| matches!(e, Error::InvalidUrl { .. })),
             (format!("postgres://u:{SENTINEL}@host:notaport/db"), |e| {
                 matches!(e, Error::InvalidUrl { .. })
@@ -130,8 +131,11 @@ fn bad_urls_and_configs_are_typed() {
             assert!(ok(&err), "{url}: {err:?}");
             no_secret(&err);
         }
+        let mut inverted = switchboard::PoolConfig::default();
+        inverted.min_size = 3;
+        inverted.max_size = 1;
         let err = Switchboard::builder("sqlite::memory:")
-            .pool_size(3..=1)
+            .config(inverted)
             .start()
             .await
             .unwrap_err();
