@@ -10,4 +10,5 @@ mod delivery;
 mod errors;
 mod events;
 mod pool;
+mod queries;
 mod support;
