@@ -183,117 +183,86 @@ where
     }
 }
 
-/// A closure run inside a transaction on one connection: committed when it
-/// returns `Ok`, rolled back when it returns `Err`. Emits `TxBegin` and
-/// `TxCommit`/`TxRollback`; statements the closure runs are reported
-/// through diesel's instrumentation.
-///
-/// ```ignore
-/// let n = manager.send(Transaction::new(async |conn: &mut DbConnection| {
-///     conn.batch_execute("INSERT INTO t VALUES (1)").await?;
-///     Ok(1)
-/// })).await??;
-/// ```
-#[must_use]
-pub struct Transaction<F, T> {
-    f: F,
-    opts: Opts,
-    _out: PhantomData<fn() -> T>,
-}
-
-impl<F, T> Transaction<F, T>
-where
-    F: AsyncFnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
-    T: Send + 'static,
-{
-    /// A transaction running `f`.
-    pub fn new(f: F) -> Self {
-        Transaction {
-            f,
-            opts: Opts::default(),
-            _out: PhantomData,
+/// Declares a message that carries a closure given the connection, run by
+/// the session method `$run`.
+macro_rules! closure_message {
+    ($(#[$doc:meta])* $name:ident, $run:ident, $what:literal) => {
+        $(#[$doc])*
+        #[must_use]
+        pub struct $name<F, T> {
+            f: F,
+            opts: Opts,
+            _out: PhantomData<fn() -> T>,
         }
-    }
 
-    opts_methods!();
-}
+        impl<F, T> $name<F, T>
+        where
+            F: AsyncFnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+            T: Send + 'static,
+        {
+            #[doc = concat!("A message running `f` ", $what, ".")]
+            pub fn new(f: F) -> Self {
+                $name {
+                    f,
+                    opts: Opts::default(),
+                    _out: PhantomData,
+                }
+            }
 
-impl<F, T> std::fmt::Debug for Transaction<F, T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Transaction")
-            .field("opts", &self.opts)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<F, T: 'static> actix::Message for Transaction<F, T> {
-    type Result = Result<T>;
-}
-
-impl<F, T> Request for Transaction<F, T>
-where
-    F: AsyncFnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
-    T: Send + 'static,
-{
-    type Output = T;
-    fn into_work(self) -> (Work<T>, Opts) {
-        let f = self.f;
-        let job: Job<T> = Box::new(move |s: &mut Session| Box::pin(s.transaction(f)));
-        (Work(job), self.opts)
-    }
-}
-
-/// A closure given the connection for anything else. Its statements are
-/// reported through diesel's instrumentation (`Executing`/`Executed` with
-/// origin `closure`).
-#[must_use]
-pub struct Interact<F, T> {
-    f: F,
-    opts: Opts,
-    _out: PhantomData<fn() -> T>,
-}
-
-impl<F, T> Interact<F, T>
-where
-    F: AsyncFnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
-    T: Send + 'static,
-{
-    /// An interaction running `f`.
-    pub fn new(f: F) -> Self {
-        Interact {
-            f,
-            opts: Opts::default(),
-            _out: PhantomData,
+            opts_methods!();
         }
-    }
 
-    opts_methods!();
+        impl<F, T> std::fmt::Debug for $name<F, T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("opts", &self.opts)
+                    .finish_non_exhaustive()
+            }
+        }
+
+        impl<F, T: 'static> actix::Message for $name<F, T> {
+            type Result = Result<T>;
+        }
+
+        impl<F, T> Request for $name<F, T>
+        where
+            F: AsyncFnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+            T: Send + 'static,
+        {
+            type Output = T;
+            fn into_work(self) -> (Work<T>, Opts) {
+                let f = self.f;
+                let job: Job<T> = Box::new(move |s: &mut Session| Box::pin(s.$run(f)));
+                (Work(job), self.opts)
+            }
+        }
+    };
 }
 
-impl<F, T> std::fmt::Debug for Interact<F, T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Interact")
-            .field("opts", &self.opts)
-            .finish_non_exhaustive()
-    }
-}
+closure_message!(
+    /// A closure run inside a transaction on one connection: committed when
+    /// it returns `Ok`, rolled back when it returns `Err`. Emits `TxBegin`
+    /// and `TxCommit`/`TxRollback`; statements the closure runs are reported
+    /// through diesel's instrumentation.
+    ///
+    /// ```ignore
+    /// let n = manager.send(Transaction::new(async |conn: &mut DbConnection| {
+    ///     conn.execute(Execute::sql("INSERT INTO t VALUES (1)")).await
+    /// })).await??;
+    /// ```
+    Transaction,
+    transaction,
+    "inside a transaction"
+);
 
-impl<F, T: 'static> actix::Message for Interact<F, T> {
-    type Result = Result<T>;
-}
-
-impl<F, T> Request for Interact<F, T>
-where
-    F: AsyncFnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
-    T: Send + 'static,
-{
-    type Output = T;
-    fn into_work(self) -> (Work<T>, Opts) {
-        let f = self.f;
-        let job: Job<T> = Box::new(move |s: &mut Session| Box::pin(s.interact(f)));
-        (Work(job), self.opts)
-    }
-}
+closure_message!(
+    /// A closure given the connection for anything else. Its statements are
+    /// reported through diesel's instrumentation (`Executing`/`Executed`
+    /// with origin `closure`).
+    Interact,
+    interact,
+    "with the connection"
+);
 
 /// Asks for a [`Lease`](crate::Lease): one connection for a session of
 /// several messages, returned to the pool when the lease is dropped.
