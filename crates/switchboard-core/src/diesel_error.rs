@@ -11,10 +11,17 @@ use crate::error::{ConnectErrorKind, DbErrorKind, Error};
 
 impl From<DieselError> for Error {
     fn from(e: DieselError) -> Self {
+        Error::from(&e)
+    }
+}
+
+/// By reference, for diesel's instrumentation, which only lends its error.
+impl From<&DieselError> for Error {
+    fn from(e: &DieselError) -> Self {
         match e {
             DieselError::DatabaseError(kind, info) => {
                 let message = info.message().to_owned();
-                let kind = db_kind(kind, &message);
+                let kind = db_kind(*kind, &message);
                 match kind {
                     None => Error::ConnectionLost { message },
                     Some(kind) => Error::Database {

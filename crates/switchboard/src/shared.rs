@@ -26,6 +26,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// A driver error as the secret-free [`Error`] callers and events get.
+    pub(crate) fn db_error(&self, err: &diesel::result::Error) -> Error {
+        self.scrub(Error::from(err))
+    }
+
     /// Removes any secret from the text an error carries.
     pub(crate) fn scrub(&self, err: Error) -> Error {
         let s = |m: String| self.scrubber.scrub(&m);

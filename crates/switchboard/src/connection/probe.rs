@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use diesel::connection::{Instrumentation, InstrumentationEvent};
 use parking_lot::Mutex;
-use switchboard_core::{Emitter, Error, EventKind, Origin, Params, StatementClass};
+use switchboard_core::{Emitter, EventKind, Origin, Params, StatementClass};
 
 use crate::shared::Shared;
 
@@ -100,7 +100,7 @@ impl Probe {
                         rows: None,
                     },
                     Some(e) => {
-                        let err = self.shared.scrub(Error::from(clone_diesel_error(e)));
+                        let err = self.shared.db_error(e);
                         EventKind::ExecuteFailed {
                             query_id,
                             took,
@@ -121,42 +121,6 @@ fn sql_without_binds(shown: &str) -> String {
     match shown.rfind(" -- binds: ") {
         Some(i) => shown[..i].to_owned(),
         None => shown.to_owned(),
-    }
-}
-
-/// diesel's error is not `Clone`; keep what classification needs.
-fn clone_diesel_error(e: &diesel::result::Error) -> diesel::result::Error {
-    use diesel::result::Error as E;
-    match e {
-        E::DatabaseError(kind, info) => {
-            let kind = match kind {
-                diesel::result::DatabaseErrorKind::UniqueViolation => {
-                    diesel::result::DatabaseErrorKind::UniqueViolation
-                }
-                diesel::result::DatabaseErrorKind::ForeignKeyViolation => {
-                    diesel::result::DatabaseErrorKind::ForeignKeyViolation
-                }
-                diesel::result::DatabaseErrorKind::NotNullViolation => {
-                    diesel::result::DatabaseErrorKind::NotNullViolation
-                }
-                diesel::result::DatabaseErrorKind::CheckViolation => {
-                    diesel::result::DatabaseErrorKind::CheckViolation
-                }
-                diesel::result::DatabaseErrorKind::SerializationFailure => {
-                    diesel::result::DatabaseErrorKind::SerializationFailure
-                }
-                diesel::result::DatabaseErrorKind::ClosedConnection => {
-                    diesel::result::DatabaseErrorKind::ClosedConnection
-                }
-                diesel::result::DatabaseErrorKind::UnableToSendCommand => {
-                    diesel::result::DatabaseErrorKind::UnableToSendCommand
-                }
-                _ => diesel::result::DatabaseErrorKind::Unknown,
-            };
-            E::DatabaseError(kind, Box::new(info.message().to_owned()))
-        }
-        E::NotFound => E::NotFound,
-        other => E::QueryBuilderError(other.to_string().into()),
     }
 }
 

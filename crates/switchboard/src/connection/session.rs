@@ -65,7 +65,7 @@ impl Session {
             self.probe.count_statement();
             run(&mut self.conn)
                 .await
-                .map_err(|e| self.shared.scrub(Error::from(e)))
+                .map_err(|e| self.shared.db_error(&e))
         }
         .await;
         let took = started.elapsed();
@@ -140,15 +140,15 @@ impl Session {
             self.conn
                 .begin()
                 .await
-                .map_err(|e| self.shared.scrub(e.into()))?;
+                .map_err(|e| self.shared.db_error(&e))?;
             match f(&mut self.conn).await {
                 Ok(value) => match self.conn.commit().await {
                     Ok(()) => Ok(value),
-                    Err(e) => Err(self.shared.scrub(e.into())),
+                    Err(e) => Err(self.shared.db_error(&e)),
                 },
                 Err(err) => {
                     if let Err(e) = self.conn.rollback().await {
-                        let e = self.shared.scrub(Error::from(e));
+                        let e = self.shared.db_error(&e);
                         tracing::warn!(pool = %self.shared.pool, error = %e, "rollback failed");
                         if e.is_connection_lost() {
                             return Err(e);
