@@ -130,26 +130,24 @@ impl Session {
         .await
     }
 
+    /// `f` between BEGIN and COMMIT, or ROLLBACK when it fails; run as an
+    /// interaction, so its statements are reported the same way.
     pub(crate) async fn transaction<F, T>(&mut self, f: F) -> Result<T>
     where
         F: AsyncFnOnce(&mut DbConnection) -> Result<T>,
     {
-        self.shared.bus.ready().await?;
-        self.probe.report_statements(true);
-        let outcome = async {
-            self.conn
-                .begin()
-                .await
-                .map_err(|e| self.shared.db_error(&e))?;
-            match f(&mut self.conn).await {
-                Ok(value) => match self.conn.commit().await {
+        let shared = self.shared.clone();
+        self.interact(async move |conn: &mut DbConnection| {
+            conn.begin().await.map_err(|e| shared.db_error(&e))?;
+            match f(conn).await {
+                Ok(value) => match conn.commit().await {
                     Ok(()) => Ok(value),
-                    Err(e) => Err(self.shared.db_error(&e)),
+                    Err(e) => Err(shared.db_error(&e)),
                 },
                 Err(err) => {
-                    if let Err(e) = self.conn.rollback().await {
-                        let e = self.shared.db_error(&e);
-                        tracing::warn!(pool = %self.shared.pool, error = %e, "rollback failed");
+                    if let Err(e) = conn.rollback().await {
+                        let e = shared.db_error(&e);
+                        tracing::warn!(pool = %shared.pool, error = %e, "rollback failed");
                         if e.is_connection_lost() {
                             return Err(e);
                         }
@@ -157,10 +155,8 @@ impl Session {
                     Err(err)
                 }
             }
-        }
-        .await;
-        self.probe.report_statements(false);
-        outcome
+        })
+        .await
     }
 
     pub(crate) async fn interact<F, T>(&mut self, f: F) -> Result<T>
