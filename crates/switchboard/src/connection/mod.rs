@@ -134,6 +134,12 @@ impl ConnectionActor {
     }
 
     fn close(&mut self, reason: CloseReason, ctx: &mut Context<Self>) {
+        self.finish(reason);
+        ctx.stop();
+    }
+
+    /// `Closing`, the driver connection dropped, `Closed`: once only.
+    fn finish(&mut self, reason: CloseReason) {
         if self.closed {
             return;
         }
@@ -144,27 +150,16 @@ impl ConnectionActor {
             lifetime: self.opened.elapsed(),
             statements: self.probe.statements(),
         });
-        ctx.stop();
     }
 }
 
 impl Actor for ConnectionActor {
     type Context = Context<Self>;
 
+    /// Stopped from outside (its arbiter or system stopping): still tell
+    /// subscribers the connection is gone.
     fn stopped(&mut self, _: &mut Self::Context) {
-        if !self.closed {
-            // Stopped from outside (its arbiter or system stopping): still
-            // tell subscribers the connection is gone.
-            self.closed = true;
-            self.emitter.emit(EventKind::Closing {
-                reason: CloseReason::Shutdown,
-            });
-            drop(self.conn.take());
-            self.emitter.emit(EventKind::Closed {
-                lifetime: self.opened.elapsed(),
-                statements: self.probe.statements(),
-            });
-        }
+        self.finish(CloseReason::Shutdown);
     }
 }
 

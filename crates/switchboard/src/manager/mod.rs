@@ -61,11 +61,9 @@ impl Manager {
         if self.pool.waiters.is_empty()
             && let Some(id) = self.pool.idle.pop()
         {
-            let grant = self.grant(id, Duration::ZERO, ctx);
-            if let Err(Ok(grant)) = tx.send(grant) {
-                // Receiver already gone: the grant's drop releases it.
-                drop(grant);
-            }
+            // If the caller is already gone, the returned grant is dropped
+            // here, and its drop releases the connection.
+            let _ = tx.send(self.grant(id, Duration::ZERO, ctx));
             self.publish_stats();
             return rx;
         }
