@@ -2,7 +2,6 @@
 //! slows statements and reports exactly what it missed, a panicking
 //! subscriber is restarted.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -31,10 +30,7 @@ async fn load(sb: &switchboard::Switchboard, callers: usize, per_caller: usize) 
 }
 
 async fn lossless_gets_every_event(t: Target) {
-    let bus = Bus::new();
-    let rx = bus
-        .subscribe_channel("audit-like", Filter::all(), Delivery::lossless(256))
-        .unwrap();
+    let (bus, rx) = crate::support::observed("audit-like", Filter::all(), 256);
     // Drain on a plain thread, as code outside actix would.
     let reader = std::thread::spawn(move || {
         let mut events = Vec::new();
@@ -61,18 +57,7 @@ async fn lossless_gets_every_event(t: Target) {
     assert_eq!(executing, 10_000);
     // 4 events per statement, plus connect and close of 8 connections.
     assert_eq!(events.len(), 4 * 10_000 + 4 * 8);
-    let mut per_conn = BTreeMap::<u64, Vec<u64>>::new();
-    for e in &events {
-        per_conn
-            .entry(e.meta().connection.unwrap())
-            .or_default()
-            .push(e.meta().seq);
-    }
-    assert_eq!(per_conn.len(), 8);
-    for (conn, seqs) in per_conn {
-        let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
-        assert_eq!(seqs, expected, "gap or reorder on connection {conn}");
-    }
+    assert_eq!(crate::support::assert_gap_free(&events), 8);
     let mut ids: Vec<u64> = events.iter().map(|e| e.meta().id).collect();
     ids.sort_unstable();
     ids.dedup();

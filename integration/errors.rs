@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use switchboard::{Bus, DbErrorKind, Delivery, Error, Execute, Filter, Switchboard};
+use switchboard::{DbErrorKind, Error, Execute, Filter, Switchboard};
 use switchboard_core::ConnectErrorKind;
 
 use crate::each_backend;
@@ -25,10 +25,7 @@ fn run_local<F: std::future::Future<Output = ()>>(f: F) {
 /// errors, events and Debug output.
 fn connect_failure(url: String, expected: ConnectErrorKind) {
     run_local(async move {
-        let bus = Bus::new();
-        let rx = bus
-            .subscribe_channel("connect", Filter::all(), Delivery::lossless(64))
-            .unwrap();
+        let (bus, rx) = crate::support::observed("connect", Filter::all(), 64);
         let builder = Switchboard::builder(url).bus(bus.clone());
         assert!(!format!("{builder:?}").contains(SENTINEL));
         let err = builder.start().await.unwrap_err();

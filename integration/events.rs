@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use switchboard::{
-    Bus, CloseReason, DbConnection, Delivery, Event, EventKind, Execute, Filter, Kind, Origin,
-    StatementClass, Transaction,
+    CloseReason, DbConnection, Event, EventKind, Execute, Filter, Kind, Origin, StatementClass,
+    Transaction,
 };
 
 use crate::each_backend;
@@ -28,10 +28,7 @@ fn is_tx_sql(sql: &str) -> bool {
 }
 
 async fn event_order(t: Target) {
-    let bus = Bus::new();
-    let rx = bus
-        .subscribe_channel("order", Filter::all(), Delivery::lossless(10_000))
-        .unwrap();
+    let (bus, rx) = crate::support::observed("order", Filter::all(), 10_000);
     let sb = t
         .builder()
         .pool_size(1..=1)
@@ -207,8 +204,7 @@ async fn event_order(t: Target) {
         other => panic!("{other:?}"),
     }
 
-    // The sequence of the whole stream (tx statements included) is 1..=n.
-    // Every event also survives a JSON round trip unchanged.
+    // Every event survives a JSON round trip unchanged.
     for e in &events {
         let back = Event::from_json(&e.to_json()).unwrap();
         assert_eq!(&back, e);
@@ -217,19 +213,12 @@ async fn event_order(t: Target) {
 each_backend!(event_order);
 
 async fn sequences_are_gap_free(t: Target) {
-    let bus = Bus::new();
-    let rx = bus
-        .subscribe_channel("seq", Filter::all(), Delivery::lossless(10_000))
-        .unwrap();
+    let (bus, rx) = crate::support::observed("seq", Filter::all(), 10_000);
     let sb = t.builder().pool_size(2..=2).bus(bus).start().await.unwrap();
-    let table = t.table.clone();
     for i in 0..20 {
-        let tbl = table.clone();
         if i % 5 == 0 {
-            sb.run(Transaction::new(async move |conn: &mut DbConnection| {
-                conn.batch_execute("SELECT 1").await?;
-                let _ = tbl;
-                Ok(())
+            sb.run(Transaction::new(async |conn: &mut DbConnection| {
+                conn.batch_execute("SELECT 1").await
             }))
             .await
             .unwrap();
@@ -239,17 +228,10 @@ async fn sequences_are_gap_free(t: Target) {
     }
     sb.shutdown().await.unwrap();
     let events = drain(&rx);
-    let mut per_conn = std::collections::BTreeMap::<u64, Vec<u64>>::new();
-    for e in &events {
-        per_conn
-            .entry(e.meta().connection.unwrap())
-            .or_default()
-            .push(e.meta().seq);
-    }
-    assert_eq!(per_conn.len(), 2, "two connections");
-    for (conn, seqs) in per_conn {
-        let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
-        assert_eq!(seqs, expected, "connection {conn}");
-    }
+    assert_eq!(
+        crate::support::assert_gap_free(&events),
+        2,
+        "two connections"
+    );
 }
 each_backend!(sequences_are_gap_free);

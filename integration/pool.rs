@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use switchboard::{Bus, Checkout, DbConnection, Delivery, Error, Execute, Filter, Interact, Kind};
+use switchboard::{Checkout, DbConnection, Error, Execute, Filter, Interact, Kind};
 
 use crate::each_backend;
 use crate::support::{Target, create_table, drain, drop_table};
@@ -96,14 +96,11 @@ async fn held_lease_times_out_the_next_checkout(t: Target) {
 each_backend!(held_lease_times_out_the_next_checkout);
 
 async fn lease_keeps_one_connection(t: Target) {
-    let bus = Bus::new();
-    let rx = bus
-        .subscribe_channel(
-            "lease",
-            Filter::kinds([Kind::CheckedOut, Kind::CheckedIn, Kind::Executed]),
-            Delivery::lossless(1024),
-        )
-        .unwrap();
+    let (bus, rx) = crate::support::observed(
+        "lease",
+        Filter::kinds([Kind::CheckedOut, Kind::CheckedIn, Kind::Executed]),
+        1024,
+    );
     let sb = t.builder().pool_size(2..=2).bus(bus).start().await.unwrap();
     create_table(&sb, &t).await;
     let lease = sb
@@ -145,10 +142,7 @@ async fn lease_keeps_one_connection(t: Target) {
 each_backend!(lease_keeps_one_connection);
 
 async fn shutdown_drains_in_flight_work(t: Target) {
-    let bus = Bus::new();
-    let rx = bus
-        .subscribe_channel("drain", Filter::all(), Delivery::lossless(100_000))
-        .unwrap();
+    let (bus, rx) = crate::support::observed("drain", Filter::all(), 100_000);
     let sb = t.builder().pool_size(4..=4).bus(bus).start().await.unwrap();
     let sleep_sql = match t.db {
         crate::support::Db::Postgres => "SELECT pg_sleep(0.3)",

@@ -2,9 +2,7 @@
 //! database itself.
 
 use diesel::sql_types::{BigInt, Integer, Text};
-use switchboard::{
-    Bus, DbConnection, Delivery, Error, Execute, Filter, Interact, Kind, Load, Transaction,
-};
+use switchboard::{DbConnection, Error, Execute, Filter, Interact, Kind, Load, Transaction};
 
 use crate::each_backend;
 use crate::support::{Target, create_table, drain, drop_table};
@@ -76,14 +74,11 @@ async fn load_typed_queries(t: Target) {
 each_backend!(load_typed_queries);
 
 async fn transactions_commit_and_roll_back(t: Target) {
-    let bus = Bus::new();
-    let rx = bus
-        .subscribe_channel(
-            "tx",
-            Filter::kinds([Kind::TxBegin, Kind::TxCommit, Kind::TxRollback]),
-            Delivery::lossless(64),
-        )
-        .unwrap();
+    let (bus, rx) = crate::support::observed(
+        "tx",
+        Filter::kinds([Kind::TxBegin, Kind::TxCommit, Kind::TxRollback]),
+        64,
+    );
     let sb = t.builder().bus(bus).start().await.unwrap();
     create_table(&sb, &t).await;
     let table = t.table.clone();
@@ -124,14 +119,7 @@ async fn transactions_commit_and_roll_back(t: Target) {
 each_backend!(transactions_commit_and_roll_back);
 
 async fn interact_statements_are_reported(t: Target) {
-    let bus = Bus::new();
-    let rx = bus
-        .subscribe_channel(
-            "interact",
-            Filter::kinds([Kind::Executing]),
-            Delivery::lossless(64),
-        )
-        .unwrap();
+    let (bus, rx) = crate::support::observed("interact", Filter::kinds([Kind::Executing]), 64);
     let sb = t.builder().bus(bus).start().await.unwrap();
     let v: Vec<i32> = sb
         .run(

@@ -182,3 +182,34 @@ pub fn drain(rx: &EventReceiver) -> Vec<Event> {
     }
     out
 }
+
+/// A bus with one lossless channel subscription on it, for a test to read
+/// every event (or every event of `filter`) afterwards.
+pub fn observed(
+    name: &str,
+    filter: switchboard::Filter,
+    capacity: usize,
+) -> (switchboard::Bus, EventReceiver) {
+    let bus = switchboard::Bus::new();
+    let rx = bus
+        .subscribe_channel(name, filter, switchboard::Delivery::lossless(capacity))
+        .unwrap();
+    (bus, rx)
+}
+
+/// Asserts every connection's sequence numbers run 1, 2, 3, ... with no gap
+/// or reorder; returns how many connections there were.
+pub fn assert_gap_free(events: &[Event]) -> usize {
+    let mut per_conn = std::collections::BTreeMap::<u64, Vec<u64>>::new();
+    for e in events {
+        per_conn
+            .entry(e.meta().connection.expect("a connection event"))
+            .or_default()
+            .push(e.meta().seq);
+    }
+    for (conn, seqs) in &per_conn {
+        let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
+        assert_eq!(seqs, &expected, "gap or reorder on connection {conn}");
+    }
+    per_conn.len()
+}
