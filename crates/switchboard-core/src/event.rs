@@ -267,6 +267,10 @@ pub enum Kind {
     ExecuteFailed,
     /// A guard vetoed a connect or a statement.
     Denied,
+    /// A guard in shadow mode would have vetoed; the work went ahead.
+    ShadowDenied,
+    /// A guard rewrote a statement's SQL before it ran.
+    Rewritten,
     /// A transaction or savepoint began.
     TxBegin,
     /// A transaction or savepoint committed.
@@ -285,7 +289,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in declaration order.
-    pub const ALL: [Kind; 16] = [
+    pub const ALL: [Kind; 18] = [
         Kind::Connecting,
         Kind::Connected,
         Kind::ConnectFailed,
@@ -295,6 +299,8 @@ impl Kind {
         Kind::Executed,
         Kind::ExecuteFailed,
         Kind::Denied,
+        Kind::ShadowDenied,
+        Kind::Rewritten,
         Kind::TxBegin,
         Kind::TxCommit,
         Kind::TxRollback,
@@ -339,6 +345,8 @@ impl Kind {
             Kind::Executed => "Executed",
             Kind::ExecuteFailed => "ExecuteFailed",
             Kind::Denied => "Denied",
+            Kind::ShadowDenied => "ShadowDenied",
+            Kind::Rewritten => "Rewritten",
             Kind::TxBegin => "TxBegin",
             Kind::TxCommit => "TxCommit",
             Kind::TxRollback => "TxRollback",
@@ -436,7 +444,9 @@ pub enum EventKind {
         /// What went wrong.
         error: ErrorInfo,
     },
-    /// A guard vetoed a connect or a statement.
+    /// A guard vetoed a connect or a statement: the statement's last event
+    /// (it follows its `Executing`, and nothing reached the database), or a
+    /// connect attempt's.
     Denied {
         /// The statement's query id; `None` for a vetoed connect.
         query_id: Option<u64>,
@@ -444,6 +454,28 @@ pub enum EventKind {
         guard: String,
         /// The guard's reason.
         reason: String,
+    },
+    /// A guard in shadow mode would have vetoed the statement or connect;
+    /// it went ahead. How a new rule is tried on real traffic.
+    ShadowDenied {
+        /// The statement's query id; `None` for a connect.
+        query_id: Option<u64>,
+        /// The guard's name.
+        guard: String,
+        /// Why it would have denied.
+        reason: String,
+    },
+    /// A guard allowed to rewrite replaced the statement's SQL; what runs is
+    /// `sql`, not the text of the `Executing` event before it.
+    Rewritten {
+        /// The statement's query id.
+        query_id: u64,
+        /// The guard's name.
+        guard: String,
+        /// The guard's reason.
+        reason: String,
+        /// The SQL that runs instead.
+        sql: Arc<str>,
     },
     /// A transaction (depth 1) or savepoint (depth > 1) began.
     TxBegin {
@@ -498,6 +530,8 @@ impl EventKind {
             EventKind::Executed { .. } => Kind::Executed,
             EventKind::ExecuteFailed { .. } => Kind::ExecuteFailed,
             EventKind::Denied { .. } => Kind::Denied,
+            EventKind::ShadowDenied { .. } => Kind::ShadowDenied,
+            EventKind::Rewritten { .. } => Kind::Rewritten,
             EventKind::TxBegin { .. } => Kind::TxBegin,
             EventKind::TxCommit { .. } => Kind::TxCommit,
             EventKind::TxRollback { .. } => Kind::TxRollback,
@@ -640,6 +674,15 @@ impl fmt::Display for Event {
                 write!(f, " q{query_id} {}: {}", error.kind, error.message)
             }
             EventKind::Denied { guard, reason, .. } => write!(f, " by {guard}: {reason}"),
+            EventKind::ShadowDenied { guard, reason, .. } => {
+                write!(f, " (shadow) by {guard}: {reason}")
+            }
+            EventKind::Rewritten {
+                query_id,
+                guard,
+                sql,
+                ..
+            } => write!(f, " q{query_id} by {guard} to: {sql}"),
             EventKind::TxBegin { depth }
             | EventKind::TxCommit { depth }
             | EventKind::TxRollback { depth } => write!(f, " depth={depth}"),

@@ -4,6 +4,7 @@
 //! - [`event`]: the lifecycle [`Event`], its metadata and payload kinds;
 //! - [`bus`]: the broadcast [`Bus`], subscriptions, delivery contracts;
 //! - [`filter`]: which events a subscription receives;
+//! - [`guard`]: guards, asked before a connect or statement, able to veto;
 //! - [`emitter`]: stamps one connection's events with gap-free sequences;
 //! - [`class`]: the pgAudit statement classes;
 //! - [`redact`]: keeping passwords out of events, logs and errors;
@@ -17,6 +18,7 @@ pub mod emitter;
 pub mod error;
 pub mod event;
 pub mod filter;
+pub mod guard;
 pub mod redact;
 pub mod serde_duration;
 
@@ -29,6 +31,7 @@ pub use event::{
     Origin, ParamValue, Params,
 };
 pub use filter::Filter;
+pub use guard::{Check, Guard, GuardPolicy, Guards, Ruling, Verdict};
 pub use redact::DatabaseUrl;
 
 #[cfg(feature = "diesel")]

@@ -10,10 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use lru::LruCache;
 use parking_lot::Mutex;
 
-use crate::{Classification, Dialect, ParseError, classify};
+use crate::{Dialect, classify};
 
-/// A classification result as the cache shares it: one parse, many readers.
-pub type Classified = Arc<Result<Classification, ParseError>>;
+pub use switchboard_core::class::Classified;
 
 /// How often a [`Classifier`] answered from its cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

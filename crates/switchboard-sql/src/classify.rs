@@ -3,51 +3,10 @@
 use sqlparser::parser::Parser;
 use switchboard_core::StatementClass;
 
+use crate::error::from_parser;
 use crate::statement;
 use crate::walk::Walk;
-use crate::{Dialect, ParseError};
-
-/// What a SQL string does, as the rule engine and the audit log need it.
-///
-/// A string may hold several statements (`BEGIN; UPDATE ...; COMMIT`): the
-/// class, tables, `missing_where` and `placeholders` cover all of them, the
-/// `operation` names the first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Classification {
-    /// The pgAudit class. For several statements, or a statement with
-    /// statements nested in it (a CTE that deletes, `EXPLAIN ANALYZE` of an
-    /// insert, `PREPARE` of an update), the most privileged class of any of
-    /// them that runs, in the order `Role > Ddl > Write > Read > Misc`.
-    pub class: StatementClass,
-    /// The upper-case short name of the first statement, in the style of
-    /// OpenTelemetry's `db.operation.name`: `SELECT`, `INSERT`, `UPDATE`,
-    /// `DELETE`, `CREATE TABLE`, `DROP TABLE`, `GRANT`, `BEGIN`, `SET`, ...
-    /// A `WITH` query is named by its body (`WITH ... UPDATE` is `UPDATE`).
-    pub operation: String,
-    /// Every table touched, in first-seen order, deduplicated: `FROM`,
-    /// `JOIN`, subqueries, CTE bodies (not references to the CTEs
-    /// themselves), `INSERT INTO`, `UPDATE`, `DELETE FROM`, `MERGE`, `COPY`,
-    /// and the targets of `CREATE`/`ALTER`/`DROP`/`TRUNCATE`/`RENAME`.
-    /// Names are unquoted and keep the case and schema qualification they
-    /// were written with (`public.users`, `shop.orders`). Table functions
-    /// (`FROM generate_series(1, 3)`) are not tables.
-    pub tables: Vec<String>,
-    /// Whether some `UPDATE` or `DELETE` in the string has no `WHERE`
-    /// clause, including one in a CTE, a `PREPARE` or a trigger body. The
-    /// statement under an `EXPLAIN` without `ANALYZE` does not run and does
-    /// not count.
-    pub missing_where: bool,
-    /// How many statements the string holds: 1 for `SELECT 1`, 2 for
-    /// `SELECT 1; SELECT 2`.
-    pub statements: usize,
-    /// How many bind parameters the SQL expects: the highest n for
-    /// `$1..$n` (or SQLite's `?n`), the number of `?`, the number of
-    /// distinct names for `:name`, `@name`, `$name`; mixed styles are
-    /// numbered as SQLite numbers them. Parameters inside `PREPARE ... AS`
-    /// belong to the prepared statement and are not counted. Compare it
-    /// with the binds a caller supplies before sending the statement.
-    pub placeholders: usize,
-}
+use crate::{Classification, Dialect, ParseError};
 
 /// Parses `sql` in `dialect` and reports what it does.
 ///
@@ -75,7 +34,7 @@ pub struct Classification {
 /// # Ok::<(), switchboard_sql::ParseError>(())
 /// ```
 pub fn classify(sql: &str, dialect: Dialect) -> Result<Classification, ParseError> {
-    let statements = Parser::parse_sql(dialect.parser_dialect(), sql)?;
+    let statements = Parser::parse_sql(dialect.parser_dialect(), sql).map_err(from_parser)?;
     let first = statements.first().ok_or_else(ParseError::empty)?;
     let operation = statement::operation(first);
 

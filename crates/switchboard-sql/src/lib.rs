@@ -68,7 +68,8 @@ mod tables;
 mod walk;
 
 pub use cache::{CacheStats, Classified, Classifier};
-pub use classify::{Classification, classify};
+pub use classify::classify;
 pub use dialect::Dialect;
 pub use error::ParseError;
 pub use switchboard_core::StatementClass;
+pub use switchboard_core::class::Classification;

@@ -196,7 +196,7 @@ impl<T: Send + 'static> Handler<Run<T>> for ConnectionActor {
             match result {
                 Ok(result) => (Some(session.conn), result),
                 Err(panic) => {
-                    let message = panic_message(&*panic);
+                    let message = switchboard_core::error::panic_message(&*panic);
                     (None, Err(Error::Panic(message)))
                 }
             }
@@ -245,15 +245,5 @@ impl Handler<Close> for ConnectionActor {
     type Result = ();
     fn handle(&mut self, msg: Close, ctx: &mut Self::Context) {
         self.close(msg.0, ctx);
-    }
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic with a non-text payload".into()
     }
 }
