@@ -1,6 +1,7 @@
 //! The SQL dialects Switchboard's backends speak, mapped to sqlparser's.
 
 use sqlparser::dialect::{GenericDialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
+use switchboard_core::Backend;
 
 /// Which grammar to parse a statement with: one per backend, plus a
 /// permissive fallback.
@@ -37,6 +38,16 @@ impl Dialect {
             Dialect::Mysql => "mysql",
             Dialect::Sqlite => "sqlite",
             Dialect::Generic => "generic",
+        }
+    }
+
+    /// The dialect a backend speaks.
+    pub fn for_backend(backend: Backend) -> Self {
+        match backend {
+            Backend::Postgres => Dialect::Postgres,
+            Backend::Mysql => Dialect::Mysql,
+            Backend::Sqlite => Dialect::Sqlite,
+            _ => Dialect::Generic,
         }
     }
 

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use actix::{Actor, Context, Handler, Recipient};
 use switchboard_core::{Backend, Bus, DatabaseUrl, Delivery, Event, Filter, Flow, Kind, Result};
-use switchboard_sql::Classifier;
+use switchboard_sql::{Classifier, Dialect};
 
-use crate::backend::{backend_of, dialect, sqlite_target};
+use crate::backend::{backend_of, sqlite_target};
 use crate::config::{ParamPolicy, PoolConfig};
 use crate::handle::Switchboard;
 use crate::manager::{Manager, Warm};
@@ -162,7 +162,7 @@ impl Builder {
         let shared = Arc::new(Shared {
             pool: Arc::from(self.config.name.as_str()),
             classifier: Classifier::new(self.config.classifier_cache),
-            dialect: dialect(backend),
+            dialect: Dialect::for_backend(backend),
             scrubber: url.scrubber(),
             config: self.config,
             url,

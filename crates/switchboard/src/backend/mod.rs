@@ -20,7 +20,6 @@ use diesel_async::{
 };
 use switchboard_core::diesel_error::connect_error_kind;
 use switchboard_core::{Backend, DatabaseUrl, Error, Result};
-use switchboard_sql::Dialect;
 
 pub(crate) use sqlite::sqlite_target;
 
@@ -138,15 +137,6 @@ pub(crate) fn backend_of(url: &DatabaseUrl) -> Result<Backend> {
     }
 }
 
-/// The sqlparser dialect for a backend.
-pub(crate) fn dialect(backend: Backend) -> Dialect {
-    match backend {
-        Backend::Postgres => Dialect::Postgres,
-        Backend::Mysql => Dialect::Mysql,
-        Backend::Sqlite => Dialect::Sqlite,
-        _ => Dialect::Generic,
-    }
-}
 
 /// What a successful connect gives.
 pub(crate) struct Connected {
