@@ -9,6 +9,7 @@
 mod delivery;
 mod errors;
 mod events;
+mod guards;
 mod pool;
 mod queries;
 mod support;

@@ -1,11 +1,11 @@
 //! Load, Transaction and Interact on every backend, checked against the
 //! database itself.
 
-use diesel::sql_types::{BigInt, Integer, Text};
+use diesel::sql_types::{Integer, Text};
 use switchboard::{DbConnection, Error, Execute, Filter, Interact, Kind, Load, Transaction};
 
 use crate::each_backend;
-use crate::support::{Target, create_table, drain, drop_table};
+use crate::support::{Target, count_rows, create_table, drain, drop_table};
 
 #[derive(Debug, diesel::QueryableByName, PartialEq)]
 struct Row {
@@ -13,23 +13,6 @@ struct Row {
     id: i32,
     #[diesel(sql_type = Text)]
     name: String,
-}
-
-#[derive(diesel::QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    c: i64,
-}
-
-async fn count(sb: &switchboard::Switchboard, t: &Target) -> i64 {
-    let rows: Vec<Count> = sb
-        .run(Load::new(diesel::sql_query(format!(
-            "SELECT COUNT(*) AS c FROM {}",
-            t.table
-        ))))
-        .await
-        .unwrap();
-    rows[0].c
 }
 
 async fn load_typed_queries(t: Target) {
@@ -102,7 +85,7 @@ async fn transactions_commit_and_roll_back(t: Target) {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("abort on purpose"));
-    assert_eq!(count(&sb, &t).await, 1, "the delete was rolled back");
+    assert_eq!(count_rows(&sb, &t).await, 1, "the delete was rolled back");
     drop_table(&sb, &t).await;
     sb.shutdown().await.unwrap();
     let kinds: Vec<Kind> = drain(&rx).iter().map(|e| e.kind()).collect();

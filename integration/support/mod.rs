@@ -167,6 +167,24 @@ pub async fn create_table(sb: &Switchboard, t: &Target) {
     .unwrap();
 }
 
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    c: i64,
+}
+
+/// Rows in the test's table, as the database counts them.
+pub async fn count_rows(sb: &Switchboard, t: &Target) -> i64 {
+    let rows: Vec<Count> = sb
+        .run(switchboard::Load::new(diesel::sql_query(format!(
+            "SELECT COUNT(*) AS c FROM {}",
+            t.table
+        ))))
+        .await
+        .unwrap();
+    rows[0].c
+}
+
 /// Drops the test's table.
 pub async fn drop_table(sb: &Switchboard, t: &Target) {
     sb.run(Execute::sql(format!("DROP TABLE IF EXISTS {}", t.table)))

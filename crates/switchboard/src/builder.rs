@@ -5,7 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Actor, Context, Handler, Recipient};
-use switchboard_core::{Backend, Bus, DatabaseUrl, Delivery, Event, Filter, Flow, Kind, Result};
+use switchboard_core::{
+    Backend, Bus, Check, DatabaseUrl, Delivery, Event, Filter, Flow, Guard, GuardPolicy, Guards,
+    Kind, Result,
+};
 use switchboard_sql::{Classifier, Dialect};
 
 use crate::backend::{backend_of, sqlite_target};
@@ -25,6 +28,7 @@ pub struct Builder {
     config: PoolConfig,
     bus: Option<Bus>,
     attach: Vec<Attach>,
+    guards: Guards,
 }
 
 impl std::fmt::Debug for Builder {
@@ -36,6 +40,7 @@ impl std::fmt::Debug for Builder {
             .field("url", &url)
             .field("config", &self.config)
             .field("subscriptions", &self.attach.len())
+            .field("guards", &self.guards)
             .finish()
     }
 }
@@ -47,6 +52,7 @@ impl Builder {
             config: PoolConfig::default(),
             bus: None,
             attach: Vec::new(),
+            guards: Guards::new(),
         }
     }
 
@@ -143,6 +149,32 @@ impl Builder {
         self
     }
 
+    /// Adds a guard, called inline before every connect and statement, after
+    /// the guards added before it. It fails closed (a panic denies the work)
+    /// and may not rewrite; see [`guard_with`](Self::guard_with).
+    ///
+    /// Guards see `Execute` and `Load` statements. Statements a `Transaction`
+    /// or `Interact` closure issues through diesel are reported in events but
+    /// not guarded: diesel runs them without asking.
+    pub fn guard(self, guard: impl Guard) -> Self {
+        self.guard_with(guard, GuardPolicy::default())
+    }
+
+    /// Adds an inline guard with its own policy (fail open, may rewrite).
+    pub fn guard_with(mut self, guard: impl Guard, policy: GuardPolicy) -> Self {
+        self.guards = self.guards.inline(guard, policy);
+        self
+    }
+
+    /// Adds an actor guard: sent a [`Check`] before every connect and
+    /// statement and awaited up to the policy's deadline. A guard that does
+    /// not answer in time, or whose actor stopped, fails closed unless the
+    /// policy says it fails open.
+    pub fn guard_actor(mut self, name: &str, guard: Recipient<Check>, policy: GuardPolicy) -> Self {
+        self.guards = self.guards.actor(name, guard, policy);
+        self
+    }
+
     /// Validates the URL and configuration, spawns the manager on the
     /// current actix arbiter, opens the minimum connections, and returns
     /// the handle. Fails (and stops the manager) if the first connections
@@ -169,6 +201,7 @@ impl Builder {
             backend,
             sqlite_path,
             bus,
+            guards: self.guards,
             stats: Counters::default(),
         });
         let handle = Switchboard::new(Manager::new(shared.clone()).start(), shared);

@@ -14,6 +14,8 @@
 //! - [`config`]: pool configuration and its defaults;
 //! - [`backend`]: PostgreSQL, MySQL/MariaDB and SQLite behind [`DbConnection`];
 //! - `manager` and `connection`: the actors;
+//! - [`guard`]: guards that may veto a connect or a statement
+//!   ([`Builder::guard`]);
 //! - [`listen`](Switchboard::listen): SQLAlchemy-style closures on event kinds.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -45,8 +47,10 @@ pub use load::LoadAny;
 pub use manager::Manager;
 pub use messages::{Checkout, Execute, Interact, Load, Opts, Request, Shutdown, Transaction};
 pub use shared::PoolStats;
+/// Guards: asked before every connect and statement, able to veto.
+pub use switchboard_core::guard;
 pub use switchboard_core::{
-    Backend, Bus, CloseReason, ConnectionId, DbErrorKind, Delivery, Error, ErrorInfo, Event,
-    EventKind, EventReceiver, Filter, Flow, Kind, Labels, Meta, Origin, ParamValue, Params, Result,
-    StatementClass, SubscriptionId, SubscriptionStats,
+    Backend, Bus, Check, CloseReason, ConnectionId, DbErrorKind, Delivery, Error, ErrorInfo, Event,
+    EventKind, EventReceiver, Filter, Flow, Guard, GuardPolicy, Kind, Labels, Meta, Origin,
+    ParamValue, Params, Result, Ruling, StatementClass, SubscriptionId, SubscriptionStats, Verdict,
 };

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use switchboard_core::redact::Scrubber;
-use switchboard_core::{Backend, Bus, DatabaseUrl, Error};
+use switchboard_core::{Backend, Bus, DatabaseUrl, Error, Guards};
 use switchboard_sql::{Classifier, Dialect};
 
 use crate::config::PoolConfig;
@@ -18,6 +18,8 @@ pub(crate) struct Shared {
     /// What diesel opens for SQLite (a path or a shared-memory URI).
     pub(crate) sqlite_path: Option<String>,
     pub(crate) bus: Bus,
+    /// Asked before every connect and statement.
+    pub(crate) guards: Guards,
     /// Statement classification, cached by SQL text.
     pub(crate) classifier: Classifier,
     pub(crate) dialect: Dialect,

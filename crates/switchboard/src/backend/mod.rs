@@ -137,7 +137,6 @@ pub(crate) fn backend_of(url: &DatabaseUrl) -> Result<Backend> {
     }
 }
 
-
 /// What a successful connect gives.
 pub(crate) struct Connected {
     pub(crate) conn: DbConnection,

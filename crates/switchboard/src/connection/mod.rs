@@ -172,9 +172,9 @@ impl<T: Send + 'static> Handler<Run<T>> for ConnectionActor {
         match grant {
             Some(grant) => {
                 let waited = grant.disarm();
-                self.lend(waited, labels);
+                self.lend(waited, labels.clone());
             }
-            None => self.emitter.set_labels(labels),
+            None => self.emitter.set_labels(labels.clone()),
         }
         let Some(conn) = self.conn.take() else {
             let err = Error::ConnectionLost {
@@ -190,6 +190,7 @@ impl<T: Send + 'static> Handler<Run<T>> for ConnectionActor {
             emitter: self.emitter.clone(),
             shared: self.shared.clone(),
             probe: self.probe.clone(),
+            labels,
         };
         let work = async move {
             let result = AssertUnwindSafe(job(&mut session)).catch_unwind().await;

@@ -7,8 +7,9 @@ use diesel::mysql::Mysql;
 use diesel::pg::Pg;
 use diesel::sqlite::Sqlite;
 use diesel_async::RunQueryDsl;
+use switchboard_core::guard::{Check, Decision, Statement};
 use switchboard_core::{
-    Emitter, Error, EventKind, Origin, ParamValue, Params, Result, StatementClass,
+    Emitter, Error, EventKind, Labels, Origin, ParamValue, Params, Result, StatementClass,
 };
 
 use super::probe::{Probe, next_query_id};
@@ -24,51 +25,99 @@ pub(crate) struct Session {
     pub(crate) emitter: Arc<Emitter>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) probe: Arc<Probe>,
+    /// Labels of the message being served.
+    pub(crate) labels: Labels,
 }
 
 impl Session {
-    /// Runs one statement between its `Executing` and `Executed` or
-    /// `ExecuteFailed` events. Before it reaches the database: the bind count
-    /// is checked against the SQL's placeholders (when the SQL parses), and
-    /// lossless subscribers must have room.
+    /// Runs one statement between its `Executing` and its last event:
+    /// `Executed`, `ExecuteFailed`, or `Denied`. Before it reaches the
+    /// database the pool's guards decide on it (and may rewrite it), the bind
+    /// count is checked against the SQL's placeholders (when the SQL
+    /// parses), and lossless subscribers must have room. `run` is given the
+    /// SQL to run: the caller's, or a guard's rewrite.
     async fn statement<T>(
         &mut self,
         sql: Arc<str>,
         params: Params,
         origin: Origin,
-        run: impl AsyncFnOnce(&mut DbConnection) -> diesel::QueryResult<T>,
+        run: impl AsyncFnOnce(&mut DbConnection, Arc<str>) -> diesel::QueryResult<T>,
         rows: fn(&T) -> u64,
     ) -> Result<T> {
         let given = params.len();
         let classified = self.shared.classifier.classify(&sql, self.shared.dialect);
-        let (class, placeholders) = match &*classified {
-            Ok(c) => (c.class, Some(c.placeholders)),
-            Err(_) => (StatementClass::Misc, None),
+        let class = match &*classified {
+            Ok(c) => c.class,
+            Err(_) => StatementClass::Misc,
         };
         let query_id = next_query_id();
         self.emitter.emit(EventKind::Executing {
             query_id,
-            sql,
+            sql: sql.clone(),
             params,
             class,
             origin,
         });
+        // Held until the statement ends: guards count work in flight by it.
+        let mut decision = Decision::default();
+        let (sql, classified) = if self.shared.guards.is_empty() {
+            (sql, classified)
+        } else {
+            let statement = Statement::new(query_id, sql.clone(), origin, classified.clone());
+            decision = self.guard(statement).await;
+            if let Some((guard, reason)) = decision.denied.take() {
+                self.emitter.emit(EventKind::Denied {
+                    query_id: Some(query_id),
+                    guard: guard.to_string(),
+                    reason: reason.clone(),
+                });
+                return Err(Error::Denied {
+                    guard: guard.to_string(),
+                    reason,
+                });
+            }
+            match decision.sql() {
+                Some(new) if origin == Origin::Load => {
+                    let guard = decision.rewrites.last().map(|r| r.0.to_string());
+                    let guard = guard.unwrap_or_default();
+                    let reason = format!(
+                        "rewrote a typed Load query to {new:?}; only Execute statements can be rewritten"
+                    );
+                    self.emitter.emit(EventKind::Denied {
+                        query_id: Some(query_id),
+                        guard: guard.clone(),
+                        reason: reason.clone(),
+                    });
+                    return Err(Error::Denied { guard, reason });
+                }
+                Some(new) => {
+                    let new = new.clone();
+                    let classified = self.shared.classifier.classify(&new, self.shared.dialect);
+                    (new, classified)
+                }
+                None => (sql, classified),
+            }
+        };
         let started = Instant::now();
         let outcome = async {
-            if let Some(expected) = placeholders
+            if let Ok(c) = &*classified
                 && origin == Origin::Execute
-                && expected != given
+                && c.placeholders != given
             {
-                return Err(Error::BindMismatch { expected, given });
+                return Err(Error::BindMismatch {
+                    expected: c.placeholders,
+                    given,
+                });
             }
             self.shared.bus.ready().await?;
             self.probe.count_statement();
-            run(&mut self.conn)
+            run(&mut self.conn, sql)
                 .await
                 .map_err(|e| self.shared.db_error(&e))
         }
         .await;
         let took = started.elapsed();
+        drop(decision);
         self.emitter.emit(match &outcome {
             Ok(v) => EventKind::Executed {
                 query_id,
@@ -82,6 +131,40 @@ impl Session {
             },
         });
         outcome
+    }
+
+    /// Asks the pool's guards about a statement and reports their shadow
+    /// denials and rewrites; the caller reports a denial.
+    async fn guard(&self, statement: Statement) -> Decision {
+        let query_id = statement.query_id;
+        let check = Check::statement(
+            self.shared.pool.clone(),
+            self.shared.backend,
+            self.emitter.connection(),
+            self.labels.clone(),
+            statement,
+        );
+        let shared = &self.shared;
+        let decision = shared
+            .guards
+            .decide(check, |sql| shared.classifier.classify(sql, shared.dialect))
+            .await;
+        for (guard, reason) in &decision.shadow {
+            self.emitter.emit(EventKind::ShadowDenied {
+                query_id: Some(query_id),
+                guard: guard.to_string(),
+                reason: reason.clone(),
+            });
+        }
+        for (guard, reason, sql) in &decision.rewrites {
+            self.emitter.emit(EventKind::Rewritten {
+                query_id,
+                guard: guard.to_string(),
+                reason: reason.clone(),
+                sql: sql.clone(),
+            });
+        }
+        decision
     }
 
     pub(crate) async fn execute(
@@ -100,12 +183,13 @@ impl Session {
                 .collect::<Vec<ParamValue>>()
                 .into(),
         );
-        let text = sql.clone();
         self.statement(
             sql,
             params,
             Origin::Execute,
-            async move |conn: &mut DbConnection| execute_dyn(conn, &text, &binds).await,
+            async move |conn: &mut DbConnection, sql: Arc<str>| {
+                execute_dyn(conn, &sql, &binds).await
+            },
             |n| *n as u64,
         )
         .await
@@ -124,7 +208,7 @@ impl Session {
             sql,
             Params::none(),
             Origin::Load,
-            async move |conn: &mut DbConnection| query.load_on(conn).await,
+            async move |conn: &mut DbConnection, _: Arc<str>| query.load_on(conn).await,
             |rows| rows.len() as u64,
         )
         .await

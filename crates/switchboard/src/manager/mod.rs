@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use switchboard_core::{ConnectionId, Emitter, Error, EventKind, Result};
+use switchboard_core::{Check, ConnectionId, Emitter, Error, EventKind, Result};
 use tokio::sync::oneshot;
 
 use crate::backend::DbConnection;
@@ -122,10 +122,14 @@ impl Manager {
             id,
         ));
         let attempt = async move {
+            let target: Arc<str> = shared.url.redacted().into();
             emitter.emit(EventKind::Connecting {
-                target: shared.url.redacted().to_owned(),
+                target: target.to_string(),
                 attempt: 1,
             });
+            if let Err(denied) = guard_connect(&shared, &emitter, target, 1).await {
+                return (emitter, Err(denied));
+            }
             let result = match shared.bus.ready().await {
                 Ok(()) => connect(&shared.url, shared.backend, shared.sqlite_path.as_deref()).await,
                 Err(e) => Err(e),
@@ -385,5 +389,50 @@ impl Handler<Warm> for Manager {
             }
             Ok(())
         })
+    }
+}
+
+/// Asks the pool's guards whether a connect attempt may go ahead; a denial
+/// is published as `Denied` (and no `ConnectFailed` follows).
+async fn guard_connect(
+    shared: &Shared,
+    emitter: &Emitter,
+    target: Arc<str>,
+    attempt: u32,
+) -> Result<()> {
+    if shared.guards.is_empty() {
+        return Ok(());
+    }
+    let check = Check::connect(
+        shared.pool.clone(),
+        shared.backend,
+        emitter.connection(),
+        target,
+        attempt,
+    );
+    let decision = shared
+        .guards
+        .decide(check, |sql| shared.classifier.classify(sql, shared.dialect))
+        .await;
+    for (guard, reason) in decision.shadow {
+        emitter.emit(EventKind::ShadowDenied {
+            query_id: None,
+            guard: guard.to_string(),
+            reason,
+        });
+    }
+    match decision.denied {
+        None => Ok(()),
+        Some((guard, reason)) => {
+            emitter.emit(EventKind::Denied {
+                query_id: None,
+                guard: guard.to_string(),
+                reason: reason.clone(),
+            });
+            Err(Error::Denied {
+                guard: guard.to_string(),
+                reason,
+            })
+        }
     }
 }
