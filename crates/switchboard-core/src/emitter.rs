@@ -66,6 +66,11 @@ impl Emitter {
 
     /// Stamps `kind` with the next sequence number and publishes it.
     pub fn emit(&self, kind: EventKind) {
+        self.publish(kind);
+    }
+
+    /// [`emit`](Self::emit), returning the event published.
+    pub fn publish(&self, kind: EventKind) -> Event {
         let event = Event::new(
             Meta {
                 id: next_event_id(),
@@ -79,6 +84,7 @@ impl Emitter {
             kind,
         );
         self.bus.publish(&event);
+        event
     }
 
     /// Events published so far.

@@ -157,6 +157,16 @@ pub enum Error {
         /// The deadline that passed.
         deadline: Duration,
     },
+    /// A durability gate (a strict audit log) could not make the record of
+    /// this statement durable, so the statement was refused rather than run
+    /// unaudited.
+    #[error("{gate:?} could not make the statement's record durable, so it was not run: {reason}")]
+    NotDurable {
+        /// The gate's name.
+        gate: String,
+        /// What went wrong (disk full, file unwritable, deadline passed).
+        reason: String,
+    },
     /// The manager is shutting down and takes no new work.
     #[error("the pool {pool:?} is shutting down and takes no new work")]
     ShuttingDown {
@@ -194,6 +204,7 @@ impl Error {
             Error::Timeout { .. } => "timeout",
             Error::Denied { .. } => "denied",
             Error::Backpressure { .. } => "backpressure",
+            Error::NotDurable { .. } => "not_durable",
             Error::ShuttingDown { .. } => "shutting_down",
             Error::Gone(_) => "gone",
             Error::User(_) => "user",

@@ -22,7 +22,7 @@ pub mod guard;
 pub mod redact;
 pub mod serde_duration;
 
-pub use bus::{Bus, Delivery, EventReceiver, Flow, SubscriptionId, SubscriptionStats};
+pub use bus::{Bus, Delivery, EventReceiver, Flow, Gate, SubscriptionId, SubscriptionStats};
 pub use class::StatementClass;
 pub use emitter::Emitter;
 pub use error::{ConnectErrorKind, DbErrorKind, Error, Result};

@@ -8,6 +8,7 @@
 //! thread). Lossless subscriptions push back on publishers through
 //! [`Bus::ready`], which a connection awaits before it runs a statement.
 
+mod gate;
 mod pump;
 mod queue;
 
@@ -20,6 +21,7 @@ use arc_swap::ArcSwap;
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::filter::Filter;
+pub use gate::Gate;
 pub use pump::{EventReceiver, Flow};
 use queue::Queue;
 
@@ -133,6 +135,8 @@ impl Subscription {
 struct Inner {
     /// Read on every publish without locking; replaced whole on (un)subscribe.
     subs: ArcSwap<Vec<Arc<Subscription>>>,
+    /// Durability gates a statement passes before it runs.
+    gates: ArcSwap<Vec<Arc<dyn Gate>>>,
     next_id: AtomicU64,
 }
 
@@ -162,6 +166,7 @@ impl Bus {
         Bus {
             inner: Arc::new(Inner {
                 subs: ArcSwap::from_pointee(Vec::new()),
+                gates: ArcSwap::from_pointee(Vec::new()),
                 next_id: AtomicU64::new(1),
             }),
         }
@@ -180,6 +185,42 @@ impl Bus {
                 sub.queue.push(event);
             }
         }
+    }
+
+    /// Adds a durability gate: from now on, a statement whose `Executing`
+    /// event the gate [holds](Gate::holds) runs only once the gate has
+    /// [passed](Gate::pass) it.
+    pub fn add_gate(&self, gate: Arc<dyn Gate>) {
+        self.inner.gates.rcu(|gates| {
+            let mut gates = Vec::clone(gates);
+            gates.push(gate.clone());
+            gates
+        });
+    }
+
+    /// Removes a gate added with [`add_gate`](Self::add_gate).
+    pub fn remove_gate(&self, gate: &Arc<dyn Gate>) {
+        self.inner.gates.rcu(|gates| {
+            gates
+                .iter()
+                .filter(|g| !Arc::ptr_eq(g, gate))
+                .cloned()
+                .collect::<Vec<_>>()
+        });
+    }
+
+    /// Waits until every gate that holds `event` (a statement's
+    /// `Executing`) has passed it. Free when there are no gates.
+    pub async fn pass_gates(&self, event: &Event) -> Result<()> {
+        let gates = self.inner.gates.load();
+        if gates.is_empty() {
+            return Ok(());
+        }
+        let gates = Arc::clone(&*gates);
+        for gate in gates.iter().filter(|g| g.holds(event)) {
+            gate.pass(event).await?;
+        }
+        Ok(())
     }
 
     /// Waits until every lossless subscription has room again, each for at

@@ -239,3 +239,58 @@ fn lossy_accounting_is_exact_with_concurrent_publishers() {
         8000
     );
 }
+
+/// Holds events of even sequence numbers; passes them or refuses.
+struct EvenGate {
+    refuse: bool,
+    asked: AtomicU64,
+}
+
+impl Gate for EvenGate {
+    fn name(&self) -> &str {
+        "even"
+    }
+    fn holds(&self, event: &Event) -> bool {
+        event.meta().seq % 2 == 0
+    }
+    fn pass(
+        &self,
+        _: &Event,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'static>> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        let refuse = self.refuse;
+        Box::pin(async move {
+            if refuse {
+                Err(Error::NotDurable {
+                    gate: "even".into(),
+                    reason: "disk full".into(),
+                })
+            } else {
+                Ok(())
+            }
+        })
+    }
+}
+
+#[actix::test]
+async fn gates_are_asked_only_for_what_they_hold_and_can_refuse() {
+    let bus = Bus::new();
+    let em = emitter(&bus);
+    let odd = em.publish(checked_in());
+    let even = em.publish(checked_in());
+    assert!(bus.pass_gates(&even).await.is_ok(), "no gates: free");
+
+    let gate = Arc::new(EvenGate {
+        refuse: true,
+        asked: AtomicU64::new(0),
+    });
+    let dyn_gate: Arc<dyn Gate> = gate.clone();
+    bus.add_gate(dyn_gate.clone());
+    assert!(bus.pass_gates(&odd).await.is_ok());
+    let err = bus.pass_gates(&even).await.unwrap_err();
+    assert!(matches!(err, Error::NotDurable { .. }), "{err:?}");
+    assert_eq!(gate.asked.load(Ordering::SeqCst), 1);
+
+    bus.remove_gate(&dyn_gate);
+    assert!(bus.pass_gates(&even).await.is_ok());
+}

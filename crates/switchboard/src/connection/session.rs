@@ -51,7 +51,7 @@ impl Session {
             Err(_) => StatementClass::Misc,
         };
         let query_id = next_query_id();
-        self.emitter.emit(EventKind::Executing {
+        let executing = self.emitter.publish(EventKind::Executing {
             query_id,
             sql: sql.clone(),
             params,
@@ -110,6 +110,7 @@ impl Session {
                 });
             }
             self.shared.bus.ready().await?;
+            self.shared.bus.pass_gates(&executing).await?;
             self.probe.count_statement();
             run(&mut self.conn, sql)
                 .await
