@@ -88,10 +88,7 @@ async fn denied_statement_never_reaches_the_database(t: Target) {
     let events = settled(&sb, &rx).await;
     let q = last_query_id(&events);
     assert_eq!(statement_kinds(&events, q), [Kind::Executing, Kind::Denied]);
-    let denied = events
-        .iter()
-        .find(|e| e.kind() == Kind::Denied)
-        .unwrap();
+    let denied = events.iter().find(|e| e.kind() == Kind::Denied).unwrap();
     assert_eq!(denied.meta().labels.get("tenant"), Some("acme"));
 
     // The database never saw it: both rows are still there.
