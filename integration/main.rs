@@ -12,4 +12,5 @@ mod events;
 mod guards;
 mod pool;
 mod queries;
+mod status;
 mod support;

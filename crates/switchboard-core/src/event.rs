@@ -285,11 +285,13 @@ pub enum Kind {
     Closed,
     /// A lossy subscriber missed events.
     Lagged,
+    /// A connection has been lent out longer than the leak threshold.
+    LeakSuspected,
 }
 
 impl Kind {
     /// Every kind, in declaration order.
-    pub const ALL: [Kind; 18] = [
+    pub const ALL: [Kind; 19] = [
         Kind::Connecting,
         Kind::Connected,
         Kind::ConnectFailed,
@@ -308,6 +310,7 @@ impl Kind {
         Kind::Closing,
         Kind::Closed,
         Kind::Lagged,
+        Kind::LeakSuspected,
     ];
 
     /// The kind a SQLAlchemy connection-event name corresponds to
@@ -354,6 +357,7 @@ impl Kind {
             Kind::Closing => "Closing",
             Kind::Closed => "Closed",
             Kind::Lagged => "Lagged",
+            Kind::LeakSuspected => "LeakSuspected",
         }
     }
 
@@ -515,6 +519,13 @@ pub enum EventKind {
         /// Exactly how many events it missed since the last notice.
         dropped: u64,
     },
+    /// The connection has been lent out longer than the pool's leak
+    /// threshold (once per loan); the event's labels are the holder's.
+    LeakSuspected {
+        /// How long it has been out so far.
+        #[serde(rename = "held_ns", with = "serde_duration")]
+        held: Duration,
+    },
 }
 
 impl EventKind {
@@ -539,6 +550,7 @@ impl EventKind {
             EventKind::Closing { .. } => Kind::Closing,
             EventKind::Closed { .. } => Kind::Closed,
             EventKind::Lagged { .. } => Kind::Lagged,
+            EventKind::LeakSuspected { .. } => Kind::LeakSuspected,
         }
     }
 }
@@ -695,6 +707,7 @@ impl fmt::Display for Event {
                 write!(f, " lifetime={lifetime:?} statements={statements}")
             }
             EventKind::Lagged { dropped } => write!(f, " dropped={dropped}"),
+            EventKind::LeakSuspected { held } => write!(f, " lent out for {held:?}"),
         }?;
         if !m.labels.is_empty() {
             write!(f, " labels={:?}", m.labels)?;

@@ -7,6 +7,7 @@
 //! - [`guard`]: guards, asked before a connect or statement, able to veto;
 //! - [`emitter`]: stamps one connection's events with gap-free sequences;
 //! - [`class`]: the pgAudit statement classes;
+//! - [`status`]: live status of a pool and its connections;
 //! - [`redact`]: keeping passwords out of events, logs and errors;
 //! - [`error`]: the error type callers see.
 #![forbid(unsafe_code)]
@@ -21,6 +22,7 @@ pub mod filter;
 pub mod guard;
 pub mod redact;
 pub mod serde_duration;
+pub mod status;
 
 pub use bus::{Bus, Delivery, EventReceiver, Flow, Gate, SubscriptionId, SubscriptionStats};
 pub use class::StatementClass;

@@ -87,6 +87,13 @@ impl Builder {
         self
     }
 
+    /// Reports a connection lent out longer than `threshold` (default off);
+    /// see [`PoolConfig::leak_threshold`].
+    pub fn leak_detection(mut self, threshold: Duration) -> Self {
+        self.config.leak_threshold = Some(threshold);
+        self
+    }
+
     /// Whether bind values appear in events (default redacted).
     pub fn params(mut self, policy: ParamPolicy) -> Self {
         self.config.params = policy;

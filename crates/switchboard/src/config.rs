@@ -35,6 +35,11 @@ pub struct PoolConfig {
     pub params: ParamPolicy,
     /// Distinct SQL texts whose classification is cached. Default 1024.
     pub classifier_cache: usize,
+    /// A connection lent out longer than this is reported once per loan
+    /// (`LeakSuspected` event and a warning log naming the holder's
+    /// labels), in the spirit of HikariCP's `leakDetectionThreshold`.
+    /// Default `None` (off).
+    pub leak_threshold: Option<Duration>,
 }
 
 impl Default for PoolConfig {
@@ -47,6 +52,7 @@ impl Default for PoolConfig {
             shutdown_timeout: Duration::from_secs(30),
             params: ParamPolicy::Redacted,
             classifier_cache: 1024,
+            leak_threshold: None,
         }
     }
 }
@@ -72,6 +78,12 @@ impl PoolConfig {
         }
         if self.shutdown_timeout.is_zero() {
             return Err(Error::Config("shutdown timeout is zero".into()));
+        }
+        if self.leak_threshold.is_some_and(|t| t.is_zero()) {
+            return Err(Error::Config(
+                "leak threshold is zero; every loan would be reported (use None to turn it off)"
+                    .into(),
+            ));
         }
         if self.name.is_empty() {
             return Err(Error::Config("pool name is empty".into()));

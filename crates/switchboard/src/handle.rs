@@ -10,9 +10,10 @@ use switchboard_core::{
 
 use crate::builder::Builder;
 use crate::lease::Lease;
-use crate::manager::Manager;
+use crate::manager::{Manager, Status};
 use crate::messages::{Checkout, Request, Shutdown};
 use crate::shared::{PoolStats, Shared};
+use switchboard_core::status::PoolStatus;
 
 /// A running pool: its manager actor and its bus. Cheap to clone.
 #[derive(Clone)]
@@ -107,6 +108,16 @@ impl Switchboard {
     /// The pool's backend.
     pub fn backend(&self) -> Backend {
         self.shared.backend
+    }
+
+    /// A snapshot of the pool and every connection: bounds, idle, busy,
+    /// waiting, and per connection its state, age, statements, last error
+    /// and the statement under way. Serializable (serve it as JSON).
+    pub async fn status(&self) -> Result<PoolStatus> {
+        self.addr
+            .send(Status)
+            .await
+            .map_err(|_| Error::Gone("manager"))
     }
 
     /// Current sizes.

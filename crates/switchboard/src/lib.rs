@@ -44,11 +44,14 @@ pub use diesel_async;
 pub use handle::Switchboard;
 pub use lease::Lease;
 pub use load::LoadAny;
-pub use manager::Manager;
+pub use manager::{Manager, Status};
 pub use messages::{Checkout, Execute, Interact, Load, Opts, Request, Shutdown, Transaction};
 pub use shared::PoolStats;
 /// Guards: asked before every connect and statement, able to veto.
 pub use switchboard_core::guard;
+pub use switchboard_core::status::{
+    ConnectionState, ConnectionStatus, CurrentStatement, PoolStatus,
+};
 pub use switchboard_core::{
     Backend, Bus, Check, CloseReason, ConnectionId, DbErrorKind, Delivery, Error, ErrorInfo, Event,
     EventKind, EventReceiver, Filter, Flow, Guard, GuardPolicy, Kind, Labels, Meta, Origin,

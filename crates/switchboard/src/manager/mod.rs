@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use switchboard_core::status::PoolStatus;
 use switchboard_core::{Check, ConnectionId, Emitter, Error, EventKind, Result};
 use tokio::sync::oneshot;
 
@@ -168,6 +169,7 @@ impl Manager {
         match result {
             Ok(connected) => {
                 let id = emitter.connection();
+                self.pool.emitters.insert(id, emitter.clone());
                 let actor = ConnectionActor::new(
                     connected.conn,
                     emitter,
@@ -282,6 +284,75 @@ async fn wait_for_grant(
 
 impl Actor for Manager {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        if let Some(threshold) = self.shared.config.leak_threshold {
+            // Checked a few times per threshold, so a report comes at most
+            // a quarter of it late.
+            let every = (threshold / 4).max(Duration::from_millis(5));
+            ctx.run_interval(every, move |act, _| act.report_leaks(threshold));
+        }
+    }
+}
+
+impl Manager {
+    fn report_leaks(&self, threshold: Duration) {
+        for emitter in self.pool.emitters.values() {
+            if let Some(held) = emitter.report_leak(threshold) {
+                let holder = emitter.status(false).holder;
+                tracing::warn!(
+                    pool = %self.shared.pool,
+                    connection = emitter.connection(),
+                    ?holder,
+                    held_ms = held.as_millis() as u64,
+                    "connection lent out longer than the leak threshold ({}ms); is a lease not being dropped?",
+                    threshold.as_millis()
+                );
+            }
+        }
+    }
+
+    fn status(&self) -> PoolStatus {
+        let mut connections: Vec<_> = self
+            .pool
+            .emitters
+            .iter()
+            .map(|(id, emitter)| emitter.status(self.pool.idle.contains(id)))
+            .collect();
+        connections.sort_by_key(|c| c.id);
+        let open = self.pool.open.len();
+        let idle = self.pool.idle.len();
+        PoolStatus {
+            pool: self.shared.pool.clone(),
+            backend: self.shared.backend,
+            min: self.shared.config.min_size,
+            max: self.shared.config.max_size,
+            open,
+            idle,
+            busy: open.saturating_sub(idle),
+            waiting: self
+                .pool
+                .waiters
+                .iter()
+                .filter(|w| !w.tx.is_closed())
+                .count(),
+            connecting: self.pool.connecting,
+            connections,
+        }
+    }
+}
+
+/// Asks the manager for a [`PoolStatus`] snapshot.
+#[derive(Debug, Clone, Copy, Default, Message)]
+#[rtype(result = "PoolStatus")]
+pub struct Status;
+
+impl Handler<Status> for Manager {
+    type Result = MessageResult<Status>;
+
+    fn handle(&mut self, _: Status, _: &mut Self::Context) -> Self::Result {
+        MessageResult(self.status())
+    }
 }
 
 impl Handler<Released> for Manager {

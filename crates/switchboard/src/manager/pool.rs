@@ -2,11 +2,12 @@
 //! queue of waiting callers.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use actix::Addr;
-use switchboard_core::{ConnectionId, Result};
+use switchboard_core::{ConnectionId, Emitter, Result};
 use tokio::sync::oneshot;
 
 use crate::connection::ConnectionActor;
@@ -23,6 +24,8 @@ pub(crate) struct Waiter {
 pub(crate) struct PoolState {
     /// Every open connection.
     pub(crate) open: HashMap<ConnectionId, Addr<ConnectionActor>>,
+    /// The emitter of every open connection: its status and leak reports.
+    pub(crate) emitters: HashMap<ConnectionId, Arc<Emitter>>,
     /// Open connections nobody has; the most recently used last (LIFO keeps
     /// a few connections warm instead of cycling through all).
     pub(crate) idle: Vec<ConnectionId>,
@@ -47,6 +50,7 @@ impl PoolState {
 
     pub(crate) fn remove(&mut self, id: ConnectionId) -> Option<Addr<ConnectionActor>> {
         self.idle.retain(|i| *i != id);
+        self.emitters.remove(&id);
         self.open.remove(&id)
     }
 
