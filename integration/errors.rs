@@ -26,7 +26,7 @@ fn run_local<F: std::future::Future<Output = ()>>(f: F) {
 fn connect_failure(url: String, expected: ConnectErrorKind) {
     run_local(async move {
         let (bus, rx) = crate::support::observed("connect", Filter::all(), 64);
-        let builder = Switchboard::builder(url).bus(bus.clone());
+        let builder = Switchboard::builder(url).bus(bus.clone()).fail_fast(true);
         assert!(!format!("{builder:?}").contains(SENTINEL));
         let err = builder.start().await.unwrap_err();
         no_secret(&err);

@@ -10,6 +10,7 @@ mod delivery;
 mod errors;
 mod events;
 mod guards;
+mod lifecycle;
 mod pool;
 mod queries;
 mod status;

@@ -1,6 +1,8 @@
 //! Shared helpers: which servers to use, unique table names, running a test
 //! body inside an actix System, collecting events.
 
+pub mod proxy;
+
 use std::future::Future;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};

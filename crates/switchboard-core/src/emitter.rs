@@ -106,6 +106,11 @@ impl Emitter {
         self.backend
     }
 
+    /// How long since the emitter (the connection slot) was made.
+    pub fn age(&self) -> Duration {
+        self.opened.elapsed()
+    }
+
     /// Sets the labels of the work now under way.
     pub fn set_labels(&self, labels: Labels) {
         self.state.lock().labels = labels;

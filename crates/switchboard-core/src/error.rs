@@ -100,6 +100,26 @@ pub enum Error {
         /// Other callers still waiting.
         waiting: usize,
     },
+    /// No connection could be opened within the checkout timeout: the
+    /// database is unreachable, and the pool keeps retrying in the
+    /// background.
+    #[error(
+        "pool {pool:?}: database unreachable after {attempts} connect attempts ({last_error}); retrying every {}ms; waited {}ms",
+        retry_every.as_millis(),
+        waited.as_millis()
+    )]
+    Unreachable {
+        /// The pool's name.
+        pool: String,
+        /// How long the caller waited.
+        waited: Duration,
+        /// Consecutive failed connect attempts so far.
+        attempts: u32,
+        /// The last connect error (secret-free).
+        last_error: String,
+        /// The current delay between attempts.
+        retry_every: Duration,
+    },
     /// The database rejected the statement.
     #[error("database error{}: {message}", code.as_ref().map(|c| format!(" {c}")).unwrap_or_default())]
     Database {
@@ -197,6 +217,7 @@ impl Error {
             Error::Config(_) => "config",
             Error::Connect { .. } => "connect",
             Error::PoolTimeout { .. } => "pool_timeout",
+            Error::Unreachable { .. } => "unreachable",
             Error::Database { .. } => "database",
             Error::BindMismatch { .. } => "bind_mismatch",
             Error::EmptyStatement => "empty_statement",

@@ -12,7 +12,7 @@ use switchboard_core::{
 use switchboard_sql::{Classifier, Dialect};
 
 use crate::backend::{backend_of, sqlite_target};
-use crate::config::{ParamPolicy, PoolConfig};
+use crate::config::{Backoff, HealthCheck, ParamPolicy, PoolConfig};
 use crate::handle::Switchboard;
 use crate::manager::{Manager, Warm};
 use crate::shared::{Counters, Shared};
@@ -84,6 +84,47 @@ impl Builder {
     /// How long a shutdown may take (default 30 s).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.config.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Closes connections idle longer than this, down to the minimum size
+    /// (default 10 min; `None` never closes idle connections).
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.config.idle_timeout = timeout;
+        self
+    }
+
+    /// Replaces connections older than this when next idle (default
+    /// 30 min; `None` keeps them forever).
+    pub fn max_lifetime(mut self, lifetime: Option<Duration>) -> Self {
+        self.config.max_lifetime = lifetime;
+        self
+    }
+
+    /// How connections are checked before they are lent (default a ping
+    /// after 30 s idle).
+    pub fn health_check(mut self, check: HealthCheck) -> Self {
+        self.config.health_check = check;
+        self
+    }
+
+    /// Delays between connect attempts (default 50 ms doubling to 5 s).
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.config.backoff = backoff;
+        self
+    }
+
+    /// How long one connect attempt may take (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// Whether `start()` fails when the database cannot be reached (default
+    /// `false`: start anyway and keep retrying); see
+    /// [`PoolConfig::fail_fast`].
+    pub fn fail_fast(mut self, fail_fast: bool) -> Self {
+        self.config.fail_fast = fail_fast;
         self
     }
 
@@ -210,6 +251,7 @@ impl Builder {
             bus,
             guards: self.guards,
             stats: Counters::default(),
+            outage: Default::default(),
         });
         let handle = Switchboard::new(Manager::new(shared.clone()).start(), shared);
         let warmed = handle

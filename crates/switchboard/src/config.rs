@@ -15,6 +15,63 @@ pub enum ParamPolicy {
     Plain,
 }
 
+/// Whether a connection is checked before it is lent out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HealthCheck {
+    /// Never: a broken connection shows itself on the caller's statement
+    /// (which fails with `ConnectionLost`; the connection is replaced).
+    None,
+    /// A cheap `SELECT 1` before lending a connection that sat idle longer
+    /// than this; a connection that fails it is replaced, and the caller
+    /// gets another. The default, with 30 s.
+    PingIfIdle(Duration),
+}
+
+/// Capped exponential backoff with jitter between connect attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Backoff {
+    /// Delay after the first failure. Default 50 ms.
+    pub initial: Duration,
+    /// Largest delay. Default 5 s.
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_millis(50),
+            max: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Backoff {
+    /// This backoff: `initial` doubling up to `max`.
+    pub fn new(initial: Duration, max: Duration) -> Self {
+        Backoff { initial, max }
+    }
+
+    /// The delay before attempt `attempt + 1`, without jitter:
+    /// `initial * 2^(attempt-1)`, at most `max`.
+    pub fn ceiling(&self, attempt: u32) -> Duration {
+        let factor = 1u32 << attempt.saturating_sub(1).min(20);
+        self.initial.saturating_mul(factor).min(self.max)
+    }
+
+    /// The delay before attempt `attempt + 1`: a random point in the upper
+    /// half of [`ceiling`](Self::ceiling), so that many pools retrying at
+    /// once spread out.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(attempt);
+        let unit = (h.finish() >> 11) as f64 / (1u64 << 53) as f64;
+        self.ceiling(attempt).mul_f64(0.5 + unit / 2.0)
+    }
+}
+
 /// How a pool behaves. Every field has a default; see [`PoolConfig::default`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -40,6 +97,27 @@ pub struct PoolConfig {
     /// labels), in the spirit of HikariCP's `leakDetectionThreshold`.
     /// Default `None` (off).
     pub leak_threshold: Option<Duration>,
+    /// An idle connection unused this long is closed (`Closing { reason:
+    /// idle }`), down to `min_size`. Default 10 min; `None` keeps them.
+    pub idle_timeout: Option<Duration>,
+    /// A connection older than this is closed when next idle (`Closing {
+    /// reason: lifetime }`) and replaced as needed. Default 30 min.
+    pub max_lifetime: Option<Duration>,
+    /// Checking connections before they are lent. Default
+    /// `PingIfIdle(30 s)`.
+    pub health_check: HealthCheck,
+    /// Delays between connect attempts after failures. Default 50 ms
+    /// doubling to 5 s, with jitter.
+    pub backoff: Backoff,
+    /// How long one connect attempt may take (a host that never answers).
+    /// Default 10 s.
+    pub connect_timeout: Duration,
+    /// Whether `start()` fails when the database cannot be reached. Default
+    /// `false`: the pool starts and keeps retrying, and callers get
+    /// `Error::Unreachable` after their checkout timeout. Errors no retry
+    /// can fix (wrong password, unknown database, a guard's denial) fail
+    /// `start()` either way.
+    pub fail_fast: bool,
 }
 
 impl Default for PoolConfig {
@@ -53,6 +131,12 @@ impl Default for PoolConfig {
             params: ParamPolicy::Redacted,
             classifier_cache: 1024,
             leak_threshold: None,
+            idle_timeout: Some(Duration::from_secs(600)),
+            max_lifetime: Some(Duration::from_secs(1800)),
+            health_check: HealthCheck::PingIfIdle(Duration::from_secs(30)),
+            backoff: Backoff::default(),
+            connect_timeout: Duration::from_secs(10),
+            fail_fast: false,
         }
     }
 }
@@ -76,6 +160,11 @@ impl PoolConfig {
                 "checkout timeout is zero; no caller could ever get a connection".into(),
             ));
         }
+        if self.connect_timeout.is_zero() {
+            return Err(Error::Config(
+                "connect timeout is zero; no connect could ever succeed".into(),
+            ));
+        }
         if self.shutdown_timeout.is_zero() {
             return Err(Error::Config("shutdown timeout is zero".into()));
         }
@@ -84,6 +173,22 @@ impl PoolConfig {
                 "leak threshold is zero; every loan would be reported (use None to turn it off)"
                     .into(),
             ));
+        }
+        for (name, value) in [
+            ("idle timeout", self.idle_timeout),
+            ("max lifetime", self.max_lifetime),
+        ] {
+            if value.is_some_and(|v| v.is_zero()) {
+                return Err(Error::Config(format!(
+                    "{name} is zero; every connection would close at once (use None to turn it off)"
+                )));
+            }
+        }
+        if self.backoff.initial.is_zero() || self.backoff.max < self.backoff.initial {
+            return Err(Error::Config(format!(
+                "connect backoff must start above zero and not exceed its maximum (initial {:?}, max {:?})",
+                self.backoff.initial, self.backoff.max
+            )));
         }
         if self.name.is_empty() {
             return Err(Error::Config("pool name is empty".into()));
@@ -119,5 +224,25 @@ mod tests {
             ..PoolConfig::default()
         };
         assert!(no_wait.validate().is_err());
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap_with_jitter_in_the_upper_half() {
+        let b = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+        assert_eq!(b.ceiling(1), Duration::from_millis(100));
+        assert_eq!(b.ceiling(2), Duration::from_millis(200));
+        assert_eq!(b.ceiling(4), Duration::from_millis(800));
+        assert_eq!(b.ceiling(5), Duration::from_secs(1));
+        assert_eq!(b.ceiling(400), Duration::from_secs(1));
+        let delays: Vec<_> = (0..50).map(|_| b.delay(3)).collect();
+        assert!(
+            delays
+                .iter()
+                .all(|d| *d >= Duration::from_millis(200) && *d <= Duration::from_millis(400))
+        );
+        assert!(
+            delays.iter().any(|d| *d != delays[0]),
+            "no jitter: {delays:?}"
+        );
     }
 }

@@ -36,7 +36,7 @@ mod shared;
 pub use backend::DbConnection;
 pub use bind::{BindValue, Typed};
 pub use builder::Builder;
-pub use config::{ParamPolicy, PoolConfig};
+pub use config::{Backoff, HealthCheck, ParamPolicy, PoolConfig};
 /// diesel, re-exported so user code builds queries with the same version.
 pub use diesel;
 /// diesel-async, re-exported for `Interact` and `Transaction` closures.

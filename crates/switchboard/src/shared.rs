@@ -25,6 +25,16 @@ pub(crate) struct Shared {
     pub(crate) dialect: Dialect,
     pub(crate) scrubber: Scrubber,
     pub(crate) stats: Counters,
+    /// Set while connects fail and are retried; cleared by a success.
+    pub(crate) outage: parking_lot::Mutex<Option<Outage>>,
+}
+
+/// The state of a connect outage, for callers' `Unreachable` errors.
+#[derive(Debug, Clone)]
+pub(crate) struct Outage {
+    pub(crate) attempts: u32,
+    pub(crate) last_error: String,
+    pub(crate) retry_every: std::time::Duration,
 }
 
 impl Shared {

@@ -251,7 +251,7 @@ impl Gate for EvenGate {
         "even"
     }
     fn holds(&self, event: &Event) -> bool {
-        event.meta().seq % 2 == 0
+        event.meta().seq.is_multiple_of(2)
     }
     fn pass(
         &self,

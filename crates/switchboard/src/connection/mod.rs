@@ -64,6 +64,12 @@ pub(crate) struct Lend {
 #[rtype(result = "()")]
 pub(crate) struct Return;
 
+/// Checks the connection with a cheap statement before it is lent; a
+/// connection that fails is invalidated and closes itself.
+#[derive(Message)]
+#[rtype(result = "Result<()>")]
+pub(crate) struct Ping;
+
 /// Closes the connection and stops the actor.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -246,5 +252,37 @@ impl Handler<Close> for ConnectionActor {
     type Result = ();
     fn handle(&mut self, msg: Close, ctx: &mut Self::Context) {
         self.close(msg.0, ctx);
+    }
+}
+
+impl Handler<Ping> for ConnectionActor {
+    type Result = AtomicResponse<Self, Result<()>>;
+
+    fn handle(&mut self, _: Ping, _: &mut Self::Context) -> Self::Result {
+        let Some(mut conn) = self.conn.take() else {
+            return AtomicResponse::new(Box::pin(actix::fut::ready(Err(Error::ConnectionLost {
+                message: "the connection was already closed".into(),
+            }))));
+        };
+        let shared = self.shared.clone();
+        let work = async move {
+            let result = conn
+                .batch_execute("SELECT 1")
+                .await
+                .map_err(|e| shared.scrub(e));
+            (conn, result)
+        };
+        AtomicResponse::new(Box::pin(work.into_actor(self).map(
+            |(conn, result), act, ctx| {
+                match &result {
+                    Ok(()) => act.conn = Some(conn),
+                    Err(e) => {
+                        act.invalidate(e.info());
+                        act.close(CloseReason::Invalidated, ctx);
+                    }
+                }
+                result
+            },
+        )))
     }
 }

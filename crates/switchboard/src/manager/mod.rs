@@ -2,6 +2,7 @@
 //! Connection actors, lends them to callers in FIFO order, and drains on
 //! shutdown.
 
+mod lifecycle;
 mod pool;
 mod shutdown;
 
@@ -20,7 +21,8 @@ use crate::connection::{ConnectionActor, Lend, Released, Run};
 use crate::lease::{Grant, Lease};
 use crate::load::LoadAny;
 use crate::messages::{Checkout, Execute, Interact, Load, Request, Transaction, Work};
-use crate::shared::Shared;
+use crate::shared::{Outage, Shared};
+use lifecycle::is_permanent;
 use pool::{PoolState, Waiter};
 
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
@@ -60,8 +62,19 @@ impl Manager {
         }
         self.pool.prune_waiters();
         if self.pool.waiters.is_empty()
-            && let Some(id) = self.pool.idle.pop()
+            && let Some((id, idle_since)) = self.pool.idle.pop()
         {
+            if self.needs_ping(idle_since) {
+                // The caller waits for the ping; it is first in line for
+                // this connection or, if the ping fails, the next one.
+                self.pool.waiters.push_back(Waiter {
+                    tx,
+                    since: Instant::now(),
+                });
+                self.ping(id, ctx);
+                self.publish_stats();
+                return rx;
+            }
             // If the caller is already gone, the returned grant is dropped
             // here, and its drop releases the connection.
             let _ = tx.send(self.grant(id, Duration::ZERO, ctx));
@@ -113,46 +126,53 @@ impl Manager {
         ctx: &mut Context<Self>,
         notify: Option<oneshot::Sender<Result<()>>>,
     ) {
-        self.pool.connecting += 1;
         let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
-        let shared = self.shared.clone();
         let emitter = Arc::new(Emitter::new(
-            shared.bus.clone(),
-            shared.pool.clone(),
-            shared.backend,
+            self.shared.bus.clone(),
+            self.shared.pool.clone(),
+            self.shared.backend,
             id,
         ));
-        let attempt = async move {
+        self.pool.connecting += 1;
+        self.attempt_connect(emitter, 1, notify, ctx);
+    }
+
+    /// One connect attempt for a slot already counted in `connecting`.
+    /// Retries of one slot share its connection id and emitter, so its
+    /// events read `Connecting(1) → ConnectFailed → Connecting(2) → ...`.
+    fn attempt_connect(
+        &mut self,
+        emitter: Arc<Emitter>,
+        attempt: u32,
+        notify: Option<oneshot::Sender<Result<()>>>,
+        ctx: &mut Context<Self>,
+    ) {
+        let shared = self.shared.clone();
+        let work = async move {
             let target: Arc<str> = shared.url.redacted().into();
             emitter.emit(EventKind::Connecting {
                 target: target.to_string(),
-                attempt: 1,
+                attempt,
             });
-            if let Err(denied) = guard_connect(&shared, &emitter, target, 1).await {
+            if let Err(denied) = guard_connect(&shared, &emitter, target, attempt).await {
                 return (emitter, Err(denied));
             }
             let result = match shared.bus.ready().await {
-                Ok(()) => connect(&shared.url, shared.backend, shared.sqlite_path.as_deref()).await,
+                Ok(()) => connect_within(&shared).await,
                 Err(e) => Err(e),
             };
-            match &result {
-                Ok(c) => emitter.emit(EventKind::Connected {
+            if let Ok(c) = &result {
+                emitter.emit(EventKind::Connected {
                     server_version: c.server_version.clone(),
                     took: c.took,
-                }),
-                Err(e) => emitter.emit(EventKind::ConnectFailed {
-                    error: e.info(),
-                    attempt: 1,
-                    retry_in: None,
-                }),
+                });
             }
             (emitter, result)
         };
         ctx.spawn(
-            attempt
-                .into_actor(self)
+            work.into_actor(self)
                 .map(move |(emitter, result), act, ctx| {
-                    act.on_connect(emitter, result, notify, ctx);
+                    act.on_connect(emitter, attempt, result, notify, ctx);
                 }),
         );
         self.publish_stats();
@@ -161,6 +181,7 @@ impl Manager {
     fn on_connect(
         &mut self,
         emitter: Arc<Emitter>,
+        attempt: u32,
         result: Result<Connected>,
         notify: Option<oneshot::Sender<Result<()>>>,
         ctx: &mut Context<Self>,
@@ -168,6 +189,7 @@ impl Manager {
         self.pool.connecting -= 1;
         match result {
             Ok(connected) => {
+                *self.shared.outage.lock() = None;
                 let id = emitter.connection();
                 self.pool.emitters.insert(id, emitter.clone());
                 let actor = ConnectionActor::new(
@@ -186,22 +208,78 @@ impl Manager {
                     self.hand_off(id, ctx);
                 }
             }
-            Err(err) => {
-                tracing::warn!(pool = %self.shared.pool, error = %err, "connect failed");
-                if let Some(n) = notify {
-                    let _ = n.send(Err(err.clone()));
-                }
-                // With no connection at all, nobody queued could ever be
-                // served: tell them why now rather than at their timeout.
-                if self.pool.open.is_empty() && self.pool.connecting == 0 {
-                    for w in self.pool.waiters.drain(..) {
-                        let _ = w.tx.send(Err(err.clone()));
-                    }
-                }
-                self.check_drained();
-            }
+            Err(err) => self.on_connect_failed(emitter, attempt, err, notify, ctx),
         }
         self.publish_stats();
+    }
+
+    /// A failed attempt: retried after a backoff while someone needs a
+    /// connection, unless no retry can help (wrong password, denial).
+    fn on_connect_failed(
+        &mut self,
+        emitter: Arc<Emitter>,
+        attempt: u32,
+        err: Error,
+        notify: Option<oneshot::Sender<Result<()>>>,
+        ctx: &mut Context<Self>,
+    ) {
+        let permanent = is_permanent(&err);
+        let warming = notify.is_some();
+        let give_up = permanent || self.draining || (warming && self.shared.config.fail_fast);
+        let retry = !give_up && self.demand();
+        let delay = self.shared.config.backoff.delay(attempt);
+        if !matches!(err, Error::Denied { .. }) {
+            emitter.emit(EventKind::ConnectFailed {
+                error: err.info(),
+                attempt,
+                retry_in: retry.then_some(delay),
+            });
+        }
+        tracing::warn!(
+            pool = %self.shared.pool, attempt, error = %err,
+            retry_in_ms = retry.then_some(delay.as_millis() as u64),
+            "connect failed"
+        );
+        if let Some(n) = notify {
+            // Warming up: report the failure, unless the pool keeps trying
+            // in the background and may start without it.
+            let _ = n.send(if retry { Ok(()) } else { Err(err.clone()) });
+        }
+        if retry {
+            *self.shared.outage.lock() = Some(Outage {
+                attempts: attempt,
+                last_error: err.to_string(),
+                retry_every: self.shared.config.backoff.ceiling(attempt),
+            });
+            // The slot stays counted while it waits, so callers arriving
+            // meanwhile do not start attempts of their own.
+            self.pool.connecting += 1;
+            ctx.run_later(delay, move |act, ctx| {
+                if !act.draining && act.demand() {
+                    act.attempt_connect(emitter, attempt + 1, None, ctx);
+                } else {
+                    act.pool.connecting -= 1;
+                    act.check_drained();
+                    act.publish_stats();
+                }
+            });
+            return;
+        }
+        // With no connection at all, nobody queued could ever be served:
+        // tell them why now rather than at their timeout.
+        if self.pool.open.is_empty() && self.pool.connecting == 0 {
+            for w in self.pool.waiters.drain(..) {
+                let _ = w.tx.send(Err(err.clone()));
+            }
+        }
+        self.check_drained();
+    }
+
+    /// Whether a connect attempt would serve anyone: callers wait, or the
+    /// pool is below its minimum.
+    fn demand(&self) -> bool {
+        !self.pool.waiters.is_empty()
+            || self.pool.open.len() + self.pool.connecting < self.shared.config.min_size
     }
 
     /// Gives a free connection to the longest-waiting caller, or idles it.
@@ -220,7 +298,7 @@ impl Manager {
                 Err(Err(_)) => {}
             }
         }
-        self.pool.idle.push(id);
+        self.pool.idle.push((id, Instant::now()));
         self.publish_stats();
     }
 
@@ -271,6 +349,17 @@ async fn wait_for_grant(
         Ok(Err(_)) => Err(Error::Gone("manager")),
         Err(_) => {
             let stats = shared.stats.snapshot(shared.config.max_size);
+            // Connects are failing: that, not the busy connections, is why
+            // nobody was served.
+            if let Some(outage) = &*shared.outage.lock() {
+                return Err(Error::Unreachable {
+                    pool: shared.pool.to_string(),
+                    waited: started.elapsed(),
+                    attempts: outage.attempts,
+                    last_error: outage.last_error.clone(),
+                    retry_every: outage.retry_every,
+                });
+            }
             Err(Error::PoolTimeout {
                 pool: shared.pool.to_string(),
                 waited: started.elapsed(),
@@ -286,6 +375,7 @@ impl Actor for Manager {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        self.start_reaper(ctx);
         if let Some(threshold) = self.shared.config.leak_threshold {
             // Checked a few times per threshold, so a report comes at most
             // a quarter of it late.
@@ -317,7 +407,7 @@ impl Manager {
             .pool
             .emitters
             .iter()
-            .map(|(id, emitter)| emitter.status(self.pool.idle.contains(id)))
+            .map(|(id, emitter)| emitter.status(self.pool.is_idle(*id)))
             .collect();
         connections.sort_by_key(|c| c.id);
         let open = self.pool.open.len();
@@ -364,10 +454,13 @@ impl Handler<Released> for Manager {
         }
         if msg.broken {
             self.pool.remove(msg.id);
-            self.grow(ctx);
+            self.replenish(ctx);
             self.check_drained();
         } else if self.draining {
             self.close(msg.id, switchboard_core::CloseReason::Shutdown, ctx);
+        } else if self.expired(msg.id) {
+            self.close(msg.id, switchboard_core::CloseReason::Lifetime, ctx);
+            self.replenish(ctx);
         } else {
             self.hand_off(msg.id, ctx);
         }
@@ -460,6 +553,23 @@ impl Handler<Warm> for Manager {
             }
             Ok(())
         })
+    }
+}
+
+/// One connect, bounded by the pool's connect timeout.
+async fn connect_within(shared: &Shared) -> Result<Connected> {
+    let limit = shared.config.connect_timeout;
+    let attempt = connect(&shared.url, shared.backend, shared.sqlite_path.as_deref());
+    match tokio::time::timeout(limit, attempt).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::Connect {
+            target: shared.url.redacted().to_owned(),
+            kind: switchboard_core::ConnectErrorKind::Unreachable,
+            message: format!(
+                "no answer within the connect timeout ({}ms)",
+                limit.as_millis()
+            ),
+        }),
     }
 }
 

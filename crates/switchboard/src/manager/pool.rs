@@ -26,9 +26,10 @@ pub(crate) struct PoolState {
     pub(crate) open: HashMap<ConnectionId, Addr<ConnectionActor>>,
     /// The emitter of every open connection: its status and leak reports.
     pub(crate) emitters: HashMap<ConnectionId, Arc<Emitter>>,
-    /// Open connections nobody has; the most recently used last (LIFO keeps
-    /// a few connections warm instead of cycling through all).
-    pub(crate) idle: Vec<ConnectionId>,
+    /// Open connections nobody has, with when they became idle; the most
+    /// recently used last (LIFO keeps a few connections warm instead of
+    /// cycling through all, and lets the rest reach the idle timeout).
+    pub(crate) idle: Vec<(ConnectionId, Instant)>,
     /// Callers in arrival order.
     pub(crate) waiters: VecDeque<Waiter>,
     /// Connect attempts under way.
@@ -43,13 +44,18 @@ impl PoolState {
         self.open.len() + self.connecting
     }
 
+    /// Whether a connection is in the idle set.
+    pub(crate) fn is_idle(&self, id: ConnectionId) -> bool {
+        self.idle.iter().any(|(i, _)| *i == id)
+    }
+
     /// Forgets callers that stopped waiting.
     pub(crate) fn prune_waiters(&mut self) {
         self.waiters.retain(|w| !w.tx.is_closed());
     }
 
     pub(crate) fn remove(&mut self, id: ConnectionId) -> Option<Addr<ConnectionActor>> {
-        self.idle.retain(|i| *i != id);
+        self.idle.retain(|(i, _)| *i != id);
         self.emitters.remove(&id);
         self.open.remove(&id)
     }

@@ -48,7 +48,7 @@ impl Handler<Shutdown> for Manager {
             for w in self.pool.waiters.drain(..) {
                 let _ = w.tx.send(Err(err.clone()));
             }
-            for id in std::mem::take(&mut self.pool.idle) {
+            for (id, _) in std::mem::take(&mut self.pool.idle) {
                 self.close(id, CloseReason::Shutdown, ctx);
             }
             self.publish_stats();

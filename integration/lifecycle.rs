@@ -1,0 +1,313 @@
+//! Pool lifecycle under faults: reconnect with backoff, invalidation of cut
+//! connections, health checks, idle timeout and maximum lifetime. Faults go
+//! through a TCP proxy; the shared servers are never stopped.
+
+use std::net::ToSocketAddrs;
+use std::time::Duration;
+
+use switchboard::{
+    Backoff, CloseReason, Error, Event, EventKind, Execute, Filter, HealthCheck, Kind, Switchboard,
+};
+
+use crate::support::proxy::{Mode, Proxy};
+use crate::support::{Db, drain, observed, server_url, target};
+
+fn run_local<F: Future<Output = ()>>(f: F) {
+    actix::System::new().block_on(f);
+}
+
+/// A proxy in `mode` in front of the shared PostgreSQL, and the URL that
+/// goes through it.
+fn pg_behind_proxy(mode: Mode) -> Option<(Proxy, String)> {
+    let url = server_url(Db::Postgres)?;
+    let mut u = url::Url::parse(&url).unwrap();
+    let upstream = (u.host_str().unwrap(), u.port().unwrap_or(5432))
+        .to_socket_addrs()
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = Proxy::start(upstream, mode);
+    u.set_port(Some(proxy.port())).unwrap();
+    Some((proxy, u.to_string()))
+}
+
+fn fast_backoff() -> Backoff {
+    Backoff::new(Duration::from_millis(20), Duration::from_millis(200))
+}
+
+async fn settled(sb: &Switchboard, rx: &switchboard::EventReceiver) -> Vec<Event> {
+    sb.bus().flush(Duration::from_secs(5)).await.unwrap();
+    drain(rx)
+}
+
+#[test]
+fn starts_while_the_database_is_down_and_serves_once_it_is_back() {
+    let Some((proxy, url)) = pg_behind_proxy(Mode::Reject) else {
+        return;
+    };
+    run_local(async move {
+        let (bus, rx) = observed("outage", Filter::all(), 4096);
+        let sb = Switchboard::builder(url)
+            .name("outage")
+            .bus(bus)
+            .pool_size(1..=2)
+            .backoff(fast_backoff())
+            .checkout_timeout(Duration::from_millis(400))
+            .start()
+            .await
+            .expect("starts although the database is down");
+        let err = sb.run(Execute::sql("SELECT 1")).await.unwrap_err();
+        match &err {
+            Error::Unreachable {
+                attempts,
+                retry_every,
+                ..
+            } => {
+                assert!(*attempts >= 2, "{err}");
+                assert!(*retry_every <= Duration::from_millis(200), "{err}");
+            }
+            other => panic!("expected Unreachable, got {other:?}"),
+        }
+        assert!(err.to_string().contains("retrying every"), "{err}");
+
+        proxy.set_mode(Mode::Forward);
+        let mut served = false;
+        for _ in 0..50 {
+            if sb.run(Execute::sql("SELECT 1")).await.is_ok() {
+                served = true;
+                break;
+            }
+        }
+        assert!(served, "pool did not recover");
+        let events = settled(&sb, &rx).await;
+        // One slot's story: Connecting(1) → ConnectFailed → Connecting(2) → ... → Connected.
+        let recovered = events
+            .iter()
+            .find(|e| e.kind() == Kind::Connected)
+            .unwrap()
+            .meta()
+            .connection;
+        let story: Vec<&Event> = events
+            .iter()
+            .filter(|e| e.meta().connection == recovered)
+            .take_while(|e| e.kind() != Kind::CheckedOut)
+            .collect();
+        let mut expected_attempt = 1;
+        for pair in story.chunks(2) {
+            match (pair[0].payload(), pair.get(1).map(|e| e.payload())) {
+                (
+                    EventKind::Connecting { attempt, .. },
+                    Some(EventKind::ConnectFailed {
+                        attempt: a2,
+                        retry_in,
+                        ..
+                    }),
+                ) => {
+                    assert_eq!((*attempt, *a2), (expected_attempt, expected_attempt));
+                    assert!(retry_in.is_some());
+                }
+                (EventKind::Connecting { attempt, .. }, Some(EventKind::Connected { .. })) => {
+                    assert_eq!(*attempt, expected_attempt);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+            expected_attempt += 1;
+        }
+        assert!(expected_attempt > 2, "no retries seen");
+        sb.shutdown().await.unwrap();
+    });
+}
+
+#[test]
+fn fail_fast_refuses_to_start_while_the_database_is_down() {
+    let Some((_proxy, url)) = pg_behind_proxy(Mode::Reject) else {
+        return;
+    };
+    run_local(async move {
+        let err = Switchboard::builder(url)
+            .fail_fast(true)
+            .start()
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+    });
+}
+
+#[test]
+fn cut_connections_are_invalidated_and_replaced() {
+    let Some((proxy, url)) = pg_behind_proxy(Mode::Forward) else {
+        return;
+    };
+    run_local(async move {
+        let (bus, rx) = observed("cut", Filter::all(), 4096);
+        let sb = Switchboard::builder(url)
+            .name("cut")
+            .bus(bus)
+            .pool_size(1..=1)
+            .health_check(HealthCheck::None)
+            .backoff(fast_backoff())
+            .start()
+            .await
+            .unwrap();
+        sb.run(Execute::sql("SELECT 1")).await.unwrap();
+        proxy.cut();
+        let err = sb.run(Execute::sql("SELECT 1")).await.unwrap_err();
+        assert!(
+            matches!(err, Error::ConnectionLost { .. }),
+            "a cut connection answers ConnectionLost, got {err:?}"
+        );
+        // The next caller gets a fresh connection.
+        sb.run(Execute::sql("SELECT 1")).await.unwrap();
+        let kinds: Vec<Kind> = settled(&sb, &rx).await.iter().map(|e| e.kind()).collect();
+        let invalidated = kinds.iter().position(|k| *k == Kind::Invalidated).unwrap();
+        assert!(
+            kinds[invalidated..].starts_with(&[
+                Kind::Invalidated,
+                Kind::CheckedIn,
+                Kind::Closing,
+                Kind::Closed
+            ]) || kinds[invalidated..].contains(&Kind::Closed),
+            "{kinds:?}"
+        );
+        assert!(kinds[invalidated..].contains(&Kind::Connected), "{kinds:?}");
+        sb.shutdown().await.unwrap();
+    });
+}
+
+#[test]
+fn health_check_hides_a_cut_connection_from_the_caller() {
+    let Some((proxy, url)) = pg_behind_proxy(Mode::Forward) else {
+        return;
+    };
+    run_local(async move {
+        let sb = Switchboard::builder(url)
+            .name("ping")
+            .pool_size(1..=1)
+            .health_check(HealthCheck::PingIfIdle(Duration::ZERO))
+            .backoff(fast_backoff())
+            .start()
+            .await
+            .unwrap();
+        sb.run(Execute::sql("SELECT 1")).await.unwrap();
+        proxy.cut();
+        // The ping finds the connection broken; the caller gets a new one.
+        sb.run(Execute::sql("SELECT 1")).await.unwrap();
+        sb.shutdown().await.unwrap();
+    });
+}
+
+#[test]
+fn blackholed_statement_honours_its_timeout() {
+    let Some((proxy, url)) = pg_behind_proxy(Mode::Forward) else {
+        return;
+    };
+    run_local(async move {
+        let sb = Switchboard::builder(url)
+            .name("blackhole")
+            .pool_size(1..=2)
+            .health_check(HealthCheck::None)
+            .connect_timeout(Duration::from_millis(300))
+            .checkout_timeout(Duration::from_secs(2))
+            .start()
+            .await
+            .unwrap();
+        let lease = sb.checkout().await.unwrap();
+        proxy.set_mode(Mode::Blackhole);
+        // A new connection cannot be opened: the connect times out.
+        let started = std::time::Instant::now();
+        let err = sb
+            .run(Execute::sql("SELECT 1").timeout(Duration::from_secs(5)))
+            .await
+            .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(4), "{err:?}");
+        assert!(
+            matches!(err, Error::Connect { .. } | Error::Unreachable { .. }),
+            "{err:?}"
+        );
+        drop(lease);
+        proxy.set_mode(Mode::Forward);
+        sb.shutdown().await.unwrap();
+    });
+}
+
+#[test]
+fn idle_connections_close_down_to_the_minimum() {
+    let t = target(Db::Sqlite, "idle").unwrap();
+    run_local(async move {
+        let (bus, rx) = observed("idle", Filter::kinds([Kind::Closing]), 64);
+        let sb = t
+            .builder()
+            .bus(bus)
+            .pool_size(1..=3)
+            .idle_timeout(Some(Duration::from_millis(150)))
+            .start()
+            .await
+            .unwrap();
+        let leases = vec![
+            sb.checkout().await.unwrap(),
+            sb.checkout().await.unwrap(),
+            sb.checkout().await.unwrap(),
+        ];
+        assert_eq!(sb.stats().open, 3);
+        drop(leases);
+        let mut open = 3;
+        for _ in 0..100 {
+            actix_rt::time::sleep(Duration::from_millis(20)).await;
+            open = sb.stats().open;
+            if open == 1 {
+                break;
+            }
+        }
+        assert_eq!(open, 1, "idle connections were not closed");
+        let reasons: Vec<CloseReason> = settled(&sb, &rx)
+            .await
+            .iter()
+            .filter_map(|e| match e.payload() {
+                EventKind::Closing { reason } => Some(*reason),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(reasons, [CloseReason::Idle, CloseReason::Idle]);
+        sb.run(Execute::sql("SELECT 1")).await.unwrap();
+        sb.shutdown().await.unwrap();
+    });
+}
+
+#[test]
+fn old_connections_are_replaced_at_their_lifetime() {
+    let t = target(Db::Sqlite, "lifetime").unwrap();
+    run_local(async move {
+        let (bus, rx) = observed(
+            "lifetime",
+            Filter::kinds([Kind::Closing, Kind::Connected]),
+            64,
+        );
+        let sb = t
+            .builder()
+            .bus(bus)
+            .pool_size(1..=1)
+            .max_lifetime(Some(Duration::from_millis(150)))
+            .start()
+            .await
+            .unwrap();
+        actix_rt::time::sleep(Duration::from_millis(500)).await;
+        sb.run(Execute::sql("SELECT 1")).await.unwrap();
+        let events = settled(&sb, &rx).await;
+        assert!(
+            events.iter().any(|e| matches!(
+                e.payload(),
+                EventKind::Closing {
+                    reason: CloseReason::Lifetime
+                }
+            )),
+            "{events:?}"
+        );
+        let connected = events
+            .iter()
+            .filter(|e| e.kind() == Kind::Connected)
+            .count();
+        assert!(connected >= 2, "not replaced: {events:?}");
+        assert_eq!(sb.stats().open, 1);
+        sb.shutdown().await.unwrap();
+    });
+}
