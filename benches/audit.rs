@@ -1,0 +1,3 @@
+//! Audit log throughput (work in progress).
+
+fn main() {}

@@ -1,0 +1,260 @@
+//! The handle: open a log, attach it to buses, flush, close.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+use parking_lot::Mutex;
+use switchboard_core::{Bus, Delivery, Event, Flow, Gate, SubscriptionId};
+use tokio::sync::oneshot;
+
+use crate::builder::Builder;
+use crate::config::AuditConfig;
+use crate::error::{AuditError, Result};
+use crate::gate::{AuditGate, Handshake};
+use crate::policy::Policy;
+use crate::record::Recorder;
+use crate::segment::{Segments, resume};
+use crate::stats::{AuditStats, Counters};
+use crate::verify::{VerifyError, VerifyReport, verify};
+use crate::writer::{Control, Writer};
+
+/// A lossless, hash-chained audit trail of the statements on one or more
+/// buses. See the [crate documentation](crate) for the record format.
+pub struct AuditLog {
+    name: Arc<str>,
+    delivery: Delivery,
+    policy: Arc<Policy>,
+    segments: Segments,
+    /// Feeds the writer; one clone per attached bus. Bounded by the queue
+    /// capacity: when full, the bus's queue fills and connections wait.
+    events: Sender<Event>,
+    /// Flush and close requests; bounded, answered one at a time.
+    control: Sender<Control>,
+    gate: Arc<dyn Gate>,
+    /// Shared with the gate and the writer; read here only by tests.
+    #[cfg_attr(not(test), allow(dead_code))]
+    handshake: Arc<Handshake>,
+    stats: Arc<Counters>,
+    /// The buses attached to, to detach from at close.
+    attached: Mutex<Vec<(Bus, SubscriptionId)>>,
+    /// The writer thread; joined by `close` or on drop.
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("name", &self.name)
+            .field("dir", &self.segments.dir)
+            .field("base", &self.segments.base)
+            .finish()
+    }
+}
+
+impl AuditLog {
+    /// Starts configuring a log that writes into `dir`.
+    pub fn builder(dir: impl Into<PathBuf>) -> Builder {
+        Builder::new(dir)
+    }
+
+    /// Opens the log: creates the directory if needed, continues the chain
+    /// of the files already there (after a torn tail, in a new file), and
+    /// starts the writer thread. Attach it to a bus to record anything.
+    pub fn open(config: AuditConfig) -> Result<AuditLog> {
+        config.validate()?;
+        std::fs::create_dir_all(&config.dir)
+            .map_err(|e| AuditError::io("create", config.dir.clone(), e))?;
+        let segments = Segments {
+            dir: config.dir.clone(),
+            base: config.base.clone(),
+        };
+        let resumed = resume(&segments, config.rotation.max_bytes)?;
+        let stats = Arc::new(Counters::default());
+        let (current, next_index) = match resumed.append_to {
+            Some((index, len)) => (segments.reopen(index, len)?, resumed.next_index),
+            None => {
+                if resumed.torn > 0 {
+                    tracing::warn!(
+                        bytes = resumed.torn,
+                        "audit log ends in a torn write (a crash); it is left as it is and the chain continues in a new file"
+                    );
+                }
+                Counters::add(&stats.rotations, u64::from(resumed.next_index > 1));
+                (segments.create(resumed.next_index)?, resumed.next_index + 1)
+            }
+        };
+        *stats.file.lock() = Some(current.path.clone());
+        let policy = Arc::new(Policy::new(&config));
+        let handshake = Arc::new(Handshake::default());
+        let (events_tx, events_rx) = crossbeam_channel::bounded(config.queue_capacity);
+        let (control_tx, control_rx) = crossbeam_channel::bounded(16);
+        let writer = Writer {
+            events: events_rx,
+            control: control_rx,
+            policy: policy.clone(),
+            recorder: Recorder::new(&config.params),
+            handshake: handshake.clone(),
+            stats: stats.clone(),
+            segments: segments.clone(),
+            rotation: config.rotation,
+            retry_every: config.retry_every,
+            current: Some(current),
+            next_index,
+            head: resumed.head,
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("sb-audit-{}", config.name))
+            .spawn(move || writer.run())
+            .map_err(|e| AuditError::io("start a writer thread for", config.dir.clone(), e))?;
+        let name: Arc<str> = Arc::from(config.name.as_str());
+        let gate = Arc::new(AuditGate {
+            name: name.clone(),
+            policy: policy.clone(),
+            handshake: handshake.clone(),
+            deadline: config.strict_deadline,
+        });
+        Ok(AuditLog {
+            name,
+            delivery: Delivery::lossless(config.queue_capacity)
+                .with_deadline(config.backpressure_deadline),
+            policy,
+            segments,
+            events: events_tx,
+            control: control_tx,
+            gate,
+            handshake,
+            stats,
+            attached: Mutex::new(Vec::new()),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Subscribes the log to `bus` (losslessly) and, when some class is
+    /// strict, adds its durability gate. Attach before the pool starts to
+    /// record its first connects too. A log may be attached to several
+    /// buses; their records share one chain.
+    pub fn attach(&self, bus: &Bus) -> Result<()> {
+        let tx = self.events.clone();
+        let id = bus
+            .subscribe_fn(
+                &self.name,
+                self.policy.filter(),
+                self.delivery,
+                move |event| match tx.send(event) {
+                    Ok(()) => Flow::Continue,
+                    Err(_) => Flow::Stop,
+                },
+            )
+            .map_err(AuditError::Subscribe)?;
+        if self.policy.any_strict() {
+            bus.add_gate(self.gate.clone());
+        }
+        self.attached.lock().push((bus.clone(), id));
+        Ok(())
+    }
+
+    /// The gate strict statements pass; [`attach`](Self::attach) adds it.
+    pub fn gate(&self) -> Arc<dyn Gate> {
+        self.gate.clone()
+    }
+
+    /// Waits until every event published so far on the attached buses is
+    /// written and fsynced, up to `within`.
+    pub async fn flush(&self, within: Duration) -> Result<()> {
+        let buses: Vec<Bus> = self
+            .attached
+            .lock()
+            .iter()
+            .map(|(b, _)| b.clone())
+            .collect();
+        for bus in buses {
+            bus.flush(within).await.map_err(AuditError::Flush)?;
+        }
+        self.ask(Control::Flush, within).await
+    }
+
+    /// Detaches from every bus (after handing over what they hold), writes
+    /// and fsyncs everything, and stops the writer.
+    pub async fn close(self, within: Duration) -> Result<()> {
+        let flushed = self.flush(within).await;
+        self.detach();
+        let closed = self.ask(Control::Close, within).await;
+        if let Some(thread) = self.thread.lock().take() {
+            // The writer answered `Close` as its last act: this returns at once.
+            let _ = thread.join();
+        }
+        flushed.and(closed)
+    }
+
+    async fn ask(
+        &self,
+        control: fn(oneshot::Sender<Result<(), String>>) -> Control,
+        within: Duration,
+    ) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        self.control
+            .send(control(tx))
+            .map_err(|_| AuditError::Stopped)?;
+        match tokio::time::timeout(within, rx).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(reason))) => Err(AuditError::Unwritable(reason)),
+            Ok(Err(_)) => Err(AuditError::Stopped),
+            Err(_) => Err(AuditError::Timeout(within)),
+        }
+    }
+
+    fn detach(&self) {
+        for (bus, id) in self.attached.lock().drain(..) {
+            bus.remove_gate(&self.gate);
+            bus.unsubscribe(id);
+        }
+    }
+
+    /// (held ids durable but not asked for, connections waiting).
+    #[cfg(test)]
+    pub(crate) fn handshake_sizes(&self) -> (usize, usize) {
+        self.handshake.sizes()
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> AuditStats {
+        self.stats.snapshot()
+    }
+
+    /// The log's files, in chain order.
+    pub fn files(&self) -> Result<Vec<PathBuf>> {
+        Ok(self
+            .segments
+            .list()?
+            .into_iter()
+            .map(|(_, path)| path)
+            .collect())
+    }
+
+    /// Verifies the log's files (see [`verify`]).
+    pub fn verify(&self) -> Result<VerifyReport, VerifyError> {
+        let files = self.files().map_err(|e| VerifyError::Io {
+            path: self.segments.dir.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        verify(&files)
+    }
+}
+
+impl Drop for AuditLog {
+    /// Without [`close`](AuditLog::close): detaches (events still queued on
+    /// the buses are not recorded), then writes and fsyncs what the writer
+    /// holds and waits for it to stop.
+    fn drop(&mut self) {
+        self.detach();
+        if let Some(thread) = self.thread.lock().take() {
+            let (tx, _rx) = oneshot::channel();
+            if self.control.send(Control::Close(tx)).is_ok() {
+                let _ = thread.join();
+            }
+        }
+    }
+}

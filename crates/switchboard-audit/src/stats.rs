@@ -1,0 +1,62 @@
+//! Counters of an audit log, shared by the writer (which counts) and the
+//! handle (which reads).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+
+/// What an audit log has done so far.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct AuditStats {
+    /// Records written (durable or waiting for their fsync).
+    pub records: u64,
+    /// Records of strict statements that were held for the disk.
+    pub held: u64,
+    /// fsyncs of record data.
+    pub fsyncs: u64,
+    /// Bytes written.
+    pub bytes: u64,
+    /// New files started (rotations, and restarts after a torn tail).
+    pub rotations: u64,
+    /// Write, fsync or file errors.
+    pub errors: u64,
+    /// The last error, while the writer cannot write; `None` once it can.
+    pub failing: Option<String>,
+    /// The file being written.
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) records: AtomicU64,
+    pub(crate) held: AtomicU64,
+    pub(crate) fsyncs: AtomicU64,
+    pub(crate) bytes: AtomicU64,
+    pub(crate) rotations: AtomicU64,
+    pub(crate) errors: AtomicU64,
+    /// Written by the writer when it fails or recovers, or starts a file.
+    pub(crate) failing: Mutex<Option<String>>,
+    pub(crate) file: Mutex<Option<PathBuf>>,
+}
+
+impl Counters {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> AuditStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        AuditStats {
+            records: get(&self.records),
+            held: get(&self.held),
+            fsyncs: get(&self.fsyncs),
+            bytes: get(&self.bytes),
+            rotations: get(&self.rotations),
+            errors: get(&self.errors),
+            failing: self.failing.lock().clone(),
+            file: self.file.lock().clone(),
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! Editing, deleting or reordering any record makes verify fail at that
+//! record; a torn tail is not tampering.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use super::{TempDir, written_log};
+use crate::chain::seal;
+use crate::{AuditLog, Problem, VerifyError, VerifyOptions, verify, verify_with};
+
+/// A closed log of one file with 2 records per statement.
+fn one_file(test: &str, statements: i64) -> (TempDir, PathBuf) {
+    let dir = TempDir::new(test);
+    let files = written_log(&dir, statements, AuditLog::builder(dir.path()));
+    assert_eq!(files.len(), 1);
+    let file = files[0].clone();
+    (dir, file)
+}
+
+fn read_lines(file: &PathBuf) -> Vec<Vec<u8>> {
+    let bytes = std::fs::read(file).unwrap();
+    bytes
+        .split_inclusive(|b| *b == b'\n')
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+fn write_lines(file: &PathBuf, lines: &[Vec<u8>]) {
+    std::fs::write(file, lines.concat()).unwrap();
+}
+
+fn broken_at(files: &[PathBuf]) -> (u64, Problem) {
+    match verify(files) {
+        Err(VerifyError::Broken(b)) => (b.line, b.problem),
+        other => panic!("expected a broken chain, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_untouched_log_verifies() {
+    let (_dir, file) = one_file("untouched", 50);
+    let report = verify(&[&file]).unwrap();
+    assert_eq!(report.records, 100);
+    assert_eq!(report.head.next, 100);
+    assert!(report.torn.is_empty());
+    assert_eq!(
+        report
+            .to_string()
+            .lines()
+            .next()
+            .unwrap()
+            .split(" (")
+            .next(),
+        Some("ok: 100 records")
+    );
+}
+
+#[test]
+fn editing_any_record_fails_at_that_record() {
+    let (_dir, file) = one_file("edit", 10);
+    let original = read_lines(&file);
+    for k in 0..original.len() {
+        let mut lines = original.clone();
+        // "rows":1 becomes "rows":2, or a digit of the SQL changes.
+        let at = lines[k].iter().position(|b| b.is_ascii_digit()).unwrap();
+        lines[k][at] = if lines[k][at] == b'9' {
+            b'8'
+        } else {
+            lines[k][at] + 1
+        };
+        write_lines(&file, &lines);
+        let (line, problem) = broken_at(std::slice::from_ref(&file));
+        assert_eq!(line, k as u64 + 1, "edit of record {k}");
+        assert!(matches!(problem, Problem::Edited { .. }), "{problem:?}");
+    }
+}
+
+#[test]
+fn an_edit_that_recomputes_the_hash_breaks_the_link_to_the_next_record() {
+    let (_dir, file) = one_file("reseal", 5);
+    let mut lines = read_lines(&file);
+    let k = 3;
+    let text = String::from_utf8(lines[k].clone()).unwrap();
+    let body = &text[..text.find(",\"hash\":").unwrap()];
+    let forged = body
+        .replace("\"rows\":1", "\"rows\":0")
+        .replace("INSERT", "UPSERT");
+    assert_ne!(forged, body);
+    let mut resealed = format!("{forged}}}").into_bytes();
+    seal(&mut resealed, 0);
+    lines[k] = resealed;
+    write_lines(&file, &lines);
+    let (line, problem) = broken_at(&[file]);
+    assert_eq!(line, k as u64 + 2);
+    assert!(matches!(problem, Problem::Unlinked { .. }), "{problem:?}");
+}
+
+#[test]
+fn deleting_a_record_fails_at_the_record_after_it() {
+    let (_dir, file) = one_file("delete", 10);
+    let original = read_lines(&file);
+    for k in 1..original.len() - 1 {
+        let mut lines = original.clone();
+        lines.remove(k);
+        write_lines(&file, &lines);
+        let (line, problem) = broken_at(std::slice::from_ref(&file));
+        assert_eq!(line, k as u64 + 1);
+        assert_eq!(
+            problem,
+            Problem::OutOfOrder {
+                expected: k as u64,
+                found: k as u64 + 1
+            }
+        );
+    }
+}
+
+#[test]
+fn deleting_the_first_record_fails_unless_the_chain_may_start_late() {
+    let (_dir, file) = one_file("delete-first", 3);
+    let mut lines = read_lines(&file);
+    lines.remove(0);
+    write_lines(&file, &lines);
+    let (line, problem) = broken_at(std::slice::from_ref(&file));
+    assert_eq!(line, 1);
+    assert!(matches!(
+        problem,
+        Problem::OutOfOrder {
+            expected: 0,
+            found: 1
+        }
+    ));
+    let partial = VerifyOptions { partial: true };
+    assert_eq!(verify_with(&[file], partial).unwrap().records, 5);
+}
+
+#[test]
+fn swapping_two_records_fails_at_the_first_of_them() {
+    let (_dir, file) = one_file("swap", 10);
+    let mut lines = read_lines(&file);
+    lines.swap(4, 7);
+    write_lines(&file, &lines);
+    let (line, problem) = broken_at(&[file]);
+    assert_eq!(line, 5);
+    assert_eq!(
+        problem,
+        Problem::OutOfOrder {
+            expected: 4,
+            found: 7
+        }
+    );
+}
+
+#[test]
+fn a_line_of_garbage_is_unsealed() {
+    let (_dir, file) = one_file("garbage", 3);
+    let mut lines = read_lines(&file);
+    lines.insert(2, b"{\"n\":2}\n".to_vec());
+    write_lines(&file, &lines);
+    assert_eq!(broken_at(&[file]), (3, Problem::Unsealed));
+}
+
+#[test]
+fn a_torn_tail_is_reported_apart_from_tampering() {
+    let (_dir, file) = one_file("torn", 4);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap();
+    f.write_all(b"{\"n\":8,\"prev\":\"ab").unwrap();
+    let report = verify(&[&file]).unwrap();
+    assert_eq!(report.records, 8);
+    assert_eq!(report.torn.len(), 1);
+    assert_eq!(report.torn[0].line, 9);
+    assert_eq!(report.torn[0].bytes, 17);
+    assert!(report.to_string().contains("torn tail"), "{report}");
+}
+
+#[test]
+fn the_broken_report_names_file_line_and_event() {
+    let (_dir, file) = one_file("report", 3);
+    let mut lines = read_lines(&file);
+    lines.swap(1, 2);
+    write_lines(&file, &lines);
+    let err = verify(&[&file]).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!("broken: {}:2 (event id ", file.display())),
+        "{text}"
+    );
+    assert!(text.contains("n=2 where n=1 was expected"), "{text}");
+}
+
+#[test]
+fn no_files_and_missing_files_are_errors_not_verdicts() {
+    assert!(matches!(verify::<PathBuf>(&[]), Err(VerifyError::NoFiles)));
+    let missing = PathBuf::from("/nonexistent/audit.000001.jsonl");
+    assert!(matches!(verify(&[missing]), Err(VerifyError::Io { .. })));
+}

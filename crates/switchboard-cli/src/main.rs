@@ -1,0 +1,55 @@
+//! `switchboard`: the command line of Switchboard.
+//!
+//! ```text
+//! switchboard rules check RULES.toml --sql "DELETE FROM t" [--backend postgres] [--label k=v]... [--at TIME] [--read-only]
+//! switchboard rules replay RULES.toml EVENTS.jsonl [--read-only]
+//! ```
+//!
+//! Exit status, the same for every command: 0 success (`rules check`: the
+//! statement is allowed; `rules replay`: the report was made, whatever it
+//! found), 1 `rules check` denied the statement, 2 a usage error or a file
+//! that cannot be read or is invalid.
+//!
+//! Each group of commands is one module with its own `Command` enum and
+//! `run`; adding one (`audit verify`) is a module and a variant here.
+
+mod failure;
+mod rules;
+mod text;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub(crate) use failure::{Failure, Status};
+
+/// Switchboard: database connection management with lifecycle events and guards.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about, after_help = EXIT_STATUS)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+const EXIT_STATUS: &str = "Exit status: 0 success (rules check: allowed), 1 rules check denied the statement, 2 usage or file error.";
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Try a rules file: judge one statement, or replay recorded events.
+    #[command(subcommand)]
+    Rules(rules::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Rules(command) => rules::run(command),
+    };
+    match result {
+        Ok(status) => status.into(),
+        Err(failure) => {
+            eprintln!("switchboard: {failure}");
+            Status::Usage.into()
+        }
+    }
+}
