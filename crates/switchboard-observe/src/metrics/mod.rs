@@ -1,0 +1,244 @@
+//! [`Metrics`]: the lifecycle as Prometheus-style metrics, through the
+//! `metrics` facade.
+//!
+//! Statement, checkout and connect durations are histograms; statements,
+//! connects, failures, denials, invalidations, leak warnings and bus drops
+//! are counters; pool sizes and waiting callers are gauges. Names and
+//! labels are in [`names`]. Metrics are recorded into the process-wide
+//! `metrics` recorder, or into the one given to [`Metrics::recorder`]
+//! (such as [`Exporter::recorder`](crate::Exporter::recorder)).
+
+pub mod names;
+mod record;
+mod sampler;
+
+use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use switchboard::Switchboard;
+use switchboard_core::{Bus, Delivery, Filter};
+
+use crate::attached::Attached;
+use crate::error::{Error, Result};
+use record::Recorder;
+use sampler::Sampler;
+
+/// A `metrics` recorder shared between threads, such as an
+/// [`Exporter`](crate::Exporter)'s.
+pub type SharedRecorder = Arc<dyn metrics::Recorder + Send + Sync>;
+
+/// How a [`Metrics`] subscriber behaves. Every field has a default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MetricsConfig {
+    /// Subscription name on the bus. Default `"metrics"`.
+    pub name: String,
+    /// Events held before the bus drops them (the subscriber is lossy: it
+    /// never slows a statement; drops show in
+    /// `switchboard_bus_dropped_total{subscriber="metrics"}`). Default 4096.
+    pub capacity: usize,
+    /// Statements remembered between their start and their outcome, for
+    /// the `class` label. Default 4096.
+    pub in_flight: usize,
+    /// How often gauges and drop counters are read. Default 1 s.
+    pub sample_every: Duration,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            name: "metrics".into(),
+            capacity: 4096,
+            in_flight: 4096,
+            sample_every: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Records the lifecycle of every connection on a bus as metrics.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use switchboard::{Bus, Switchboard};
+/// use switchboard_observe::{Exporter, Metrics};
+///
+/// // Serve Prometheus' text format and install it as the global recorder.
+/// let exporter = Exporter::builder().listen("127.0.0.1:9000").install()?;
+/// let bus = Bus::new();
+/// let metrics = Metrics::new().attach(&bus)?;
+/// let sb = Switchboard::builder("sqlite::memory:").bus(bus).start().await?;
+/// metrics.watch(&sb); // pool gauges
+/// println!("scrape http://{}/metrics", exporter.local_addr());
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Default)]
+#[must_use]
+pub struct Metrics {
+    config: MetricsConfig,
+    filter: Filter,
+    recorder: Option<SharedRecorder>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics")
+            .field("config", &self.config)
+            .field("filter", &self.filter)
+            .field("global_recorder", &self.recorder.is_none())
+            .finish()
+    }
+}
+
+impl Metrics {
+    /// A subscriber with the default [`MetricsConfig`], recording into the
+    /// global `metrics` recorder.
+    pub fn new() -> Self {
+        Metrics::default()
+    }
+
+    /// Replaces the whole configuration.
+    pub fn config(mut self, config: MetricsConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Records into this recorder instead of the global one.
+    pub fn recorder(mut self, recorder: SharedRecorder) -> Self {
+        self.recorder = Some(recorder);
+        self
+    }
+
+    /// How often gauges and drop counters are read.
+    pub fn sample_every(mut self, every: Duration) -> Self {
+        self.config.sample_every = every;
+        self
+    }
+
+    /// Events held before the bus drops them.
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.config.capacity = capacity;
+        self
+    }
+
+    /// Records only what this filter selects (default: everything).
+    pub fn filter(mut self, filter: Filter) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// Subscribes to `bus` (lossy), and starts the sampler thread that keeps
+    /// the gauges of [watched](MetricsHandle::watch) pools and the bus drop
+    /// counters. Both stop when the returned handle is dropped.
+    pub fn attach(self, bus: &Bus) -> Result<MetricsHandle> {
+        let Metrics {
+            config,
+            filter,
+            recorder,
+        } = self;
+        within(&recorder, names::describe);
+
+        let mut events = Recorder::new(config.in_flight);
+        let events_recorder = recorder.clone();
+        let id = bus.subscribe_fn(
+            &config.name,
+            filter,
+            Delivery::lossy(config.capacity),
+            move |event| within(&events_recorder, || events.record(&event)),
+        )?;
+        let attached = Attached::new(bus.clone(), id);
+
+        let sampler = Arc::new(Sampler::new(bus.clone()));
+        // Only ever holds the one stop signal; dropping the sender also stops.
+        let (stop, stopped) = mpsc::sync_channel::<()>(1);
+        let thread_sampler = sampler.clone();
+        let thread_recorder = recorder.clone();
+        let every = config.sample_every;
+        // Ends when the handle sends the stop signal or is dropped.
+        let thread = std::thread::Builder::new()
+            .name("sb-metrics-sampler".into())
+            .spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                    within(&thread_recorder, || thread_sampler.sample());
+                }
+            })
+            .map_err(|source| Error::Thread {
+                what: "metrics sampler",
+                source,
+            })?;
+        Ok(MetricsHandle {
+            attached,
+            sampler,
+            recorder,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+/// A running [`Metrics`] subscriber. Dropping it unsubscribes it and stops
+/// its sampler.
+#[must_use = "dropping the handle stops recording at once"]
+pub struct MetricsHandle {
+    attached: Attached,
+    sampler: Arc<Sampler>,
+    recorder: Option<SharedRecorder>,
+    stop: Option<SyncSender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for MetricsHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsHandle")
+            .field("subscription", &self.attached)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MetricsHandle {
+    /// Keeps the gauges of this pool (size, idle, busy, connecting, max,
+    /// waiting callers), read every `sample_every` and at once now. The
+    /// handle is held until [`unwatch`](Self::unwatch) or until this
+    /// handle is dropped.
+    pub fn watch(&self, pool: &Switchboard) {
+        self.sampler.watch(pool);
+        self.sample();
+    }
+
+    /// Stops keeping a pool's gauges (they keep their last values).
+    /// Returns whether the pool was watched.
+    pub fn unwatch(&self, pool: &str) -> bool {
+        self.sampler.unwatch(pool)
+    }
+
+    /// Reads gauges and drop counters now rather than at the next tick.
+    pub fn sample(&self) {
+        within(&self.recorder, || self.sampler.sample());
+    }
+
+    /// The event subscription (its counters, including drops).
+    pub fn subscription(&self) -> &Attached {
+        &self.attached
+    }
+}
+
+impl Drop for MetricsHandle {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.try_send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Runs `f` with `recorder` as the current `metrics` recorder, or with the
+/// global one when there is none.
+fn within<T>(recorder: &Option<SharedRecorder>, f: impl FnOnce() -> T) -> T {
+    match recorder {
+        Some(r) => metrics::with_local_recorder(&**r, f),
+        None => f(),
+    }
+}
