@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod audit;
 mod delivery;
 mod errors;
 mod events;

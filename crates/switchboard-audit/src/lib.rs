@@ -116,6 +116,7 @@ pub use config::{AuditConfig, Durability, ParamsMode, PerClass, Rotation};
 pub use error::{AuditError, Result};
 pub use log::AuditLog;
 pub use record::{AuditParam, Outcome, Record};
+pub use segment::files;
 pub use stats::AuditStats;
 pub use verify::{
     Broken, Problem, TornTail, VerifyError, VerifyOptions, VerifyReport, verify, verify_with,

@@ -91,6 +91,16 @@ impl Segments {
     }
 }
 
+/// The files of the log `<dir>/<base>.<NNNNNN>.jsonl`, in chain order: what
+/// [`verify`](crate::verify()) takes.
+pub fn files(dir: impl AsRef<Path>, base: &str) -> Result<Vec<PathBuf>> {
+    let segments = Segments {
+        dir: dir.as_ref().to_path_buf(),
+        base: base.to_owned(),
+    };
+    Ok(segments.list()?.into_iter().map(|(_, p)| p).collect())
+}
+
 /// The end of one file: its last complete line, and what follows it.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Tail {
