@@ -16,3 +16,4 @@ mod pool;
 mod queries;
 mod status;
 mod support;
+mod timeouts;

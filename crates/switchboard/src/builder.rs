@@ -114,6 +114,13 @@ impl Builder {
         self
     }
 
+    /// How long a statement may run before it is cancelled on the server
+    /// (default no limit); see [`PoolConfig::statement_timeout`].
+    pub fn statement_timeout(mut self, timeout: Duration) -> Self {
+        self.config.statement_timeout = Some(timeout);
+        self
+    }
+
     /// How long one connect attempt may take (default 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.config.connect_timeout = timeout;

@@ -109,6 +109,10 @@ pub struct PoolConfig {
     /// Delays between connect attempts after failures. Default 50 ms
     /// doubling to 5 s, with jitter.
     pub backoff: Backoff,
+    /// How long an `Execute` or `Load` statement may run before it is
+    /// cancelled on the server and the caller gets `Error::Timeout`. A
+    /// message's own `.timeout()` also bounds its statement. Default `None`.
+    pub statement_timeout: Option<Duration>,
     /// How long one connect attempt may take (a host that never answers).
     /// Default 10 s.
     pub connect_timeout: Duration,
@@ -135,6 +139,7 @@ impl Default for PoolConfig {
             max_lifetime: Some(Duration::from_secs(1800)),
             health_check: HealthCheck::PingIfIdle(Duration::from_secs(30)),
             backoff: Backoff::default(),
+            statement_timeout: None,
             connect_timeout: Duration::from_secs(10),
             fail_fast: false,
         }
@@ -177,6 +182,7 @@ impl PoolConfig {
         for (name, value) in [
             ("idle timeout", self.idle_timeout),
             ("max lifetime", self.max_lifetime),
+            ("statement timeout", self.statement_timeout),
         ] {
             if value.is_some_and(|v| v.is_zero()) {
                 return Err(Error::Config(format!(

@@ -94,6 +94,7 @@ impl Lease {
             job,
             grant: None,
             labels,
+            deadline: opts.timeout.map(|t| std::time::Instant::now() + t),
         });
         match opts.timeout {
             Some(after) => tokio::time::timeout(after, run)

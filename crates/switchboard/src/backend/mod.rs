@@ -60,6 +60,26 @@ macro_rules! each {
     };
 }
 
+/// Cancels a running statement from outside its connection.
+pub(crate) enum Canceller {
+    Postgres(tokio_postgres::CancelToken),
+    Mysql(diesel_async::MysqlCancelToken),
+}
+
+impl Canceller {
+    /// Asks the server to cancel; racy by nature (the statement may finish
+    /// first). The error, if any, is a secret-free message.
+    pub(crate) async fn cancel(self) -> std::result::Result<(), String> {
+        match self {
+            Canceller::Postgres(token) => token
+                .cancel_query(tokio_postgres::NoTls)
+                .await
+                .map_err(|e| e.to_string()),
+            Canceller::Mysql(token) => token.cancel_query().await.map_err(|e| e.to_string()),
+        }
+    }
+}
+
 impl DbConnection {
     /// Which backend this is.
     pub fn backend(&self) -> Backend {
@@ -67,6 +87,18 @@ impl DbConnection {
             DbConnection::Postgres(_) => Backend::Postgres,
             DbConnection::Mysql(_) => Backend::Mysql,
             DbConnection::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// A way to cancel the statement this connection is running, from
+    /// outside it: PostgreSQL's cancel request, or MySQL's `KILL QUERY` from
+    /// a side connection. `None` for SQLite, whose interrupt handle diesel
+    /// does not expose.
+    pub(crate) fn canceller(&self) -> Option<Canceller> {
+        match self {
+            DbConnection::Postgres(c) => Some(Canceller::Postgres(c.cancel_token())),
+            DbConnection::Mysql(c) => Some(Canceller::Mysql(c.cancel_token())),
+            DbConnection::Sqlite(_) => None,
         }
     }
 

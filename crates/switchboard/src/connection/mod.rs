@@ -45,6 +45,9 @@ pub(crate) struct Run<T> {
     pub(crate) job: Job<T>,
     pub(crate) grant: Option<Grant>,
     pub(crate) labels: Labels,
+    /// When the message's own timeout passes; statements still running
+    /// then are cancelled.
+    pub(crate) deadline: Option<Instant>,
 }
 
 impl<T: Send + 'static> Message for Run<T> {
@@ -173,7 +176,12 @@ impl<T: Send + 'static> Handler<Run<T>> for ConnectionActor {
     type Result = AtomicResponse<Self, Result<T>>;
 
     fn handle(&mut self, msg: Run<T>, ctx: &mut Self::Context) -> Self::Result {
-        let Run { job, grant, labels } = msg;
+        let Run {
+            job,
+            grant,
+            labels,
+            deadline,
+        } = msg;
         let one_off = grant.is_some();
         match grant {
             Some(grant) => {
@@ -197,10 +205,13 @@ impl<T: Send + 'static> Handler<Run<T>> for ConnectionActor {
             shared: self.shared.clone(),
             probe: self.probe.clone(),
             labels,
+            deadline,
+            poisoned: false,
         };
         let work = async move {
             let result = AssertUnwindSafe(job(&mut session)).catch_unwind().await;
             match result {
+                Ok(result) if session.poisoned => (None, result),
                 Ok(result) => (Some(session.conn), result),
                 Err(panic) => {
                     let message = switchboard_core::error::panic_message(&*panic);

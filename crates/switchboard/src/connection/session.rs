@@ -1,7 +1,7 @@
 //! Running statements on a connection, with their events.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use diesel::mysql::Mysql;
 use diesel::pg::Pg;
@@ -27,7 +27,16 @@ pub(crate) struct Session {
     pub(crate) probe: Arc<Probe>,
     /// Labels of the message being served.
     pub(crate) labels: Labels,
+    /// When the message's timeout passes.
+    pub(crate) deadline: Option<Instant>,
+    /// Set when a statement was abandoned mid-way: the connection's state is
+    /// unknown, so it is invalidated instead of reused.
+    pub(crate) poisoned: bool,
 }
+
+/// How long a cancelled statement may take to give up before its
+/// connection is abandoned.
+const CANCEL_GRACE: Duration = Duration::from_secs(2);
 
 impl Session {
     /// Runs one statement between its `Executing` and its last event:
@@ -112,9 +121,12 @@ impl Session {
             self.shared.bus.ready().await?;
             self.shared.bus.pass_gates(&executing).await?;
             self.probe.count_statement();
-            run(&mut self.conn, sql)
-                .await
-                .map_err(|e| self.shared.db_error(&e))
+            match self.time_limit() {
+                None => run(&mut self.conn, sql)
+                    .await
+                    .map_err(|e| self.shared.db_error(&e)),
+                Some(limit) => self.run_limited(limit, run, sql).await,
+            }
         }
         .await;
         let took = started.elapsed();
@@ -132,6 +144,70 @@ impl Session {
             },
         });
         outcome
+    }
+
+    /// The time a statement may run: the pool's statement timeout, or what
+    /// is left of the message's, whichever is shorter.
+    fn time_limit(&self) -> Option<Duration> {
+        let left = self
+            .deadline
+            .map(|d| d.saturating_duration_since(Instant::now()));
+        match (self.shared.config.statement_timeout, left) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Runs a statement for at most `limit`. Past it, the server is asked
+    /// to cancel it (PostgreSQL cancel request, MySQL `KILL QUERY`) and the
+    /// statement gets a short grace to stop; the caller gets
+    /// `Error::Timeout` either way. A statement that does not stop in the
+    /// grace leaves its connection poisoned, to be replaced rather than
+    /// handed to the next caller.
+    ///
+    /// SQLite cannot be interrupted (diesel does not expose the interrupt
+    /// handle, and dropping diesel-async's blocking SQLite future blocks the
+    /// thread), so there the statement runs to its end, the connection stays
+    /// clean, and the caller gets `Error::Timeout` when it ends (or, with a
+    /// message `.timeout()`, on time while the connection finishes).
+    async fn run_limited<T>(
+        &mut self,
+        limit: Duration,
+        run: impl AsyncFnOnce(&mut DbConnection, Arc<str>) -> diesel::QueryResult<T>,
+        sql: Arc<str>,
+    ) -> Result<T> {
+        let canceller = self.conn.canceller();
+        let timeout = Error::Timeout {
+            after: limit,
+            during: "statement",
+        };
+        let statement = run(&mut self.conn, sql);
+        let mut statement = std::pin::pin!(statement);
+        if let Ok(result) = tokio::time::timeout(limit, &mut statement).await {
+            return result.map_err(|e| self.shared.db_error(&e));
+        }
+        let Some(canceller) = canceller else {
+            let _ = statement.await;
+            return Err(timeout);
+        };
+        let cancel = async {
+            if let Err(e) = canceller.cancel().await {
+                tracing::warn!(
+                    pool = %self.shared.pool,
+                    error = %self.shared.scrubber.scrub(&e),
+                    "cancel request failed"
+                );
+            }
+            std::future::pending::<()>().await
+        };
+        let stopped = tokio::select! {
+            _ = cancel => false,
+            finished = tokio::time::timeout(CANCEL_GRACE, &mut statement) => finished.is_ok(),
+        };
+        if !stopped {
+            self.poisoned = true;
+        }
+        Err(timeout)
     }
 
     /// Asks the pool's guards about a statement and reports their shadow

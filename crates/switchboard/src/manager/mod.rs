@@ -319,6 +319,7 @@ impl Manager {
                     job,
                     grant: Some(grant),
                     labels: opts.labels,
+                    deadline: opts.timeout.map(|t| started + t),
                 })
                 .await
                 .map_err(|_| Error::Gone("connection"))?

@@ -1,0 +1,152 @@
+//! Statement timeouts: the caller gets `Timeout` on time, the statement is
+//! cancelled on the server, and the connection is clean again or replaced.
+
+use std::time::{Duration, Instant};
+
+use diesel::sql_types::BigInt;
+use switchboard::{Error, Execute, Load, Switchboard};
+
+use crate::support::{Db, server_url, target};
+
+fn run_local<F: Future<Output = ()>>(f: F) {
+    actix::System::new().block_on(f);
+}
+
+#[derive(Debug, diesel::QueryableByName)]
+struct N {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+async fn count(sb: &Switchboard, sql: &str) -> i64 {
+    let rows: Vec<N> = sb.run(Load::new(diesel::sql_query(sql))).await.unwrap();
+    rows[0].n
+}
+
+fn assert_timeout(err: &Error, started: Instant) {
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+/// Runs `sleep_sql` on a lease with a 300 ms timeout, then checks that the
+/// same connection answers at once and the server no longer runs it.
+async fn cancelled_on_the_server(sb: Switchboard, sleep_sql: &'static str, running_sql: String) {
+    let lease = sb.checkout().await.unwrap();
+    let started = Instant::now();
+    let err = lease
+        .send(Execute::sql(sleep_sql).timeout(Duration::from_millis(300)))
+        .await
+        .unwrap_err();
+    assert_timeout(&err, started);
+    // The same connection is usable right away: the cancel stopped it.
+    let started = Instant::now();
+    lease.send(Execute::sql("SELECT 1")).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(lease);
+    assert_eq!(
+        count(&sb, &running_sql).await,
+        0,
+        "still running on the server"
+    );
+    sb.shutdown().await.unwrap();
+}
+
+#[test]
+fn postgres_statement_is_cancelled() {
+    let Some(url) = server_url(Db::Postgres) else {
+        return;
+    };
+    run_local(async move {
+        let sb = Switchboard::builder(url)
+            .name("pg_cancel")
+            .pool_size(2..=2)
+            .start()
+            .await
+            .unwrap();
+        cancelled_on_the_server(
+            sb,
+            "SELECT pg_sleep(20.5)",
+            "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(20.5)' AND state = 'active'".into(),
+        )
+        .await;
+    });
+}
+
+#[test]
+fn mysql_statement_is_killed() {
+    let Some(url) = server_url(Db::Mysql) else {
+        return;
+    };
+    run_local(async move {
+        let sb = Switchboard::builder(url)
+            .name("my_cancel")
+            .pool_size(2..=2)
+            .start()
+            .await
+            .unwrap();
+        cancelled_on_the_server(
+            sb,
+            "SELECT SLEEP(20.5)",
+            "SELECT COUNT(*) AS n FROM information_schema.processlist WHERE info = 'SELECT SLEEP(20.5)'".into(),
+        )
+        .await;
+    });
+}
+
+#[test]
+fn pool_statement_timeout_applies_without_a_message_timeout() {
+    let Some(url) = server_url(Db::Postgres) else {
+        return;
+    };
+    run_local(async move {
+        let sb = Switchboard::builder(url)
+            .name("pg_pool_timeout")
+            .pool_size(1..=1)
+            .statement_timeout(Duration::from_millis(200))
+            .start()
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let err = sb
+            .run(Execute::sql("SELECT pg_sleep(20.25)"))
+            .await
+            .unwrap_err();
+        assert_timeout(&err, started);
+        sb.run(Execute::sql("SELECT 1")).await.unwrap();
+        sb.shutdown().await.unwrap();
+    });
+}
+
+#[test]
+fn sqlite_caller_is_answered_on_time_and_the_connection_stays_clean() {
+    let t = target(Db::Sqlite, "sqlite_timeout").unwrap();
+    run_local(async move {
+        let sb = t.builder().pool_size(1..=1).start().await.unwrap();
+        let first = sb.status().await.unwrap().connections[0].id;
+        let started = Instant::now();
+        let err = sb
+            .run(
+                Load::<_, N>::new(diesel::sql_query(
+                    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT COUNT(*) AS n FROM c",
+                ))
+                .timeout(Duration::from_millis(50)),
+            )
+            .await
+            .unwrap_err();
+        assert_timeout(&err, started);
+        // The next caller waits for the statement SQLite cannot interrupt,
+        // then gets the same, clean connection.
+        sb.run(Execute::sql("SELECT 1")).await.unwrap();
+        let now = sb.status().await.unwrap();
+        assert_eq!(now.connections[0].id, first);
+        sb.shutdown().await.unwrap();
+    });
+}
