@@ -14,6 +14,7 @@ mod guards;
 mod lifecycle;
 mod pool;
 mod queries;
+mod rules;
 mod status;
 mod support;
 mod timeouts;
