@@ -1,6 +1,7 @@
 //! Quickstart: a pool on SQLite (no server, no setup), an actor printing
-//! every lifecycle event, statements, a typed load, a transaction that
-//! commits, one that rolls back, and a graceful shutdown.
+//! every lifecycle event, statements, a typed load, a rule denying a
+//! statement before it reaches the database, a transaction that commits,
+//! one that rolls back, and a graceful shutdown.
 //!
 //! Run it with `cargo run --example quickstart`.
 
@@ -10,6 +11,7 @@ use diesel::sql_types::{Bool, Text};
 use switchboard::{
     DbConnection, Delivery, Error, Event, Execute, Filter, Load, Switchboard, Transaction,
 };
+use switchboard_rules::RuleEngine;
 
 diesel::table! {
     users (id) {
@@ -41,6 +43,13 @@ impl Handler<Event> for Printer {
     }
 }
 
+/// The rules the pool's guard enforces (see `examples/business_rules.rs`).
+const RULES: &str = r#"
+[[rule]]
+name = "no-unbounded-delete"
+kind = "require_where"
+"#;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     actix::System::new().block_on(run())
 }
@@ -56,6 +65,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             Filter::all(),
             Delivery::lossless(1024),
         )
+        // A guard: rules checked before every statement, able to veto.
+        .guard(RuleEngine::from_toml(RULES)?)
         .start()
         .await?;
 
@@ -83,6 +94,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .send(Load::new(users::table.filter(users::active.eq(true))))
         .await??;
     println!("  loaded {active:?}");
+
+    println!("> a DELETE without WHERE: the rule denies it, the database never sees it");
+    match manager.send(Execute::sql("DELETE FROM users")).await? {
+        Err(Error::Denied { guard, reason }) => println!("  denied by {guard}: {reason}"),
+        other => println!("  unexpected: {other:?}"),
+    }
 
     println!("> a transaction that commits");
     manager
