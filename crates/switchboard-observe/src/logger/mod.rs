@@ -28,7 +28,28 @@
 //! host, port and database name. SQL text that may hold a password
 //! (`PASSWORD`, `IDENTIFIED BY`) is never printed, nor are its values.
 
-mod emit;
+/// `tracing`'s macros need a level known at compile time; this picks the
+/// macro for a level chosen at run time (INFO, or WARN for a slow one).
+macro_rules! at_level {
+    ($level:expr, $($args:tt)+) => {{
+        let level: tracing::Level = $level;
+        if level == tracing::Level::ERROR {
+            tracing::error!($($args)+)
+        } else if level == tracing::Level::WARN {
+            tracing::warn!($($args)+)
+        } else if level == tracing::Level::INFO {
+            tracing::info!($($args)+)
+        } else if level == tracing::Level::DEBUG {
+            tracing::debug!($($args)+)
+        } else {
+            tracing::trace!($($args)+)
+        }
+    }};
+}
+
+mod connection;
+mod state;
+mod statement;
 mod text;
 
 use std::time::Duration;
@@ -38,7 +59,7 @@ use tracing::Dispatch;
 
 use crate::attached::Attached;
 use crate::error::Result;
-use emit::LoggerState;
+use state::LoggerState;
 
 /// The `tracing` target of statement lines.
 pub const TARGET_STATEMENT: &str = "switchboard::statement";
