@@ -12,6 +12,7 @@ mod errors;
 mod events;
 mod guards;
 mod lifecycle;
+mod observe;
 mod pool;
 mod queries;
 mod rules;

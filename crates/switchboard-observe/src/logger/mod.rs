@@ -177,11 +177,12 @@ impl TracingLogger {
         self
     }
 
-    /// Emits into this dispatcher instead of the global default one (the
-    /// logger runs on a thread of its own, where a scoped default set by
-    /// the caller does not apply). Tests use it to capture lines.
-    pub fn dispatch(mut self, dispatch: Dispatch) -> Self {
-        self.dispatch = Some(dispatch);
+    /// Emits into this dispatcher (or `tracing` subscriber) instead of the
+    /// global default one: the logger runs on a thread of its own, where a
+    /// scoped default set by the caller does not apply. Tests use it to
+    /// capture lines.
+    pub fn dispatch(mut self, dispatch: impl Into<Dispatch>) -> Self {
+        self.dispatch = Some(dispatch.into());
         self
     }
 
