@@ -61,7 +61,7 @@ fn verified_records(log: &Path) -> Vec<Record> {
             bytes
                 .split(|b| *b == b'\n')
                 .filter(|l| !l.is_empty())
-                .map(|l| Record::parse(l))
+                .map(Record::parse)
                 .filter_map(Result::ok)
                 .collect::<Vec<_>>()
         })
