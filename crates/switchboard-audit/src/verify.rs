@@ -20,6 +20,15 @@ pub struct VerifyOptions {
     pub partial: bool,
 }
 
+impl VerifyOptions {
+    /// Whether a chain may start after record 0 (see [`partial`](Self::partial)).
+    #[must_use]
+    pub fn allow_partial(mut self, yes: bool) -> Self {
+        self.partial = yes;
+        self
+    }
+}
+
 /// A bad or lost write at the very end of a file: bytes after the last
 /// newline, as a crash mid-write leaves them. Not tampering: the chain goes
 /// on in the next file from the last complete record.

@@ -10,6 +10,8 @@ pub(crate) enum Status {
     Ok,
     /// 1: the statement was denied.
     Denied,
+    /// 1: an audit log's chain is broken.
+    Broken,
     /// 2: bad usage or a file that cannot be used.
     Usage,
 }
@@ -18,7 +20,7 @@ impl From<Status> for ExitCode {
     fn from(status: Status) -> Self {
         ExitCode::from(match status {
             Status::Ok => 0,
-            Status::Denied => 1,
+            Status::Denied | Status::Broken => 1,
             Status::Usage => 2,
         })
     }

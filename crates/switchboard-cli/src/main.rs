@@ -3,16 +3,19 @@
 //! ```text
 //! switchboard rules check RULES.toml --sql "DELETE FROM t" [--backend postgres] [--label k=v]... [--at TIME] [--read-only]
 //! switchboard rules replay RULES.toml EVENTS.jsonl [--read-only]
+//! switchboard audit verify FILE|DIR... [--base NAME] [--partial]
 //! ```
 //!
 //! Exit status, the same for every command: 0 success (`rules check`: the
 //! statement is allowed; `rules replay`: the report was made, whatever it
-//! found), 1 `rules check` denied the statement, 2 a usage error or a file
-//! that cannot be read or is invalid.
+//! found; `audit verify`: the chain is intact), 1 `rules check` denied the
+//! statement or `audit verify` found a broken record, 2 a usage error or a
+//! file that cannot be read or is invalid.
 //!
 //! Each group of commands is one module with its own `Command` enum and
 //! `run`; adding one (`audit verify`) is a module and a variant here.
 
+mod audit;
 mod failure;
 mod rules;
 mod text;
@@ -31,19 +34,23 @@ struct Cli {
     command: Command,
 }
 
-const EXIT_STATUS: &str = "Exit status: 0 success (rules check: allowed), 1 rules check denied the statement, 2 usage or file error.";
+const EXIT_STATUS: &str = "Exit status: 0 success (rules check: allowed; audit verify: intact), 1 rules check denied the statement or audit verify found a broken record, 2 usage or file error.";
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Try a rules file: judge one statement, or replay recorded events.
     #[command(subcommand)]
     Rules(rules::Command),
+    /// Check audit log files.
+    #[command(subcommand)]
+    Audit(audit::Command),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Rules(command) => rules::run(command),
+        Command::Audit(command) => audit::run(command),
     };
     match result {
         Ok(status) => status.into(),
