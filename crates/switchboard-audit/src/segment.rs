@@ -59,11 +59,27 @@ impl Segments {
     /// directory entry durable.
     pub(crate) fn create(&self, index: u64) -> Result<Segment> {
         let path = self.path(index);
-        let file = OpenOptions::new()
-            .append(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| AuditError::io("create", path.clone(), e))?;
+        let file = match OpenOptions::new().append(true).create_new(true).open(&path) {
+            Ok(file) => file,
+            // An earlier attempt made the file, then failed (syncing the
+            // directory, say); an empty file holds no record, so it is
+            // taken over rather than refused forever.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let file = OpenOptions::new()
+                    .append(true)
+                    .open(&path)
+                    .map_err(|e| AuditError::io("create", path.clone(), e))?;
+                let len = file
+                    .metadata()
+                    .map_err(|e| AuditError::io("create", path.clone(), e))?
+                    .len();
+                if len != 0 {
+                    return Err(AuditError::io("create", path.clone(), e));
+                }
+                file
+            }
+            Err(e) => return Err(AuditError::io("create", path.clone(), e)),
+        };
         File::open(&self.dir)
             .and_then(|d| d.sync_all())
             .map_err(|e| AuditError::io("fsync the directory", self.dir.clone(), e))?;
@@ -220,4 +236,50 @@ pub(crate) fn resume(segments: &Segments, max_bytes: Option<u64>) -> Result<Resu
 fn line_count(path: &Path) -> Option<u64> {
     let bytes = std::fs::read(path).ok()?;
     Some(bytes.iter().filter(|b| **b == b'\n').count() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh directory under the system's temp dir, removed on drop.
+    struct Dir(PathBuf);
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn dir(name: &str) -> Dir {
+        let path = std::env::temp_dir().join(format!("sb-segment-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        Dir(path)
+    }
+
+    #[test]
+    fn an_empty_file_left_by_a_failed_create_is_taken_over() {
+        let d = dir("empty");
+        let segments = Segments {
+            dir: d.0.clone(),
+            base: "audit".into(),
+        };
+        // What a create that failed after making its file leaves behind.
+        std::fs::write(segments.path(5), b"").unwrap();
+        let seg = segments.create(5).expect("an empty segment is reused");
+        assert_eq!(seg.len, 0);
+    }
+
+    #[test]
+    fn a_file_with_records_is_never_taken_over() {
+        let d = dir("full");
+        let segments = Segments {
+            dir: d.0.clone(),
+            base: "audit".into(),
+        };
+        std::fs::write(segments.path(5), b"{\"n\":0}\n").unwrap();
+        assert!(segments.create(5).is_err());
+        assert_eq!(std::fs::read(segments.path(5)).unwrap(), b"{\"n\":0}\n");
+    }
 }
