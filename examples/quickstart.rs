@@ -1,16 +1,20 @@
 //! Quickstart: a pool on SQLite (no server, no setup), an actor printing
 //! every lifecycle event, statements, a typed load, a rule denying a
 //! statement before it reaches the database, a transaction that commits,
-//! one that rolls back, and a graceful shutdown.
+//! one that rolls back, a graceful shutdown, and the audit trail every
+//! statement left behind, verified.
 //!
 //! Run it with `cargo run --example quickstart`.
 
 use actix::{Actor, Context, Handler};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
+use std::time::Duration;
+
 use switchboard::{
-    DbConnection, Delivery, Error, Event, Execute, Filter, Load, Switchboard, Transaction,
+    Bus, DbConnection, Delivery, Error, Event, Execute, Filter, Load, Switchboard, Transaction,
 };
+use switchboard_audit::AuditLog;
 use switchboard_rules::RuleEngine;
 
 diesel::table! {
@@ -55,8 +59,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    // A tamper-evident audit trail (hash-chained JSON Lines) in a temp dir.
+    let audit_dir =
+        std::env::temp_dir().join(format!("switchboard-quickstart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&audit_dir);
+    let audit = AuditLog::builder(&audit_dir).open()?;
+    let bus = Bus::new();
+    audit.attach(&bus)?;
+
     let manager = Switchboard::builder("sqlite::memory:")
         .name("quickstart")
+        .bus(bus)
         .pool_size(1..=2)
         // Lossless: the printer sees every event, and shutdown waits for it.
         .subscribe(
@@ -129,6 +142,19 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("> shutdown");
     manager.shutdown().await?;
-    println!("done: every connection closed, every event delivered");
+
+    println!("> the audit trail");
+    let files = audit.files()?;
+    audit.close(Duration::from_secs(5)).await?;
+    let first = files.first().ok_or("the audit log wrote no file")?;
+    if let Some(line) = std::fs::read_to_string(first)?.lines().nth(3) {
+        println!("  a record: {line}");
+    }
+    println!(
+        "  switchboard audit verify: {}",
+        switchboard_audit::verify(&files)?
+    );
+    std::fs::remove_dir_all(&audit_dir)?;
+    println!("done: every connection closed, every event delivered and audited");
     Ok(())
 }
