@@ -311,3 +311,51 @@ fn old_connections_are_replaced_at_their_lifetime() {
         sb.shutdown().await.unwrap();
     });
 }
+
+#[test]
+fn only_statements_marked_retryable_are_sent_again() {
+    let Some((proxy, url)) = pg_behind_proxy(Mode::Forward) else {
+        return;
+    };
+    run_local(async move {
+        let (bus, rx) = observed("retry", Filter::kinds([Kind::Executing]), 256);
+        let sb = Switchboard::builder(url)
+            .name("retry")
+            .bus(bus)
+            .pool_size(1..=1)
+            .health_check(HealthCheck::None)
+            .backoff(fast_backoff())
+            .start()
+            .await
+            .unwrap();
+        sb.run(Execute::sql("SELECT 1")).await.unwrap();
+
+        // Not marked: the caller sees the lost connection.
+        proxy.cut();
+        let err = sb.run(Execute::sql("SELECT 1")).await.unwrap_err();
+        assert!(matches!(err, Error::ConnectionLost { .. }), "{err:?}");
+
+        // Marked: sent again on a fresh connection, its attempt on the labels.
+        sb.run(Execute::sql("SELECT 1")).await.unwrap();
+        drain(&rx);
+        proxy.cut();
+        let rows: Vec<i32> = sb
+            .run(
+                switchboard::Load::new(diesel::select(diesel::dsl::sql::<
+                    diesel::sql_types::Integer,
+                >("7")))
+                .retryable(2)
+                .label("request_id", "r1"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(rows, [7]);
+        let attempts: Vec<Option<String>> = settled(&sb, &rx)
+            .await
+            .iter()
+            .map(|e| e.meta().labels.get("attempt").map(str::to_owned))
+            .collect();
+        assert_eq!(attempts, [None, Some("2".to_owned())]);
+        sb.shutdown().await.unwrap();
+    });
+}

@@ -25,6 +25,29 @@ pub struct Opts {
     /// Limit on waiting for a connection plus running; `None` means only the
     /// pool's checkout timeout applies.
     pub timeout: Option<Duration>,
+    /// Further attempts allowed when the connection is lost under the
+    /// statement (set by `retryable`); 0: never retried.
+    pub retries: u32,
+    /// This message's attempt, from 1.
+    pub attempt: u32,
+}
+
+impl Opts {
+    /// The options of the next attempt: one retry fewer, the attempt
+    /// number up and on the labels (`attempt = "2"`, ...), so every event of
+    /// a retried statement says which attempt it belongs to.
+    fn next_attempt(&self) -> Option<Opts> {
+        if self.retries == 0 {
+            return None;
+        }
+        let attempt = self.attempt.max(1) + 1;
+        Some(Opts {
+            labels: self.labels.clone().with("attempt", attempt.to_string()),
+            timeout: self.timeout,
+            retries: self.retries - 1,
+            attempt,
+        })
+    }
 }
 
 /// The work a message turns into, run by a connection actor. Not
@@ -42,6 +65,16 @@ pub trait Request: Send + 'static {
     /// Splits the message into its work and options.
     #[doc(hidden)]
     fn into_work(self) -> (Work<Self::Output>, Opts);
+
+    /// The message to send again if this one loses its connection: `Some`
+    /// only for a message marked `retryable` with retries left.
+    #[doc(hidden)]
+    fn next_attempt(&self) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
+    }
 }
 
 macro_rules! opts_methods {
@@ -112,6 +145,16 @@ impl Execute {
         self
     }
 
+    /// Marks the statement safe to run again (a read, or an idempotent
+    /// write): when its connection is lost under it (`Error::ConnectionLost`),
+    /// it is sent again on another connection, at most `retries` times. Each
+    /// attempt's events carry an `attempt` label (`"2"`, `"3"`, ...).
+    /// Nothing else is ever retried.
+    pub fn retryable(mut self, retries: u32) -> Self {
+        self.opts.retries = retries;
+        self
+    }
+
     opts_methods!();
 }
 
@@ -126,6 +169,14 @@ impl Request for Execute {
         let job: Job<usize> = Box::new(move |s: &mut Session| Box::pin(s.execute(sql, binds)));
         (Work(job), opts)
     }
+
+    fn next_attempt(&self) -> Option<Self> {
+        Some(Execute {
+            sql: self.sql.clone(),
+            binds: self.binds.clone(),
+            opts: self.opts.next_attempt()?,
+        })
+    }
 }
 
 /// A typed diesel query; returns its rows as `Vec<U>`.
@@ -136,6 +187,8 @@ impl Request for Execute {
 pub struct Load<Q, U> {
     query: Q,
     opts: Opts,
+    /// Copies the query for another attempt; set by `retryable`.
+    copy: Option<fn(&Q) -> Q>,
     _rows: PhantomData<fn() -> U>,
 }
 
@@ -156,8 +209,21 @@ impl<Q, U> Load<Q, U> {
         Load {
             query: query.as_query(),
             opts: Opts::default(),
+            copy: None,
             _rows: PhantomData,
         }
+    }
+
+    /// Marks the query safe to run again: when its connection is lost
+    /// under it, it is sent again on another connection, at most `retries`
+    /// times; see [`Execute::retryable`].
+    pub fn retryable(mut self, retries: u32) -> Self
+    where
+        Q: Clone,
+    {
+        self.opts.retries = retries;
+        self.copy = Some(Q::clone);
+        self
     }
 
     opts_methods!();
@@ -180,6 +246,16 @@ where
         let query = self.query;
         let job: Job<Vec<U>> = Box::new(move |s: &mut Session| Box::pin(s.load(query)));
         (Work(job), self.opts)
+    }
+
+    fn next_attempt(&self) -> Option<Self> {
+        let copy = self.copy?;
+        Some(Load {
+            query: copy(&self.query),
+            opts: self.opts.next_attempt()?,
+            copy: self.copy,
+            _rows: PhantomData,
+        })
     }
 }
 

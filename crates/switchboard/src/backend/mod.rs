@@ -203,7 +203,7 @@ pub(crate) async fn connect(
         ),
         Backend::Mysql => (
             DbConnection::Mysql(
-                AsyncMysqlConnection::establish(url.expose())
+                AsyncMysqlConnection::establish(&url.expose().replacen("mariadb:", "mysql:", 1))
                     .await
                     .map_err(fail)?,
             ),

@@ -302,14 +302,16 @@ impl Manager {
         self.publish_stats();
     }
 
-    fn dispatch<R: Request>(
-        &mut self,
-        request: R,
-        ctx: &mut Context<Self>,
-    ) -> ResponseFuture<Result<R::Output>> {
+    fn dispatch<R>(&mut self, request: R, ctx: &mut Context<Self>) -> ResponseFuture<Result<R::Output>>
+    where
+        R: Request + Message<Result = Result<<R as Request>::Output>>,
+        Self: Handler<R>,
+    {
+        let retry = request.next_attempt();
         let (Work(job), opts) = request.into_work();
         let rx = self.acquire(ctx);
         let shared = self.shared.clone();
+        let manager = ctx.address();
         Box::pin(async move {
             let started = Instant::now();
             let run = async {
@@ -324,16 +326,23 @@ impl Manager {
                 .await
                 .map_err(|_| Error::Gone("connection"))?
             };
-            match opts.timeout {
-                Some(after) => {
-                    tokio::time::timeout(after, run)
-                        .await
-                        .map_err(|_| Error::Timeout {
-                            after,
-                            during: "request",
-                        })?
-                }
+            let result = match opts.timeout {
+                Some(after) => tokio::time::timeout(after, run)
+                    .await
+                    .unwrap_or(Err(Error::Timeout {
+                        after,
+                        during: "request",
+                    })),
                 None => run.await,
+            };
+            match (result, retry) {
+                // Marked retryable by the caller: again, on another
+                // connection (this one was invalidated).
+                (Err(e), Some(retry)) if e.is_connection_lost() => {
+                    tracing::info!(pool = %shared.pool, error = %e, "connection lost under a retryable statement; sending it again");
+                    manager.send(retry).await.map_err(|_| Error::Gone("manager"))?
+                }
+                (result, _) => result,
             }
         })
     }
