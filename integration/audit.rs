@@ -9,10 +9,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use switchboard::{Bus, Check, Error, Execute, Guard, Kind, Ruling, Switchboard};
+use switchboard::{Bus, Error, Execute, Kind, Switchboard};
 use switchboard_audit::{AuditLog, Durability, Outcome, Record, verify};
 
-use crate::support::{Db, Target, count_rows, create_table, target};
+use crate::support::{Db, DenyOperation, Target, count_rows, create_table, target};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -35,20 +35,12 @@ impl Drop for TempDir {
     }
 }
 
-/// Denies every DELETE, by the parsed operation.
-struct NoDeletes;
-
-impl Guard for NoDeletes {
-    fn name(&self) -> &str {
-        "no-deletes"
-    }
-    fn check(&self, check: &Check) -> Ruling {
-        match check.as_statement().map(|s| &*s.classified) {
-            Some(Ok(c)) if c.operation == "DELETE" => Ruling::deny("deletes are audited away"),
-            _ => Ruling::allow(),
-        }
-    }
-}
+/// Denies every DELETE.
+const NO_DELETES: DenyOperation = DenyOperation {
+    guard: "no-deletes",
+    operation: "DELETE",
+    reason: "deletes are audited away",
+};
 
 /// Every complete record of the log in `dir`, after verifying the chain.
 fn verified_records(log: &Path) -> Vec<Record> {
@@ -111,7 +103,7 @@ fn every_outcome_of_a_concurrent_load_is_recorded_exactly_once() {
             .builder()
             .bus(bus)
             .pool_size(1..=8)
-            .guard(NoDeletes)
+            .guard(NO_DELETES)
             .start()
             .await
             .unwrap();

@@ -7,7 +7,7 @@ use switchboard::{DbErrorKind, Error, Execute, Filter, Switchboard};
 use switchboard_core::ConnectErrorKind;
 
 use crate::each_backend;
-use crate::support::{Db, Target, drain, server_url};
+use crate::support::{Db, Target, drain, run_local, server_url};
 
 const SENTINEL: &str = "Sentinel-Pw-7c1e9b";
 
@@ -15,10 +15,6 @@ const SENTINEL: &str = "Sentinel-Pw-7c1e9b";
 fn no_secret(err: &Error) {
     assert!(!err.to_string().contains(SENTINEL), "{err}");
     assert!(!format!("{err:?}").contains(SENTINEL), "{err:?}");
-}
-
-fn run_local<F: std::future::Future<Output = ()>>(f: F) {
-    actix::System::new().block_on(f);
 }
 
 /// Connect failures with a sentinel password: typed, and secret-free in

@@ -10,22 +10,17 @@ use switchboard::{
 };
 
 use crate::each_backend;
-use crate::support::{Target, count_rows, create_table, drain, drop_table, observed};
+use crate::support::{
+    DenyOperation, Target, count_rows, create_table, drain, drop_table, insert_two_rows, observed,
+    run_local,
+};
 
-/// Denies every DELETE, by the parsed operation (not by text matching).
-struct NoDeletes;
-
-impl Guard for NoDeletes {
-    fn name(&self) -> &str {
-        "no-deletes"
-    }
-    fn check(&self, check: &Check) -> Ruling {
-        match check.as_statement().map(|s| &*s.classified) {
-            Some(Ok(c)) if c.operation == "DELETE" => Ruling::deny("deletes are off today"),
-            _ => Ruling::allow(),
-        }
-    }
-}
+/// Denies every DELETE.
+const NO_DELETES: DenyOperation = DenyOperation {
+    guard: "no-deletes",
+    operation: "DELETE",
+    reason: "deletes are off today",
+};
 
 /// The events of one statement (by query id), as kinds.
 fn statement_kinds(events: &[Event], query_id: u64) -> Vec<Kind> {
@@ -64,14 +59,15 @@ fn last_query_id(events: &[Event]) -> u64 {
 
 async fn denied_statement_never_reaches_the_database(t: Target) {
     let (bus, rx) = observed("guards", Filter::all(), 4096);
-    let sb = t.builder().bus(bus).guard(NoDeletes).start().await.unwrap();
+    let sb = t
+        .builder()
+        .bus(bus)
+        .guard(NO_DELETES)
+        .start()
+        .await
+        .unwrap();
     create_table(&sb, &t).await;
-    sb.run(Execute::sql(format!(
-        "INSERT INTO {} (id, name, n) VALUES (1, 'a', 1), (2, 'b', 2)",
-        t.table
-    )))
-    .await
-    .unwrap();
+    insert_two_rows(&sb, &t).await;
     drain(&rx);
 
     let err = sb
@@ -167,10 +163,6 @@ each_backend!(rewrite_runs_the_new_sql);
 
 fn sqlite_target(test: &str) -> Option<Target> {
     crate::support::target(crate::support::Db::Sqlite, test)
-}
-
-fn run_local<F: Future<Output = ()>>(f: F) {
-    actix::System::new().block_on(f);
 }
 
 #[test]

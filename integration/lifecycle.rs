@@ -10,11 +10,7 @@ use switchboard::{
 };
 
 use crate::support::proxy::{Mode, Proxy};
-use crate::support::{Db, drain, observed, server_url, target};
-
-fn run_local<F: Future<Output = ()>>(f: F) {
-    actix::System::new().block_on(f);
-}
+use crate::support::{Db, drain, observed, run_local, server_url, target};
 
 /// A proxy in `mode` in front of the shared PostgreSQL, and the URL that
 /// goes through it.

@@ -5,7 +5,7 @@ use diesel::sql_types::{Integer, Text};
 use switchboard::{DbConnection, Error, Execute, Filter, Interact, Kind, Load, Transaction};
 
 use crate::each_backend;
-use crate::support::{Target, count_rows, create_table, drain, drop_table};
+use crate::support::{Target, count_rows, create_table, drain, drop_table, insert_two_rows};
 
 #[derive(Debug, diesel::QueryableByName, PartialEq)]
 struct Row {
@@ -25,12 +25,7 @@ async fn load_typed_queries(t: Target) {
         .unwrap();
     assert_eq!(answer, vec![42]);
     create_table(&sb, &t).await;
-    sb.run(Execute::sql(format!(
-        "INSERT INTO {} (id, name, n) VALUES (1, 'a', 1), (2, 'b', 2)",
-        t.table
-    )))
-    .await
-    .unwrap();
+    insert_two_rows(&sb, &t).await;
     let rows: Vec<Row> = sb
         .run(Load::new(diesel::sql_query(format!(
             "SELECT id, name FROM {} ORDER BY id",

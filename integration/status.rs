@@ -7,11 +7,7 @@ use switchboard::{
     Checkout, ConnectionState, Error, EventKind, Execute, Filter, Kind, Switchboard,
 };
 
-use crate::support::{Db, Target, drain, observed, server_url, target};
-
-fn run_local<F: Future<Output = ()>>(f: F) {
-    actix::System::new().block_on(f);
-}
+use crate::support::{Db, Target, drain, observed, run_local, server_url, target};
 
 fn sqlite(test: &str) -> Target {
     target(Db::Sqlite, test).unwrap()

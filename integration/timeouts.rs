@@ -6,11 +6,7 @@ use std::time::{Duration, Instant};
 use diesel::sql_types::BigInt;
 use switchboard::{Error, Execute, Load, Switchboard};
 
-use crate::support::{Db, server_url, target};
-
-fn run_local<F: Future<Output = ()>>(f: F) {
-    actix::System::new().block_on(f);
-}
+use crate::support::{Db, run_local, server_url, target};
 
 #[derive(Debug, diesel::QueryableByName)]
 struct N {

@@ -124,6 +124,41 @@ pub fn target(db: Db, test: &str) -> Option<Target> {
     })
 }
 
+/// Runs an async test body inside an actix System of its own.
+pub fn run_local<F: Future<Output = ()>>(f: F) {
+    actix::System::new().block_on(f);
+}
+
+/// Inserts rows 1 ('a') and 2 ('b') into the test's table.
+pub async fn insert_two_rows(sb: &Switchboard, t: &Target) {
+    sb.run(Execute::sql(format!(
+        "INSERT INTO {} (id, name, n) VALUES (1, 'a', 1), (2, 'b', 2)",
+        t.table
+    )))
+    .await
+    .unwrap();
+}
+
+/// A guard denying every statement whose parsed operation is `operation`
+/// (by the parse, not by text matching).
+pub struct DenyOperation {
+    pub guard: &'static str,
+    pub operation: &'static str,
+    pub reason: &'static str,
+}
+
+impl switchboard::Guard for DenyOperation {
+    fn name(&self) -> &str {
+        self.guard
+    }
+    fn check(&self, check: &switchboard::Check) -> switchboard::Ruling {
+        match check.as_statement().map(|s| &*s.classified) {
+            Some(Ok(c)) if c.operation == self.operation => switchboard::Ruling::deny(self.reason),
+            _ => switchboard::Ruling::allow(),
+        }
+    }
+}
+
 /// Runs an async test body for `db` inside its own actix System.
 pub fn run<F, Fut>(db: Db, test: &str, body: F)
 where
