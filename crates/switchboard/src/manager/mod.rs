@@ -302,7 +302,11 @@ impl Manager {
         self.publish_stats();
     }
 
-    fn dispatch<R>(&mut self, request: R, ctx: &mut Context<Self>) -> ResponseFuture<Result<R::Output>>
+    fn dispatch<R>(
+        &mut self,
+        request: R,
+        ctx: &mut Context<Self>,
+    ) -> ResponseFuture<Result<R::Output>>
     where
         R: Request + Message<Result = Result<<R as Request>::Output>>,
         Self: Handler<R>,
@@ -327,12 +331,14 @@ impl Manager {
                 .map_err(|_| Error::Gone("connection"))?
             };
             let result = match opts.timeout {
-                Some(after) => tokio::time::timeout(after, run)
-                    .await
-                    .unwrap_or(Err(Error::Timeout {
-                        after,
-                        during: "request",
-                    })),
+                Some(after) => {
+                    tokio::time::timeout(after, run)
+                        .await
+                        .unwrap_or(Err(Error::Timeout {
+                            after,
+                            during: "request",
+                        }))
+                }
                 None => run.await,
             };
             match (result, retry) {
@@ -340,7 +346,10 @@ impl Manager {
                 // connection (this one was invalidated).
                 (Err(e), Some(retry)) if e.is_connection_lost() => {
                     tracing::info!(pool = %shared.pool, error = %e, "connection lost under a retryable statement; sending it again");
-                    manager.send(retry).await.map_err(|_| Error::Gone("manager"))?
+                    manager
+                        .send(retry)
+                        .await
+                        .map_err(|_| Error::Gone("manager"))?
                 }
                 (result, _) => result,
             }
