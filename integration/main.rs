@@ -10,6 +10,7 @@ mod audit;
 mod delivery;
 mod errors;
 mod events;
+mod faults;
 mod guards;
 mod lifecycle;
 mod observe;
