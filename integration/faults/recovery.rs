@@ -16,7 +16,6 @@ use crate::support::run_local;
 /// Without callers, the pool still reconnects up to its minimum once the
 /// server is back, as a retry announced in `ConnectFailed` promises.
 #[test]
-#[ignore = "pool bug: a connect retry counts its own slot when it asks whether the pool is below min_size, so without waiting callers it is dropped after its backoff, and the pool stays below its minimum"]
 fn refills_to_its_minimum_after_an_outage_without_callers() {
     let Some(pg) = PrivatePg::start("refill") else {
         return;
@@ -84,7 +83,6 @@ fn refills_to_its_minimum_after_an_outage_without_callers() {
 /// connection: the caller is told so, and the connection is replaced, so the
 /// next caller does not inherit it.
 #[test]
-#[ignore = "pool bug: PostgreSQL's \"terminating connection due to administrator command\" (SQLSTATE 57P01) comes back as Error::Database and the dead connection returns to the pool, so the next caller gets ConnectionLost"]
 fn statement_cut_by_a_server_shutdown_invalidates_its_connection() {
     let Some(pg) = PrivatePg::start("cut_statement") else {
         return;

@@ -98,7 +98,6 @@ fn shutdown_while_database_down_with_waiting_callers() {
 /// The default backoff reaches 5 s; shutdown must not wait out a retry
 /// that is due after its own deadline.
 #[test]
-#[ignore = "pool bug: Shutdown waits for connect retries sleeping in their backoff (they count as `connecting`), so it ends at shutdown_timeout with Timeout(\"connections still lent out\")"]
 fn shutdown_while_database_down_with_a_connect_retry_pending() {
     let backoff = Backoff::new(Duration::from_secs(8), Duration::from_secs(8));
     shutdown_while_database_down("shutdown_retry", true, backoff, Duration::from_secs(1));

@@ -55,6 +55,11 @@ fn db_kind(kind: DatabaseErrorKind, message: &str) -> Option<DbErrorKind> {
         {
             return None;
         }
+        // The server ends the session itself (PostgreSQL 57P01/57P02/57P03
+        // on shutdown or pg_terminate_backend, MySQL's 'server shutdown in
+        // progress'); diesel-async reports these as `Unknown`, but the
+        // connection is as gone as after a closed socket.
+        _ if server_ended_session(message) => return None,
         _ => classify_message(message),
     })
 }
@@ -85,6 +90,17 @@ fn classify_message(message: &str) -> DbErrorKind {
     } else {
         DbErrorKind::Other
     }
+}
+
+fn server_ended_session(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "terminating connection",
+        "server shutdown in progress",
+        "the database system is shutting down",
+    ]
+    .iter()
+    .any(|s| m.contains(s))
 }
 
 fn looks_disconnected(message: &str) -> bool {
@@ -166,5 +182,52 @@ pub fn connect_error_kind(e: &ConnectionError, message: &str) -> ConnectErrorKin
         ConnectErrorKind::Unreachable
     } else {
         ConnectErrorKind::Other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db_error(kind: DatabaseErrorKind, message: &str) -> Error {
+        Error::from(DieselError::DatabaseError(
+            kind,
+            Box::new(message.to_owned()),
+        ))
+    }
+
+    #[test]
+    fn a_session_the_server_ended_is_a_lost_connection() {
+        for message in [
+            "terminating connection due to administrator command",
+            "FATAL: terminating connection due to idle-session timeout",
+            "Server shutdown in progress",
+        ] {
+            let err = db_error(DatabaseErrorKind::Unknown, message);
+            assert!(err.is_connection_lost(), "{message}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn ordinary_errors_keep_their_kind() {
+        let err = db_error(DatabaseErrorKind::Unknown, "relation \"x\" does not exist");
+        assert!(
+            matches!(
+                err,
+                Error::Database {
+                    kind: DbErrorKind::UndefinedObject,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let err = db_error(DatabaseErrorKind::UniqueViolation, "duplicate key value");
+        assert!(matches!(
+            err,
+            Error::Database {
+                kind: DbErrorKind::UniqueViolation,
+                ..
+            }
+        ));
     }
 }

@@ -6,6 +6,7 @@ mod lifecycle;
 mod pool;
 mod shutdown;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -36,6 +37,9 @@ pub struct Manager {
     draining: bool,
     /// Told when the last connection has closed during a drain.
     drained: Vec<oneshot::Sender<()>>,
+    /// Connect slots waiting out their backoff, by connection id; each is
+    /// counted in `pool.connecting` until its timer fires or is cancelled.
+    retries: HashMap<ConnectionId, SpawnHandle>,
 }
 
 impl Manager {
@@ -45,6 +49,7 @@ impl Manager {
             pool: PoolState::default(),
             draining: false,
             drained: Vec::new(),
+            retries: HashMap::new(),
         }
     }
 
@@ -254,15 +259,21 @@ impl Manager {
             // The slot stays counted while it waits, so callers arriving
             // meanwhile do not start attempts of their own.
             self.pool.connecting += 1;
-            ctx.run_later(delay, move |act, ctx| {
+            let id = emitter.connection();
+            let timer = ctx.run_later(delay, move |act, ctx| {
+                act.retries.remove(&id);
+                // The slot stops counting while it asks whether anyone still
+                // needs it, or it would count as meeting its own demand.
+                act.pool.connecting -= 1;
                 if !act.draining && act.demand() {
+                    act.pool.connecting += 1;
                     act.attempt_connect(emitter, attempt + 1, None, ctx);
                 } else {
-                    act.pool.connecting -= 1;
                     act.check_drained();
                     act.publish_stats();
                 }
             });
+            self.retries.insert(id, timer);
             return;
         }
         // With no connection at all, nobody queued could ever be served:
@@ -273,6 +284,15 @@ impl Manager {
             }
         }
         self.check_drained();
+    }
+
+    /// Cancels every connect retry waiting out its backoff (on shutdown:
+    /// nobody needs them, and the drain must not wait for them).
+    pub(super) fn cancel_retries(&mut self, ctx: &mut Context<Self>) {
+        for (_, timer) in self.retries.drain() {
+            ctx.cancel_future(timer);
+            self.pool.connecting -= 1;
+        }
     }
 
     /// Whether a connect attempt would serve anyone: callers wait, or the

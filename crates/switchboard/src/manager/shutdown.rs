@@ -51,6 +51,7 @@ impl Handler<Shutdown> for Manager {
             for (id, _) in std::mem::take(&mut self.pool.idle) {
                 self.close(id, CloseReason::Shutdown, ctx);
             }
+            self.cancel_retries(ctx);
             self.publish_stats();
         }
         let (tx, rx) = oneshot::channel();
