@@ -20,9 +20,6 @@ fn is_outage_error(e: &Error) -> bool {
         | Error::Unreachable { .. }
         | Error::PoolTimeout { .. }
         | Error::Timeout { .. } => true,
-        // What a statement cut by the server's shutdown gets today; see
-        // `recovery::statement_cut_by_a_server_shutdown_invalidates_its_connection`.
-        Error::Database { message, .. } => message.contains("terminating connection"),
         _ => false,
     }
 }
