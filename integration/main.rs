@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod audit;
+mod bad_input;
 mod delivery;
 mod errors;
 mod events;
