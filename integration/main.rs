@@ -18,6 +18,7 @@ mod observe;
 mod pool;
 mod queries;
 mod rules;
+mod soak;
 mod status;
 mod support;
 mod timeouts;
