@@ -1,5 +1,6 @@
-//! Bugs the catalogue found, each as the test that passes once it is fixed.
-//! Ignored so the suite stays green; run them with `--ignored`.
+//! Bugs the catalogue found, each as the test that failed before its fix
+//! (they now guard against the bug coming back). One is still open, and
+//! ignored so the suite stays green: run it with `--ignored`.
 
 use std::time::Duration;
 
@@ -29,7 +30,6 @@ fn assert_clean(outcome: Vec<String>) {
 /// of a URL that does not parse, but not a `?password=` parameter, so the
 /// `InvalidUrl` error shows it.
 #[test]
-#[ignore = "known failure: InvalidUrl shows a ?password= parameter of an unparsable URL"]
 fn unparsable_url_hides_its_password_parameter() {
     run_local(async {
         let url = format!("postgres://db.example:notaport/app?password={SENTINEL}");
@@ -46,7 +46,6 @@ fn unparsable_url_hides_its_password_parameter() {
 /// authority, so no password is found to redact; the driver refuses it, and
 /// the `Connect` error and the `Connecting` event show it whole.
 #[test]
-#[ignore = "known failure: a URL without // shows its password in errors and events"]
 fn url_without_slashes_hides_its_password() {
     run_local(async {
         let url = format!("postgres:app:{SENTINEL}@127.0.0.1:1/app");
@@ -89,7 +88,6 @@ fn postgres_driver_errors_keep_their_cause() {
 /// holds for any MySQL connection that dies (server restart, KILL,
 /// wait_timeout).
 #[test]
-#[ignore = "known failure: a dead MySQL connection is never invalidated"]
 fn mysql_connection_killed_by_a_huge_statement_is_replaced() {
     let Some(url) = server_url(Db::Mysql) else {
         return;
@@ -116,7 +114,6 @@ fn mysql_connection_killed_by_a_huge_statement_is_replaced() {
 /// message asks whether the actix System was stopped; the pool was shut
 /// down, which `ShuttingDown` would say.
 #[test]
-#[ignore = "known failure: work after shutdown hears 'was its actix System stopped?'"]
 fn work_after_shutdown_hears_the_pool_shut_down() {
     run_local(async {
         let sb = Switchboard::builder("sqlite::memory:")

@@ -50,7 +50,10 @@ fn db_kind(kind: DatabaseErrorKind, message: &str) -> Option<DbErrorKind> {
         DatabaseErrorKind::NotNullViolation => DbErrorKind::NotNullViolation,
         DatabaseErrorKind::CheckViolation => DbErrorKind::CheckViolation,
         DatabaseErrorKind::SerializationFailure => DbErrorKind::SerializationFailure,
-        DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
+        // mysql_async's I/O errors arrive as `Unknown`.
+        DatabaseErrorKind::ClosedConnection
+        | DatabaseErrorKind::UnableToSendCommand
+        | DatabaseErrorKind::Unknown
             if looks_disconnected(message) =>
         {
             return None;
@@ -116,6 +119,10 @@ fn looks_disconnected(message: &str) -> bool {
         "server has gone away",
         "lost connection",
         "not connected",
+        "input/output error",
+        // MySQL closes the connection after a packet over max_allowed_packet.
+        "max_allowed_packet",
+        "packet too large",
     ]
     .iter()
     .any(|s| m.contains(s))
@@ -202,6 +209,17 @@ mod tests {
             "terminating connection due to administrator command",
             "FATAL: terminating connection due to idle-session timeout",
             "Server shutdown in progress",
+        ] {
+            let err = db_error(DatabaseErrorKind::Unknown, message);
+            assert!(err.is_connection_lost(), "{message}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn mysql_io_errors_reported_as_unknown_are_lost_connections() {
+        for message in [
+            "Input/output error: Connection to the server is closed",
+            "Input/output error: packet too large",
         ] {
             let err = db_error(DatabaseErrorKind::Unknown, message);
             assert!(err.is_connection_lost(), "{message}: {err:?}");

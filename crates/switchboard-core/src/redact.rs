@@ -49,6 +49,19 @@ impl DatabaseUrl {
             url: redact_unparsed(trimmed),
             reason: e.to_string(),
         })?;
+        // `postgres:user:pw@host/db` parses, as a URL with no host at all:
+        // the password would sit in its path, where nothing redacts it.
+        // (Other schemes are refused later, as unsupported.)
+        let server = ["postgres", "postgresql", "mysql", "mariadb"].contains(&parsed.scheme());
+        if server && (parsed.cannot_be_a_base() || !parsed.has_host()) {
+            return Err(Error::InvalidUrl {
+                url: redact_unparsed(trimmed),
+                reason: format!(
+                    "no host: expected {}://user@host/database (is the // missing?)",
+                    parsed.scheme()
+                ),
+            });
+        }
         let mut secrets = Vec::new();
         let mut shown = parsed.clone();
         if let Some(password) = parsed.password() {
@@ -152,19 +165,43 @@ impl fmt::Debug for Scrubber {
     }
 }
 
-/// Best effort for text that is not even a URL: hide what sits between the
-/// first `:` after `//` and the last `@`.
+/// Best effort for text that is not a usable URL: hide what sits between
+/// the first `:` of the authority (after `//`, or after the scheme when the
+/// `//` is missing) and the last `@`, and the value of every secret query
+/// parameter.
 fn redact_unparsed(raw: &str) -> String {
-    let Some(start) = raw.find("://").map(|i| i + 3) else {
-        return raw.to_owned();
+    let start = match raw.find("://") {
+        Some(i) => i + 3,
+        None => raw.find(':').map_or(0, |i| i + 1),
     };
-    let Some(at) = raw[start..].rfind('@').map(|i| i + start) else {
-        return raw.to_owned();
-    };
-    match raw[start..at].find(':') {
-        Some(colon) => format!("{}{}{}", &raw[..start + colon + 1], REDACTED, &raw[at..]),
+    let userinfo_hidden = match raw[start..].rfind('@').map(|i| i + start) {
+        Some(at) => match raw[start..at].find(':') {
+            Some(colon) => format!("{}{}{}", &raw[..start + colon + 1], REDACTED, &raw[at..]),
+            None => raw.to_owned(),
+        },
         None => raw.to_owned(),
-    }
+    };
+    redact_params(&userinfo_hidden)
+}
+
+/// `text` with the value of every `password=`-like parameter hidden.
+fn redact_params(text: &str) -> String {
+    let Some(query) = text.find('?') else {
+        return text.to_owned();
+    };
+    let params = text[query + 1..]
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if SECRET_PARAMS.contains(&key.to_ascii_lowercase().as_str()) => {
+                format!("{key}={REDACTED}")
+            }
+            _ => pair.to_owned(),
+        });
+    format!(
+        "{}?{}",
+        &text[..query],
+        params.collect::<Vec<_>>().join("&")
+    )
 }
 
 fn percent_decode(s: &str) -> std::result::Result<String, std::str::Utf8Error> {
@@ -222,6 +259,30 @@ mod tests {
             DatabaseUrl::parse(&format!("postgres://app:{SENTINEL}@db:notaport/test")).unwrap_err();
         assert!(!err.to_string().contains(SENTINEL), "{err}");
         assert!(!format!("{err:?}").contains(SENTINEL));
+    }
+
+    #[test]
+    fn unparsable_url_error_hides_a_password_parameter() {
+        let err = DatabaseUrl::parse(&format!(
+            "postgres://db:notaport/app?user=a&PassWord={SENTINEL}&x=1"
+        ))
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(!text.contains(SENTINEL), "{text}");
+        assert!(text.contains("PassWord=***&x=1"), "{text}");
+    }
+
+    #[test]
+    fn url_without_slashes_is_refused_without_its_password() {
+        let err =
+            DatabaseUrl::parse(&format!("postgres:app:{SENTINEL}@127.0.0.1:1/app")).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, Error::InvalidUrl { .. }), "{err:?}");
+        assert!(
+            !text.contains(SENTINEL) && !format!("{err:?}").contains(SENTINEL),
+            "{text}"
+        );
+        assert!(text.contains("//"), "{text}");
     }
 
     #[test]

@@ -259,6 +259,7 @@ impl Builder {
             guards: self.guards,
             stats: Counters::default(),
             outage: Default::default(),
+            closed: Default::default(),
         });
         let handle = Switchboard::new(Manager::new(shared.clone()).start(), shared);
         let warmed = handle

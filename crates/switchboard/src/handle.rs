@@ -62,10 +62,23 @@ impl Switchboard {
         R: Request + Message<Result = Result<<R as Request>::Output>>,
         Manager: Handler<R>,
     {
-        self.addr
-            .send(request)
-            .await
-            .map_err(|_| Error::Gone("manager"))?
+        self.addr.send(request).await.map_err(|_| self.gone())?
+    }
+
+    /// Why the manager does not answer: shut down by `shutdown()`, or its
+    /// actix System stopped.
+    fn gone(&self) -> Error {
+        if self
+            .shared
+            .closed
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            Error::ShuttingDown {
+                pool: self.shared.pool.to_string(),
+            }
+        } else {
+            Error::Gone("manager")
+        }
     }
 
     /// Borrows one connection until the returned lease is dropped.
@@ -75,14 +88,14 @@ impl Switchboard {
 
     /// Like [`Switchboard::checkout`] with labels or a timeout.
     pub async fn run_checkout(&self, checkout: Checkout) -> Result<Lease> {
-        self.addr
-            .send(checkout)
-            .await
-            .map_err(|_| Error::Gone("manager"))?
+        self.addr.send(checkout).await.map_err(|_| self.gone())?
     }
 
     /// Drains and stops the manager; see [`Shutdown`].
     pub async fn shutdown(&self) -> Result<()> {
+        self.shared
+            .closed
+            .store(true, std::sync::atomic::Ordering::Release);
         match self.addr.send(Shutdown).await {
             Ok(r) => r,
             // Already stopped: nothing left to drain.
@@ -114,10 +127,7 @@ impl Switchboard {
     /// waiting, and per connection its state, age, statements, last error
     /// and the statement under way. Serializable (serve it as JSON).
     pub async fn status(&self) -> Result<PoolStatus> {
-        self.addr
-            .send(Status)
-            .await
-            .map_err(|_| Error::Gone("manager"))
+        self.addr.send(Status).await.map_err(|_| self.gone())
     }
 
     /// Current sizes.

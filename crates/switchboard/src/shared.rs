@@ -27,6 +27,9 @@ pub(crate) struct Shared {
     pub(crate) stats: Counters,
     /// Set while connects fail and are retried; cleared by a success.
     pub(crate) outage: parking_lot::Mutex<Option<Outage>>,
+    /// Set by `shutdown()`: a manager that stops answering was shut down,
+    /// not lost.
+    pub(crate) closed: std::sync::atomic::AtomicBool,
 }
 
 /// The state of a connect outage, for callers' `Unreachable` errors.
