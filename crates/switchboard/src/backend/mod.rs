@@ -176,6 +176,31 @@ pub(crate) struct Connected {
     pub(crate) took: Duration,
 }
 
+/// diesel-async reports a failed PostgreSQL connect as only "error
+/// connecting to server", without tokio-postgres's cause. When that is all
+/// it says, one plain TCP connect to the same host and port finds the cause
+/// (connection refused, unknown host, timed out) and adds it.
+async fn add_network_cause(err: &mut Error, url: &DatabaseUrl) {
+    let Error::Connect { message, .. } = err else {
+        return;
+    };
+    if !message.ends_with("error connecting to server") {
+        return;
+    }
+    let Ok(parsed) = url::Url::parse(url.expose()) else {
+        return;
+    };
+    let host = parsed.host_str().unwrap_or("localhost").to_owned();
+    let port = parsed.port().unwrap_or(5432);
+    let probe = tokio::net::TcpStream::connect((host.as_str(), port));
+    let cause = match tokio::time::timeout(Duration::from_secs(2), probe).await {
+        Ok(Ok(_)) => return,
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "no answer within 2 s".to_owned(),
+    };
+    message.push_str(&format!(": {host}:{port}: {cause}"));
+}
+
 /// Opens one connection and asks the server its version.
 pub(crate) async fn connect(
     url: &DatabaseUrl,
@@ -194,11 +219,14 @@ pub(crate) async fn connect(
     };
     let (conn, version_sql) = match backend {
         Backend::Postgres => (
-            DbConnection::Postgres(
-                AsyncPgConnection::establish(url.expose())
-                    .await
-                    .map_err(fail)?,
-            ),
+            DbConnection::Postgres(match AsyncPgConnection::establish(url.expose()).await {
+                Ok(c) => c,
+                Err(e) => {
+                    let mut err = fail(e);
+                    add_network_cause(&mut err, url).await;
+                    return Err(err);
+                }
+            }),
             "SELECT version() AS v",
         ),
         Backend::Mysql => (
