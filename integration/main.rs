@@ -14,6 +14,7 @@ mod events;
 mod faults;
 mod guards;
 mod lifecycle;
+mod nats;
 mod observe;
 mod pool;
 mod queries;

@@ -1,0 +1,28 @@
+#![doc = include_str!("../README.md")]
+//!
+//! # Modules
+//!
+//! - [`exporter`]: [`NatsExporter`], a bus subscriber that publishes to
+//!   JetStream, its configuration, delivery contract ([`OnFull`]) and stats;
+//! - [`source`]: [`NatsSource`], a durable consumer that delivers into a
+//!   local bus;
+//! - [`stream`]: the stream's settings, created or checked by both;
+//! - [`subject`]: subjects, message ids and headers;
+//! - [`backoff`]: reconnect and retry delays;
+//! - [`error`]: the error type, [`NatsError`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod backoff;
+mod connect;
+pub mod error;
+pub mod exporter;
+pub mod source;
+pub mod stream;
+pub mod subject;
+
+pub use backoff::Backoff;
+pub use error::{NatsError, Result};
+pub use exporter::{ExporterBuilder, ExporterConfig, ExporterStats, NatsExporter, OnFull, State};
+pub use source::{NatsSource, SourceBuilder, SourceConfig, SourceState, SourceStats};
+pub use stream::{Retention, Storage, StreamSettings};
