@@ -355,3 +355,64 @@ fn only_statements_marked_retryable_are_sent_again() {
         sb.shutdown().await.unwrap();
     });
 }
+
+#[test]
+fn statement_on_a_blackholed_connection_times_out_and_the_connection_is_replaced() {
+    let Some((proxy, url)) = pg_behind_proxy(Mode::Forward) else {
+        return;
+    };
+    run_local(async move {
+        let (bus, rx) = observed("stall", Filter::kinds([Kind::Invalidated]), 64);
+        let sb = Switchboard::builder(url)
+            .name("stall")
+            .bus(bus)
+            .pool_size(1..=1)
+            .health_check(HealthCheck::None)
+            // Its replacement's first connect may still meet the blackhole.
+            .connect_timeout(Duration::from_millis(300))
+            .backoff(fast_backoff())
+            .start()
+            .await
+            .unwrap();
+        sb.run(Execute::sql("SELECT 1")).await.unwrap();
+        // The network goes silent under the connection, and new connections
+        // (the cancel request's too) are swallowed.
+        proxy.stall(true);
+        proxy.set_mode(Mode::Blackhole);
+        let started = std::time::Instant::now();
+        let err = sb
+            .run(Execute::sql("SELECT 1").timeout(Duration::from_millis(300)))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        // The cancel cannot get through: after its grace the connection is
+        // given up, never handed on mid-statement.
+        actix_rt::time::sleep(Duration::from_millis(2500)).await;
+        proxy.set_mode(Mode::Forward);
+        proxy.stall(false);
+        let mut served = false;
+        for _ in 0..40 {
+            if sb
+                .run(Execute::sql("SELECT 1").timeout(Duration::from_secs(1)))
+                .await
+                .is_ok()
+            {
+                served = true;
+                break;
+            }
+        }
+        assert!(served, "the pool did not recover");
+        assert_eq!(
+            settled(&sb, &rx).await.len(),
+            1,
+            "the stalled connection was not invalidated"
+        );
+        proxy.stall(false);
+        sb.shutdown().await.unwrap();
+    });
+}

@@ -27,6 +27,8 @@ struct Inner {
     upstream: SocketAddr,
     mode: AtomicU8,
     stopped: AtomicBool,
+    /// Relayed connections hold every byte while set.
+    stalled: Arc<AtomicBool>,
     /// Both ends of every connection ever accepted, to cut them.
     streams: Mutex<Vec<TcpStream>>,
 }
@@ -45,6 +47,7 @@ impl Proxy {
             upstream,
             mode: AtomicU8::new(mode as u8),
             stopped: AtomicBool::new(false),
+            stalled: Arc::new(AtomicBool::new(false)),
             streams: Mutex::new(Vec::new()),
         });
         let accept = inner.clone();
@@ -67,6 +70,12 @@ impl Proxy {
 
     pub fn set_mode(&self, mode: Mode) {
         self.inner.mode.store(mode as u8, Ordering::SeqCst);
+    }
+
+    /// Makes connections already relayed go silent (bytes are held, not
+    /// lost), or speak again.
+    pub fn stall(&self, on: bool) {
+        self.inner.stalled.store(on, Ordering::SeqCst);
     }
 
     /// Severs every connection accepted so far.
@@ -113,17 +122,21 @@ impl Inner {
         let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) else {
             return;
         };
-        thread::spawn(move || relay(client, server));
-        thread::spawn(move || relay(s2, c2));
+        let (stall_up, stall_down) = (self.stalled.clone(), self.stalled.clone());
+        thread::spawn(move || relay(client, server, &stall_up));
+        thread::spawn(move || relay(s2, c2, &stall_down));
     }
 }
 
-fn relay(mut from: TcpStream, mut to: TcpStream) {
+fn relay(mut from: TcpStream, mut to: TcpStream, stalled: &AtomicBool) {
     let mut buf = [0u8; 16 * 1024];
     loop {
         match from.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => {
+                while stalled.load(Ordering::SeqCst) {
+                    thread::sleep(Duration::from_millis(5));
+                }
                 if to.write_all(&buf[..n]).is_err() {
                     break;
                 }
