@@ -15,13 +15,13 @@ use crate::support::{assert_gap_free, run_local};
 /// What a caller may see while the server restarts: each says what
 /// happened and that a retry may succeed.
 fn is_outage_error(e: &Error) -> bool {
-    match e {
+    matches!(
+        e,
         Error::ConnectionLost { .. }
-        | Error::Unreachable { .. }
-        | Error::PoolTimeout { .. }
-        | Error::Timeout { .. } => true,
-        _ => false,
-    }
+            | Error::Unreachable { .. }
+            | Error::PoolTimeout { .. }
+            | Error::Timeout { .. }
+    )
 }
 
 /// Checks out every connection of a pool of `size` at once and runs a
