@@ -1,0 +1,586 @@
+//! What the statement benches share: the statements, clients that run
+//! them, rounds of concurrent clients with their timing, the three
+//! subscribers of the "with subscribers" rows, and the summary table.
+//!
+//! Each bench uses part of this module.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId};
+use diesel::prelude::*;
+use diesel::sql_types::Integer;
+use switchboard::{Bus, Load, Switchboard};
+use switchboard_audit::{AuditLog, Durability};
+use switchboard_observe::{Attached, TracingLogger};
+use switchboard_rules::RuleEngine;
+
+diesel::table! {
+    /// 1,000 rows read by primary key.
+    sb_bench_rows (id) {
+        id -> Integer,
+        name -> Text,
+    }
+}
+
+/// Rows in `sb_bench_rows`; keys read are `1..=ROWS`.
+pub const ROWS: u64 = 1000;
+
+/// Statements per criterion iteration, split evenly between the clients.
+pub const PER_ITER: u64 = 512;
+
+/// Statements timed one by one for the percentiles, split between the
+/// clients.
+pub const TIMED: u64 = 12_800;
+
+/// The statements measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stmt {
+    /// `SELECT $1` bound to 1: diesel caches it as a prepared statement,
+    /// so it is one round trip, as `SELECT 1` is in `pgbench -M prepared`.
+    /// (`sql_query("SELECT 1")` is never cached by diesel: two round trips.)
+    Select1,
+    /// `SELECT id, name FROM sb_bench_rows WHERE id = $1`, one row.
+    ReadPk,
+}
+
+impl Stmt {
+    pub const ALL: [Stmt; 2] = [Stmt::Select1, Stmt::ReadPk];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Stmt::Select1 => "select1",
+            Stmt::ReadPk => "read_pk",
+        }
+    }
+}
+
+/// A client of the system under test: runs one statement at a time and
+/// panics on any error (a bench that fails must not report a figure).
+pub trait Client: 'static {
+    fn exec(&mut self, stmt: Stmt, key: i32) -> impl Future<Output = ()>;
+}
+
+impl Client for Switchboard {
+    async fn exec(&mut self, stmt: Stmt, key: i32) {
+        match stmt {
+            Stmt::Select1 => {
+                let one: Vec<i32> = self
+                    .run(Load::new(diesel::select(1.into_sql::<Integer>())))
+                    .await
+                    .expect("SELECT 1 through switchboard");
+                assert_eq!(one, [1]);
+            }
+            Stmt::ReadPk => {
+                let rows: Vec<(i32, String)> = self
+                    .run(Load::new(sb_bench_rows::table.find(key)))
+                    .await
+                    .expect("a primary-key read through switchboard");
+                assert_eq!(rows.len(), 1);
+            }
+        }
+    }
+}
+
+/// The key client `i` reads at its `k`-th statement: spread over the rows.
+pub fn key(client: usize, k: u64) -> i32 {
+    ((client as u64 * 7919 + k) % ROWS) as i32 + 1
+}
+
+/// One client's share of a round: `count` statements, each timed when
+/// `timed` (nanoseconds).
+pub async fn drive<C: Client>(
+    mut client: C,
+    i: usize,
+    stmt: Stmt,
+    count: u64,
+    timed: bool,
+) -> (C, Vec<u64>) {
+    let mut latencies = Vec::with_capacity(if timed { count as usize } else { 0 });
+    for k in 0..count {
+        if timed {
+            let started = Instant::now();
+            client.exec(stmt, key(i, k)).await;
+            latencies.push(started.elapsed().as_nanos() as u64);
+        } else {
+            client.exec(stmt, key(i, k)).await;
+        }
+    }
+    (client, latencies)
+}
+
+/// The outcome of every client running its share at once.
+pub struct Round<C> {
+    pub clients: Vec<C>,
+    pub elapsed: Duration,
+    /// Per statement, nanoseconds (empty unless timed).
+    pub latencies: Vec<u64>,
+}
+
+/// Runs a round with each client in a task of its own on the current
+/// arbiter (call inside `System::block_on`).
+pub async fn round_local<C: Client>(
+    clients: Vec<C>,
+    stmt: Stmt,
+    per_client: u64,
+    timed: bool,
+) -> Round<C> {
+    let started = Instant::now();
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| actix_rt::spawn(drive(c, i, stmt, per_client, timed)))
+        .collect();
+    let mut round = Round {
+        clients: Vec::with_capacity(tasks.len()),
+        elapsed: Duration::ZERO,
+        latencies: Vec::new(),
+    };
+    for task in tasks {
+        let (c, lat) = task.await.expect("a client task");
+        round.clients.push(c);
+        round.latencies.extend(lat);
+    }
+    round.elapsed = started.elapsed();
+    round
+}
+
+/// Runs rounds with [`round_local`] on an actix system, for [`measure`].
+pub fn on_system<C: Client>(
+    system: &actix::SystemRunner,
+    stmt: Stmt,
+) -> impl FnMut(Vec<C>, u64, bool) -> Round<C> + '_ {
+    move |clients, per_client, timed| system.block_on(round_local(clients, stmt, per_client, timed))
+}
+
+/// What one row of a summary reports.
+#[derive(Debug, Clone)]
+pub struct Figures {
+    pub bench: String,
+    pub variant: String,
+    pub concurrency: usize,
+    /// Mean over every round criterion timed (warm-up included).
+    pub per_second: f64,
+    pub p50: Duration,
+    pub p99: Duration,
+    /// CPU time of the whole bench process (every thread: clients, pool,
+    /// subscribers) per statement, over the criterion rounds. The server's
+    /// CPU is not in it; on 2 cores it competes with this for the cores.
+    pub cpu_per_statement: Duration,
+    /// Cores used meanwhile by other processes than this one and
+    /// PostgreSQL: above ~0.1 the row was measured on a busy machine.
+    pub others: f64,
+}
+
+/// The `p`-th percentile (0..=100) of nanosecond samples.
+pub fn percentile(sorted: &[u64], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    Duration::from_nanos(sorted[rank.min(sorted.len() - 1)])
+}
+
+/// Whether a row is measured: all of them, or with `SB_BENCH_ONLY` set
+/// (to rerun or profile some rows), those whose
+/// `statement/concurrency/variant` (`select1/8/deadpool`) contains its
+/// value (`select1/8/`: every variant of one group).
+pub fn selected(stmt: Stmt, variant: &str, n: usize) -> bool {
+    match std::env::var("SB_BENCH_ONLY") {
+        Ok(only) => format!("{}/{n}/{variant}", stmt.name()).contains(&only),
+        Err(_) => true,
+    }
+}
+
+/// CPU time counters, in clock ticks (1/100 s): the whole machine busy
+/// in processes (user and system, not interrupts) and in total, this
+/// process, and every process named `postgres`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ticks {
+    pub busy: u64,
+    pub total: u64,
+    pub own: u64,
+    pub postgres: u64,
+}
+
+impl Ticks {
+    pub fn now() -> Ticks {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let cpu: Vec<u64> = stat
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        // user nice system idle iowait irq softirq steal ...; interrupt
+        // time (loopback networking, mostly) belongs to no process.
+        let at = |i: usize| cpu.get(i).copied().unwrap_or(0);
+        let busy = at(0) + at(1) + at(2);
+        let total: u64 = cpu.iter().take(8).sum();
+        let mut postgres = 0;
+        if let Ok(dir) = std::fs::read_dir("/proc") {
+            for entry in dir.flatten() {
+                let path = entry.path();
+                let is_pid = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
+                if !is_pid {
+                    continue;
+                }
+                if let Ok(text) = std::fs::read_to_string(path.join("stat"))
+                    && text.contains("(postgres)")
+                {
+                    postgres += proc_ticks(&text);
+                }
+            }
+        }
+        let own = own_ticks_now();
+        Ticks {
+            busy,
+            total,
+            own,
+            postgres,
+        }
+    }
+
+    /// CPU ticks spent since `before` by processes other than this one and
+    /// PostgreSQL (other work on the machine, which makes figures noisy),
+    /// and the wall ticks that passed. Exited processes are not counted, so
+    /// connections closed meanwhile show up as "other".
+    pub fn others_since(&self, before: &Ticks) -> (u64, u64) {
+        let wall = (self.total.saturating_sub(before.total) as f64 / cores()) as u64;
+        let busy = self.busy.saturating_sub(before.busy);
+        let mine =
+            self.own.saturating_sub(before.own) + self.postgres.saturating_sub(before.postgres);
+        (busy.saturating_sub(mine), wall)
+    }
+}
+
+/// CPU ticks of this process so far (every thread).
+pub fn own_ticks_now() -> u64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .map(|t| proc_ticks(&t))
+        .unwrap_or(0)
+}
+
+/// utime + stime of a `/proc/PID/stat` text.
+fn proc_ticks(stat: &str) -> u64 {
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let at = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    at(11) + at(12)
+}
+
+fn cores() -> f64 {
+    std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
+}
+
+/// Benchmarks `clients` running `stmt` concurrently under criterion (as
+/// statements per second, one iteration being [`PER_ITER`] statements),
+/// then times [`TIMED`] statements one by one for the percentiles.
+/// `run` runs one round on the variant's runtime; rows not
+/// [`selected`] are skipped.
+pub fn measure<C>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    variant: &str,
+    stmt: Stmt,
+    clients: Vec<C>,
+    mut run: impl FnMut(Vec<C>, u64, bool) -> Round<C>,
+) -> (Vec<C>, Option<Figures>) {
+    let n = clients.len();
+    if !selected(stmt, variant, n) {
+        return (clients, None);
+    }
+    let per_client = PER_ITER / n as u64;
+    let mut slot = Some(clients);
+    let mut statements = 0u64;
+    let mut spent = Duration::ZERO;
+    let (mut own_ticks, mut other_ticks, mut wall_ticks) = (0u64, 0u64, 0u64);
+    group.bench_function(BenchmarkId::new(variant, n), |b| {
+        b.iter_custom(|iters| {
+            let clients = slot.take().expect("clients between rounds");
+            let before = Ticks::now();
+            let own_before = own_ticks_now();
+            let round = run(clients, per_client * iters, false);
+            own_ticks += own_ticks_now().saturating_sub(own_before);
+            let after = Ticks::now();
+            let (other, wall) = after.others_since(&before);
+            other_ticks += other;
+            wall_ticks += wall;
+            statements += per_client * iters * n as u64;
+            spent += round.elapsed;
+            slot = Some(round.clients);
+            round.elapsed
+        });
+    });
+    let clients = slot.take().expect("clients after criterion");
+    let mut round = run(clients, TIMED / n as u64, true);
+    round.latencies.sort_unstable();
+    let figures = Figures {
+        bench: format!("{}/c{n}", stmt.name()),
+        variant: variant.to_owned(),
+        concurrency: n,
+        per_second: statements as f64 / spent.as_secs_f64().max(1e-9),
+        p50: percentile(&round.latencies, 50.0),
+        p99: percentile(&round.latencies, 99.0),
+        cpu_per_statement: Duration::from_secs_f64(
+            own_ticks as f64 / 100.0 / statements.max(1) as f64,
+        ),
+        others: other_ticks as f64 / wall_ticks.max(1) as f64,
+    };
+    eprintln!(
+        "  {:<28} {:>8.0} statements/s  p50 {:>8.1?}  p99 {:>8.1?}  cpu {:>6.1?}/statement  others {:.2} cores",
+        format!("{}/{}", figures.bench, figures.variant),
+        figures.per_second,
+        figures.p50,
+        figures.p99,
+        figures.cpu_per_statement,
+        figures.others
+    );
+    (round.clients, Some(figures))
+}
+
+/// A directory of its own under the system's temp dir, removed at the end.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("sb-bench-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Twenty rules, none of which denies the benches' reads: what a real
+/// policy file might hold. Eight apply to every statement, the others are
+/// skipped by their class or label conditions, as they would be in use.
+pub const RULES: &str = r#"
+name = "bench-policy"
+
+[[rule]]
+name = "no-unbounded-writes"
+kind = "require_where"
+
+[[rule]]
+name = "no-payroll"
+kind = "deny_tables"
+tables = ["payroll", "hr.salaries"]
+
+[[rule]]
+name = "no-secrets"
+kind = "deny_tables"
+tables = ["secrets", "vault.keys", "api_tokens"]
+
+[[rule]]
+name = "no-audit-tampering"
+kind = "deny_tables"
+tables = ["audit_log", "audit.events"]
+classes = ["write", "ddl"]
+
+[[rule]]
+name = "no-role-changes"
+kind = "deny_class"
+classes = ["role"]
+
+[[rule]]
+name = "no-ddl-in-prod"
+kind = "deny_class"
+classes = ["ddl"]
+when = { env = "prod" }
+
+[[rule]]
+name = "no-ddl-in-business-hours"
+kind = "time_window"
+classes = ["ddl"]
+days = ["mon", "tue", "wed", "thu", "fri"]
+from = "08:00"
+to = "18:00"
+shadow = true
+
+[[rule]]
+name = "no-writes-at-night"
+kind = "time_window"
+classes = ["write"]
+from = "02:00"
+to = "02:15"
+when = { tenant = "acme" }
+
+[[rule]]
+name = "max-length"
+kind = "max_length"
+max_bytes = 65536
+
+[[rule]]
+name = "acme-no-invoices"
+kind = "deny_tables"
+tables = ["invoices", "billing.invoices"]
+when = { tenant = ["acme", "globex"] }
+
+[[rule]]
+name = "initech-no-reports"
+kind = "deny_tables"
+tables = ["tps_reports"]
+when = { tenant = "initech" }
+
+[[rule]]
+name = "no-misc-in-prod"
+kind = "deny_class"
+classes = ["misc"]
+when = { env = "prod" }
+
+[[rule]]
+name = "no-legacy-tables"
+kind = "deny_tables"
+tables = ["legacy_orders", "legacy_users", "old.customers"]
+
+[[rule]]
+name = "no-temp-tables"
+kind = "deny_tables"
+tables = ["tmp_import"]
+shadow = true
+
+[[rule]]
+name = "short-writes"
+kind = "max_length"
+max_bytes = 16384
+classes = ["write"]
+
+[[rule]]
+name = "no-ddl-weekends"
+kind = "time_window"
+classes = ["ddl"]
+days = ["sat", "sun"]
+from = "00:00"
+to = "24:00"
+shadow = true
+
+[[rule]]
+name = "tenant-rate"
+kind = "rate_limit"
+label = "tenant"
+per_second = 100000.0
+burst = 100000
+
+[[rule]]
+name = "tenant-concurrency"
+kind = "max_concurrent"
+label = "tenant"
+max = 64
+
+[[rule]]
+name = "user-rate"
+kind = "rate_limit"
+label = "user"
+per_second = 10000.0
+
+[[rule]]
+name = "batch-concurrency"
+kind = "max_concurrent"
+label = "batch"
+max = 4
+"#;
+
+/// The three subscribers of the "with subscribers" rows: a `TracingLogger`
+/// formatting every line into `io::sink`, a Batched `AuditLog` in a temp
+/// dir, and a `RuleEngine` guard with [`RULES`].
+pub struct Subscribers {
+    _logger: Attached,
+    audit: AuditLog,
+    _dir: TempDir,
+}
+
+impl Subscribers {
+    /// Attaches the logger and the audit log to a new bus, and returns the
+    /// bus and the rule engine to build the pool with.
+    pub fn new(name: &str) -> (Self, Bus, RuleEngine) {
+        let bus = Bus::new();
+        let sink = tracing_subscriber::fmt()
+            .with_writer(std::io::sink)
+            .with_ansi(false)
+            .finish();
+        let logger = TracingLogger::new()
+            .dispatch(sink)
+            .attach(&bus)
+            .expect("a logger");
+        let dir = TempDir::new(name);
+        let audit = AuditLog::builder(&dir.0)
+            .durability_all(Durability::batched())
+            .rotate_at_size(64 << 20)
+            .open()
+            .expect("an audit log");
+        audit.attach(&bus).expect("audit attached");
+        let rules = RuleEngine::from_toml(RULES).expect("the bench rules");
+        assert_eq!(rules.rules_len(), 20);
+        let subscribers = Subscribers {
+            _logger: logger,
+            audit,
+            _dir: dir,
+        };
+        (subscribers, bus, rules)
+    }
+
+    /// Flushes and closes the audit log (call after the pool's shutdown).
+    pub async fn close(self) {
+        let stats = self.audit.stats();
+        eprintln!(
+            "  audit: {} records, {} fsyncs, {} bytes",
+            stats.records, stats.fsyncs, stats.bytes
+        );
+        self.audit
+            .close(Duration::from_secs(60))
+            .await
+            .expect("audit closed");
+    }
+}
+
+/// Formats a rate with thousands separators.
+pub fn rate(per_second: f64) -> String {
+    let n = per_second.round() as u64;
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Microseconds with one decimal.
+pub fn micros(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1e6)
+}
+
+/// The Criterion every statement bench uses: short, since each figure is
+/// also a ratio within the same run.
+pub fn criterion() -> criterion::Criterion {
+    criterion::Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(10)
+        .configure_from_args()
+}
+
+/// Whether `-- --quick` was given.
+pub fn quick() -> bool {
+    std::env::args().any(|a| a == "--quick")
+}
