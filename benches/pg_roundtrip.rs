@@ -38,8 +38,9 @@ use diesel_async::pooled_connection::{
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures_util::future::join_all;
+use support::subscribers::TempDir;
 use support::{
-    Client, Figures, PER_ITER, Round, Stmt, Subscribers, TempDir, drive, measure, on_system, rate,
+    Client, Figures, PER_ITER, Round, Stmt, Subscribers, drive, measure, on_system, rate,
     sb_bench_rows, selected,
 };
 use switchboard::Switchboard;

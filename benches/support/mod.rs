@@ -1,22 +1,26 @@
 //! What the statement benches share: the statements, clients that run
-//! them, rounds of concurrent clients with their timing, the three
-//! subscribers of the "with subscribers" rows, and the summary table.
+//! them, rounds of concurrent clients with their timing, and formatting.
+//!
+//! - [`cpu`]: CPU per statement, and other processes' CPU meanwhile;
+//! - [`subscribers`]: the three subscribers of the "with subscribers" rows.
 //!
 //! Each bench uses part of this module.
 #![allow(dead_code)]
 
+mod cpu;
+pub mod subscribers;
+
 use std::future::Future;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId};
 use diesel::prelude::*;
 use diesel::sql_types::Integer;
-use switchboard::{Bus, Load, Switchboard};
-use switchboard_audit::{AuditLog, Durability};
-use switchboard_observe::{Attached, TracingLogger};
-use switchboard_rules::RuleEngine;
+use switchboard::{Load, Switchboard};
+
+use cpu::{Ticks, own_ticks_now};
+pub use subscribers::Subscribers;
 
 diesel::table! {
     /// 1,000 rows read by primary key.
@@ -195,97 +199,6 @@ pub fn selected(stmt: Stmt, variant: &str, n: usize) -> bool {
     }
 }
 
-/// CPU time counters, in clock ticks (1/100 s): the whole machine busy
-/// in processes (user and system, not interrupts) and in total, this
-/// process, and every process named `postgres`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Ticks {
-    pub busy: u64,
-    pub total: u64,
-    pub own: u64,
-    pub postgres: u64,
-}
-
-impl Ticks {
-    pub fn now() -> Ticks {
-        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-        let cpu: Vec<u64> = stat
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .split_whitespace()
-            .skip(1)
-            .filter_map(|f| f.parse().ok())
-            .collect();
-        // user nice system idle iowait irq softirq steal ...; interrupt
-        // time (loopback networking, mostly) belongs to no process.
-        let at = |i: usize| cpu.get(i).copied().unwrap_or(0);
-        let busy = at(0) + at(1) + at(2);
-        let total: u64 = cpu.iter().take(8).sum();
-        let mut postgres = 0;
-        if let Ok(dir) = std::fs::read_dir("/proc") {
-            for entry in dir.flatten() {
-                let path = entry.path();
-                let is_pid = path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
-                if !is_pid {
-                    continue;
-                }
-                if let Ok(text) = std::fs::read_to_string(path.join("stat"))
-                    && text.contains("(postgres)")
-                {
-                    postgres += proc_ticks(&text);
-                }
-            }
-        }
-        let own = own_ticks_now();
-        Ticks {
-            busy,
-            total,
-            own,
-            postgres,
-        }
-    }
-
-    /// CPU ticks spent since `before` by processes other than this one and
-    /// PostgreSQL (other work on the machine, which makes figures noisy),
-    /// and the wall ticks that passed. Exited processes are not counted, so
-    /// connections closed meanwhile show up as "other".
-    pub fn others_since(&self, before: &Ticks) -> (u64, u64) {
-        let wall = (self.total.saturating_sub(before.total) as f64 / cores()) as u64;
-        let busy = self.busy.saturating_sub(before.busy);
-        let mine =
-            self.own.saturating_sub(before.own) + self.postgres.saturating_sub(before.postgres);
-        (busy.saturating_sub(mine), wall)
-    }
-}
-
-/// CPU ticks of this process so far (every thread).
-pub fn own_ticks_now() -> u64 {
-    std::fs::read_to_string("/proc/self/stat")
-        .map(|t| proc_ticks(&t))
-        .unwrap_or(0)
-}
-
-/// utime + stime of a `/proc/PID/stat` text.
-fn proc_ticks(stat: &str) -> u64 {
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let at = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    at(11) + at(12)
-}
-
-fn cores() -> f64 {
-    std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
-}
-
 /// Benchmarks `clients` running `stmt` concurrently under criterion (as
 /// statements per second, one iteration being [`PER_ITER`] statements),
 /// then times [`TIMED`] statements one by one for the percentiles.
@@ -351,206 +264,6 @@ pub fn measure<C>(
     (round.clients, Some(figures))
 }
 
-/// A directory of its own under the system's temp dir, removed at the end.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("sb-bench-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("a temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Twenty rules, none of which denies the benches' reads: what a real
-/// policy file might hold. Eight apply to every statement, the others are
-/// skipped by their class or label conditions, as they would be in use.
-pub const RULES: &str = r#"
-name = "bench-policy"
-
-[[rule]]
-name = "no-unbounded-writes"
-kind = "require_where"
-
-[[rule]]
-name = "no-payroll"
-kind = "deny_tables"
-tables = ["payroll", "hr.salaries"]
-
-[[rule]]
-name = "no-secrets"
-kind = "deny_tables"
-tables = ["secrets", "vault.keys", "api_tokens"]
-
-[[rule]]
-name = "no-audit-tampering"
-kind = "deny_tables"
-tables = ["audit_log", "audit.events"]
-classes = ["write", "ddl"]
-
-[[rule]]
-name = "no-role-changes"
-kind = "deny_class"
-classes = ["role"]
-
-[[rule]]
-name = "no-ddl-in-prod"
-kind = "deny_class"
-classes = ["ddl"]
-when = { env = "prod" }
-
-[[rule]]
-name = "no-ddl-in-business-hours"
-kind = "time_window"
-classes = ["ddl"]
-days = ["mon", "tue", "wed", "thu", "fri"]
-from = "08:00"
-to = "18:00"
-shadow = true
-
-[[rule]]
-name = "no-writes-at-night"
-kind = "time_window"
-classes = ["write"]
-from = "02:00"
-to = "02:15"
-when = { tenant = "acme" }
-
-[[rule]]
-name = "max-length"
-kind = "max_length"
-max_bytes = 65536
-
-[[rule]]
-name = "acme-no-invoices"
-kind = "deny_tables"
-tables = ["invoices", "billing.invoices"]
-when = { tenant = ["acme", "globex"] }
-
-[[rule]]
-name = "initech-no-reports"
-kind = "deny_tables"
-tables = ["tps_reports"]
-when = { tenant = "initech" }
-
-[[rule]]
-name = "no-misc-in-prod"
-kind = "deny_class"
-classes = ["misc"]
-when = { env = "prod" }
-
-[[rule]]
-name = "no-legacy-tables"
-kind = "deny_tables"
-tables = ["legacy_orders", "legacy_users", "old.customers"]
-
-[[rule]]
-name = "no-temp-tables"
-kind = "deny_tables"
-tables = ["tmp_import"]
-shadow = true
-
-[[rule]]
-name = "short-writes"
-kind = "max_length"
-max_bytes = 16384
-classes = ["write"]
-
-[[rule]]
-name = "no-ddl-weekends"
-kind = "time_window"
-classes = ["ddl"]
-days = ["sat", "sun"]
-from = "00:00"
-to = "24:00"
-shadow = true
-
-[[rule]]
-name = "tenant-rate"
-kind = "rate_limit"
-label = "tenant"
-per_second = 100000.0
-burst = 100000
-
-[[rule]]
-name = "tenant-concurrency"
-kind = "max_concurrent"
-label = "tenant"
-max = 64
-
-[[rule]]
-name = "user-rate"
-kind = "rate_limit"
-label = "user"
-per_second = 10000.0
-
-[[rule]]
-name = "batch-concurrency"
-kind = "max_concurrent"
-label = "batch"
-max = 4
-"#;
-
-/// The three subscribers of the "with subscribers" rows: a `TracingLogger`
-/// formatting every line into `io::sink`, a Batched `AuditLog` in a temp
-/// dir, and a `RuleEngine` guard with [`RULES`].
-pub struct Subscribers {
-    _logger: Attached,
-    audit: AuditLog,
-    _dir: TempDir,
-}
-
-impl Subscribers {
-    /// Attaches the logger and the audit log to a new bus, and returns the
-    /// bus and the rule engine to build the pool with.
-    pub fn new(name: &str) -> (Self, Bus, RuleEngine) {
-        let bus = Bus::new();
-        let sink = tracing_subscriber::fmt()
-            .with_writer(std::io::sink)
-            .with_ansi(false)
-            .finish();
-        let logger = TracingLogger::new()
-            .dispatch(sink)
-            .attach(&bus)
-            .expect("a logger");
-        let dir = TempDir::new(name);
-        let audit = AuditLog::builder(&dir.0)
-            .durability_all(Durability::batched())
-            .rotate_at_size(64 << 20)
-            .open()
-            .expect("an audit log");
-        audit.attach(&bus).expect("audit attached");
-        let rules = RuleEngine::from_toml(RULES).expect("the bench rules");
-        assert_eq!(rules.rules_len(), 20);
-        let subscribers = Subscribers {
-            _logger: logger,
-            audit,
-            _dir: dir,
-        };
-        (subscribers, bus, rules)
-    }
-
-    /// Flushes and closes the audit log (call after the pool's shutdown).
-    pub async fn close(self) {
-        let stats = self.audit.stats();
-        eprintln!(
-            "  audit: {} records, {} fsyncs, {} bytes",
-            stats.records, stats.fsyncs, stats.bytes
-        );
-        self.audit
-            .close(Duration::from_secs(60))
-            .await
-            .expect("audit closed");
-    }
-}
-
 /// Formats a rate with thousands separators.
 pub fn rate(per_second: f64) -> String {
     let n = per_second.round() as u64;
@@ -578,9 +291,4 @@ pub fn criterion() -> criterion::Criterion {
         .measurement_time(Duration::from_secs(3))
         .sample_size(10)
         .configure_from_args()
-}
-
-/// Whether `-- --quick` was given.
-pub fn quick() -> bool {
-    std::env::args().any(|a| a == "--quick")
 }
