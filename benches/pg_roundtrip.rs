@@ -195,6 +195,11 @@ fn pgbench(bin: &PathBuf, url: &str, stmt: Stmt, clients: usize, secs: u32) -> O
 }
 
 fn main() {
+    // Listed by cargo nextest or `cargo test --benches`: nothing to list.
+    // A bench's measured run is never part of the test suite.
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
     let url = std::env::var("SWITCHBOARD_PG_URL").unwrap_or_else(|_| PG_DEFAULT.to_owned());
     let shown = switchboard_core::DatabaseUrl::parse(&url)
         .map(|u| u.redacted().to_owned())

@@ -93,6 +93,14 @@ async fn pool(
 }
 
 fn main() {
+    // Listed by cargo nextest or `cargo test --benches`: nothing to list.
+    // A bench's measured run is never part of the test suite.
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    if support::listing() {
+        return;
+    }
     let system = actix::System::new();
     let mut c = support::criterion();
     let mut figures: Vec<Figures> = Vec::new();
