@@ -119,10 +119,6 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    // nextest lists every target with `--list` first: there are no tests.
-    if std::env::args().any(|a| a == "--list") {
-        return;
-    }
     let mut c = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))

@@ -98,9 +98,6 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    if support::listing() {
-        return;
-    }
     let system = actix::System::new();
     let mut c = support::criterion();
     let mut figures: Vec<Figures> = Vec::new();
