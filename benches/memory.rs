@@ -118,6 +118,13 @@ fn main() {
         child(&mode);
         return;
     }
+    // Only under `cargo bench` (which passes `--bench`): test runners start
+    // bench targets too, to list (`--list`) or smoke-run them, and this
+    // takes a minute.
+    if !std::env::args().any(|a| a == "--bench") {
+        eprintln!("memory: a benchmark; run it with `cargo bench --bench memory`");
+        return;
+    }
     eprintln!("memory: two children, ~25 s each (waiting for blocking threads to retire)");
     let (raw_before, raw_after, raw_threads) = measure("raw");
     let (sb_before, sb_after, sb_threads) = measure("switchboard");

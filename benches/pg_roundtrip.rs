@@ -312,7 +312,7 @@ fn main() {
 
             if let Some(bin) = pgbench_bin
                 .as_ref()
-                .filter(|_| selected(stmt, "pgbench", n))
+                .filter(|_| support::benching() && selected(stmt, "pgbench", n))
                 && let Some(tps) = pgbench(bin, &url, stmt, n, 5)
             {
                 eprintln!("  {}/c{n}/pgbench {:>10.0} tps", stmt.name(), tps);
