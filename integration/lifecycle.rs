@@ -303,7 +303,9 @@ fn old_connections_are_replaced_at_their_lifetime() {
             .filter(|e| e.kind() == Kind::Connected)
             .count();
         assert!(connected >= 2, "not replaced: {events:?}");
-        assert_eq!(sb.stats().open, 1);
+        // One slot: open, or (its lifetime just ran out again) reopening.
+        let stats = sb.stats();
+        assert_eq!(stats.open + stats.connecting, 1, "{stats:?}");
         sb.shutdown().await.unwrap();
     });
 }
