@@ -152,11 +152,6 @@ fn count(system: &actix::SystemRunner, kind: Kind, contract: &'static str, n: us
 }
 
 fn main() {
-    // Listed by cargo nextest or `cargo test --benches`: nothing to list.
-    // A bench's measured run is never part of the test suite.
-    if std::env::args().any(|a| a == "--list") {
-        return;
-    }
     // Only under `cargo bench` (which passes `--bench`): test runners start
     // bench targets too, to list (`--list`) or smoke-run them.
     if !std::env::args().any(|a| a == "--bench") {

@@ -114,11 +114,6 @@ fn measure(mode: &str) -> (u64, u64, u64) {
 }
 
 fn main() {
-    // Listed by cargo nextest or `cargo test --benches`: nothing to list.
-    // A bench's measured run is never part of the test suite.
-    if std::env::args().any(|a| a == "--list") {
-        return;
-    }
     if let Ok(mode) = std::env::var(MODE) {
         child(&mode);
         return;
