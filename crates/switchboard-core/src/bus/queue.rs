@@ -133,6 +133,16 @@ impl Queue {
         }
     }
 
+    /// The front slot if there is one now: `Ok(None)` when empty,
+    /// `Err(())` once the queue is closed.
+    pub(crate) fn try_peek(&self) -> Result<Option<Slot>, ()> {
+        let st = self.state.lock();
+        if st.closed {
+            return Err(());
+        }
+        Ok(st.buf.front().cloned())
+    }
+
     /// Removes the front slot after it was delivered (or given up on).
     pub(crate) fn ack(&self) {
         let mut st = self.state.lock();
