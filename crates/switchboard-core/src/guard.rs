@@ -358,6 +358,9 @@ pub struct Decision {
     pub shadow: Vec<(Arc<str>, String)>,
     /// Held until the statement ends.
     pub permits: Vec<Permit>,
+    /// The classification of the last rewrite's SQL (made once, for the
+    /// guards after it; the statement needs it too).
+    pub rewritten: Option<Classified>,
 }
 
 impl Decision {
@@ -474,6 +477,7 @@ impl Guards {
                         Subject::Statement(statement) => {
                             let sql: Arc<str> = sql.into();
                             statement.classified = reclassify(&sql);
+                            decision.rewritten = Some(statement.classified.clone());
                             statement.sql = sql.clone();
                             decision.rewrites.push((entry.name.clone(), reason, sql));
                             None

@@ -3,8 +3,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use switchboard_core::guard::Decision;
 use switchboard_core::redact::Scrubber;
-use switchboard_core::{Backend, Bus, DatabaseUrl, Error, Guards};
+use switchboard_core::{
+    Backend, Bus, Check, DatabaseUrl, Emitter, Error, EventKind, Guards, Result,
+};
 use switchboard_sql::{Classifier, Dialect};
 
 use crate::config::PoolConfig;
@@ -41,6 +44,39 @@ pub(crate) struct Outage {
 }
 
 impl Shared {
+    /// Asks the pool's guards about `check` and publishes what they said on
+    /// the connection's `emitter`: `ShadowDenied`, `Rewritten`, and a
+    /// denial as `Denied`, which is also returned as the error. The
+    /// decision (with its permits) is for the caller to hold.
+    pub(crate) async fn guard(&self, emitter: &Emitter, check: Check) -> Result<Decision> {
+        let query_id = check.query_id();
+        let decision = self
+            .guards
+            .decide(check, |sql| self.classifier.classify(sql, self.dialect))
+            .await;
+        for (guard, reason) in &decision.shadow {
+            emitter.emit(EventKind::ShadowDenied {
+                query_id,
+                guard: guard.to_string(),
+                reason: reason.clone(),
+            });
+        }
+        if let Some(query_id) = query_id {
+            for (guard, reason, sql) in &decision.rewrites {
+                emitter.emit(EventKind::Rewritten {
+                    query_id,
+                    guard: guard.to_string(),
+                    reason: reason.clone(),
+                    sql: sql.clone(),
+                });
+            }
+        }
+        match &decision.denied {
+            Some((guard, reason)) => Err(deny(emitter, query_id, guard, reason.clone())),
+            None => Ok(decision),
+        }
+    }
+
     /// A driver error as the secret-free [`Error`] callers and events get.
     pub(crate) fn db_error(&self, err: &diesel::result::Error) -> Error {
         self.scrub(Error::from(err))
@@ -74,6 +110,20 @@ impl Shared {
             },
             other => other,
         }
+    }
+}
+
+/// Publishes a guard's denial of a statement (`query_id`) or connect, and
+/// returns the error the caller gets.
+pub(crate) fn deny(emitter: &Emitter, query_id: Option<u64>, guard: &str, reason: String) -> Error {
+    emitter.emit(EventKind::Denied {
+        query_id,
+        guard: guard.to_owned(),
+        reason: reason.clone(),
+    });
+    Error::Denied {
+        guard: guard.to_owned(),
+        reason,
     }
 }
 

@@ -122,6 +122,10 @@ async fn rewrite_needs_permission_and_is_seen_by_later_guards() {
         .await;
     assert!(d.denied.is_none(), "{:?}", d.denied);
     assert_eq!(d.sql().map(|s| &**s), Some("SELECT 2"));
+    assert!(
+        d.rewritten.as_ref().is_some_and(|c| c.is_err()),
+        "classified once, kept"
+    );
 }
 
 #[actix::test]

@@ -17,7 +17,7 @@ use crate::backend::DbConnection;
 use crate::bind::BindValue;
 use crate::config::ParamPolicy;
 use crate::load::LoadAny;
-use crate::shared::Shared;
+use crate::shared::{Shared, deny};
 
 /// A connection taken out of its actor for one piece of work.
 pub(crate) struct Session {
@@ -73,38 +73,25 @@ impl Session {
             (sql, classified)
         } else {
             let statement = Statement::new(query_id, sql.clone(), origin, classified.clone());
-            decision = self.guard(statement).await;
-            if let Some((guard, reason)) = decision.denied.take() {
-                self.emitter.emit(EventKind::Denied {
-                    query_id: Some(query_id),
-                    guard: guard.to_string(),
-                    reason: reason.clone(),
-                });
-                return Err(Error::Denied {
-                    guard: guard.to_string(),
-                    reason,
-                });
-            }
-            match decision.sql() {
-                Some(new) if origin == Origin::Load => {
-                    let guard = decision.rewrites.last().map(|r| r.0.to_string());
-                    let guard = guard.unwrap_or_default();
+            let check = Check::statement(
+                self.shared.pool.clone(),
+                self.shared.backend,
+                self.emitter.connection(),
+                self.labels.clone(),
+                statement,
+            );
+            decision = self.shared.guard(&self.emitter, check).await?;
+            match (decision.sql(), &decision.rewritten) {
+                (Some(new), _) if origin == Origin::Load => {
+                    let guard = decision.rewrites.last().map(|r| r.0.clone());
                     let reason = format!(
                         "rewrote a typed Load query to {new:?}; only Execute statements can be rewritten"
                     );
-                    self.emitter.emit(EventKind::Denied {
-                        query_id: Some(query_id),
-                        guard: guard.clone(),
-                        reason: reason.clone(),
-                    });
-                    return Err(Error::Denied { guard, reason });
+                    let guard = guard.as_deref().unwrap_or_default();
+                    return Err(deny(&self.emitter, Some(query_id), guard, reason));
                 }
-                Some(new) => {
-                    let new = new.clone();
-                    let classified = self.shared.classifier.classify(&new, self.shared.dialect);
-                    (new, classified)
-                }
-                None => (sql, classified),
+                (Some(new), Some(rewritten)) => (new.clone(), rewritten.clone()),
+                _ => (sql, classified),
             }
         };
         let started = Instant::now();
@@ -208,40 +195,6 @@ impl Session {
             self.poisoned = true;
         }
         Err(timeout)
-    }
-
-    /// Asks the pool's guards about a statement and reports their shadow
-    /// denials and rewrites; the caller reports a denial.
-    async fn guard(&self, statement: Statement) -> Decision {
-        let query_id = statement.query_id;
-        let check = Check::statement(
-            self.shared.pool.clone(),
-            self.shared.backend,
-            self.emitter.connection(),
-            self.labels.clone(),
-            statement,
-        );
-        let shared = &self.shared;
-        let decision = shared
-            .guards
-            .decide(check, |sql| shared.classifier.classify(sql, shared.dialect))
-            .await;
-        for (guard, reason) in &decision.shadow {
-            self.emitter.emit(EventKind::ShadowDenied {
-                query_id: Some(query_id),
-                guard: guard.to_string(),
-                reason: reason.clone(),
-            });
-        }
-        for (guard, reason, sql) in &decision.rewrites {
-            self.emitter.emit(EventKind::Rewritten {
-                query_id,
-                guard: guard.to_string(),
-                reason: reason.clone(),
-                sql: sql.clone(),
-            });
-        }
-        decision
     }
 
     pub(crate) async fn execute(

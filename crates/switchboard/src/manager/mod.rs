@@ -630,29 +630,5 @@ async fn guard_connect(
         target,
         attempt,
     );
-    let decision = shared
-        .guards
-        .decide(check, |sql| shared.classifier.classify(sql, shared.dialect))
-        .await;
-    for (guard, reason) in decision.shadow {
-        emitter.emit(EventKind::ShadowDenied {
-            query_id: None,
-            guard: guard.to_string(),
-            reason,
-        });
-    }
-    match decision.denied {
-        None => Ok(()),
-        Some((guard, reason)) => {
-            emitter.emit(EventKind::Denied {
-                query_id: None,
-                guard: guard.to_string(),
-                reason: reason.clone(),
-            });
-            Err(Error::Denied {
-                guard: guard.to_string(),
-                reason,
-            })
-        }
-    }
+    shared.guard(emitter, check).await.map(drop)
 }
