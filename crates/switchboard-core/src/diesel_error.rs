@@ -50,7 +50,9 @@ fn db_kind(kind: DatabaseErrorKind, message: &str) -> Option<DbErrorKind> {
         DatabaseErrorKind::NotNullViolation => DbErrorKind::NotNullViolation,
         DatabaseErrorKind::CheckViolation => DbErrorKind::CheckViolation,
         DatabaseErrorKind::SerializationFailure => DbErrorKind::SerializationFailure,
-        // mysql_async's I/O errors arrive as `Unknown`.
+        // mysql_async's I/O errors arrive as `Unknown`, and so does a
+        // session the server ends itself (PostgreSQL 57P01 on shutdown or
+        // pg_terminate_backend, MySQL's shutdown in progress).
         DatabaseErrorKind::ClosedConnection
         | DatabaseErrorKind::UnableToSendCommand
         | DatabaseErrorKind::Unknown
@@ -58,11 +60,6 @@ fn db_kind(kind: DatabaseErrorKind, message: &str) -> Option<DbErrorKind> {
         {
             return None;
         }
-        // The server ends the session itself (PostgreSQL 57P01/57P02/57P03
-        // on shutdown or pg_terminate_backend, MySQL's 'server shutdown in
-        // progress'); diesel-async reports these as `Unknown`, but the
-        // connection is as gone as after a closed socket.
-        _ if server_ended_session(message) => return None,
         _ => classify_message(message),
     })
 }
@@ -95,17 +92,6 @@ fn classify_message(message: &str) -> DbErrorKind {
     }
 }
 
-fn server_ended_session(message: &str) -> bool {
-    let m = message.to_ascii_lowercase();
-    [
-        "terminating connection",
-        "server shutdown in progress",
-        "the database system is shutting down",
-    ]
-    .iter()
-    .any(|s| m.contains(s))
-}
-
 fn looks_disconnected(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     [
@@ -116,6 +102,8 @@ fn looks_disconnected(message: &str) -> bool {
         "unexpected eof",
         "io error",
         "terminating connection",
+        "server shutdown in progress",
+        "the database system is shutting down",
         "server has gone away",
         "lost connection",
         "not connected",

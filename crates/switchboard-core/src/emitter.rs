@@ -153,8 +153,8 @@ impl Emitter {
 
     /// Publishes `LeakSuspected` if the connection has been lent out longer
     /// than `threshold` and this loan was not reported yet; returns how long
-    /// it has been out when it reports.
-    pub fn report_leak(&self, threshold: Duration) -> Option<Duration> {
+    /// it has been out, and the holder's labels, when it reports.
+    pub fn report_leak(&self, threshold: Duration) -> Option<(Duration, Labels)> {
         let mut track = self.state.lock();
         let held = track.lent_since?.elapsed();
         if held < threshold || track.leak_reported {
@@ -162,7 +162,7 @@ impl Emitter {
         }
         track.leak_reported = true;
         self.publish_locked(&mut track, EventKind::LeakSuspected { held });
-        Some(held)
+        Some((held, track.labels.clone()))
     }
 
     /// The connection as its events describe it; `idle` says whether the

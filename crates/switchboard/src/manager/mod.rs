@@ -427,8 +427,7 @@ impl Actor for Manager {
 impl Manager {
     fn report_leaks(&self, threshold: Duration) {
         for emitter in self.pool.emitters.values() {
-            if let Some(held) = emitter.report_leak(threshold) {
-                let holder = emitter.status(false).holder;
+            if let Some((held, holder)) = emitter.report_leak(threshold) {
                 tracing::warn!(
                     pool = %self.shared.pool,
                     connection = emitter.connection(),
