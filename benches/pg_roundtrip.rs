@@ -40,8 +40,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncC
 use futures_util::future::join_all;
 use support::subscribers::TempDir;
 use support::{
-    Client, Figures, PER_ITER, Round, Stmt, Subscribers, drive, measure, on_system, rate,
-    sb_bench_rows, selected,
+    Client, Figures, PER_ITER, Round, Stmt, Subscribers, drive, measure, measure_with_subscribers,
+    on_system, rate, sb_bench_rows, selected,
 };
 use switchboard::Switchboard;
 
@@ -290,25 +290,14 @@ fn main() {
                     .await
                     .expect("a switchboard pool with subscribers")
             });
-            let (clients, f) = measure(
+            figures.extend(measure_with_subscribers(
                 &mut group,
-                "switchboard_subs",
+                &system,
                 stmt,
-                vec![sb.clone(); n],
-                on_system(&system, stmt),
-            );
-            figures.extend(f);
-            drop(clients);
-            for s in sb.bus().stats() {
-                eprintln!(
-                    "  {}: delivered {}, dropped {}",
-                    s.name, s.delivered, s.dropped
-                );
-            }
-            system.block_on(async {
-                sb.shutdown().await.expect("shut down");
-                subscribers.close().await;
-            });
+                n,
+                sb,
+                subscribers,
+            ));
 
             if let Some(bin) = pgbench_bin
                 .as_ref()

@@ -27,7 +27,8 @@ use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures_util::future::join_all;
 use support::{
-    Client, Figures, PER_ITER, Stmt, Subscribers, measure, micros, on_system, rate, sb_bench_rows,
+    Client, Figures, PER_ITER, Stmt, Subscribers, measure, measure_with_subscribers, micros,
+    on_system, rate, sb_bench_rows,
 };
 use switchboard::{DbConnection, Interact, Switchboard};
 
@@ -137,25 +138,14 @@ fn main() {
 
             let (subscribers, bus, rules) = Subscribers::new("sqlite");
             let sb = system.block_on(pool(n, Some((bus, rules))));
-            let (clients, f) = measure(
+            figures.extend(measure_with_subscribers(
                 &mut group,
-                "switchboard_subs",
+                &system,
                 stmt,
-                vec![sb.clone(); n],
-                on_system(&system, stmt),
-            );
-            figures.extend(f);
-            drop(clients);
-            for s in sb.bus().stats() {
-                eprintln!(
-                    "  {}: delivered {}, dropped {}",
-                    s.name, s.delivered, s.dropped
-                );
-            }
-            system.block_on(async {
-                sb.shutdown().await.expect("shut down");
-                subscribers.close().await;
-            });
+                n,
+                sb,
+                subscribers,
+            ));
         }
         group.finish();
     }

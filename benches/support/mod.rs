@@ -160,6 +160,38 @@ pub fn on_system<C: Client>(
     move |clients, per_client, timed| system.block_on(round_local(clients, stmt, per_client, timed))
 }
 
+/// Measures `sb`, a pool with the three [`Subscribers`] attached, as the
+/// `switchboard_subs` row; then reports each subscription's counts and shuts
+/// the pool and the subscribers down.
+pub fn measure_with_subscribers(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    system: &actix::SystemRunner,
+    stmt: Stmt,
+    n: usize,
+    sb: Switchboard,
+    subscribers: Subscribers,
+) -> Option<Figures> {
+    let (clients, figures) = measure(
+        group,
+        "switchboard_subs",
+        stmt,
+        vec![sb.clone(); n],
+        on_system(system, stmt),
+    );
+    drop(clients);
+    for s in sb.bus().stats() {
+        eprintln!(
+            "  {}: delivered {}, dropped {}",
+            s.name, s.delivered, s.dropped
+        );
+    }
+    system.block_on(async {
+        sb.shutdown().await.expect("shut down");
+        subscribers.close().await;
+    });
+    figures
+}
+
 /// What one row of a summary reports.
 #[derive(Debug, Clone)]
 pub struct Figures {
