@@ -27,6 +27,21 @@ fn pg_behind_proxy(mode: Mode) -> Option<(Proxy, String)> {
     Some((proxy, u.to_string()))
 }
 
+/// A one-connection pool behind the proxy, never pinged, quick to
+/// reconnect: a cut or stall shows on the next statement.
+fn one_unchecked_connection(
+    url: String,
+    name: &str,
+    bus: switchboard::Bus,
+) -> switchboard::Builder {
+    Switchboard::builder(url)
+        .name(name)
+        .bus(bus)
+        .pool_size(1..=1)
+        .health_check(HealthCheck::None)
+        .backoff(fast_backoff())
+}
+
 fn fast_backoff() -> Backoff {
     Backoff::new(Duration::from_millis(20), Duration::from_millis(200))
 }
@@ -136,12 +151,7 @@ fn cut_connections_are_invalidated_and_replaced() {
     };
     run_local(async move {
         let (bus, rx) = observed("cut", Filter::all(), 4096);
-        let sb = Switchboard::builder(url)
-            .name("cut")
-            .bus(bus)
-            .pool_size(1..=1)
-            .health_check(HealthCheck::None)
-            .backoff(fast_backoff())
+        let sb = one_unchecked_connection(url, "cut", bus)
             .start()
             .await
             .unwrap();
@@ -317,12 +327,7 @@ fn only_statements_marked_retryable_are_sent_again() {
     };
     run_local(async move {
         let (bus, rx) = observed("retry", Filter::kinds([Kind::Executing]), 256);
-        let sb = Switchboard::builder(url)
-            .name("retry")
-            .bus(bus)
-            .pool_size(1..=1)
-            .health_check(HealthCheck::None)
-            .backoff(fast_backoff())
+        let sb = one_unchecked_connection(url, "retry", bus)
             .start()
             .await
             .unwrap();
@@ -365,14 +370,9 @@ fn statement_on_a_blackholed_connection_times_out_and_the_connection_is_replaced
     };
     run_local(async move {
         let (bus, rx) = observed("stall", Filter::kinds([Kind::Invalidated]), 64);
-        let sb = Switchboard::builder(url)
-            .name("stall")
-            .bus(bus)
-            .pool_size(1..=1)
-            .health_check(HealthCheck::None)
+        let sb = one_unchecked_connection(url, "stall", bus)
             // Its replacement's first connect may still meet the blackhole.
             .connect_timeout(Duration::from_millis(300))
-            .backoff(fast_backoff())
             .start()
             .await
             .unwrap();

@@ -55,46 +55,40 @@ async fn cancelled_on_the_server(sb: Switchboard, sleep_sql: &'static str, runni
     sb.shutdown().await.unwrap();
 }
 
-#[test]
-fn postgres_statement_is_cancelled() {
-    let Some(url) = server_url(Db::Postgres) else {
+/// [`cancelled_on_the_server`] on a pool of two on `db`'s shared server.
+fn cancel_on(db: Db, name: &'static str, sleep_sql: &'static str, running_sql: &'static str) {
+    let Some(url) = server_url(db) else {
         return;
     };
     run_local(async move {
         let sb = Switchboard::builder(url)
-            .name("pg_cancel")
+            .name(name)
             .pool_size(2..=2)
             .start()
             .await
             .unwrap();
-        cancelled_on_the_server(
-            sb,
-            "SELECT pg_sleep(20.5)",
-            "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(20.5)' AND state = 'active'".into(),
-        )
-        .await;
+        cancelled_on_the_server(sb, sleep_sql, running_sql.into()).await;
     });
 }
 
 #[test]
+fn postgres_statement_is_cancelled() {
+    cancel_on(
+        Db::Postgres,
+        "pg_cancel",
+        "SELECT pg_sleep(20.5)",
+        "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(20.5)' AND state = 'active'",
+    );
+}
+
+#[test]
 fn mysql_statement_is_killed() {
-    let Some(url) = server_url(Db::Mysql) else {
-        return;
-    };
-    run_local(async move {
-        let sb = Switchboard::builder(url)
-            .name("my_cancel")
-            .pool_size(2..=2)
-            .start()
-            .await
-            .unwrap();
-        cancelled_on_the_server(
-            sb,
-            "SELECT SLEEP(20.5)",
-            "SELECT COUNT(*) AS n FROM information_schema.processlist WHERE info = 'SELECT SLEEP(20.5)'".into(),
-        )
-        .await;
-    });
+    cancel_on(
+        Db::Mysql,
+        "my_cancel",
+        "SELECT SLEEP(20.5)",
+        "SELECT COUNT(*) AS n FROM information_schema.processlist WHERE info = 'SELECT SLEEP(20.5)'",
+    );
 }
 
 #[test]
