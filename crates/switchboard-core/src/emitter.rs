@@ -35,6 +35,10 @@ struct Track {
     seq: u64,
     /// Labels of the work under way, stamped on every event it causes.
     labels: Labels,
+    /// Loans under way: one for a caller that has the connection to itself,
+    /// or one per pipelined statement sharing it.
+    loans: u32,
+    /// When the connection went from no loan to a loan.
     lent_since: Option<Instant>,
     leak_reported: bool,
     current: Option<(u64, Arc<str>, Instant)>,
@@ -47,10 +51,20 @@ impl Track {
     fn note(&mut self, kind: &EventKind, now: Instant) {
         match kind {
             EventKind::CheckedOut { .. } => {
-                self.lent_since = Some(now);
-                self.leak_reported = false;
+                if self.loans == 0 {
+                    self.lent_since = Some(now);
+                    self.leak_reported = false;
+                }
+                self.loans += 1;
             }
-            EventKind::CheckedIn { .. } => self.lent_since = None,
+            EventKind::CheckedIn { .. } => {
+                self.loans = self.loans.saturating_sub(1);
+                // Pipelined statements keep a busy connection lent without
+                // a break; each one that ends restarts the clock, so a
+                // steady stream of short statements is not taken for a
+                // leak.
+                self.lent_since = (self.loans > 0).then_some(now);
+            }
             EventKind::Executing { query_id, sql, .. } => {
                 self.current = Some((*query_id, sql.clone(), now));
             }
@@ -124,10 +138,23 @@ impl Emitter {
     /// [`emit`](Self::emit), returning the event published.
     pub fn publish(&self, kind: EventKind) -> Event {
         let mut track = self.state.lock();
-        self.publish_locked(&mut track, kind)
+        self.publish_locked(&mut track, kind, None)
     }
 
-    fn publish_locked(&self, track: &mut Track, kind: EventKind) -> Event {
+    /// Publishes an event of one piece of work, stamped with that work's
+    /// `labels` rather than the connection's: pipelined statements share a
+    /// connection, each with labels of its own.
+    pub fn publish_as(&self, kind: EventKind, labels: &Labels) -> Event {
+        let mut track = self.state.lock();
+        self.publish_locked(&mut track, kind, Some(labels))
+    }
+
+    /// [`publish_as`](Self::publish_as) without the event.
+    pub fn emit_as(&self, kind: EventKind, labels: &Labels) {
+        self.publish_as(kind, labels);
+    }
+
+    fn publish_locked(&self, track: &mut Track, kind: EventKind, labels: Option<&Labels>) -> Event {
         track.note(&kind, Instant::now());
         track.seq += 1;
         let event = Event::new(
@@ -138,7 +165,7 @@ impl Emitter {
                 connection: Some(self.connection),
                 seq: track.seq,
                 backend: self.backend,
-                labels: track.labels.clone(),
+                labels: labels.unwrap_or(&track.labels).clone(),
             },
             kind,
         );
@@ -161,7 +188,7 @@ impl Emitter {
             return None;
         }
         track.leak_reported = true;
-        self.publish_locked(&mut track, EventKind::LeakSuspected { held });
+        self.publish_locked(&mut track, EventKind::LeakSuspected { held }, None);
         Some((held, track.labels.clone()))
     }
 
@@ -178,12 +205,14 @@ impl Emitter {
                 sql: sql.clone(),
                 running_for: now.saturating_duration_since(*since),
             });
-        let state = if idle || track.lent_since.is_none() {
+        let state = if idle {
             ConnectionState::Idle
         } else if current.is_some() {
             ConnectionState::Running
-        } else {
+        } else if track.lent_since.is_some() {
             ConnectionState::Lent
+        } else {
+            ConnectionState::Idle
         };
         ConnectionStatus {
             id: self.connection,
@@ -200,5 +229,74 @@ impl Emitter {
             },
             current,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn emitter() -> Emitter {
+        Emitter::new(Bus::new(), Arc::from("p"), Backend::Postgres, 7)
+    }
+
+    #[test]
+    fn work_events_carry_their_own_labels() {
+        let e = emitter();
+        e.set_labels(Labels::new().with("lease", "a"));
+        let own = e.publish_as(
+            EventKind::CheckedOut {
+                waited: Duration::ZERO,
+            },
+            &Labels::new().with("caller", "b"),
+        );
+        assert_eq!(own.meta().labels, Labels::new().with("caller", "b"));
+        let connection = e.publish(EventKind::CheckedIn {
+            held: Duration::ZERO,
+        });
+        assert_eq!(connection.meta().labels, Labels::new().with("lease", "a"));
+        assert_eq!((own.meta().seq, connection.meta().seq), (1, 2));
+    }
+
+    #[test]
+    fn pipelined_loans_count_until_the_last_returns() {
+        let e = emitter();
+        let out = || EventKind::CheckedOut {
+            waited: Duration::ZERO,
+        };
+        let back = || EventKind::CheckedIn {
+            held: Duration::ZERO,
+        };
+        e.emit(out());
+        e.emit(out());
+        e.emit(back());
+        assert!(e.status(false).lent_for.is_some(), "one loan is still out");
+        e.emit(back());
+        assert!(e.status(false).lent_for.is_none());
+        assert_eq!(e.status(false).state, ConnectionState::Idle);
+    }
+
+    #[test]
+    fn a_stream_of_pipelined_statements_is_not_a_leak() {
+        let e = emitter();
+        let threshold = Duration::from_millis(30);
+        e.emit(EventKind::CheckedOut {
+            waited: Duration::ZERO,
+        });
+        for _ in 0..4 {
+            // A new statement joins before the previous one returns.
+            e.emit(EventKind::CheckedOut {
+                waited: Duration::ZERO,
+            });
+            std::thread::sleep(Duration::from_millis(10));
+            e.emit(EventKind::CheckedIn {
+                held: Duration::ZERO,
+            });
+            assert!(e.report_leak(threshold).is_none());
+        }
+        // One loan held past the threshold is still reported, once.
+        std::thread::sleep(threshold);
+        assert!(e.report_leak(threshold).is_some());
+        assert!(e.report_leak(threshold).is_none());
     }
 }
