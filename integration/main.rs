@@ -16,6 +16,7 @@ mod guards;
 mod lifecycle;
 mod nats;
 mod observe;
+mod pipeline;
 mod pool;
 mod queries;
 mod rules;

@@ -25,7 +25,7 @@ pub mod serde_duration;
 pub mod status;
 
 pub use bus::{Bus, Delivery, EventReceiver, Flow, Gate, SubscriptionId, SubscriptionStats};
-pub use class::StatementClass;
+pub use class::{Classified, StatementClass};
 pub use emitter::Emitter;
 pub use error::{ConnectErrorKind, DbErrorKind, Error, Result};
 pub use event::{

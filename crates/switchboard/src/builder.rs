@@ -121,6 +121,14 @@ impl Builder {
         self
     }
 
+    /// How many `Execute`/`Load` messages may be pipelined over one
+    /// PostgreSQL connection (default 8; 1 turns it off); see
+    /// [`PoolConfig::pipeline`].
+    pub fn pipeline(mut self, depth: usize) -> Self {
+        self.config.pipeline = depth;
+        self
+    }
+
     /// How long one connect attempt may take (default 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.config.connect_timeout = timeout;
@@ -249,6 +257,7 @@ impl Builder {
         let shared = Arc::new(Shared {
             pool: Arc::from(self.config.name.as_str()),
             classifier: Classifier::new(self.config.classifier_cache),
+            load_sql: Default::default(),
             dialect: Dialect::for_backend(backend),
             scrubber: url.scrubber(),
             config: self.config,

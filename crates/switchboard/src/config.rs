@@ -122,6 +122,17 @@ pub struct PoolConfig {
     /// can fix (wrong password, unknown database, a guard's denial) fail
     /// `start()` either way.
     pub fail_fast: bool,
+    /// How many independent `Execute`/`Load` messages may share one
+    /// PostgreSQL connection at once, pipelined: sent without waiting for
+    /// the answers before them (the server still runs them one after
+    /// another, each in its own implicit transaction). A message joins the
+    /// least busy connection already pipelining if it has room, else takes
+    /// an idle one. Only messages without a timeout (their own or the
+    /// pool's statement timeout) pipeline: a timed-out statement is
+    /// cancelled on the server, which would hit its neighbours. Leases,
+    /// transactions, closures and other backends always have their
+    /// connection to themselves. Default 8; 1 turns pipelining off.
+    pub pipeline: usize,
 }
 
 impl Default for PoolConfig {
@@ -142,6 +153,7 @@ impl Default for PoolConfig {
             statement_timeout: None,
             connect_timeout: Duration::from_secs(10),
             fail_fast: false,
+            pipeline: 8,
         }
     }
 }
@@ -195,6 +207,11 @@ impl PoolConfig {
                 "connect backoff must start above zero and not exceed its maximum (initial {:?}, max {:?})",
                 self.backoff.initial, self.backoff.max
             )));
+        }
+        if self.pipeline == 0 {
+            return Err(Error::Config(
+                "pipeline depth is 0; it must be at least 1 (1 turns pipelining off)".into(),
+            ));
         }
         if self.name.is_empty() {
             return Err(Error::Config("pool name is empty".into()));

@@ -16,6 +16,9 @@ pub(crate) struct Grant {
     pub(crate) addr: Addr<ConnectionActor>,
     manager: Recipient<Released>,
     waited: Duration,
+    /// A place among the connection's pipelined statements, not the whole
+    /// connection.
+    pub(crate) pipelined: bool,
     armed: bool,
 }
 
@@ -25,12 +28,14 @@ impl Grant {
         addr: Addr<ConnectionActor>,
         manager: Recipient<Released>,
         waited: Duration,
+        pipelined: bool,
     ) -> Self {
         Grant {
             id,
             addr,
             manager,
             waited,
+            pipelined,
             armed: true,
         }
     }
@@ -49,6 +54,7 @@ impl Drop for Grant {
             self.manager.do_send(Released {
                 id: self.id,
                 broken: false,
+                pipelined: self.pipelined,
             });
         }
     }

@@ -66,6 +66,13 @@ pub trait Request: Send + 'static {
     #[doc(hidden)]
     fn into_work(self) -> (Work<Self::Output>, Opts);
 
+    /// Whether the message is one independent autocommit statement, which
+    /// may share a PostgreSQL connection with others (pipelining).
+    #[doc(hidden)]
+    fn pipelinable(&self) -> bool {
+        false
+    }
+
     /// The message to send again if this one loses its connection: `Some`
     /// only for a message marked `retryable` with retries left.
     #[doc(hidden)]
@@ -170,6 +177,10 @@ impl Request for Execute {
         (Work(job), opts)
     }
 
+    fn pipelinable(&self) -> bool {
+        true
+    }
+
     fn next_attempt(&self) -> Option<Self> {
         Some(Execute {
             sql: self.sql.clone(),
@@ -246,6 +257,10 @@ where
         let query = self.query;
         let job: Job<Vec<U>> = Box::new(move |s: &mut Session| Box::pin(s.load(query)));
         (Work(job), self.opts)
+    }
+
+    fn pipelinable(&self) -> bool {
+        true
     }
 
     fn next_attempt(&self) -> Option<Self> {

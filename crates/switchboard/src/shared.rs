@@ -1,16 +1,19 @@
 //! What the manager, its connections and its handles share about one pool.
 
+use std::any::TypeId;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use switchboard_core::guard::Decision;
 use switchboard_core::redact::Scrubber;
 use switchboard_core::{
-    Backend, Bus, Check, DatabaseUrl, Emitter, Error, EventKind, Guards, Result,
+    Backend, Bus, Check, Classified, DatabaseUrl, Emitter, Error, EventKind, Guards, Labels, Result,
 };
 use switchboard_sql::{Classifier, Dialect};
 
 use crate::config::PoolConfig;
+use crate::load::LoadAny;
 
 /// Read-only facts and shared counters of one pool.
 pub(crate) struct Shared {
@@ -25,6 +28,10 @@ pub(crate) struct Shared {
     pub(crate) guards: Guards,
     /// Statement classification, cached by SQL text.
     pub(crate) classifier: Classifier,
+    /// The SQL text and classification of `Load` queries whose text depends
+    /// on their type alone, by [`LoadAny::sql_key`]: built once, not per
+    /// statement.
+    pub(crate) load_sql: parking_lot::RwLock<HashMap<TypeId, (Arc<str>, Classified)>>,
     pub(crate) dialect: Dialect,
     pub(crate) scrubber: Scrubber,
     pub(crate) stats: Counters,
@@ -50,31 +57,57 @@ impl Shared {
     /// decision (with its permits) is for the caller to hold.
     pub(crate) async fn guard(&self, emitter: &Emitter, check: Check) -> Result<Decision> {
         let query_id = check.query_id();
+        let labels = check.labels.clone();
         let decision = self
             .guards
             .decide(check, |sql| self.classifier.classify(sql, self.dialect))
             .await;
         for (guard, reason) in &decision.shadow {
-            emitter.emit(EventKind::ShadowDenied {
-                query_id,
-                guard: guard.to_string(),
-                reason: reason.clone(),
-            });
-        }
-        if let Some(query_id) = query_id {
-            for (guard, reason, sql) in &decision.rewrites {
-                emitter.emit(EventKind::Rewritten {
+            emitter.emit_as(
+                EventKind::ShadowDenied {
                     query_id,
                     guard: guard.to_string(),
                     reason: reason.clone(),
-                    sql: sql.clone(),
-                });
+                },
+                &labels,
+            );
+        }
+        if let Some(query_id) = query_id {
+            for (guard, reason, sql) in &decision.rewrites {
+                emitter.emit_as(
+                    EventKind::Rewritten {
+                        query_id,
+                        guard: guard.to_string(),
+                        reason: reason.clone(),
+                        sql: sql.clone(),
+                    },
+                    &labels,
+                );
             }
         }
         match &decision.denied {
-            Some((guard, reason)) => Err(deny(emitter, query_id, guard, reason.clone())),
+            Some((guard, reason)) => Err(deny(emitter, &labels, query_id, guard, reason.clone())),
             None => Ok(decision),
         }
+    }
+
+    /// The SQL text of a `Load` query and its classification, from the
+    /// cache when the text depends on the query's type alone.
+    pub(crate) fn load_sql<Q: LoadAny<U>, U>(&self, query: &Q) -> Result<(Arc<str>, Classified)> {
+        let key = query.sql_key(self.backend);
+        if let Some(hit) = key.and_then(|k| self.load_sql.read().get(&k).cloned()) {
+            return Ok(hit);
+        }
+        let sql: Arc<str> = query.sql_for(self.backend).map_err(Error::from)?.into();
+        let classified = self.classifier.classify(&sql, self.dialect);
+        if let Some(key) = key {
+            let mut cache = self.load_sql.write();
+            // Bounded like the classifier: past it, texts are built per use.
+            if cache.len() < self.config.classifier_cache {
+                cache.insert(key, (sql.clone(), classified.clone()));
+            }
+        }
+        Ok((sql, classified))
     }
 
     /// A driver error as the secret-free [`Error`] callers and events get.
@@ -113,14 +146,23 @@ impl Shared {
     }
 }
 
-/// Publishes a guard's denial of a statement (`query_id`) or connect, and
-/// returns the error the caller gets.
-pub(crate) fn deny(emitter: &Emitter, query_id: Option<u64>, guard: &str, reason: String) -> Error {
-    emitter.emit(EventKind::Denied {
-        query_id,
-        guard: guard.to_owned(),
-        reason: reason.clone(),
-    });
+/// Publishes a guard's denial of a statement (`query_id`, run with
+/// `labels`) or connect, and returns the error the caller gets.
+pub(crate) fn deny(
+    emitter: &Emitter,
+    labels: &Labels,
+    query_id: Option<u64>,
+    guard: &str,
+    reason: String,
+) -> Error {
+    emitter.emit_as(
+        EventKind::Denied {
+            query_id,
+            guard: guard.to_owned(),
+            reason: reason.clone(),
+        },
+        labels,
+    );
     Error::Denied {
         guard: guard.to_owned(),
         reason,

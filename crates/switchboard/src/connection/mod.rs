@@ -3,17 +3,27 @@
 //!
 //! Work arrives as [`Run`] messages. The handler takes the connection out of
 //! the actor, runs the work, and puts it back in an `AtomicResponse`, so the
-//! actor handles nothing else meanwhile: a connection is never used by two
-//! callers at once, and its events are never interleaved.
+//! actor handles nothing else meanwhile: a lease, a transaction or a
+//! closure has the connection to itself.
+//!
+//! Independent `Execute`/`Load` statements on PostgreSQL may instead arrive
+//! as [`Pipe`] messages: the connection is then shared (`Rc`) by the
+//! futures of several statements, which diesel-async pipelines over it, and
+//! the actor keeps taking further `Pipe`s while they run. The manager sends
+//! a `Run` only once every pipelined statement has ended and the connection
+//! is whole again. Each statement's events carry its own labels; events of
+//! pipelined statements interleave, tied together by their `query_id`.
 
 mod probe;
 mod session;
 
 use std::panic::AssertUnwindSafe;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use diesel_async::pg::AsyncPgConnection;
 use futures_util::FutureExt;
 use futures_util::future::LocalBoxFuture;
 use switchboard_core::{
@@ -24,6 +34,7 @@ use crate::backend::DbConnection;
 use crate::lease::Grant;
 use crate::shared::Shared;
 pub(crate) use probe::{Instrument, Probe};
+use session::Held;
 pub(crate) use session::{Session, execute_dyn};
 
 /// One piece of work on a connection.
@@ -35,8 +46,11 @@ pub(crate) type Job<T> =
 #[rtype(result = "()")]
 pub(crate) struct Released {
     pub(crate) id: ConnectionId,
-    /// The connection is unusable and has closed itself.
+    /// The connection is unusable and has closed itself (or will once its
+    /// pipelined statements have ended).
     pub(crate) broken: bool,
+    /// One pipelined statement ended; the connection may carry others.
+    pub(crate) pipelined: bool,
 }
 
 /// Runs a job. `grant` is set for a one-off message (the connection is lent
@@ -51,6 +65,19 @@ pub(crate) struct Run<T> {
 }
 
 impl<T: Send + 'static> Message for Run<T> {
+    type Result = Result<T>;
+}
+
+/// Runs an `Execute` or `Load` job pipelined: on a PostgreSQL connection
+/// other such jobs may be using at the same time. The actor takes further
+/// messages while it runs.
+pub(crate) struct Pipe<T> {
+    pub(crate) job: Job<T>,
+    pub(crate) grant: Grant,
+    pub(crate) labels: Labels,
+}
+
+impl<T: Send + 'static> Message for Pipe<T> {
     type Result = Result<T>;
 }
 
@@ -81,8 +108,16 @@ pub(crate) struct Close(pub(crate) CloseReason);
 /// The actor owning one connection.
 pub(crate) struct ConnectionActor {
     id: ConnectionId,
-    /// `None` only while a job has it, or after it broke or closed.
+    /// `None` only while a job has it or it is pipelining, or after it
+    /// broke or closed.
     conn: Option<DbConnection>,
+    /// The connection while pipelined statements share it.
+    pipe: Option<Rc<AsyncPgConnection>>,
+    /// Pipelined statements under way.
+    in_pipe: usize,
+    /// Why the pipelined connection proved unusable: it closes once its
+    /// last pipelined statement has ended.
+    pipe_broken: Option<ErrorInfo>,
     emitter: Arc<Emitter>,
     shared: Arc<Shared>,
     probe: Arc<Probe>,
@@ -105,6 +140,9 @@ impl ConnectionActor {
         ConnectionActor {
             id: emitter.connection(),
             conn: Some(conn),
+            pipe: None,
+            in_pipe: 0,
+            pipe_broken: None,
             emitter,
             shared,
             probe,
@@ -133,6 +171,68 @@ impl ConnectionActor {
         self.manager.do_send(Released {
             id: self.id,
             broken,
+            pipelined: false,
+        });
+    }
+
+    /// The connection shared for one more pipelined statement; `None` if it
+    /// broke, closed, or is not PostgreSQL.
+    fn share(&mut self) -> Option<Rc<AsyncPgConnection>> {
+        if self.pipe_broken.is_some() {
+            return None;
+        }
+        if self.pipe.is_none() {
+            match self.conn.take() {
+                Some(DbConnection::Postgres(pg)) => self.pipe = Some(Rc::new(pg)),
+                other => {
+                    self.conn = other;
+                    return None;
+                }
+            }
+        }
+        self.pipe.clone()
+    }
+
+    /// A pipelined statement with `labels`, lent for `held`, ended (`lost`
+    /// set if it found the connection unusable). After the last one, the
+    /// connection is whole again, or invalidated and closed if any of them
+    /// found it broken. Tells the manager either way.
+    fn unshare(
+        &mut self,
+        labels: &Labels,
+        held: Duration,
+        lost: Option<ErrorInfo>,
+        ctx: &mut Context<Self>,
+    ) {
+        self.in_pipe -= 1;
+        if self.pipe_broken.is_none() {
+            self.pipe_broken = lost;
+        }
+        let broken = self.pipe_broken.is_some();
+        let last = self.in_pipe == 0;
+        let pipe = if last { self.pipe.take() } else { None };
+        // As for a caller with the connection to itself: `Invalidated`,
+        // `CheckedIn`, then `Closing` and `Closed`.
+        let invalidated = if last { self.pipe_broken.take() } else { None };
+        if let Some(error) = invalidated {
+            drop(pipe);
+            self.invalidate(error);
+            self.emitter.emit_as(EventKind::CheckedIn { held }, labels);
+            self.close(CloseReason::Invalidated, ctx);
+        } else {
+            self.emitter.emit_as(EventKind::CheckedIn { held }, labels);
+            if let Some(rc) = pipe {
+                // Every statement's future, and its clone, is gone by now.
+                match Rc::try_unwrap(rc) {
+                    Ok(pg) => self.conn = Some(DbConnection::Postgres(pg)),
+                    Err(rc) => self.pipe = Some(rc),
+                }
+            }
+        }
+        self.manager.do_send(Released {
+            id: self.id,
+            broken,
+            pipelined: true,
         });
     }
 
@@ -200,7 +300,7 @@ impl<T: Send + 'static> Handler<Run<T>> for ConnectionActor {
             return AtomicResponse::new(Box::pin(actix::fut::ready(Err(err))));
         };
         let mut session = Session {
-            conn,
+            conn: Held::Own(conn),
             emitter: self.emitter.clone(),
             shared: self.shared.clone(),
             probe: self.probe.clone(),
@@ -210,10 +310,11 @@ impl<T: Send + 'static> Handler<Run<T>> for ConnectionActor {
         };
         let work = async move {
             let result = AssertUnwindSafe(job(&mut session)).catch_unwind().await;
-            match result {
-                Ok(result) if session.poisoned => (None, result),
-                Ok(result) => (Some(session.conn), result),
-                Err(panic) => {
+            match (result, session.conn) {
+                (Ok(result), _) if session.poisoned => (None, result),
+                (Ok(result), Held::Own(conn)) => (Some(conn), result),
+                (Ok(result), Held::Pipelined(_)) => (None, result),
+                (Err(panic), _) => {
                     let message = switchboard_core::error::panic_message(&*panic);
                     (None, Err(Error::Panic(message)))
                 }
@@ -241,6 +342,62 @@ impl<T: Send + 'static> Handler<Run<T>> for ConnectionActor {
                 result
             },
         )))
+    }
+}
+
+impl<T: Send + 'static> Handler<Pipe<T>> for ConnectionActor {
+    type Result = ResponseActFuture<Self, Result<T>>;
+
+    fn handle(&mut self, msg: Pipe<T>, _: &mut Self::Context) -> Self::Result {
+        let Pipe { job, grant, labels } = msg;
+        let waited = grant.disarm();
+        let lent = Instant::now();
+        self.emitter
+            .emit_as(EventKind::CheckedOut { waited }, &labels);
+        let Some(conn) = self.share() else {
+            self.emitter.emit_as(
+                EventKind::CheckedIn {
+                    held: Duration::ZERO,
+                },
+                &labels,
+            );
+            self.manager.do_send(Released {
+                id: self.id,
+                broken: true,
+                pipelined: true,
+            });
+            let err = Error::ConnectionLost {
+                message: "the connection was closed before this work reached it".into(),
+            };
+            return Box::pin(actix::fut::ready(Err(err)));
+        };
+        self.in_pipe += 1;
+        let mut session = Session {
+            conn: Held::Pipelined(conn),
+            emitter: self.emitter.clone(),
+            shared: self.shared.clone(),
+            probe: self.probe.clone(),
+            labels: labels.clone(),
+            deadline: None,
+            poisoned: false,
+        };
+        let work = async move {
+            let result = AssertUnwindSafe(job(&mut session)).catch_unwind().await;
+            drop(session);
+            result.unwrap_or_else(|panic| {
+                Err(Error::Panic(switchboard_core::error::panic_message(
+                    &*panic,
+                )))
+            })
+        };
+        Box::pin(work.into_actor(self).map(move |result, act, ctx| {
+            let lost = match &result {
+                Err(e @ (Error::ConnectionLost { .. } | Error::Panic(_))) => Some(e.info()),
+                _ => None,
+            };
+            act.unshare(&labels, lent.elapsed(), lost, ctx);
+            result
+        }))
     }
 }
 

@@ -1,5 +1,6 @@
 //! Running statements on a connection, with their events.
 
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -7,9 +8,11 @@ use diesel::mysql::Mysql;
 use diesel::pg::Pg;
 use diesel::sqlite::Sqlite;
 use diesel_async::RunQueryDsl;
+use diesel_async::pg::AsyncPgConnection;
 use switchboard_core::guard::{Check, Decision, Statement};
 use switchboard_core::{
-    Emitter, Error, EventKind, Labels, Origin, ParamValue, Params, Result, StatementClass,
+    Classified, Emitter, Error, EventKind, Labels, Origin, ParamValue, Params, Result,
+    StatementClass,
 };
 
 use super::probe::{Probe, next_query_id};
@@ -19,9 +22,35 @@ use crate::config::ParamPolicy;
 use crate::load::LoadAny;
 use crate::shared::{Shared, deny};
 
+/// How a session holds its connection. Not boxed: like `DbConnection`, it
+/// is moved once into a session and once out.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Held {
+    /// To itself: any work.
+    Own(DbConnection),
+    /// Shared with other pipelined statements (PostgreSQL): `Execute` and
+    /// `Load` only.
+    Pipelined(Rc<AsyncPgConnection>),
+}
+
+/// The connection as one statement gets it.
+pub(crate) enum Conn<'c> {
+    Own(&'c mut DbConnection),
+    Pipelined(&'c AsyncPgConnection),
+}
+
+impl Held {
+    fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Held::Own(c) => Conn::Own(c),
+            Held::Pipelined(c) => Conn::Pipelined(c),
+        }
+    }
+}
+
 /// A connection taken out of its actor for one piece of work.
 pub(crate) struct Session {
-    pub(crate) conn: DbConnection,
+    pub(crate) conn: Held,
     pub(crate) emitter: Arc<Emitter>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) probe: Arc<Probe>,
@@ -45,28 +74,32 @@ impl Session {
     /// count is checked against the SQL's placeholders (when the SQL
     /// parses), and lossless subscribers must have room. `run` is given the
     /// SQL to run: the caller's, or a guard's rewrite.
+    #[allow(clippy::too_many_arguments)]
     async fn statement<T>(
         &mut self,
         sql: Arc<str>,
+        classified: Classified,
         params: Params,
         origin: Origin,
-        run: impl AsyncFnOnce(&mut DbConnection, Arc<str>) -> diesel::QueryResult<T>,
+        run: impl AsyncFnOnce(Conn<'_>, Arc<str>) -> diesel::QueryResult<T>,
         rows: fn(&T) -> u64,
     ) -> Result<T> {
         let given = params.len();
-        let classified = self.shared.classifier.classify(&sql, self.shared.dialect);
         let class = match &*classified {
             Ok(c) => c.class,
             Err(_) => StatementClass::Misc,
         };
         let query_id = next_query_id();
-        let executing = self.emitter.publish(EventKind::Executing {
-            query_id,
-            sql: sql.clone(),
-            params,
-            class,
-            origin,
-        });
+        let executing = self.emitter.publish_as(
+            EventKind::Executing {
+                query_id,
+                sql: sql.clone(),
+                params,
+                class,
+                origin,
+            },
+            &self.labels,
+        );
         // Held until the statement ends: guards count work in flight by it.
         let mut decision = Decision::default();
         let (sql, classified) = if self.shared.guards.is_empty() {
@@ -88,7 +121,13 @@ impl Session {
                         "rewrote a typed Load query to {new:?}; only Execute statements can be rewritten"
                     );
                     let guard = guard.as_deref().unwrap_or_default();
-                    return Err(deny(&self.emitter, Some(query_id), guard, reason));
+                    return Err(deny(
+                        &self.emitter,
+                        &self.labels,
+                        Some(query_id),
+                        guard,
+                        reason,
+                    ));
                 }
                 (Some(new), Some(rewritten)) => (new.clone(), rewritten.clone()),
                 _ => (sql, classified),
@@ -108,17 +147,18 @@ impl Session {
             self.shared.bus.ready().await?;
             self.shared.bus.pass_gates(&executing).await?;
             self.probe.count_statement();
-            match self.time_limit() {
-                None => run(&mut self.conn, sql)
+            match (self.time_limit(), &mut self.conn) {
+                // Pipelined statements never have a time limit.
+                (Some(limit), Held::Own(_)) => self.run_limited(limit, run, sql).await,
+                (_, held) => run(held.conn(), sql)
                     .await
                     .map_err(|e| self.shared.db_error(&e)),
-                Some(limit) => self.run_limited(limit, run, sql).await,
             }
         }
         .await;
         let took = started.elapsed();
         drop(decision);
-        self.emitter.emit(match &outcome {
+        let outcome_event = match &outcome {
             Ok(v) => EventKind::Executed {
                 query_id,
                 took,
@@ -129,7 +169,8 @@ impl Session {
                 took,
                 error: e.info(),
             },
-        });
+        };
+        self.emitter.emit_as(outcome_event, &self.labels);
         outcome
     }
 
@@ -160,15 +201,20 @@ impl Session {
     async fn run_limited<T>(
         &mut self,
         limit: Duration,
-        run: impl AsyncFnOnce(&mut DbConnection, Arc<str>) -> diesel::QueryResult<T>,
+        run: impl AsyncFnOnce(Conn<'_>, Arc<str>) -> diesel::QueryResult<T>,
         sql: Arc<str>,
     ) -> Result<T> {
-        let canceller = self.conn.canceller();
+        let Held::Own(conn) = &mut self.conn else {
+            return Err(Error::Driver(
+                "a pipelined statement cannot have a time limit".into(),
+            ));
+        };
+        let canceller = conn.canceller();
         let timeout = Error::Timeout {
             after: limit,
             during: "statement",
         };
-        let statement = run(&mut self.conn, sql);
+        let statement = run(Conn::Own(conn), sql);
         let mut statement = std::pin::pin!(statement);
         if let Ok(result) = tokio::time::timeout(limit, &mut statement).await {
             return result.map_err(|e| self.shared.db_error(&e));
@@ -213,12 +259,18 @@ impl Session {
                 .collect::<Vec<ParamValue>>()
                 .into(),
         );
+        let classified = self.shared.classifier.classify(&sql, self.shared.dialect);
         self.statement(
             sql,
+            classified,
             params,
             Origin::Execute,
-            async move |conn: &mut DbConnection, sql: Arc<str>| {
-                execute_dyn(conn, &sql, &binds).await
+            async move |conn: Conn<'_>, sql: Arc<str>| match conn {
+                Conn::Own(c) => execute_dyn(c, &sql, &binds).await,
+                Conn::Pipelined(c) => {
+                    let mut shared = c;
+                    RunQueryDsl::execute(pg_query(&sql, &binds), &mut shared).await
+                }
             },
             |n| *n as u64,
         )
@@ -230,15 +282,16 @@ impl Session {
         Q: LoadAny<U>,
         U: Send + 'static,
     {
-        let sql: Arc<str> = query
-            .sql_for(self.shared.backend)
-            .map_err(Error::from)?
-            .into();
+        let (sql, classified) = self.shared.load_sql(&query)?;
         self.statement(
             sql,
+            classified,
             Params::none(),
             Origin::Load,
-            async move |conn: &mut DbConnection, _: Arc<str>| query.load_on(conn).await,
+            async move |conn: Conn<'_>, _: Arc<str>| match conn {
+                Conn::Own(c) => query.load_on(c).await,
+                Conn::Pipelined(c) => query.load_pipelined(c).await,
+            },
             |rows| rows.len() as u64,
         )
         .await
@@ -277,9 +330,14 @@ impl Session {
     where
         F: AsyncFnOnce(&mut DbConnection) -> Result<T>,
     {
+        let Held::Own(conn) = &mut self.conn else {
+            return Err(Error::Driver(
+                "a closure cannot run on a pipelined connection".into(),
+            ));
+        };
         self.shared.bus.ready().await?;
         self.probe.report_statements(true);
-        let outcome = f(&mut self.conn).await;
+        let outcome = f(conn).await;
         self.probe.report_statements(false);
         outcome
     }
@@ -291,14 +349,7 @@ pub(crate) async fn execute_dyn(
     binds: &[Arc<dyn BindValue>],
 ) -> diesel::QueryResult<usize> {
     match conn {
-        DbConnection::Postgres(c) => {
-            let q = binds
-                .iter()
-                .fold(diesel::sql_query(sql).into_boxed::<Pg>(), |q, b| {
-                    b.bind_pg(q)
-                });
-            RunQueryDsl::execute(q, c).await
-        }
+        DbConnection::Postgres(c) => RunQueryDsl::execute(pg_query(sql, binds), c).await,
         DbConnection::Mysql(c) => {
             let q = binds
                 .iter()
@@ -316,4 +367,13 @@ pub(crate) async fn execute_dyn(
             RunQueryDsl::execute(q, c).await
         }
     }
+}
+
+/// `sql` with `binds` as a PostgreSQL query.
+fn pg_query(sql: &str, binds: &[Arc<dyn BindValue>]) -> crate::bind::Boxed<Pg> {
+    binds
+        .iter()
+        .fold(diesel::sql_query(sql).into_boxed::<Pg>(), |q, b| {
+            b.bind_pg(q)
+        })
 }

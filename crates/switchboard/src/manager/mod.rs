@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use crate::backend::DbConnection;
 use crate::backend::{Connected, connect};
-use crate::connection::{ConnectionActor, Lend, Released, Run};
+use crate::connection::{ConnectionActor, Lend, Pipe, Released, Run};
 use crate::lease::{Grant, Lease};
 use crate::load::LoadAny;
 use crate::messages::{Checkout, Execute, Interact, Load, Request, Transaction, Work};
@@ -58,50 +58,107 @@ impl Manager {
     }
 
     /// Asks for a connection: granted now if one is idle and nobody is
-    /// queued before us, else queued (and the pool grows if it may).
-    fn acquire(&mut self, ctx: &mut Context<Self>) -> oneshot::Receiver<Result<Grant>> {
+    /// queued before us, else queued (and the pool grows if it may). A
+    /// `pipelinable` caller first tries a place on a connection already
+    /// pipelining, and pipelines on the connection it gets.
+    fn acquire(
+        &mut self,
+        pipelinable: bool,
+        ctx: &mut Context<Self>,
+    ) -> oneshot::Receiver<Result<Grant>> {
         let (tx, rx) = oneshot::channel();
         if self.draining {
             let _ = tx.send(Err(self.shutting_down()));
             return rx;
         }
         self.pool.prune_waiters();
-        if self.pool.waiters.is_empty()
-            && let Some((id, idle_since)) = self.pool.idle.pop()
-        {
-            if self.needs_ping(idle_since) {
-                // The caller waits for the ping; it is first in line for
-                // this connection or, if the ping fails, the next one.
-                self.pool.waiters.push_back(Waiter {
-                    tx,
-                    since: Instant::now(),
-                });
-                self.ping(id, ctx);
+        let waiter = Waiter {
+            tx,
+            since: Instant::now(),
+            pipelinable,
+        };
+        if self.pool.waiters.is_empty() {
+            if pipelinable && let Some(id) = self.pool.pipeline_room(self.shared.config.pipeline) {
+                self.pipeline(id, waiter, ctx);
                 self.publish_stats();
                 return rx;
             }
-            // If the caller is already gone, the returned grant is dropped
-            // here, and its drop releases the connection.
-            let _ = tx.send(self.grant(id, Duration::ZERO, ctx));
-            self.publish_stats();
-            return rx;
+            if let Some((id, idle_since)) = self.pool.idle.pop() {
+                if self.needs_ping(idle_since) {
+                    // The caller waits for the ping; it is first in line for
+                    // this connection or, if the ping fails, the next one.
+                    self.pool.waiters.push_back(waiter);
+                    self.ping(id, ctx);
+                    self.publish_stats();
+                    return rx;
+                }
+                if pipelinable {
+                    self.pool.pipelined.insert(id, 0);
+                    self.pipeline(id, waiter, ctx);
+                } else {
+                    // If the caller is already gone, the returned grant is
+                    // dropped here, and its drop releases the connection.
+                    let _ = waiter.tx.send(self.grant(id, Duration::ZERO, false, ctx));
+                }
+                self.publish_stats();
+                return rx;
+            }
         }
-        self.pool.waiters.push_back(Waiter {
-            tx,
-            since: Instant::now(),
-        });
+        self.pool.waiters.push_back(waiter);
         self.grow(ctx);
         self.publish_stats();
         rx
     }
 
-    fn grant(&self, id: ConnectionId, waited: Duration, ctx: &mut Context<Self>) -> Result<Grant> {
+    /// Gives `waiter` a place among the pipelined statements of `id`
+    /// (already in `pool.pipelined`). Returns whether the waiter took it.
+    fn pipeline(&mut self, id: ConnectionId, waiter: Waiter, ctx: &mut Context<Self>) -> bool {
+        let grant = self.grant(id, waiter.since.elapsed(), true, ctx);
+        let taken = grant.is_ok();
+        match waiter.tx.send(grant) {
+            Ok(()) if taken => {
+                if let Some(n) = self.pool.pipelined.get_mut(&id) {
+                    *n += 1;
+                }
+                true
+            }
+            Ok(()) => false,
+            // That caller gave up; take the grant back without a release.
+            Err(Ok(grant)) => {
+                grant.disarm();
+                false
+            }
+            Err(Err(_)) => false,
+        }
+    }
+
+    /// Gives places on pipelining connection `id` to the callers at the
+    /// front of the queue that may pipeline, while it has room.
+    fn fill_pipeline(&mut self, id: ConnectionId, ctx: &mut Context<Self>) {
+        let depth = self.shared.config.pipeline;
+        while self.pool.pipelined.get(&id).is_some_and(|n| *n < depth)
+            && self.pool.waiters.front().is_some_and(|w| w.pipelinable)
+        {
+            if let Some(w) = self.pool.waiters.pop_front() {
+                self.pipeline(id, w, ctx);
+            }
+        }
+    }
+
+    fn grant(
+        &self,
+        id: ConnectionId,
+        waited: Duration,
+        pipelined: bool,
+        ctx: &mut Context<Self>,
+    ) -> Result<Grant> {
         match self.pool.open.get(&id) {
             Some(addr) => Ok(Grant::new(
                 id,
                 addr.clone(),
                 ctx.address().recipient(),
                 waited,
+                pipelined,
             )),
             None => Err(Error::ConnectionLost {
                 message: "connection vanished from the pool".into(),
@@ -304,8 +361,23 @@ impl Manager {
 
     /// Gives a free connection to the longest-waiting caller, or idles it.
     fn hand_off(&mut self, id: ConnectionId, ctx: &mut Context<Self>) {
-        while let Some(w) = self.pool.waiters.pop_front() {
-            let grant = self.grant(id, w.since.elapsed(), ctx);
+        while let Some(front) = self.pool.waiters.front() {
+            if front.pipelinable {
+                // It pipelines, and so may the callers right behind it.
+                self.pool.pipelined.insert(id, 0);
+                self.fill_pipeline(id, ctx);
+                if self.pool.pipelined.get(&id).is_some_and(|n| *n > 0) {
+                    self.publish_stats();
+                    return;
+                }
+                // Every one of them had given up.
+                self.pool.pipelined.remove(&id);
+                continue;
+            }
+            let Some(w) = self.pool.waiters.pop_front() else {
+                break;
+            };
+            let grant = self.grant(id, w.since.elapsed(), false, ctx);
             match w.tx.send(grant) {
                 Ok(()) => {
                     self.publish_stats();
@@ -332,8 +404,10 @@ impl Manager {
         Self: Handler<R>,
     {
         let retry = request.next_attempt();
+        let pipelinable = request.pipelinable();
         let (Work(job), opts) = request.into_work();
-        let rx = self.acquire(ctx);
+        let pipelinable = pipelinable && self.may_pipeline(&opts);
+        let rx = self.acquire(pipelinable, ctx);
         let shared = self.shared.clone();
         let manager = ctx.address();
         Box::pin(async move {
@@ -341,14 +415,23 @@ impl Manager {
             let run = async {
                 let grant = wait_for_grant(rx, &shared, started).await?;
                 let addr = grant.addr.clone();
-                addr.send(Run {
-                    job,
-                    grant: Some(grant),
-                    labels: opts.labels,
-                    deadline: opts.timeout.map(|t| started + t),
-                })
-                .await
-                .map_err(|_| Error::Gone("connection"))?
+                let sent = if grant.pipelined {
+                    addr.send(Pipe {
+                        job,
+                        grant,
+                        labels: opts.labels,
+                    })
+                    .await
+                } else {
+                    addr.send(Run {
+                        job,
+                        grant: Some(grant),
+                        labels: opts.labels,
+                        deadline: opts.timeout.map(|t| started + t),
+                    })
+                    .await
+                };
+                sent.map_err(|_| Error::Gone("connection"))?
             };
             let result = match opts.timeout {
                 Some(after) => {
@@ -374,6 +457,19 @@ impl Manager {
                 (result, _) => result,
             }
         })
+    }
+}
+
+impl Manager {
+    /// Whether a message with `opts` may pipeline: on PostgreSQL, with
+    /// pipelining on, and with no time limit (a cancelled statement would
+    /// take its neighbours down with it).
+    fn may_pipeline(&self, opts: &crate::messages::Opts) -> bool {
+        let config = &self.shared.config;
+        self.shared.backend == switchboard_core::Backend::Postgres
+            && config.pipeline > 1
+            && opts.timeout.is_none()
+            && config.statement_timeout.is_none()
     }
 }
 
@@ -490,6 +586,19 @@ impl Handler<Released> for Manager {
         if !self.pool.open.contains_key(&msg.id) {
             return;
         }
+        if msg.pipelined && !msg.broken {
+            let Some(n) = self.pool.pipelined.get_mut(&msg.id) else {
+                return;
+            };
+            *n = n.saturating_sub(1);
+            if *n > 0 {
+                self.fill_pipeline(msg.id, ctx);
+                self.publish_stats();
+                return;
+            }
+            // The last pipelined statement ended: the connection is free.
+            self.pool.pipelined.remove(&msg.id);
+        }
         if msg.broken {
             self.pool.remove(msg.id);
             self.replenish(ctx);
@@ -534,7 +643,7 @@ impl Handler<Checkout> for Manager {
     type Result = ResponseFuture<Result<Lease>>;
 
     fn handle(&mut self, msg: Checkout, ctx: &mut Self::Context) -> Self::Result {
-        let rx = self.acquire(ctx);
+        let rx = self.acquire(false, ctx);
         let shared = self.shared.clone();
         let opts = msg.opts;
         Box::pin(async move {

@@ -18,6 +18,9 @@ use crate::shared::Counters;
 pub(crate) struct Waiter {
     pub(crate) tx: oneshot::Sender<Result<Grant>>,
     pub(crate) since: Instant,
+    /// Its message may share a connection with others (see
+    /// `PoolConfig::pipeline`).
+    pub(crate) pipelinable: bool,
 }
 
 #[derive(Default)]
@@ -30,6 +33,9 @@ pub(crate) struct PoolState {
     /// recently used last (LIFO keeps a few connections warm instead of
     /// cycling through all, and lets the rest reach the idle timeout).
     pub(crate) idle: Vec<(ConnectionId, Instant)>,
+    /// Connections carrying pipelined statements, with how many: neither
+    /// idle nor lent to one caller.
+    pub(crate) pipelined: HashMap<ConnectionId, usize>,
     /// Callers in arrival order.
     pub(crate) waiters: VecDeque<Waiter>,
     /// Connect attempts under way.
@@ -49,6 +55,16 @@ impl PoolState {
         self.idle.iter().any(|(i, _)| *i == id)
     }
 
+    /// The pipelining connection with the fewest statements, if it has
+    /// room for another below `depth`.
+    pub(crate) fn pipeline_room(&self, depth: usize) -> Option<ConnectionId> {
+        self.pipelined
+            .iter()
+            .filter(|(_, n)| **n < depth)
+            .min_by_key(|(_, n)| **n)
+            .map(|(id, _)| *id)
+    }
+
     /// Forgets callers that stopped waiting.
     pub(crate) fn prune_waiters(&mut self) {
         self.waiters.retain(|w| !w.tx.is_closed());
@@ -56,6 +72,7 @@ impl PoolState {
 
     pub(crate) fn remove(&mut self, id: ConnectionId) -> Option<Addr<ConnectionActor>> {
         self.idle.retain(|(i, _)| *i != id);
+        self.pipelined.remove(&id);
         self.emitters.remove(&id);
         self.open.remove(&id)
     }
