@@ -13,7 +13,7 @@ mod pump;
 mod queue;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -40,7 +40,10 @@ pub enum Delivery {
     /// Never drops. While more than `capacity` events wait for this
     /// subscriber, connections hold back new statements; a statement that
     /// cannot start within `deadline` fails with [`Error::Backpressure`]
-    /// instead of running unobserved. For audit.
+    /// instead of running unobserved. Connections held back resume once the
+    /// subscriber is down to half its capacity (or, at the deadline, if it
+    /// is back within it), so that they do not take turns with it event by
+    /// event. For audit.
     Lossless {
         /// Undelivered events held before publishers wait.
         capacity: usize,
@@ -119,6 +122,14 @@ pub(crate) struct Subscription {
 }
 
 impl Subscription {
+    /// Lossless and holding more than its capacity: publishers must wait.
+    fn is_full(&self) -> bool {
+        match self.delivery {
+            Delivery::Lossless { capacity, .. } => self.queue.len() > capacity,
+            Delivery::Lossy { .. } => false,
+        }
+    }
+
     fn stats(&self) -> SubscriptionStats {
         let (delivered, dropped) = self.queue.counts();
         SubscriptionStats {
@@ -137,6 +148,9 @@ struct Inner {
     subs: ArcSwap<Vec<Arc<Subscription>>>,
     /// Durability gates a statement passes before it runs.
     gates: ArcSwap<Vec<Arc<dyn Gate>>>,
+    /// Lossless subscriptions in `subs`, so that `ready` costs nothing on a
+    /// bus that has none.
+    lossless: AtomicUsize,
     next_id: AtomicU64,
 }
 
@@ -167,6 +181,7 @@ impl Bus {
             inner: Arc::new(Inner {
                 subs: ArcSwap::from_pointee(Vec::new()),
                 gates: ArcSwap::from_pointee(Vec::new()),
+                lossless: AtomicUsize::new(0),
                 next_id: AtomicU64::new(1),
             }),
         }
@@ -227,6 +242,13 @@ impl Bus {
     /// most its own deadline. A connection awaits this before it starts a
     /// statement, so a statement never runs while its audit trail is behind.
     pub async fn ready(&self) -> Result<()> {
+        // Nearly always there is no lossless subscription, or every one has
+        // room: answer without cloning the list or awaiting anything.
+        if self.inner.lossless.load(Ordering::Relaxed) == 0
+            || !self.inner.subs.load().iter().any(|s| s.is_full())
+        {
+            return Ok(());
+        }
         let subs = self.inner.subs.load_full();
         for sub in subs.iter() {
             if let Delivery::Lossless { capacity, deadline } = sub.delivery
@@ -278,6 +300,9 @@ impl Bus {
         });
         match removed {
             Some(sub) => {
+                if matches!(sub.delivery, Delivery::Lossless { .. }) {
+                    self.inner.lossless.fetch_sub(1, Ordering::Relaxed);
+                }
                 sub.queue.close();
                 true
             }
@@ -311,6 +336,9 @@ impl Bus {
             queue: Queue::new(delivery.capacity(), lossless),
             restarts: AtomicU64::new(0),
         });
+        if lossless {
+            self.inner.lossless.fetch_add(1, Ordering::Relaxed);
+        }
         self.inner.subs.rcu(|subs| {
             let mut next: Vec<_> = subs.iter().cloned().collect();
             next.push(sub.clone());

@@ -7,15 +7,18 @@
 //!   (a panicking handler kills the actor), redelivering the unacknowledged
 //!   event;
 //! - a closure on a dedicated thread (used for `listen` and for crossbeam
-//!   channels), with panics caught and the event redelivered.
+//!   channels), which takes everything queued under one lock, delivers it
+//!   in order and acknowledges it in one go, with panics caught and the
+//!   event redelivered.
 
+use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use actix::{Actor, Arbiter, Context, Handler, Recipient};
 
-use super::queue::{Queue, Slot};
 use super::{Bus, Delivery, Subscription, SubscriptionId};
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -58,8 +61,8 @@ impl Bus {
         let bus = self.clone();
         // Ends when the queue closes (unsubscribe) or the recipient is gone.
         actix::spawn(async move {
-            while let Some(slot) = sub.queue.peek().await {
-                if recipient.send(slot.into_event()).await.is_err() {
+            while let Some(event) = sub.queue.peek().await {
+                if recipient.send(event).await.is_err() {
                     tracing::warn!(
                         subscriber = %sub.name,
                         queued = sub.queue.len(),
@@ -103,8 +106,8 @@ impl Bus {
         actix::spawn(async move {
             let mut addr = start();
             let mut failures = 0u32;
-            while let Some(slot) = sub.queue.peek().await {
-                match addr.send(slot.into_event()).await {
+            while let Some(event) = sub.queue.peek().await {
+                match addr.send(event).await {
                     Ok(()) => {
                         failures = 0;
                         sub.queue.ack();
@@ -135,6 +138,11 @@ impl Bus {
     /// blocking closure never stalls an arbiter. A panic in the closure is
     /// caught and logged, and the event is redelivered (at most
     /// [`MAX_REDELIVERIES`] times). Returning [`Flow::Stop`] unsubscribes.
+    ///
+    /// The thread takes what is queued in batches, and naps between them
+    /// while events keep coming instead of being woken for each: an event
+    /// of a steady stream reaches the closure up to a millisecond after it
+    /// was published; the first after a quiet spell, at once.
     pub fn subscribe_fn<F, R>(
         &self,
         name: &str,
@@ -187,49 +195,102 @@ where
     F: FnMut(Event) -> R,
     R: Into<Flow>,
 {
-    let mut failures = 0u32;
-    while let Some(slot) = next_slot(&sub.queue) {
-        let event = slot.into_event();
-        match catch_unwind(AssertUnwindSafe(|| f(event).into())) {
-            Ok(Flow::Continue) => {
-                failures = 0;
-                sub.queue.ack();
+    // The slots taken from the queue, delivered from here; swapped with the
+    // queue's buffer on every take, so it never needs allocating afresh.
+    let mut hand = VecDeque::new();
+    let mut nap = Nap::new(sub.delivery.capacity());
+    while sub.queue.take(&mut hand, &nap.naps()) {
+        nap.after_batch(hand.len());
+        // Taken slots delivered (or skipped) and not yet acknowledged.
+        let mut done = 0;
+        while let Some(event) = hand.pop_front() {
+            if sub.queue.is_closed() {
+                return;
             }
-            Ok(Flow::Stop) => {
+            if deliver(sub, f, event) == Flow::Stop {
                 bus.remove_dead(sub.id);
                 return;
             }
+            done += 1;
+            // Someone waits for room or for a flush: let them see progress
+            // now rather than at the end of the batch.
+            if sub.queue.has_waiters() {
+                sub.queue.ack_taken(std::mem::take(&mut done));
+            }
+        }
+        sub.queue.ack_taken(done);
+    }
+}
+
+/// Delivers one event, again after a panic, at most [`MAX_REDELIVERIES`]
+/// times more; then it is skipped (and the skip logged).
+fn deliver<F, R>(sub: &Subscription, f: &mut F, event: Event) -> Flow
+where
+    F: FnMut(Event) -> R,
+    R: Into<Flow>,
+{
+    let mut failures = 0u32;
+    loop {
+        match catch_unwind(AssertUnwindSafe(|| f(event.clone()).into())) {
+            Ok(flow) => return flow,
             Err(_) => {
                 failures += 1;
                 sub.restarts.fetch_add(1, Ordering::Relaxed);
                 if failures > MAX_REDELIVERIES {
                     tracing::error!(subscriber = %sub.name, "subscriber panicked on the same event {failures} times; skipping it");
-                    failures = 0;
-                    sub.queue.ack();
-                } else {
-                    tracing::warn!(subscriber = %sub.name, "subscriber panicked; redelivering the event");
+                    return Flow::Continue;
                 }
+                tracing::warn!(subscriber = %sub.name, "subscriber panicked; redelivering the event");
             }
         }
     }
 }
 
-/// How often a subscriber thread that found its queue empty yields before it
-/// parks: under a steady stream the next event usually arrives within a few
-/// yields, and parking and being woken (a futex call on each side) costs
-/// more than the event itself.
-const YIELDS_BEFORE_PARKING: u32 = 16;
+/// How long a subscriber thread whose queue ran empty waits before it looks
+/// again (see `Queue::take`). Under a steady stream it finds the events of
+/// the nap waiting as one batch, and publishers never pay for waking it.
+/// The nap follows the stream: it doubles while the batches it brings are
+/// small (fewer wake-ups of many subscriber threads on few CPUs), and
+/// halves when they reach a quarter of the queue's capacity (the queue
+/// itself wakes the thread early at half). When a nap brings nothing, the
+/// thread lingers for one longest nap before it parks until the next push,
+/// so that a publisher's short pause (waiting for a slower lossless
+/// subscriber) does not cost it a wake-up of every subscriber thread after.
+struct Nap {
+    now: Duration,
+    /// Batches this small lengthen the nap.
+    small: usize,
+    /// Batches this large shorten it.
+    large: usize,
+}
 
-/// The next slot for a subscriber thread, or `None` once the queue closed.
-fn next_slot(queue: &Queue) -> Option<Slot> {
-    for _ in 0..YIELDS_BEFORE_PARKING {
-        match queue.try_peek() {
-            Ok(Some(slot)) => return Some(slot),
-            Ok(None) => std::thread::yield_now(),
-            Err(()) => return None,
+impl Nap {
+    /// The shortest nap: below this, a thread's wake-ups cost more than the
+    /// events it finds.
+    const MIN: Duration = Duration::from_micros(50);
+    /// The longest: how late an event of a thin stream may be delivered.
+    const MAX: Duration = Duration::from_millis(1);
+
+    fn new(capacity: usize) -> Self {
+        Nap {
+            now: Self::MIN,
+            small: capacity / 8,
+            large: (capacity / 4).max(1),
         }
     }
-    futures_executor::block_on(queue.peek())
+
+    /// The naps to take, in turn, while the queue stays empty.
+    fn naps(&self) -> [Duration; 2] {
+        [self.now, Self::MAX]
+    }
+
+    fn after_batch(&mut self, slots: usize) {
+        if slots >= self.large {
+            self.now = (self.now / 2).max(Self::MIN);
+        } else if slots < self.small {
+            self.now = (self.now * 2).min(Self::MAX);
+        }
+    }
 }
 
 /// The receiving end of a channel subscription.

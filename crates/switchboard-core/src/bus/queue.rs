@@ -1,65 +1,121 @@
 //! The per-subscription queue: where a delivery contract is enforced.
 //!
 //! Publishers push synchronously (a mutex held for a `VecDeque` push, never
-//! across an await). The subscription's pump peeks the front, delivers it, and
-//! only then acknowledges it, so an event whose delivery failed (the
-//! subscriber panicked) is still at the front for the restarted subscriber.
+//! across an await). A pump takes slots out in one of two ways, and in both
+//! a slot counts as queued (for capacity, [`Queue::len`] and back-pressure)
+//! until the pump acknowledges it, so an event whose delivery failed (the
+//! subscriber panicked) can be delivered again:
+//!
+//! - actor pumps [`peek`](Queue::peek) the front, deliver it, then
+//!   [`ack`](Queue::ack) it;
+//! - closure pumps [`take`](Queue::take) everything queued in one lock (a
+//!   buffer swap), deliver it from their own hand, and
+//!   [`ack_taken`](Queue::ack_taken) it in one go.
+//!
+//! Waking a pump costs the publisher a futex call (and, on a busy machine,
+//! its CPU), so publishers wake a pump only when it said it sleeps. A
+//! closure pump that finds its queue empty after a batch naps instead: the
+//! events of a stream pile up meanwhile and arrive as the next batch, and it
+//! only asks to be woken once a nap found nothing. A pump wakes publishers
+//! and flushers only if one is registered as waiting.
 
 use std::collections::VecDeque;
 use std::pin::pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread::Thread;
 use std::time::Duration;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 use crate::event::{Backend, Event};
 
-/// What a pump takes from the queue.
-#[derive(Debug, Clone)]
-pub(crate) enum Slot {
-    /// An event to deliver.
-    Event(Event),
-    /// The subscriber missed `dropped` events here.
-    Lagged {
-        dropped: u64,
-        pool: Arc<str>,
-        backend: Backend,
-    },
-}
-
-impl Slot {
-    pub(crate) fn into_event(self) -> Event {
-        match self {
-            Slot::Event(e) => e,
-            Slot::Lagged {
-                dropped,
-                pool,
-                backend,
-            } => Event::lagged(pool, backend, dropped),
-        }
-    }
-}
-
 #[derive(Default)]
 struct State {
-    buf: VecDeque<Slot>,
-    /// Drops not yet announced by a `Lagged` slot (lossy only).
+    /// Events, and the `Lagged` notices the queue put among them. Plain
+    /// events (8 bytes each): a publisher's writes cost fewer cache misses.
+    buf: VecDeque<Event>,
+    /// Slots a closure pump took and has not acknowledged yet.
+    in_hand: usize,
+    /// Whether (and how) a push must wake the pump.
+    pump: PumpState,
+    /// The closure pump's thread while it naps or is parked, to unpark.
+    sleeper: Option<Thread>,
+    /// Drops not yet announced by a `Lagged` notice (lossy only).
     unannounced: u64,
     /// Pool and backend of the first unannounced drop, for the notice.
     lag_origin: Option<(Arc<str>, Backend)>,
-    closed: bool,
+    /// Where in the subscription's stream the queued notices are (they are
+    /// not counted as delivered events); rarely more than one.
+    notices: VecDeque<u64>,
+    /// Slots acknowledged so far: the stream position of the oldest one
+    /// still unacknowledged.
+    acked: u64,
     delivered: u64,
     dropped_total: u64,
 }
 
-/// A bounded queue of events for one subscription.
+impl State {
+    fn pending(&self) -> usize {
+        self.buf.len() + self.in_hand
+    }
+
+    /// Acknowledges the `slots` oldest unacknowledged slots.
+    fn acknowledge(&mut self, slots: usize) {
+        self.acked += slots as u64;
+        let mut notices = 0;
+        while self.notices.front().is_some_and(|&at| at < self.acked) {
+            self.notices.pop_front();
+            notices += 1;
+        }
+        self.delivered += slots as u64 - notices;
+    }
+}
+
+/// What the pump is doing, for a publisher deciding whether to wake it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PumpState {
+    /// Delivering, or about to look at the queue again: no wake-up needed.
+    #[default]
+    Busy,
+    /// A closure pump's thread napping after a batch: unparked early only
+    /// when the queue fills up to `wake_at`, or someone waits for it.
+    Napping,
+    /// A closure pump's thread parked until the next push.
+    Parked,
+    /// An actor pump waiting on `readable` for the next push.
+    Waiting,
+}
+
+/// A bounded queue of events for one subscription. Lossy: holds at most
+/// `capacity` unacknowledged slots and drops (and counts) past that.
+/// Lossless: never drops; publishers keep it near `capacity` through
+/// [`Queue::wait_len_at_most`].
 pub(crate) struct Queue {
-    /// Guards the buffer; held only for pushes, peeks and pops.
+    /// Guards the buffer; held only for pushes, takes, peeks and acks.
     state: Mutex<State>,
+    /// Unacknowledged slots (queued plus in hand), written under the lock,
+    /// so that `len` and `Bus::ready` read it without taking the lock.
+    pending: AtomicUsize,
+    /// Written under the lock; read anywhere, so a pump can stop in the
+    /// middle of a batch once the subscription is gone.
+    closed: AtomicBool,
+    /// Publishers and flushers inside `wait_len_at_most`; acks skip the
+    /// wake-up when there are none.
+    waiters: AtomicUsize,
     capacity: usize,
     lossless: bool,
-    /// Wakes the pump when an event arrives or the queue closes.
+    /// Queue length at which a push wakes a napping pump. Lossy: half the
+    /// capacity, so that a burst does not overflow the queue during a nap.
+    /// Lossless: the capacity; past it, the publisher waits for room
+    /// (`wait_len_at_most`), and that ends the nap.
+    wake_at: usize,
+    /// Queue length at which acks wake publishers waiting for room (and
+    /// flushers): half the capacity, so that they resume with room for many
+    /// statements instead of being woken for each event the pump delivers.
+    resume_at: usize,
+    /// Wakes an actor pump that waits (or the queue closed).
     readable: Notify,
     /// Wakes publishers waiting for room and flushers waiting for empty.
     writable: Notify,
@@ -72,96 +128,188 @@ impl Queue {
                 buf: VecDeque::with_capacity(capacity.min(4096)),
                 ..State::default()
             }),
+            pending: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+            waiters: AtomicUsize::new(0),
             capacity: capacity.max(1),
             lossless,
+            wake_at: if lossless {
+                capacity.max(1)
+            } else {
+                (capacity / 2).max(1)
+            },
+            resume_at: capacity / 2,
             readable: Notify::new(),
             writable: Notify::new(),
         }
     }
 
-    /// Offers an event. Lossy: drops and counts it when full. Lossless: always
-    /// queues it; publishers call [`Queue::wait_room`] before starting more work.
+    /// Offers an event. Lossy: drops and counts it when `capacity` slots are
+    /// unacknowledged. Lossless: always queues it; publishers call
+    /// [`Queue::wait_len_at_most`] before starting more work.
     pub(crate) fn push(&self, event: &Event) {
         let mut st = self.state.lock();
-        if st.closed {
+        if self.closed.load(Ordering::Relaxed) {
             return;
         }
         if self.lossless {
-            st.buf.push_back(Slot::Event(event.clone()));
+            st.buf.push_back(event.clone());
         } else {
-            if st.unannounced > 0 && st.buf.len() < self.capacity {
+            if st.unannounced > 0 && st.pending() < self.capacity {
                 let (pool, backend) = st
                     .lag_origin
                     .take()
                     .unwrap_or_else(|| (event.meta().pool.clone(), event.meta().backend));
                 let dropped = std::mem::take(&mut st.unannounced);
-                st.buf.push_back(Slot::Lagged {
-                    dropped,
-                    pool,
-                    backend,
-                });
+                let at = st.acked + st.pending() as u64;
+                st.notices.push_back(at);
+                st.buf.push_back(Event::lagged(pool, backend, dropped));
             }
-            if st.buf.len() < self.capacity {
-                st.buf.push_back(Slot::Event(event.clone()));
+            if st.pending() < self.capacity {
+                st.buf.push_back(event.clone());
             } else {
                 if st.unannounced == 0 {
                     st.lag_origin = Some((event.meta().pool.clone(), event.meta().backend));
                 }
                 st.unannounced += 1;
                 st.dropped_total += 1;
-                return;
             }
         }
+        self.pending.store(st.pending(), Ordering::Release);
+        let wake = match st.pump {
+            PumpState::Busy => false,
+            PumpState::Napping => st.buf.len() >= self.wake_at,
+            PumpState::Parked | PumpState::Waiting => !st.buf.is_empty(),
+        };
+        if wake {
+            self.wake_pump(st);
+        }
+    }
+
+    /// Wakes the pump, releasing the lock first so that the pump does not
+    /// wake only to wait for it. Its state is reset under the lock, so each
+    /// sleep costs at most one wake-up; an unpark or notify that comes
+    /// before the pump's park or await is kept for it, not lost.
+    fn wake_pump(&self, mut st: MutexGuard<'_, State>) {
+        let pump = std::mem::take(&mut st.pump);
+        let sleeper = st.sleeper.take();
         drop(st);
-        self.readable.notify_one();
+        match pump {
+            PumpState::Busy => {}
+            PumpState::Napping | PumpState::Parked => {
+                if let Some(thread) = sleeper {
+                    thread.unpark();
+                }
+            }
+            PumpState::Waiting => self.readable.notify_one(),
+        }
+    }
+
+    /// Moves every queued slot into `hand` (which must be empty), where they
+    /// stay counted as queued until [`Queue::ack_taken`]; `false` once the
+    /// queue is closed. While there is nothing, blocks the thread: for each
+    /// of `naps` in turn (a stream's next events pile up meanwhile, and no
+    /// publisher pays for a wake-up), then until the next push.
+    pub(crate) fn take(&self, hand: &mut VecDeque<Event>, naps: &[Duration]) -> bool {
+        debug_assert!(hand.is_empty());
+        let mut naps = naps.iter();
+        loop {
+            let mut st = self.state.lock();
+            if self.closed.load(Ordering::Relaxed) {
+                return false;
+            }
+            if !st.buf.is_empty() {
+                // A swap, not a drain: both buffers keep their capacity, so
+                // taking never allocates once they have grown.
+                std::mem::swap(&mut st.buf, hand);
+                st.in_hand += hand.len();
+                st.pump = PumpState::Busy;
+                st.sleeper = None;
+                return true;
+            }
+            let nap = naps.next();
+            st.pump = match nap {
+                Some(_) => PumpState::Napping,
+                None => PumpState::Parked,
+            };
+            if st.sleeper.is_none() {
+                st.sleeper = Some(std::thread::current());
+            }
+            drop(st);
+            match nap {
+                Some(&nap) => std::thread::park_timeout(nap),
+                None => std::thread::park(),
+            }
+        }
+    }
+
+    /// Acknowledges the first `slots` taken slots after they were delivered
+    /// or given up on.
+    pub(crate) fn ack_taken(&self, slots: usize) {
+        if slots == 0 {
+            return;
+        }
+        let mut st = self.state.lock();
+        st.in_hand -= slots;
+        st.acknowledge(slots);
+        self.acked(st);
     }
 
     /// The front slot, once there is one; `None` once the queue is closed.
-    pub(crate) async fn peek(&self) -> Option<Slot> {
+    pub(crate) async fn peek(&self) -> Option<Event> {
         loop {
-            let notified = pin!(self.readable.notified());
             {
-                let st = self.state.lock();
-                if st.closed {
+                let mut st = self.state.lock();
+                if self.closed.load(Ordering::Relaxed) {
                     return None;
                 }
                 if let Some(front) = st.buf.front() {
                     return Some(front.clone());
                 }
+                st.pump = PumpState::Waiting;
             }
-            notified.await;
+            // `notify_one` leaves a permit when nobody waits yet, so a push
+            // between the unlock and this await is not missed.
+            self.readable.notified().await;
         }
-    }
-
-    /// The front slot if there is one now: `Ok(None)` when empty,
-    /// `Err(())` once the queue is closed.
-    pub(crate) fn try_peek(&self) -> Result<Option<Slot>, ()> {
-        let st = self.state.lock();
-        if st.closed {
-            return Err(());
-        }
-        Ok(st.buf.front().cloned())
     }
 
     /// Removes the front slot after it was delivered (or given up on).
     pub(crate) fn ack(&self) {
         let mut st = self.state.lock();
-        if let Some(Slot::Event(_)) = st.buf.pop_front() {
-            st.delivered += 1;
+        if st.buf.pop_front().is_some() {
+            st.acknowledge(1);
         }
-        drop(st);
-        self.writable.notify_waiters();
+        self.acked(st);
     }
 
-    /// Stops the queue: the pump's next `peek` returns `None`.
+    /// Stops the queue: the pump's next `peek` or `take` says so.
     pub(crate) fn close(&self) {
-        self.state.lock().closed = true;
-        self.readable.notify_one();
+        let st = self.state.lock();
+        self.closed.store(true, Ordering::Release);
+        // A busy pump sees `closed` at its next look; a sleeping one is woken.
+        self.wake_pump(st);
         self.writable.notify_waiters();
     }
 
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Slots not yet acknowledged: queued, and taken but not yet delivered.
     pub(crate) fn len(&self) -> usize {
-        self.state.lock().buf.len()
+        self.pending.load(Ordering::Acquire)
+    }
+
+    /// Whether a publisher or flusher waits for this queue to shrink.
+    pub(crate) fn has_waiters(&self) -> bool {
+        self.waiters.load(Ordering::Acquire) > 0
+    }
+
+    /// What the pump is doing, for tests that must act while it waits.
+    #[cfg(test)]
+    pub(crate) fn pump_state(&self) -> PumpState {
+        self.state.lock().pump
     }
 
     /// (delivered, dropped) so far.
@@ -170,21 +318,41 @@ impl Queue {
         (st.delivered, st.dropped_total)
     }
 
-    /// Waits until at most `limit` slots are queued (or the queue closes).
-    /// Returns the queue length if `within` passed first.
+    /// Publishes the length after an ack, and wakes `wait_len_at_most`
+    /// callers if there are any and the queue is down to `resume_at`. A
+    /// waiter registers before it checks the length under the lock, so
+    /// either it saw this ack or it is counted here.
+    fn acked(&self, st: MutexGuard<'_, State>) {
+        let pending = st.pending();
+        self.pending.store(pending, Ordering::Release);
+        drop(st);
+        if pending <= self.resume_at && self.waiters.load(Ordering::SeqCst) > 0 {
+            self.writable.notify_waiters();
+        }
+    }
+
+    /// Waits until at most `limit` slots are unacknowledged (or the queue
+    /// closes). Acks wake it only once the queue is down to `resume_at`; if
+    /// `within` passes first, the length is checked against `limit` once
+    /// more, and returned if it is still above.
     pub(crate) async fn wait_len_at_most(
         &self,
         limit: usize,
         within: Duration,
     ) -> Result<(), usize> {
         let wait = async {
+            let _registered = Waiter::register(&self.waiters);
             loop {
                 let mut notified = pin!(self.writable.notified());
                 notified.as_mut().enable();
                 {
                     let st = self.state.lock();
-                    if st.closed || st.buf.len() <= limit {
+                    if self.closed.load(Ordering::Relaxed) || st.pending() <= limit {
                         return;
+                    }
+                    // Someone waits now: the pump's nap is over.
+                    if st.pump == PumpState::Napping {
+                        self.wake_pump(st);
                     }
                 }
                 notified.await;
@@ -192,7 +360,27 @@ impl Queue {
         };
         match tokio::time::timeout(within, wait).await {
             Ok(()) => Ok(()),
-            Err(_) => Err(self.len()),
+            Err(_) => match self.len() {
+                len if len > limit => Err(len),
+                _ => Ok(()),
+            },
         }
+    }
+}
+
+/// Counts one `wait_len_at_most` caller for as long as it waits, including
+/// when its timeout drops it.
+struct Waiter<'a>(&'a AtomicUsize);
+
+impl<'a> Waiter<'a> {
+    fn register(waiters: &'a AtomicUsize) -> Self {
+        waiters.fetch_add(1, Ordering::SeqCst);
+        Waiter(waiters)
+    }
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
