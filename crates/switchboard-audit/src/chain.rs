@@ -49,7 +49,7 @@ impl Digest256 {
 
     /// Appends the 64 lowercase hex digits to `out`.
     pub(crate) fn write_hex(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(hex(&self.0).as_bytes());
+        out.extend_from_slice(hex_into(&self.0, &mut [0; 64]).as_bytes());
     }
 }
 
@@ -62,20 +62,21 @@ fn nibble(c: u8) -> Option<u8> {
     }
 }
 
-/// Lowercase hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex of a 32-byte digest, written into `buf` (no allocation:
+/// every record carries two of them).
+pub(crate) fn hex_into<'b>(bytes: &[u8; 32], buf: &'b mut [u8; 64]) -> &'b str {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    for (pair, b) in buf.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0xf)];
     }
-    s
+    // Hex digits are ASCII.
+    std::str::from_utf8(buf).unwrap_or_default()
 }
 
 impl fmt::Display for Digest256 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex(&self.0))
+        f.write_str(hex_into(&self.0, &mut [0; 64]))
     }
 }
 
@@ -87,7 +88,7 @@ impl fmt::Debug for Digest256 {
 
 impl Serialize for Digest256 {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex(&self.0))
+        s.serialize_str(hex_into(&self.0, &mut [0; 64]))
     }
 }
 

@@ -13,9 +13,10 @@ use crate::error::{AuditError, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Durability {
-    /// Group commit: records are fsynced together once `every` has passed
-    /// since the oldest unsynced one, or once `records` are waiting. A crash
-    /// can lose the records of the last `every`; a statement never waits for
+    /// Group commit: records are written and fsynced together once `every`
+    /// has passed since the oldest unsynced one, or once `records` are
+    /// waiting (they wait in memory). A crash can lose the records of the
+    /// last `every`; a statement never waits for
     /// the disk, only (through the bus's lossless contract) for the writer to
     /// keep up.
     Batched {
@@ -176,8 +177,8 @@ pub struct AuditConfig {
     /// before it is refused with `Error::NotDurable`. Default 5 s.
     pub strict_deadline: Duration,
     /// Events the bus holds for the log before connections wait (the
-    /// lossless contract's capacity); the writer's own channel holds as many
-    /// again. Default 8192.
+    /// lossless contract's capacity); the records made from them and not
+    /// yet taken by the writer are bounded by as many again. Default 8192.
     pub queue_capacity: usize,
     /// How long a connection waits for room in the queue before its
     /// statement fails with `Error::Backpressure`. Default 5 s.

@@ -2,8 +2,9 @@
 //! statement runs, and its handshake with the writer.
 //!
 //! The connection publishes the statement's `Executing` event and then
-//! calls [`Gate::pass`]; the event reaches the writer through the bus's pump,
-//! so either side may come first. Both meet in [`Handshake`], keyed by the
+//! calls [`Gate::pass`]; the event's record reaches the writer through the
+//! bus's subscriber thread and the pending batch, so either side may come
+//! first. Both meet in [`Handshake`], keyed by the
 //! event id:
 //!
 //! - the writer, after the fsync that made held records durable, wakes the
@@ -13,7 +14,7 @@
 //!
 //! Both look under one lock, so neither can miss the other. An id the
 //! connection never asks for (a guard denied the statement first) leaves
-//! `durable` when the writer sees the statement's outcome, or its
+//! `durable` when the log takes the statement's outcome, or its
 //! connection's `Closed`.
 
 use std::collections::{HashMap, HashSet};

@@ -6,8 +6,11 @@
 //! - [`record`]: what one line holds;
 //! - [`chain`]: sealing records into a hash chain;
 //! - [`verify`](mod@verify): checking a set of files;
-//! - `writer`, `gate`, `segment`: the writer thread, the strict-durability
-//!   gate and its handshake, and the files.
+//! - `intake`, `line`: how each bus's subscriber thread turns events into
+//!   sealed record lines, batched in memory;
+//! - `writer`, `gate`, `segment`: the writer thread that writes and fsyncs
+//!   the batches, the strict-durability gate and its handshake, and the
+//!   files.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -72,9 +75,13 @@
 //!
 //! # Durability
 //!
-//! [`Durability::Batched`] fsyncs every 50 ms or 1000 records (default for
-//! read, write and misc statements); a statement never waits for the disk,
-//! only for the writer to keep up: the log's bus subscription is lossless,
+//! [`Durability::Batched`] writes and fsyncs every 50 ms or 1000 records
+//! (default for read, write and misc statements); until then its records
+//! are held in memory, so a crash can lose up to that much. A statement
+//! never waits for the disk, only for the log to keep up: each attached
+//! bus's subscriber thread makes the records itself (no second queue or
+//! thread per event), the writer thread only writes batches, and the log's
+//! bus subscription is lossless,
 //! so a connection whose statement finds the queue full waits up to the
 //! backpressure deadline, then fails with `Error::Backpressure` instead of
 //! running unrecorded. [`Durability::Strict`] (default for DDL and role
@@ -90,10 +97,12 @@
 //! reports it as a torn tail, not as tampering; the next start leaves it in
 //! place and continues the chain, in a new file, after the last complete
 //! record. When a write or fsync fails (disk full, file or directory gone)
-//! the writer keeps every record not yet durable in memory, stops taking
-//! events, refuses strict statements, and retries: it cuts the file back to
-//! its last durable record (or starts a new file) and writes again. Records
-//! already on disk are never rewritten.
+//! the writer keeps every record not yet durable in memory, takes no new
+//! batch (once [`AuditConfig::queue_capacity`] records wait, the bus's
+//! subscriber thread waits too, and connections are pushed back), refuses
+//! strict statements, and retries: it cuts the file back to its last
+//! durable record (or starts a new file) and writes again. Records already
+//! on disk are never rewritten.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -102,6 +111,8 @@ pub mod chain;
 pub mod config;
 pub mod error;
 mod gate;
+mod intake;
+mod line;
 pub mod log;
 mod policy;
 pub mod record;

@@ -5,21 +5,21 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::Sender;
-use parking_lot::Mutex;
-use switchboard_core::{Bus, Delivery, Event, Flow, Gate, SubscriptionId};
+use parking_lot::{Condvar, Mutex};
+use switchboard_core::{Bus, Delivery, Gate, SubscriptionId};
 use tokio::sync::oneshot;
 
 use crate::builder::Builder;
 use crate::config::AuditConfig;
 use crate::error::{AuditError, Result};
 use crate::gate::{AuditGate, Handshake};
+use crate::intake::{Front, Shared};
 use crate::policy::Policy;
 use crate::record::Recorder;
 use crate::segment::{Segments, resume};
 use crate::stats::{AuditStats, Counters};
 use crate::verify::{VerifyError, VerifyReport, verify};
-use crate::writer::{Control, Writer};
+use crate::writer::Writer;
 
 /// A lossless, hash-chained audit trail of the statements on one or more
 /// buses. See the [crate documentation](crate) for the record format.
@@ -28,11 +28,9 @@ pub struct AuditLog {
     delivery: Delivery,
     policy: Arc<Policy>,
     segments: Segments,
-    /// Feeds the writer; one clone per attached bus. Bounded by the queue
-    /// capacity: when full, the bus's queue fills and connections wait.
-    events: Sender<Event>,
-    /// Flush and close requests; bounded, answered one at a time.
-    control: Sender<Control>,
+    /// The intake every attached bus's subscriber thread feeds, and where
+    /// flushes and closes are asked of the writer.
+    shared: Arc<Shared>,
     gate: Arc<dyn Gate>,
     /// Shared with the gate and the writer; read here only by tests.
     #[cfg_attr(not(test), allow(dead_code))]
@@ -89,13 +87,21 @@ impl AuditLog {
         *stats.file.lock() = Some(current.path.clone());
         let policy = Arc::new(Policy::new(&config));
         let handshake = Arc::new(Handshake::default());
-        let (events_tx, events_rx) = crossbeam_channel::bounded(config.queue_capacity);
-        let (control_tx, control_rx) = crossbeam_channel::bounded(16);
+        let front = Front::new(
+            Recorder::new(&config.params),
+            policy.clone(),
+            handshake.clone(),
+            stats.clone(),
+            resumed.head,
+            config.queue_capacity,
+        );
+        let shared = Arc::new(Shared {
+            front: Mutex::new(front),
+            wake_writer: Condvar::new(),
+            room: Condvar::new(),
+        });
         let writer = Writer {
-            events: events_rx,
-            control: control_rx,
-            policy: policy.clone(),
-            recorder: Recorder::new(&config.params),
+            shared: shared.clone(),
             handshake: handshake.clone(),
             stats: stats.clone(),
             segments: segments.clone(),
@@ -103,7 +109,6 @@ impl AuditLog {
             retry_every: config.retry_every,
             current: Some(current),
             next_index,
-            head: resumed.head,
         };
         let thread = std::thread::Builder::new()
             .name(format!("sb-audit-{}", config.name))
@@ -122,8 +127,7 @@ impl AuditLog {
                 .with_deadline(config.backpressure_deadline),
             policy,
             segments,
-            events: events_tx,
-            control: control_tx,
+            shared,
             gate,
             handshake,
             stats,
@@ -136,17 +140,17 @@ impl AuditLog {
     /// strict, adds its durability gate. Attach before the pool starts to
     /// record its first connects too. A log may be attached to several
     /// buses; their records share one chain.
+    ///
+    /// The bus's subscriber thread makes each record itself; the writer
+    /// thread only writes and fsyncs batches of them.
     pub fn attach(&self, bus: &Bus) -> Result<()> {
-        let tx = self.events.clone();
+        let shared = self.shared.clone();
         let id = bus
             .subscribe_fn(
                 &self.name,
                 self.policy.filter(),
                 self.delivery,
-                move |event| match tx.send(event) {
-                    Ok(()) => Flow::Continue,
-                    Err(_) => Flow::Stop,
-                },
+                move |event| shared.offer(&event),
             )
             .map_err(AuditError::Subscribe)?;
         if self.policy.any_strict() {
@@ -173,7 +177,7 @@ impl AuditLog {
         for bus in buses {
             bus.flush(within).await.map_err(AuditError::Flush)?;
         }
-        self.ask(Control::Flush, within).await
+        self.ask(false, within).await
     }
 
     /// Detaches from every bus (after handing over what they hold), writes
@@ -181,7 +185,7 @@ impl AuditLog {
     pub async fn close(self, within: Duration) -> Result<()> {
         let flushed = self.flush(within).await;
         self.detach();
-        let closed = self.ask(Control::Close, within).await;
+        let closed = self.ask(true, within).await;
         if let Some(thread) = self.thread.lock().take() {
             // The writer answered `Close` as its last act: this returns at once.
             let _ = thread.join();
@@ -189,21 +193,34 @@ impl AuditLog {
         flushed.and(closed)
     }
 
-    async fn ask(
-        &self,
-        control: fn(oneshot::Sender<Result<(), String>>) -> Control,
-        within: Duration,
-    ) -> Result<()> {
-        let (tx, rx) = oneshot::channel();
-        self.control
-            .send(control(tx))
-            .map_err(|_| AuditError::Stopped)?;
+    /// Asks the writer to write and fsync everything taken so far, and to
+    /// stop after that when `close`.
+    async fn ask(&self, close: bool, within: Duration) -> Result<()> {
+        let rx = self.request(close).ok_or(AuditError::Stopped)?;
         match tokio::time::timeout(within, rx).await {
             Ok(Ok(Ok(()))) => Ok(()),
             Ok(Ok(Err(reason))) => Err(AuditError::Unwritable(reason)),
             Ok(Err(_)) => Err(AuditError::Stopped),
             Err(_) => Err(AuditError::Timeout(within)),
         }
+    }
+
+    /// Leaves a flush or close request for the writer; `None` once it
+    /// stopped.
+    fn request(&self, close: bool) -> Option<oneshot::Receiver<Result<(), String>>> {
+        let (tx, rx) = oneshot::channel();
+        let mut front = self.shared.front.lock();
+        if front.closed {
+            return None;
+        }
+        if close {
+            front.close = Some(tx);
+        } else {
+            front.flushes.push(tx);
+        }
+        drop(front);
+        self.shared.wake_writer.notify_one();
+        Some(rx)
     }
 
     fn detach(&self) {
@@ -250,11 +267,10 @@ impl Drop for AuditLog {
     /// holds and waits for it to stop.
     fn drop(&mut self) {
         self.detach();
-        if let Some(thread) = self.thread.lock().take() {
-            let (tx, _rx) = oneshot::channel();
-            if self.control.send(Control::Close(tx)).is_ok() {
-                let _ = thread.join();
-            }
+        if let Some(thread) = self.thread.lock().take()
+            && self.request(true).is_some()
+        {
+            let _ = thread.join();
         }
     }
 }

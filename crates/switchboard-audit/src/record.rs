@@ -4,17 +4,17 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, KeyInit, Mac};
-use serde::{Deserialize, Serialize};
+use hmac::{Hmac, KeyInit};
+use serde::{Deserialize, Serialize, Serializer};
 use sha2::Sha256;
 use switchboard_core::{
-    Backend, ConnectionId, ErrorInfo, Event, EventKind, Kind, Labels, Origin, ParamValue,
-    StatementClass,
+    Backend, ConnectionId, ErrorInfo, Event, EventKind, Kind, Labels, Origin, StatementClass,
 };
-use switchboard_sql::{Classifier, Dialect};
+use switchboard_sql::{Classified, Classifier, Dialect};
 
-use crate::chain::{Digest256, hex};
+use crate::chain::Digest256;
 use crate::config::ParamsMode;
+use crate::line::{Line, LineParams, Names, ParamLine, Render};
 
 /// How a statement ended, on its outcome record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,7 +30,7 @@ pub enum Outcome {
 }
 
 /// One bind parameter as recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[non_exhaustive]
 pub struct AuditParam {
     /// The SQL type it was bound as.
@@ -38,16 +38,16 @@ pub struct AuditParam {
     pub sql_type: String,
     /// HMAC-SHA256 of the value's text under the log's key
     /// ([`ParamsMode::Hash`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub hmac: Option<String>,
     /// The value ([`ParamsMode::Plain`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub value: Option<String>,
 }
 
 /// One line of the log. Fields that do not apply to the record's kind are
 /// left out of the JSON.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[non_exhaustive]
 pub struct Record {
     /// Position in the chain: 0 for the first record ever, then +1 per
@@ -66,82 +66,121 @@ pub struct Record {
     /// The database.
     pub backend: Backend,
     /// The connection, if the event has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub connection: Option<ConnectionId>,
     /// The event's sequence number on its connection.
     pub seq: u64,
     /// The caller's labels (user, tenant, request id, ...).
-    #[serde(default, skip_serializing_if = "Labels::is_empty")]
+    #[serde(default)]
     pub labels: Labels,
     /// The statement the record belongs to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub query_id: Option<u64>,
     /// The statement's pgAudit class (on every record of a statement).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub class: Option<StatementClass>,
     /// `SELECT`, `INSERT`, `CREATE TABLE`, ... (`Executing`, `Rewritten`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub operation: Option<String>,
     /// The tables the SQL touches (`Executing`, `Rewritten`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub tables: Option<Vec<String>>,
     /// The SQL text (`Executing`; for `Rewritten`, the SQL that ran).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub sql: Option<Arc<str>>,
     /// Bind parameters (`Executing`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub params: Option<Vec<AuditParam>>,
     /// Where the statement came from (`Executing`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub origin: Option<Origin>,
     /// How the statement ended (its one outcome record), or a connect denial.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub outcome: Option<Outcome>,
     /// How long the statement ran, in nanoseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub took_ns: Option<u64>,
     /// Rows affected or returned.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub rows: Option<u64>,
     /// What went wrong (`ExecuteFailed`, `ConnectFailed`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub error: Option<ErrorInfo>,
     /// The guard (`Denied`, `ShadowDenied`, `Rewritten`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub guard: Option<String>,
     /// The guard's reason.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub reason: Option<String>,
     /// The rest of the event's payload, for kinds without fields of their
     /// own here (`Connected`, `Closed`, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub detail: Option<serde_json::Value>,
     /// SHA-256 of the line up to this member (set when read back; written
     /// by the seal, never serialized from here).
-    #[serde(default, skip_serializing)]
+    #[serde(default)]
     pub hash: Option<Digest256>,
 }
 
 impl Record {
     /// Parses one line of a log (with or without its newline). Checks
-    /// nothing: [`verify`](crate::verify) checks the chain.
+    /// nothing: [`verify`](crate::verify()) checks the chain.
     pub fn parse(line: &[u8]) -> Result<Record, serde_json::Error> {
         serde_json::from_slice(line)
     }
 }
 
-/// Makes records from events: classifies SQL for its operation and tables
-/// (with the same parser and cache the rule engine uses) and renders
-/// parameters as configured. Owned by the writer thread.
-pub(crate) struct Recorder {
-    classifier: Classifier,
-    params: Params,
+/// As a line of the log, without its `hash` (which the seal adds).
+impl Serialize for Record {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Line {
+            n: self.n,
+            prev: self.prev,
+            id: self.id,
+            at: &self.at,
+            kind: self.kind,
+            pool: &self.pool,
+            backend: self.backend,
+            connection: self.connection,
+            seq: self.seq,
+            labels: &self.labels,
+            query_id: self.query_id,
+            class: self.class,
+            operation: self.operation.as_deref(),
+            tables: self.tables.as_deref(),
+            sql: self.sql.as_deref(),
+            params: self.params.as_deref().map(LineParams::Recorded),
+            origin: self.origin,
+            outcome: self.outcome,
+            took_ns: self.took_ns,
+            rows: self.rows,
+            error: self.error.as_ref(),
+            guard: self.guard.as_deref(),
+            reason: self.reason.as_deref(),
+            detail: self.detail.as_ref(),
+        }
+        .serialize(s)
+    }
 }
 
-enum Params {
-    Redact,
-    Hash(Box<Hmac<Sha256>>),
-    Plain,
+impl Serialize for AuditParam {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ParamLine {
+            sql_type: &self.sql_type,
+            hmac: self.hmac.as_deref(),
+            value: self.value.as_deref(),
+        }
+        .serialize(s)
+    }
+}
+
+/// Writes records from events: classifies SQL for its operation and tables
+/// (with the same parser and cache the rule engine uses) and renders
+/// parameters as configured.
+pub(crate) struct Recorder {
+    classifier: Classifier,
+    render: Render,
+    names: Names,
 }
 
 fn nanos(d: std::time::Duration) -> u64 {
@@ -150,95 +189,42 @@ fn nanos(d: std::time::Duration) -> u64 {
 
 impl Recorder {
     pub(crate) fn new(mode: &ParamsMode) -> Self {
-        let params = match mode {
-            ParamsMode::Redact => Params::Redact,
-            ParamsMode::Plain => Params::Plain,
+        let render = match mode {
+            ParamsMode::Redact => Render::Redact,
+            ParamsMode::Plain => Render::Plain,
             // HMAC takes keys of any length, so this cannot fail.
             ParamsMode::Hash { key } => match Hmac::<Sha256>::new_from_slice(key) {
-                Ok(mac) => Params::Hash(Box::new(mac)),
-                Err(_) => Params::Redact,
+                Ok(mac) => Render::Hash(Box::new(mac)),
+                Err(_) => Render::Redact,
             },
         };
         Recorder {
             classifier: Classifier::default(),
-            params,
+            render,
+            names: Names::default(),
         }
     }
 
-    fn param(&self, p: &ParamValue) -> AuditParam {
-        let (sql_type, value) = match p {
-            ParamValue::Redacted { sql_type } => (sql_type, None),
-            ParamValue::Plain { sql_type, value } => (sql_type, Some(value)),
-            _ => {
-                return AuditParam {
-                    sql_type: "unknown".into(),
-                    hmac: None,
-                    value: None,
-                };
-            }
-        };
-        let mut out = AuditParam {
-            sql_type: sql_type.clone(),
-            hmac: None,
-            value: None,
-        };
-        match (&self.params, value) {
-            (Params::Plain, Some(v)) => out.value = Some(v.clone()),
-            (Params::Hash(mac), Some(v)) => {
-                let mut mac = Hmac::clone(mac);
-                mac.update(v.as_bytes());
-                out.hmac = Some(hex(&mac.finalize().into_bytes()));
-            }
-            _ => {}
-        }
-        out
+    fn classify(&self, sql: &str, backend: Backend) -> Classified {
+        self.classifier.classify(sql, Dialect::for_backend(backend))
     }
 
-    fn describe(&self, rec: &mut Record, sql: &str) {
-        let dialect = Dialect::for_backend(rec.backend);
-        if let Ok(c) = &*self.classifier.classify(sql, dialect) {
-            rec.operation = Some(c.operation.clone());
-            rec.tables = Some(c.tables.clone());
-        }
-    }
-
-    /// The record of `event` (a statement's record when `class` is set),
-    /// to be chained after `prev` at position `n`.
-    pub(crate) fn record(
+    /// Appends the record of `event` (a statement's record when `class` is
+    /// set), chained after `prev` at position `n`, to `out`: the JSON
+    /// object, not yet sealed.
+    pub(crate) fn write(
         &self,
+        out: &mut Vec<u8>,
         event: &Event,
         class: Option<StatementClass>,
         n: u64,
         prev: Digest256,
-    ) -> Record {
+    ) -> serde_json::Result<()> {
+        // What the line borrows besides the event.
+        let classified: Classified;
+        let details: Option<serde_json::Value>;
         let meta = event.meta();
-        let mut rec = Record {
-            n,
-            prev,
-            id: meta.id,
-            at: meta.at,
-            kind: event.kind(),
-            pool: meta.pool.clone(),
-            backend: meta.backend,
-            connection: meta.connection,
-            seq: meta.seq,
-            labels: meta.labels.clone(),
-            query_id: None,
-            class,
-            operation: None,
-            tables: None,
-            sql: None,
-            params: None,
-            origin: None,
-            outcome: None,
-            took_ns: None,
-            rows: None,
-            error: None,
-            guard: None,
-            reason: None,
-            detail: None,
-            hash: None,
-        };
+        let mut line = Line::new(n, prev, meta, event.kind(), class);
         match event.payload() {
             EventKind::Executing {
                 query_id,
@@ -247,50 +233,54 @@ impl Recorder {
                 origin,
                 ..
             } => {
-                rec.query_id = Some(*query_id);
-                self.describe(&mut rec, sql);
-                rec.sql = Some(sql.clone());
-                rec.params = Some(params.0.iter().map(|p| self.param(p)).collect());
-                rec.origin = Some(*origin);
+                classified = self.classify(sql, meta.backend);
+                line.query_id = Some(*query_id);
+                if let Ok(c) = &*classified {
+                    line.operation = Some(&c.operation);
+                    line.tables = Some(&c.tables);
+                }
+                line.sql = Some(sql);
+                line.params = Some(LineParams::Bound(&params.0, &self.render));
+                line.origin = Some(*origin);
             }
             EventKind::Executed {
                 query_id,
                 took,
                 rows,
             } => {
-                rec.query_id = Some(*query_id);
-                rec.outcome = Some(Outcome::Executed);
-                rec.took_ns = Some(nanos(*took));
-                rec.rows = *rows;
+                line.query_id = Some(*query_id);
+                line.outcome = Some(Outcome::Executed);
+                line.took_ns = Some(nanos(*took));
+                line.rows = *rows;
             }
             EventKind::ExecuteFailed {
                 query_id,
                 took,
                 error,
             } => {
-                rec.query_id = Some(*query_id);
-                rec.outcome = Some(Outcome::Failed);
-                rec.took_ns = Some(nanos(*took));
-                rec.error = Some(error.clone());
+                line.query_id = Some(*query_id);
+                line.outcome = Some(Outcome::Failed);
+                line.took_ns = Some(nanos(*took));
+                line.error = Some(error);
             }
             EventKind::Denied {
                 query_id,
                 guard,
                 reason,
             } => {
-                rec.query_id = *query_id;
-                rec.outcome = Some(Outcome::Denied);
-                rec.guard = Some(guard.clone());
-                rec.reason = Some(reason.clone());
+                line.query_id = *query_id;
+                line.outcome = Some(Outcome::Denied);
+                line.guard = Some(guard);
+                line.reason = Some(reason);
             }
             EventKind::ShadowDenied {
                 query_id,
                 guard,
                 reason,
             } => {
-                rec.query_id = *query_id;
-                rec.guard = Some(guard.clone());
-                rec.reason = Some(reason.clone());
+                line.query_id = *query_id;
+                line.guard = Some(guard);
+                line.reason = Some(reason);
             }
             EventKind::Rewritten {
                 query_id,
@@ -298,24 +288,33 @@ impl Recorder {
                 reason,
                 sql,
             } => {
-                rec.query_id = Some(*query_id);
-                rec.guard = Some(guard.clone());
-                rec.reason = Some(reason.clone());
-                self.describe(&mut rec, sql);
-                rec.sql = Some(sql.clone());
+                classified = self.classify(sql, meta.backend);
+                line.query_id = Some(*query_id);
+                line.guard = Some(guard);
+                line.reason = Some(reason);
+                if let Ok(c) = &*classified {
+                    line.operation = Some(&c.operation);
+                    line.tables = Some(&c.tables);
+                }
+                line.sql = Some(sql);
             }
             EventKind::ConnectFailed { error, .. } | EventKind::Invalidated { error } => {
-                rec.error = Some(error.clone());
-                rec.detail = detail(event);
+                details = detail(event);
+                line.error = Some(error);
+                line.detail = details.as_ref();
             }
-            _ => rec.detail = detail(event),
+            _ => {
+                details = detail(event);
+                line.detail = details.as_ref();
+            }
         }
-        rec
+        line.write(out, &self.names)
     }
 }
 
 /// The event's payload fields as JSON, without the `kind` tag (already on
-/// the record) and without `error` (a field of its own).
+/// the record) and without `error` (a field of its own). Only for kinds
+/// without members of their own (connects, closes): rare events.
 fn detail(event: &Event) -> Option<serde_json::Value> {
     let mut value = serde_json::to_value(event.payload()).ok()?;
     let map = value.as_object_mut()?;

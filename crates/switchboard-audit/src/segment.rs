@@ -23,6 +23,9 @@ pub(crate) struct Segment {
     pub(crate) file: File,
     /// Bytes in the file that were written successfully.
     pub(crate) len: u64,
+    /// Of those, the bytes known durable (fsynced, or there at the start):
+    /// where a failed write is cut back to.
+    pub(crate) synced: u64,
     pub(crate) opened: Instant,
 }
 
@@ -87,6 +90,7 @@ impl Segments {
             path,
             file,
             len: 0,
+            synced: 0,
             opened: Instant::now(),
         })
     }
@@ -102,6 +106,7 @@ impl Segments {
             path,
             file,
             len,
+            synced: len,
             opened: Instant::now(),
         })
     }

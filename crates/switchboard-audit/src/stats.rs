@@ -1,5 +1,5 @@
-//! Counters of an audit log, shared by the writer (which counts) and the
-//! handle (which reads).
+//! Counters of an audit log, shared by the intake and the writer (which
+//! count) and the handle (which reads).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,7 +10,8 @@ use parking_lot::Mutex;
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct AuditStats {
-    /// Records written (durable or waiting for their fsync).
+    /// Records made (durable, or waiting in memory for their write and
+    /// fsync).
     pub records: u64,
     /// Records of strict statements that were held for the disk.
     pub held: u64,

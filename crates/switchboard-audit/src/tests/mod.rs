@@ -1,7 +1,9 @@
 //! Unit tests of the log as a whole, one file per behaviour, with events
 //! published straight onto a bus (no database).
 
+mod batching;
 mod durability;
+mod lines;
 mod records;
 mod restart;
 mod strict;
