@@ -179,8 +179,8 @@ impl TracingLogger {
 
     /// Emits into this dispatcher (or `tracing` subscriber) instead of the
     /// global default one: the logger runs on a thread of its own, where a
-    /// scoped default set by the caller does not apply. Tests use it to
-    /// capture lines.
+    /// scoped default set by the caller does not apply; this one becomes
+    /// that thread's default. Tests use it to capture lines.
     pub fn dispatch(mut self, dispatch: impl Into<Dispatch>) -> Self {
         self.dispatch = Some(dispatch.into());
         self
@@ -192,14 +192,20 @@ impl TracingLogger {
         let TracingLogger {
             config,
             filter,
-            dispatch,
+            mut dispatch,
         } = self;
         let name = config.name.clone();
         let delivery = Delivery::lossy(config.capacity);
         let mut state = LoggerState::new(config);
-        let id = bus.subscribe_fn(&name, filter, delivery, move |event| match &dispatch {
-            Some(dispatch) => tracing::dispatcher::with_default(dispatch, || state.handle(&event)),
-            None => state.handle(&event),
+        // The dispatcher, made the default of the subscription's own thread
+        // at its first event for as long as the thread lives (dropped with
+        // the closure, on that thread): not set and reset per event.
+        let mut _default = None;
+        let id = bus.subscribe_fn(&name, filter, delivery, move |event| {
+            if let Some(dispatch) = dispatch.take() {
+                _default = Some(tracing::dispatcher::set_default(&dispatch));
+            }
+            state.handle(&event);
         })?;
         Ok(Attached::new(bus.clone(), id))
     }

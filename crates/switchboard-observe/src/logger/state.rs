@@ -8,7 +8,7 @@ use switchboard_sql::Classifier;
 use tracing::Level;
 use tracing::field::{DebugValue, debug};
 
-use super::statement::{Outcome, Statement, described};
+use super::statement::{Message, Outcome, Statement};
 use super::text::shown_sql;
 use super::{LoggerConfig, TARGET_GUARD, TARGET_STATEMENT};
 use crate::endpoint::Endpoint;
@@ -71,7 +71,6 @@ impl LoggerState {
             } => {
                 let slow = self.config.slow_threshold.is_some_and(|t| *took >= t);
                 let statement = self.statements.remove(*query_id);
-                let what = described(statement.as_ref());
                 let outcome = Outcome {
                     query_id: *query_id,
                     took: Some(*took),
@@ -80,9 +79,9 @@ impl LoggerState {
                     error: None,
                     guard: None,
                     message: if slow {
-                        format!("slow statement: {what} took {took:?}")
+                        Message::Slow(*took)
                     } else {
-                        what
+                        Message::Done
                     },
                     with_sql: slow,
                 };
@@ -102,11 +101,7 @@ impl LoggerState {
                     outcome: "error",
                     error: Some(error),
                     guard: None,
-                    message: format!(
-                        "{} failed: {}",
-                        described(statement.as_ref()),
-                        error.message
-                    ),
+                    message: Message::Failed(&error.message),
                     with_sql: true,
                 };
                 self.finished(Level::WARN, meta, statement.as_ref(), &outcome);
@@ -124,10 +119,7 @@ impl LoggerState {
                     outcome: "denied",
                     error: None,
                     guard: Some(guard),
-                    message: format!(
-                        "{} denied by {guard}: {reason}",
-                        described(statement.as_ref())
-                    ),
+                    message: Message::Denied { guard, reason },
                     with_sql: true,
                 };
                 self.finished(Level::WARN, meta, statement.as_ref(), &outcome);

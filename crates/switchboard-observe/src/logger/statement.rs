@@ -1,22 +1,52 @@
 //! A statement's two lines: its SQL at DEBUG when it starts, and one line
 //! (INFO, or WARN when slow, failed or denied) when it ends.
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_core::{Backend, ErrorInfo, Meta, Params};
-use switchboard_sql::Dialect;
+use switchboard_sql::{Classified, Dialect};
 use tracing::Level;
 
 use super::TARGET_STATEMENT;
 use super::state::{LoggerState, labels};
-use super::text::{ms, shown_params, shown_sql, summary};
+use super::text::{Summary, ms, shown_params, shown_sql};
 
 /// What is remembered of a statement's `Executing` for its outcome line.
 pub(super) struct Statement {
     pub(super) sql: Arc<str>,
-    pub(super) operation: Option<String>,
-    pub(super) table: Option<String>,
+    /// Operation and tables, shared with the classifier's cache (no copy
+    /// per statement). Names are safe to show even for a statement that
+    /// may hold a password: the parser gives keywords and identifiers,
+    /// never literals.
+    classified: Classified,
+}
+
+impl Statement {
+    /// `SELECT`, `INSERT`, ...; `None` for a text the parser cannot read.
+    pub(super) fn operation(&self) -> Option<&str> {
+        let c = self.classified.as_ref().as_ref().ok()?;
+        Some(c.operation.as_str()).filter(|o| !o.is_empty())
+    }
+
+    /// The first table the SQL touches.
+    pub(super) fn table(&self) -> Option<&str> {
+        let c = self.classified.as_ref().as_ref().ok()?;
+        c.tables.first().map(String::as_str)
+    }
+}
+
+/// What a statement's line says after its summary.
+pub(super) enum Message<'a> {
+    /// Nothing: `SELECT users`.
+    Done,
+    /// `slow statement: SELECT users took 250ms`.
+    Slow(Duration),
+    /// `SELECT users failed: <the error's message>`.
+    Failed(&'a str),
+    /// `SELECT users denied by <guard>: <reason>`.
+    Denied { guard: &'a str, reason: &'a str },
 }
 
 /// How a statement ended, for its one line.
@@ -27,7 +57,8 @@ pub(super) struct Outcome<'a> {
     pub(super) outcome: &'static str,
     pub(super) error: Option<&'a ErrorInfo>,
     pub(super) guard: Option<&'a str>,
-    pub(super) message: String,
+    /// Formatted only if the line is logged.
+    pub(super) message: Message<'a>,
     /// Whether the line carries the SQL text (slow, failed, denied).
     pub(super) with_sql: bool,
 }
@@ -50,8 +81,8 @@ impl LoggerState {
             connection = meta.connection,
             query_id,
             db.system = meta.backend.as_str(),
-            db.operation.name = statement.operation.as_deref(),
-            db.collection.name = statement.table.as_deref(),
+            db.operation.name = statement.operation(),
+            db.collection.name = statement.table(),
             db.query.text = shown_sql(&statement.sql),
             params = shown,
             class,
@@ -81,8 +112,8 @@ impl LoggerState {
             db.namespace = ep.namespace.as_deref(),
             server.address = ep.address.as_deref(),
             server.port = ep.port,
-            db.operation.name = statement.and_then(|s| s.operation.as_deref()),
-            db.collection.name = statement.and_then(|s| s.table.as_deref()),
+            db.operation.name = statement.and_then(Statement::operation),
+            db.collection.name = statement.and_then(Statement::table),
             duration_ms = o.took.map(ms),
             rows = o.rows,
             outcome = o.outcome,
@@ -92,36 +123,45 @@ impl LoggerState {
             db.query.text = sql,
             labels = labels(&meta.labels),
             "{}",
-            o.message
+            Said {
+                statement,
+                message: &o.message
+            }
         );
     }
 
-    /// Operation and first table, from the shared SQL classifier; a text
-    /// the parser cannot read has neither.
+    /// Remembers `sql` with its operation and tables, from the shared SQL
+    /// classifier; a text the parser cannot read has neither.
     pub(super) fn describe(&self, sql: &Arc<str>, backend: Backend) -> Statement {
-        let classified = self.classifier.classify(sql, Dialect::for_backend(backend));
-        let (operation, table) = match &*classified {
-            Ok(c) => (
-                Some(c.operation.clone()).filter(|o| !o.is_empty()),
-                c.tables.first().cloned(),
-            ),
-            Err(_) => (None, None),
-        };
-        // Operation and table names are safe to show even for a statement
-        // that may hold a password: the parser gives keywords and
-        // identifiers, never literals.
         Statement {
             sql: sql.clone(),
-            operation,
-            table,
+            classified: self.classifier.classify(sql, Dialect::for_backend(backend)),
         }
     }
 }
 
 /// `SELECT users` for a remembered statement, `statement` otherwise.
-pub(super) fn described(statement: Option<&Statement>) -> String {
-    summary(
-        statement.and_then(|s| s.operation.as_deref()),
-        statement.and_then(|s| s.table.as_deref()),
-    )
+pub(super) fn described(statement: Option<&Statement>) -> Summary<'_> {
+    Summary {
+        operation: statement.and_then(Statement::operation),
+        table: statement.and_then(Statement::table),
+    }
+}
+
+/// A statement line's message: its summary and how it ended.
+struct Said<'a> {
+    statement: Option<&'a Statement>,
+    message: &'a Message<'a>,
+}
+
+impl fmt::Display for Said<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = described(self.statement);
+        match self.message {
+            Message::Done => write!(f, "{what}"),
+            Message::Slow(took) => write!(f, "slow statement: {what} took {took:?}"),
+            Message::Failed(error) => write!(f, "{what} failed: {error}"),
+            Message::Denied { guard, reason } => write!(f, "{what} denied by {guard}: {reason}"),
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! Turning a statement into short, secret-free text for a log line.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::time::Duration;
 
 use switchboard_core::{ParamValue, Params};
@@ -58,12 +58,20 @@ pub(super) fn shown_params(params: &Params, display: ParamDisplay, sql: &str) ->
     out
 }
 
-/// `SELECT users`, `SELECT`, or `statement` when nothing is known.
-pub(super) fn summary(operation: Option<&str>, table: Option<&str>) -> String {
-    match (operation, table) {
-        (Some(op), Some(t)) => format!("{op} {t}"),
-        (Some(op), None) => op.to_owned(),
-        (None, _) => "statement".to_owned(),
+/// `SELECT users`, `SELECT`, or `statement` when nothing is known;
+/// written only when a line is.
+pub(super) struct Summary<'a> {
+    pub(super) operation: Option<&'a str>,
+    pub(super) table: Option<&'a str>,
+}
+
+impl fmt::Display for Summary<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.operation, self.table) {
+            (Some(op), Some(t)) => write!(f, "{op} {t}"),
+            (Some(op), None) => f.write_str(op),
+            (None, _) => f.write_str("statement"),
+        }
     }
 }
 
