@@ -46,17 +46,30 @@ impl Json<'_> {
         self.0.extend_from_slice(bytes);
     }
 
+    /// Two digits at a time, as `itoa` (and so serde_json) does.
     fn u64(&mut self, mut n: u64) {
+        const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+            2021222324252627282930313233343536373839\
+            4041424344454647484950515253545556575859\
+            6061626364656667686970717273747576777879\
+            8081828384858687888990919293949596979899";
         let mut buf = [0u8; 20];
         let mut at = buf.len();
-        loop {
+        while n >= 100 {
+            // Below 100: a pair's index.
+            let pair = (n % 100) as usize * 2;
+            n /= 100;
+            at -= 2;
+            buf[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+        }
+        if n >= 10 {
+            let pair = n as usize * 2;
+            at -= 2;
+            buf[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+        } else {
             at -= 1;
             // A digit: below 10.
-            buf[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
+            buf[at] = b'0' + n as u8;
         }
         self.raw(&buf[at..]);
     }
@@ -272,7 +285,12 @@ mod tests {
 
     #[test]
     fn numbers_are_written_as_serde_json_writes_them() {
-        for n in [0, 1, 9, 10, 99, 100, 12345, u64::from(u32::MAX), u64::MAX] {
+        let mut numbers = vec![u64::from(u32::MAX), u64::MAX, u64::MAX - 1];
+        numbers.extend(0..1_000);
+        numbers.extend((0..64).map(|shift| 1u64 << shift));
+        numbers.extend((1..20).map(|digits| 10u64.pow(digits) - 1));
+        numbers.extend((1..20).map(|digits| 10u64.pow(digits)));
+        for n in numbers {
             let mut out = Vec::new();
             Json(&mut out).u64(n);
             assert_eq!(out, serde_json::to_vec(&n).unwrap());
