@@ -14,7 +14,7 @@ use switchboard_core::{StatementClass, Verdict};
 
 use crate::compile::{PARSE_ERROR, READ_ONLY, RuleSet};
 use crate::file::OnParseError;
-use crate::limit::{Admission, Admit, Hold, RateLimit};
+use crate::limit::{Admission, Admit, Hold};
 use crate::rule::{Limit, Rule};
 
 /// What decided a verdict or made a shadow report: a rule, or one of the
@@ -63,7 +63,66 @@ pub(crate) struct Outcome {
     pub denied: Option<(Decider, String)>,
     pub shadow: Vec<(Decider, String)>,
     /// Statements counted in flight; released when dropped.
-    pub holds: Vec<Hold>,
+    pub holds: Holds,
+}
+
+/// The places a check took under concurrency rules. One rule is the common
+/// case, and needs no list: judging an allowed statement makes nothing but
+/// the permit that holds them.
+#[derive(Debug, Default)]
+pub(crate) struct Holds {
+    first: Option<Hold>,
+    rest: Vec<Hold>,
+}
+
+impl Holds {
+    fn extend(&mut self, hold: Option<Hold>) {
+        match (&self.first, hold) {
+            (_, None) => {}
+            (None, hold) => self.first = hold,
+            (Some(_), Some(hold)) => self.rest.push(hold),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.first = None;
+        self.rest.clear();
+    }
+
+    /// A permit to hold while the statement runs; `None` when nothing was
+    /// taken.
+    pub(crate) fn into_permit(self) -> Option<Permit> {
+        let first = self.first?;
+        Some(if self.rest.is_empty() {
+            Permit::new(first)
+        } else {
+            Permit::new((first, self.rest))
+        })
+    }
+}
+
+/// The rate rules that took a token, by position among the set's limits,
+/// to give back if a later rule denies: a bit each for the first 64 (no
+/// allocation), a list past them.
+#[derive(Default)]
+struct Taken {
+    first: u64,
+    rest: Vec<usize>,
+}
+
+impl Taken {
+    fn note(&mut self, rule: usize) {
+        match u32::try_from(rule).ok().and_then(|r| 1u64.checked_shl(r)) {
+            Some(bit) => self.first |= bit,
+            None => self.rest.push(rule),
+        }
+    }
+
+    fn rules(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..64)
+            .filter(|i| self.first & (1 << i) != 0)
+            .chain(self.rest.iter().copied())
+    }
 }
 
 impl Outcome {
@@ -87,8 +146,8 @@ impl Outcome {
         for (_, reason) in self.shadow {
             ruling = ruling.with_shadow(reason);
         }
-        if !self.holds.is_empty() {
-            ruling = ruling.with_permit(Permit::new(self.holds));
+        if let Some(permit) = self.holds.into_permit() {
+            ruling = ruling.with_permit(permit);
         }
         ruling
     }
@@ -156,8 +215,8 @@ impl RuleSet {
     fn limit(&self, check: &Check, class: StatementClass, mode: Mode, out: &mut Outcome) {
         let labels = &check.labels;
         // Tokens taken, to give back if a later rule denies.
-        let mut taken: Vec<(&RateLimit, &str)> = Vec::new();
-        for rule in &self.limits {
+        let mut taken = Taken::default();
+        for (position, rule) in self.limits.iter().enumerate() {
             if !rule.applies(class, labels) {
                 continue;
             }
@@ -171,7 +230,7 @@ impl RuleSet {
                         Mode::DryRun => rate.peek(value, check.at),
                     };
                     if ok && mode == Mode::Enforce {
-                        taken.push((rate, value));
+                        taken.note(position);
                     }
                     (!ok).then(|| {
                         limit_reason(
@@ -220,8 +279,12 @@ impl RuleSet {
             if let Some(reason) = refusal
                 && out.refuse(rule.shadow, Decider::Rule(rule.name.clone()), reason)
             {
-                for (rate, value) in taken {
-                    rate.give_back(value);
+                for rule in taken.rules().map(|i| &self.limits[i]) {
+                    if let (Limit::Rate(rate), Some(value)) =
+                        (&rule.kind, labels.get(rule.kind.label()))
+                    {
+                        rate.give_back(value);
+                    }
                 }
                 out.holds.clear();
                 return;

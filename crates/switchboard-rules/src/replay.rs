@@ -232,11 +232,11 @@ impl Replay {
                     report.would_deny.push(hit(rule, reason));
                 }
             }
-            None if !outcome.holds.is_empty() => {
-                let permit = Permit::new(outcome.holds);
-                self.in_flight.insert(query_id, (connection, permit));
+            None => {
+                if let Some(permit) = outcome.holds.into_permit() {
+                    self.in_flight.insert(query_id, (connection, permit));
+                }
             }
-            None => {}
         }
     }
 }

@@ -240,6 +240,29 @@ fn a_later_stateful_denial_gives_back_earlier_tokens() {
 }
 
 #[test]
+fn a_later_denial_gives_back_the_tokens_of_every_earlier_rate_rule_however_many() {
+    // 70 rate rules: more than the 64 the judge notes in a bit set.
+    let mut text = String::new();
+    for i in 0..70 {
+        text.push_str(&format!(
+            "[[rule]]\nname = \"r{i}\"\nkind = \"rate_limit\"\nlabel = \"tenant\"\nper_second = 0.001\nburst = 2\n\n"
+        ));
+    }
+    text.push_str(
+        "[[rule]]\nname = \"one\"\nkind = \"max_concurrent\"\nlabel = \"user\"\nmax = 1\n",
+    );
+    let e = engine(&text);
+    let bob = check("SELECT 1", &[("tenant", "acme"), ("user", "bob")]);
+    let held = e.check(&bob);
+    assert_eq!(held.verdict, Verdict::Allow);
+    // Every rate rule takes acme's second token, then "one" refuses.
+    let refused = judge(&e, &bob).expect_err("bob has a statement in flight");
+    assert!(refused.starts_with("rule \"one\""), "{refused}");
+    drop(held);
+    assert_eq!(judge(&e, &bob), Ok(vec![]), "every token was given back");
+}
+
+#[test]
 fn max_concurrent_permits_release_on_drop() {
     let e = engine(
         "[[rule]]\nname = \"two\"\nkind = \"max_concurrent\"\nlabel = \"tenant\"\nmax = 2\n",
