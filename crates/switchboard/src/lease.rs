@@ -1,20 +1,25 @@
 //! Grants and leases: who may use a connection, and giving it back.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Addr, Recipient};
+use actix::{Addr, WeakAddr};
 use switchboard_core::{ConnectionId, Error, Labels, Result};
 
 use crate::connection::{ConnectionActor, Released, Return, Run};
+use crate::manager::Manager;
 use crate::messages::{Request, Work};
 
 /// The manager's permission to use one connection. If dropped unused (the
 /// caller gave up between grant and use), it tells the manager the
 /// connection is free again, so a cancelled caller never leaks one.
+///
+/// Made for every statement, so it holds shared handles: cloning an actix
+/// `Addr` or making a `Recipient` allocates.
 pub(crate) struct Grant {
     pub(crate) id: ConnectionId,
-    pub(crate) addr: Addr<ConnectionActor>,
-    manager: Recipient<Released>,
+    pub(crate) addr: Arc<Addr<ConnectionActor>>,
+    manager: WeakAddr<Manager>,
     waited: Duration,
     /// A place among the connection's pipelined statements, not the whole
     /// connection.
@@ -25,8 +30,8 @@ pub(crate) struct Grant {
 impl Grant {
     pub(crate) fn new(
         id: ConnectionId,
-        addr: Addr<ConnectionActor>,
-        manager: Recipient<Released>,
+        addr: Arc<Addr<ConnectionActor>>,
+        manager: WeakAddr<Manager>,
         waited: Duration,
         pipelined: bool,
     ) -> Self {
@@ -50,8 +55,10 @@ impl Grant {
 
 impl Drop for Grant {
     fn drop(&mut self) {
-        if self.armed {
-            self.manager.do_send(Released {
+        if self.armed
+            && let Some(manager) = self.manager.upgrade()
+        {
+            manager.do_send(Released {
                 id: self.id,
                 broken: false,
                 pipelined: self.pipelined,

@@ -44,7 +44,7 @@ pub use diesel_async;
 pub use handle::Switchboard;
 pub use lease::Lease;
 pub use load::LoadAny;
-pub use manager::{Manager, Status};
+pub use manager::{Dispatched, Manager, Status};
 pub use messages::{Checkout, Execute, Interact, Load, Opts, Request, Shutdown, Transaction};
 pub use shared::PoolStats;
 /// Guards: asked before every connect and statement, able to veto.

@@ -22,6 +22,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use actix::dev::OneshotSender;
 use actix::prelude::*;
 use diesel_async::pg::AsyncPgConnection;
 use futures_util::FutureExt;
@@ -79,6 +80,48 @@ pub(crate) struct Pipe<T> {
 
 impl<T: Send + 'static> Message for Pipe<T> {
     type Result = Result<T>;
+}
+
+/// Runs a [`Run`] or [`Pipe`] the manager sent straight on, and answers the
+/// caller directly instead of through the manager.
+pub(crate) struct Answer<W, T> {
+    pub(crate) work: W,
+    pub(crate) reply: Reply<T>,
+}
+
+impl<W, T> Message for Answer<W, T> {
+    type Result = ();
+}
+
+/// Where a caller waits for its result. Dropped unanswered (the connection
+/// stopped before the work reached it), it answers `Error::Gone`.
+pub(crate) struct Reply<T>(Option<OneshotSender<Result<T>>>);
+
+impl<T> Reply<T> {
+    /// `None`: nobody waits for the answer (actix's `do_send`).
+    pub(crate) fn new(tx: Option<OneshotSender<Result<T>>>) -> Self {
+        Reply(tx)
+    }
+
+    pub(crate) fn send(mut self, result: Result<T>) {
+        if let Some(tx) = self.0.take() {
+            // The caller may have given up; nobody else wants the result.
+            let _ = tx.send(result);
+        }
+    }
+
+    /// The sender itself, for actix to answer through.
+    pub(crate) fn take(mut self) -> Option<OneshotSender<Result<T>>> {
+        self.0.take()
+    }
+}
+
+impl<T> Drop for Reply<T> {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(Err(Error::Gone("connection")));
+        }
+    }
 }
 
 /// Lends the connection to a lease holder.
@@ -276,6 +319,47 @@ impl<T: Send + 'static> Handler<Run<T>> for ConnectionActor {
     type Result = AtomicResponse<Self, Result<T>>;
 
     fn handle(&mut self, msg: Run<T>, ctx: &mut Self::Context) -> Self::Result {
+        AtomicResponse::new(self.run(msg, ctx))
+    }
+}
+
+impl<T: Send + 'static> Handler<Answer<Run<T>, T>> for ConnectionActor {
+    type Result = ();
+
+    /// As `Run`: the actor handles nothing else until the work is done.
+    fn handle(&mut self, msg: Answer<Run<T>, T>, ctx: &mut Self::Context) {
+        let Answer { work, reply } = msg;
+        let run = self.run(work, ctx);
+        ctx.wait(run.map(move |result, _, _| reply.send(result)));
+    }
+}
+
+impl<T: Send + 'static> Handler<Pipe<T>> for ConnectionActor {
+    type Result = ResponseActFuture<Self, Result<T>>;
+
+    fn handle(&mut self, msg: Pipe<T>, _: &mut Self::Context) -> Self::Result {
+        self.pipe(msg)
+    }
+}
+
+impl<T: Send + 'static> Handler<Answer<Pipe<T>, T>> for ConnectionActor {
+    type Result = ();
+
+    /// As `Pipe`: the actor takes further messages meanwhile.
+    fn handle(&mut self, msg: Answer<Pipe<T>, T>, ctx: &mut Self::Context) {
+        let Answer { work, reply } = msg;
+        let pipe = self.pipe(work);
+        ctx.spawn(pipe.map(move |result, _, _| reply.send(result)));
+    }
+}
+
+impl ConnectionActor {
+    /// Runs `msg` with the connection to itself.
+    fn run<T: Send + 'static>(
+        &mut self,
+        msg: Run<T>,
+        ctx: &mut Context<Self>,
+    ) -> ResponseActFuture<Self, Result<T>> {
         let Run {
             job,
             grant,
@@ -297,7 +381,7 @@ impl<T: Send + 'static> Handler<Run<T>> for ConnectionActor {
             if one_off {
                 self.give_back(ctx);
             }
-            return AtomicResponse::new(Box::pin(actix::fut::ready(Err(err))));
+            return Box::pin(actix::fut::ready(Err(err)));
         };
         let mut session = Session {
             conn: Held::Own(conn),
@@ -320,35 +404,30 @@ impl<T: Send + 'static> Handler<Run<T>> for ConnectionActor {
                 }
             }
         };
-        AtomicResponse::new(Box::pin(work.into_actor(self).map(
-            move |(conn, result), act, ctx| {
-                match conn {
-                    Some(conn) if !matches!(result, Err(Error::ConnectionLost { .. })) => {
-                        act.conn = Some(conn)
-                    }
-                    _ => {
-                        let info = match &result {
-                            Err(e) => e.info(),
-                            Ok(_) => ErrorInfo::new("unknown", None, "connection unusable"),
-                        };
-                        act.invalidate(info);
-                    }
+        Box::pin(work.into_actor(self).map(move |(conn, result), act, ctx| {
+            match conn {
+                Some(conn) if !matches!(result, Err(Error::ConnectionLost { .. })) => {
+                    act.conn = Some(conn)
                 }
-                if one_off {
-                    act.give_back(ctx);
-                } else if act.conn.is_none() {
-                    act.close(CloseReason::Invalidated, ctx);
+                _ => {
+                    let info = match &result {
+                        Err(e) => e.info(),
+                        Ok(_) => ErrorInfo::new("unknown", None, "connection unusable"),
+                    };
+                    act.invalidate(info);
                 }
-                result
-            },
-        )))
+            }
+            if one_off {
+                act.give_back(ctx);
+            } else if act.conn.is_none() {
+                act.close(CloseReason::Invalidated, ctx);
+            }
+            result
+        }))
     }
-}
 
-impl<T: Send + 'static> Handler<Pipe<T>> for ConnectionActor {
-    type Result = ResponseActFuture<Self, Result<T>>;
-
-    fn handle(&mut self, msg: Pipe<T>, _: &mut Self::Context) -> Self::Result {
+    /// Runs `msg` pipelined, sharing the connection.
+    fn pipe<T: Send + 'static>(&mut self, msg: Pipe<T>) -> ResponseActFuture<Self, Result<T>> {
         let Pipe { job, grant, labels } = msg;
         let waited = grant.disarm();
         let lent = Instant::now();
@@ -452,5 +531,27 @@ impl Handler<Ping> for ConnectionActor {
                 result
             },
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_dropped_unanswered_answers_gone() {
+        let (tx, mut rx) = tokio::sync::oneshot::channel::<Result<u32>>();
+        drop(Reply::new(Some(tx)));
+        match rx.try_recv() {
+            Ok(Err(Error::Gone(what))) => assert_eq!(what, "connection"),
+            other => panic!("expected Gone(connection), got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_reply_sends_its_result_once() {
+        let (tx, mut rx) = tokio::sync::oneshot::channel::<Result<u32>>();
+        Reply::new(Some(tx)).send(Ok(7));
+        assert!(matches!(rx.try_recv(), Ok(Ok(7))));
     }
 }

@@ -11,6 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use actix::WeakAddr;
+use actix::dev::{MessageResponse, OneshotSender};
 use actix::prelude::*;
 use switchboard_core::status::PoolStatus;
 use switchboard_core::{Check, ConnectionId, Emitter, Error, EventKind, Result};
@@ -18,10 +20,10 @@ use tokio::sync::oneshot;
 
 use crate::backend::DbConnection;
 use crate::backend::{Connected, connect};
-use crate::connection::{ConnectionActor, Lend, Pipe, Released, Run};
+use crate::connection::{Answer, ConnectionActor, Job, Lend, Pipe, Released, Reply, Run};
 use crate::lease::{Grant, Lease};
 use crate::load::LoadAny;
-use crate::messages::{Checkout, Execute, Interact, Load, Request, Transaction, Work};
+use crate::messages::{Checkout, Execute, Interact, Load, Opts, Request, Transaction, Work};
 use crate::shared::{Outage, Shared};
 use lifecycle::is_permanent;
 use pool::{PoolState, Waiter};
@@ -40,6 +42,10 @@ pub struct Manager {
     /// Connect slots waiting out their backoff, by connection id; each is
     /// counted in `pool.connecting` until its timer fires or is cancelled.
     retries: HashMap<ConnectionId, SpawnHandle>,
+    /// This actor's own address, weak (a strong one would keep it alive),
+    /// for grants to give a connection back by; made once, as making an
+    /// address allocates.
+    me: Option<WeakAddr<Manager>>,
 }
 
 impl Manager {
@@ -50,6 +56,7 @@ impl Manager {
             draining: false,
             drained: Vec::new(),
             retries: HashMap::new(),
+            me: None,
         }
     }
 
@@ -57,10 +64,46 @@ impl Manager {
         self.pool.publish(&self.shared.stats);
     }
 
-    /// Asks for a connection: granted now if one is idle and nobody is
-    /// queued before us, else queued (and the pool grows if it may). A
-    /// `pipelinable` caller first tries a place on a connection already
-    /// pipelining, and pipelines on the connection it gets.
+    /// A connection for a caller arriving now, if it can have one without
+    /// waiting: nobody is queued before it, and a connection is idle (and
+    /// needs no ping first). A `pipelinable` caller first tries a place on
+    /// a connection already pipelining, and pipelines on the connection it
+    /// gets. `None`: the caller must queue.
+    fn take_now(&mut self, pipelinable: bool, ctx: &mut Context<Self>) -> Option<Result<Grant>> {
+        self.pool.prune_waiters();
+        if !self.pool.waiters.is_empty() {
+            return None;
+        }
+        if pipelinable && let Some(id) = self.pool.pipeline_room(self.shared.config.pipeline) {
+            return Some(self.join_pipeline(id, ctx));
+        }
+        let &(id, idle_since) = self.pool.idle.last()?;
+        if self.needs_ping(idle_since) {
+            return None;
+        }
+        self.pool.idle.pop();
+        if pipelinable {
+            self.pool.pipelined.insert(id, 0);
+            return Some(self.join_pipeline(id, ctx));
+        }
+        Some(self.grant(id, Duration::ZERO, false, ctx))
+    }
+
+    /// A place among the pipelined statements of `id` (already in
+    /// `pool.pipelined`), counted there.
+    fn join_pipeline(&mut self, id: ConnectionId, ctx: &mut Context<Self>) -> Result<Grant> {
+        let grant = self.grant(id, Duration::ZERO, true, ctx);
+        if grant.is_ok()
+            && let Some(n) = self.pool.pipelined.get_mut(&id)
+        {
+            *n += 1;
+        }
+        grant
+    }
+
+    /// Asks for a connection: granted now if [`Manager::take_now`] finds
+    /// one, else queued (after a ping of the idle connection it will get,
+    /// if that one needs it; and the pool grows if it may).
     fn acquire(
         &mut self,
         pipelinable: bool,
@@ -71,38 +114,27 @@ impl Manager {
             let _ = tx.send(Err(self.shutting_down()));
             return rx;
         }
-        self.pool.prune_waiters();
+        if let Some(grant) = self.take_now(pipelinable, ctx) {
+            // The receiver is still here: the send cannot fail.
+            let _ = tx.send(grant);
+            self.publish_stats();
+            return rx;
+        }
         let waiter = Waiter {
             tx,
             since: Instant::now(),
             pipelinable,
         };
-        if self.pool.waiters.is_empty() {
-            if pipelinable && let Some(id) = self.pool.pipeline_room(self.shared.config.pipeline) {
-                self.pipeline(id, waiter, ctx);
-                self.publish_stats();
-                return rx;
-            }
-            if let Some((id, idle_since)) = self.pool.idle.pop() {
-                if self.needs_ping(idle_since) {
-                    // The caller waits for the ping; it is first in line for
-                    // this connection or, if the ping fails, the next one.
-                    self.pool.waiters.push_back(waiter);
-                    self.ping(id, ctx);
-                    self.publish_stats();
-                    return rx;
-                }
-                if pipelinable {
-                    self.pool.pipelined.insert(id, 0);
-                    self.pipeline(id, waiter, ctx);
-                } else {
-                    // If the caller is already gone, the returned grant is
-                    // dropped here, and its drop releases the connection.
-                    let _ = waiter.tx.send(self.grant(id, Duration::ZERO, false, ctx));
-                }
-                self.publish_stats();
-                return rx;
-            }
+        if self.pool.waiters.is_empty()
+            && let Some((id, _)) = self.pool.idle.pop()
+        {
+            // It needs a ping (else `take_now` had lent it). The caller waits
+            // for the ping; it is first in line for this connection or, if
+            // the ping fails, the next one.
+            self.pool.waiters.push_back(waiter);
+            self.ping(id, ctx);
+            self.publish_stats();
+            return rx;
         }
         self.pool.waiters.push_back(waiter);
         self.grow(ctx);
@@ -152,14 +184,12 @@ impl Manager {
         pipelined: bool,
         ctx: &mut Context<Self>,
     ) -> Result<Grant> {
+        let manager = match &self.me {
+            Some(me) => me.clone(),
+            None => ctx.address().downgrade(),
+        };
         match self.pool.open.get(&id) {
-            Some(addr) => Ok(Grant::new(
-                id,
-                addr.clone(),
-                ctx.address().recipient(),
-                waited,
-                pipelined,
-            )),
+            Some(addr) => Ok(Grant::new(id, addr.clone(), manager, waited, pipelined)),
             None => Err(Error::ConnectionLost {
                 message: "connection vanished from the pool".into(),
             }),
@@ -260,7 +290,7 @@ impl Manager {
                     self.shared.clone(),
                     ctx.address().recipient(),
                 );
-                self.pool.open.insert(id, actor.start());
+                self.pool.open.insert(id, Arc::new(actor.start()));
                 if let Some(n) = notify {
                     let _ = n.send(Ok(()));
                 }
@@ -394,11 +424,11 @@ impl Manager {
         self.publish_stats();
     }
 
-    fn dispatch<R>(
-        &mut self,
-        request: R,
-        ctx: &mut Context<Self>,
-    ) -> ResponseFuture<Result<R::Output>>
+    /// Routes a query message. With a connection free now, and no time
+    /// limit or retry to watch over, it goes straight to that connection,
+    /// which answers the caller itself. Otherwise a future waits for a
+    /// connection, sends the work on, and watches the time and retries.
+    fn dispatch<R>(&mut self, request: R, ctx: &mut Context<Self>) -> Dispatched<R::Output>
     where
         R: Request + Message<Result = Result<<R as Request>::Output>>,
         Self: Handler<R>,
@@ -407,6 +437,53 @@ impl Manager {
         let pipelinable = request.pipelinable();
         let (Work(job), opts) = request.into_work();
         let pipelinable = pipelinable && self.may_pipeline(&opts);
+        if retry.is_none() && opts.timeout.is_none() && !self.draining {
+            match self.take_now(pipelinable, ctx) {
+                Some(Ok(grant)) => {
+                    self.publish_stats();
+                    let addr = grant.addr.clone();
+                    return Dispatched(if grant.pipelined {
+                        Route::Pipe(
+                            addr,
+                            Pipe {
+                                job,
+                                grant,
+                                labels: opts.labels,
+                            },
+                        )
+                    } else {
+                        Route::Run(
+                            addr,
+                            Run {
+                                job,
+                                grant: Some(grant),
+                                labels: opts.labels,
+                                deadline: None,
+                            },
+                        )
+                    });
+                }
+                Some(Err(e)) => return Dispatched(Route::Ready(Err(e))),
+                None => {}
+            }
+        }
+        Dispatched(Route::Later(self.later(job, opts, retry, pipelinable, ctx)))
+    }
+
+    /// The future that waits for a connection for `job` and runs it there.
+    fn later<R, T>(
+        &mut self,
+        job: Job<T>,
+        opts: Opts,
+        retry: Option<R>,
+        pipelinable: bool,
+        ctx: &mut Context<Self>,
+    ) -> ResponseFuture<Result<T>>
+    where
+        R: Message<Result = Result<T>> + Send + 'static,
+        T: Send + 'static,
+        Self: Handler<R>,
+    {
         let rx = self.acquire(pipelinable, ctx);
         let shared = self.shared.clone();
         let manager = ctx.address();
@@ -464,7 +541,7 @@ impl Manager {
     /// Whether a message with `opts` may pipeline: on PostgreSQL, with
     /// pipelining on, and with no time limit (a cancelled statement would
     /// take its neighbours down with it).
-    fn may_pipeline(&self, opts: &crate::messages::Opts) -> bool {
+    fn may_pipeline(&self, opts: &Opts) -> bool {
         let config = &self.shared.config;
         self.shared.backend == switchboard_core::Backend::Postgres
             && config.pipeline > 1
@@ -510,6 +587,7 @@ impl Actor for Manager {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        self.me = Some(ctx.address().downgrade());
         self.start_reaper(ctx);
         if let Some(threshold) = self.shared.config.leak_threshold {
             // Checked a few times per threshold, so a report comes at most
@@ -615,10 +693,48 @@ impl Handler<Released> for Manager {
     }
 }
 
+/// How the manager answers a query message: through the connection it
+/// lent at once, or from a future that waits for one.
+#[must_use]
+pub struct Dispatched<T>(Route<T>);
+
+enum Route<T> {
+    /// A connection was lent at once; it runs the work and answers.
+    Run(Arc<Addr<ConnectionActor>>, Run<T>),
+    /// The same, as a pipelined statement.
+    Pipe(Arc<Addr<ConnectionActor>>, Pipe<T>),
+    /// Answered at once (the pool could not lend the connection it found).
+    Ready(Result<T>),
+    /// Waiting for a connection, or watching a timeout or retry.
+    Later(ResponseFuture<Result<T>>),
+}
+
+impl<M, T> MessageResponse<Manager, M> for Dispatched<T>
+where
+    M: Message<Result = Result<T>>,
+    T: Send + 'static,
+{
+    fn handle(self, ctx: &mut Context<Manager>, tx: Option<OneshotSender<Result<T>>>) {
+        let reply = Reply::new(tx);
+        match self.0 {
+            // A connection that stopped meanwhile drops the message, and
+            // with it the reply (answering `Gone`) and the grant (giving
+            // the connection back).
+            Route::Run(addr, work) => addr.do_send(Answer { work, reply }),
+            Route::Pipe(addr, work) => addr.do_send(Answer { work, reply }),
+            Route::Ready(result) => reply.send(result),
+            Route::Later(fut) => {
+                let reply = reply.take();
+                MessageResponse::<Manager, M>::handle(fut, ctx, reply)
+            }
+        }
+    }
+}
+
 macro_rules! dispatch_handler {
     ($msg:ty, [$($gen:tt)*], [$($bound:tt)*]) => {
         impl<$($gen)*> Handler<$msg> for Manager where $($bound)* {
-            type Result = ResponseFuture<Result<<$msg as Request>::Output>>;
+            type Result = Dispatched<<$msg as Request>::Output>;
             fn handle(&mut self, msg: $msg, ctx: &mut Self::Context) -> Self::Result {
                 self.dispatch(msg, ctx)
             }
@@ -652,7 +768,7 @@ impl Handler<Checkout> for Manager {
                 let grant = wait_for_grant(rx, &shared, started).await?;
                 // The lease exists before the lend is sent, so a caller that
                 // gives up now still returns the connection.
-                let lease = Lease::new(grant.id, grant.addr.clone(), opts.labels.clone());
+                let lease = Lease::new(grant.id, (*grant.addr).clone(), opts.labels.clone());
                 let addr = grant.addr.clone();
                 addr.send(Lend {
                     grant,

@@ -26,7 +26,7 @@ pub(crate) struct Waiter {
 #[derive(Default)]
 pub(crate) struct PoolState {
     /// Every open connection.
-    pub(crate) open: HashMap<ConnectionId, Addr<ConnectionActor>>,
+    pub(crate) open: HashMap<ConnectionId, Arc<Addr<ConnectionActor>>>,
     /// The emitter of every open connection: its status and leak reports.
     pub(crate) emitters: HashMap<ConnectionId, Arc<Emitter>>,
     /// Open connections nobody has, with when they became idle; the most
@@ -70,7 +70,7 @@ impl PoolState {
         self.waiters.retain(|w| !w.tx.is_closed());
     }
 
-    pub(crate) fn remove(&mut self, id: ConnectionId) -> Option<Addr<ConnectionActor>> {
+    pub(crate) fn remove(&mut self, id: ConnectionId) -> Option<Arc<Addr<ConnectionActor>>> {
         self.idle.retain(|(i, _)| *i != id);
         self.pipelined.remove(&id);
         self.emitters.remove(&id);
