@@ -4,13 +4,14 @@
 //! Publishing is synchronous and cheap: for every subscription whose filter
 //! matches, the shared event (an `Arc`) is pushed onto that subscription's
 //! bounded queue. A pump per subscription delivers from the queue to the
-//! subscriber (an actix actor, a crossbeam channel, or a closure on its own
-//! thread). Lossless subscriptions push back on publishers through
+//! subscriber (an actix actor, a supervised actor fed in its own context, a
+//! crossbeam channel, or a closure on its own thread). Lossless subscriptions push back on publishers through
 //! [`Bus::ready`], which a connection awaits before it runs a statement.
 
 mod gate;
 mod pump;
 mod queue;
+mod supervise;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

@@ -2,10 +2,8 @@
 //!
 //! - an actix `Recipient<Event>`: a task on the subscribing arbiter awaits
 //!   each `send`, so an event is acknowledged only once the handler ran;
-//! - a supervised actor: the same, but the bus starts the actor on its own
-//!   arbiter from a factory and starts a fresh one when the old one dies
-//!   (a panicking handler kills the actor), redelivering the unacknowledged
-//!   event;
+//! - a supervised actor (in `supervise`): the bus starts the actor on its
+//!   own arbiter and feeds it through a stream in its context;
 //! - a closure on a dedicated thread (used for `listen` and for crossbeam
 //!   channels), which takes everything queued under one lock, delivers it
 //!   in order and acknowledges it in one go, with panics caught and the
@@ -13,11 +11,10 @@
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use actix::{Actor, Arbiter, Context, Handler, Recipient};
+use actix::Recipient;
 
 use super::{Bus, Delivery, Subscription, SubscriptionId};
 use crate::error::{Error, Result};
@@ -49,6 +46,15 @@ impl Bus {
     /// from inside an actix `System`); if the actor stops, the subscription
     /// ends. Use [`Bus::subscribe_supervised`] for a subscriber that must be
     /// restarted when it panics.
+    ///
+    /// Each event reaches the actor as a mailbox message, awaited so that
+    /// it is acknowledged only once the handler ran; actix allocates three
+    /// times per message (the envelope, the reply channel and the mailbox's
+    /// queue node), so this subscriber costs three allocations per event on
+    /// top of the event's one (`cargo bench --bench bus_alloc`). A
+    /// `Recipient` offers no way to deliver without them. A subscriber on
+    /// a hot path is better started with [`Bus::subscribe_supervised`],
+    /// which allocates nothing per event.
     pub fn subscribe(
         &self,
         name: &str,
@@ -73,63 +79,6 @@ impl Bus {
                 }
                 sub.queue.ack();
             }
-        });
-        id
-    }
-
-    /// Subscribes an actor that the bus starts from `factory` on an arbiter
-    /// (thread) of its own, and starts again from `factory` whenever it dies
-    /// (a panic in a handler stops an actix actor). The event it was handling
-    /// is redelivered to the new instance (at most [`MAX_REDELIVERIES`]
-    /// times), so a lossless subscriber loses nothing across a restart.
-    pub fn subscribe_supervised<A, F>(
-        &self,
-        name: &str,
-        factory: F,
-        filter: Filter,
-        delivery: Delivery,
-    ) -> SubscriptionId
-    where
-        A: Actor<Context = Context<A>> + Handler<Event>,
-        F: Fn() -> A + Send + Sync + 'static,
-    {
-        let sub = self.add(name, filter, delivery);
-        let id = sub.id;
-        let factory = Arc::new(factory);
-        let arbiter = Arbiter::new();
-        let handle = arbiter.handle();
-        let start = move || {
-            let factory = factory.clone();
-            A::start_in_arbiter(&handle, move |_| factory())
-        };
-        // Ends when the queue closes (unsubscribe); stops the arbiter then.
-        actix::spawn(async move {
-            let mut addr = start();
-            let mut failures = 0u32;
-            while let Some(event) = sub.queue.peek().await {
-                match addr.send(event).await {
-                    Ok(()) => {
-                        failures = 0;
-                        sub.queue.ack();
-                    }
-                    Err(_) => {
-                        failures += 1;
-                        sub.restarts.fetch_add(1, Ordering::Relaxed);
-                        if failures > MAX_REDELIVERIES {
-                            tracing::error!(
-                                subscriber = %sub.name,
-                                "subscriber died on the same event {failures} times; skipping it"
-                            );
-                            failures = 0;
-                            sub.queue.ack();
-                        } else {
-                            tracing::warn!(subscriber = %sub.name, "subscriber died; restarting it");
-                        }
-                        addr = start();
-                    }
-                }
-            }
-            arbiter.stop();
         });
         id
     }

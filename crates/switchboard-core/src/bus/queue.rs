@@ -6,11 +6,14 @@
 //! until the pump acknowledges it, so an event whose delivery failed (the
 //! subscriber panicked) can be delivered again:
 //!
-//! - actor pumps [`peek`](Queue::peek) the front, deliver it, then
+//! - `Recipient` pumps [`peek`](Queue::peek) the front, deliver it, then
 //!   [`ack`](Queue::ack) it;
 //! - closure pumps [`take`](Queue::take) everything queued in one lock (a
 //!   buffer swap), deliver it from their own hand, and
-//!   [`ack_taken`](Queue::ack_taken) it in one go.
+//!   [`ack_taken`](Queue::ack_taken) it in one go; supervised actors' feeds
+//!   do the same without blocking ([`poll_take`](Queue::poll_take)), and
+//!   [`give_back`](Queue::give_back) what their actor did not handle when
+//!   it dies.
 //!
 //! Waking a pump costs the publisher a futex call (and, on a busy machine,
 //! its CPU), so publishers wake a pump only when it said it sleeps. A
@@ -23,6 +26,7 @@ use std::collections::VecDeque;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
 use std::thread::Thread;
 use std::time::Duration;
 
@@ -42,6 +46,9 @@ struct State {
     pump: PumpState,
     /// The closure pump's thread while it naps or is parked, to unpark.
     sleeper: Option<Thread>,
+    /// The actor pump's task while it waits, to wake. Cloning a waker only
+    /// counts a reference to the task: waiting allocates nothing.
+    waker: Option<Waker>,
     /// Drops not yet announced by a `Lagged` notice (lossy only).
     unannounced: u64,
     /// Pool and backend of the first unannounced drop, for the notice.
@@ -59,6 +66,15 @@ struct State {
 impl State {
     fn pending(&self) -> usize {
         self.buf.len() + self.in_hand
+    }
+
+    /// Registers an actor pump's task for the next push to wake; its waker
+    /// is cloned only when the task changed.
+    fn wait(&mut self, waker: &Waker) {
+        self.pump = PumpState::Waiting;
+        if !self.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            self.waker = Some(waker.clone());
+        }
     }
 
     /// Acknowledges the `slots` oldest unacknowledged slots.
@@ -84,7 +100,7 @@ pub(crate) enum PumpState {
     Napping,
     /// A closure pump's thread parked until the next push.
     Parked,
-    /// An actor pump waiting on `readable` for the next push.
+    /// An actor pump's task waiting for the next push.
     Waiting,
 }
 
@@ -115,8 +131,6 @@ pub(crate) struct Queue {
     /// flushers): half the capacity, so that they resume with room for many
     /// statements instead of being woken for each event the pump delivers.
     resume_at: usize,
-    /// Wakes an actor pump that waits (or the queue closed).
-    readable: Notify,
     /// Wakes publishers waiting for room and flushers waiting for empty.
     writable: Notify,
 }
@@ -139,7 +153,6 @@ impl Queue {
                 (capacity / 2).max(1)
             },
             resume_at: capacity / 2,
-            readable: Notify::new(),
             writable: Notify::new(),
         }
     }
@@ -188,11 +201,13 @@ impl Queue {
 
     /// Wakes the pump, releasing the lock first so that the pump does not
     /// wake only to wait for it. Its state is reset under the lock, so each
-    /// sleep costs at most one wake-up; an unpark or notify that comes
-    /// before the pump's park or await is kept for it, not lost.
+    /// sleep costs at most one wake-up; an unpark that comes before the
+    /// pump's park is kept for it, not lost, and a task's waker is
+    /// registered under the lock before its task returns `Pending`.
     fn wake_pump(&self, mut st: MutexGuard<'_, State>) {
         let pump = std::mem::take(&mut st.pump);
         let sleeper = st.sleeper.take();
+        let waker = st.waker.take();
         drop(st);
         match pump {
             PumpState::Busy => {}
@@ -201,7 +216,11 @@ impl Queue {
                     thread.unpark();
                 }
             }
-            PumpState::Waiting => self.readable.notify_one(),
+            PumpState::Waiting => {
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
+            }
         }
     }
 
@@ -255,32 +274,88 @@ impl Queue {
         self.acked(st);
     }
 
-    /// The front slot, once there is one; `None` once the queue is closed.
-    pub(crate) async fn peek(&self) -> Option<Event> {
-        loop {
-            {
-                let mut st = self.state.lock();
-                if self.closed.load(Ordering::Relaxed) {
-                    return None;
-                }
-                if let Some(front) = st.buf.front() {
-                    return Some(front.clone());
-                }
-                st.pump = PumpState::Waiting;
-            }
-            // `notify_one` leaves a permit when nobody waits yet, so a push
-            // between the unlock and this await is not missed.
-            self.readable.notified().await;
+    /// [`take`](Queue::take) for a task: acknowledges the first `handled`
+    /// taken slots, then (`hand` empty) moves every queued slot into `hand`;
+    /// `Ready(false)` once the queue is closed. While there is nothing, the
+    /// task's waker is kept for the next push (or the close) to wake.
+    pub(crate) fn poll_take(
+        &self,
+        handled: usize,
+        hand: &mut VecDeque<Event>,
+        cx: &mut Context<'_>,
+    ) -> Poll<bool> {
+        debug_assert!(hand.is_empty());
+        let mut st = self.state.lock();
+        if handled > 0 {
+            st.in_hand -= handled;
+            st.acknowledge(handled);
+            self.pending.store(st.pending(), Ordering::Release);
         }
+        let taken = if self.closed.load(Ordering::Relaxed) {
+            Poll::Ready(false)
+        } else if !st.buf.is_empty() {
+            std::mem::swap(&mut st.buf, hand);
+            st.in_hand += hand.len();
+            st.pump = PumpState::Busy;
+            st.waker = None;
+            Poll::Ready(true)
+        } else {
+            st.wait(cx.waker());
+            Poll::Pending
+        };
+        if handled > 0 {
+            self.acked(st);
+        }
+        taken
     }
 
-    /// Removes the front slot after it was delivered (or given up on).
-    pub(crate) fn ack(&self) {
+    /// Ends a feed: acknowledges the first `handled` taken slots and puts
+    /// the rest of `hand` back in front of the queue, in order, for the
+    /// next feed (or the supervisor) to find at [`peek`](Queue::peek).
+    pub(crate) fn give_back(&self, handled: usize, hand: &mut VecDeque<Event>) {
         let mut st = self.state.lock();
-        if st.buf.pop_front().is_some() {
+        st.in_hand -= hand.len();
+        st.acknowledge(handled);
+        hand.drain(..handled);
+        while let Some(event) = hand.pop_back() {
+            st.buf.push_front(event);
+        }
+        self.acked(st);
+    }
+
+    /// The front slot, once there is one; `None` once the queue is closed.
+    pub(crate) async fn peek(&self) -> Option<Event> {
+        std::future::poll_fn(|cx| {
+            let mut st = self.state.lock();
+            if self.closed.load(Ordering::Relaxed) {
+                return Poll::Ready(None);
+            }
+            match st.buf.front() {
+                Some(front) => {
+                    let front = front.clone();
+                    st.pump = PumpState::Busy;
+                    st.waker = None;
+                    Poll::Ready(Some(front))
+                }
+                None => {
+                    st.wait(cx.waker());
+                    Poll::Pending
+                }
+            }
+        })
+        .await
+    }
+
+    /// Removes the front slot after it was delivered (or given up on);
+    /// whether there was one.
+    pub(crate) fn ack(&self) -> bool {
+        let mut st = self.state.lock();
+        let front = st.buf.pop_front().is_some();
+        if front {
             st.acknowledge(1);
         }
         self.acked(st);
+        front
     }
 
     /// Stops the queue: the pump's next `peek` or `take` says so.

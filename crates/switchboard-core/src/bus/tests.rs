@@ -322,4 +322,5 @@ fn within_5s<T>(rx: &crossbeam_channel::Receiver<T>) -> T {
 
 mod backpressure;
 mod batches;
+mod supervised;
 mod wakeups;
