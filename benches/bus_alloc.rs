@@ -1,8 +1,10 @@
 //! Heap allocations per published event, counted by a counting global
 //! allocator (`stats_alloc` wrapping the system allocator), for 1, 4 and 16
 //! subscribers, Lossy and Lossless, with closure subscribers (a thread
-//! each, as `TracingLogger`, `AuditLog` and channels use) and with actor
-//! subscribers (`Recipient<Event>`, pumped on the arbiter).
+//! each, as `TracingLogger`, `AuditLog` and channels use), with actor
+//! subscribers (`Recipient<Event>`, pumped on the arbiter) and with
+//! supervised actor subscribers (`subscribe_supervised`: each actor on an
+//! arbiter of its own, fed through a stream in its context).
 //!
 //! The count covers the whole process between the first event and the
 //! last subscriber having seen the last one: publishing (the emitter, the
@@ -51,6 +53,7 @@ impl Handler<Event> for Noter {
 enum Kind {
     Closure,
     Actor,
+    Supervised,
 }
 
 /// Publishes `events` events as statements, yielding between statements
@@ -119,6 +122,14 @@ fn count(system: &actix::SystemRunner, kind: Kind, contract: &'static str, n: us
                     let addr = Noter(s).start();
                     bus.subscribe(&name, addr.recipient(), Filter::all(), delivery);
                 }
+                Kind::Supervised => {
+                    bus.subscribe_supervised(
+                        &name,
+                        move || Noter(s.clone()),
+                        Filter::all(),
+                        delivery,
+                    );
+                }
             }
         }
         let emitter = Emitter::new(bus.clone(), Arc::from("bench"), Backend::Postgres, 1);
@@ -152,15 +163,19 @@ fn count(system: &actix::SystemRunner, kind: Kind, contract: &'static str, n: us
 }
 
 fn main() {
+    // Listed by cargo nextest or `cargo test --benches`: nothing to list.
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
     // Only under `cargo bench` (which passes `--bench`): test runners start
-    // bench targets too, to list (`--list`) or smoke-run them.
+    // bench targets too, to smoke-run them.
     if !std::env::args().any(|a| a == "--bench") {
         eprintln!("bus_alloc: a benchmark; run it with `cargo bench --bench bus_alloc`");
         return;
     }
     let system = actix::System::new();
     let mut rows = Vec::new();
-    for kind in [Kind::Closure, Kind::Actor] {
+    for kind in [Kind::Closure, Kind::Actor, Kind::Supervised] {
         for contract in ["lossy", "lossless"] {
             for n in [1, 4, 16] {
                 let row = count(&system, kind, contract, n);
