@@ -5,8 +5,9 @@
 //! matches, the shared event (an `Arc`) is pushed onto that subscription's
 //! bounded queue. A pump per subscription delivers from the queue to the
 //! subscriber (an actix actor, a supervised actor fed in its own context, a
-//! crossbeam channel, or a closure on its own thread). Lossless subscriptions push back on publishers through
-//! [`Bus::ready`], which a connection awaits before it runs a statement.
+//! crossbeam channel, or a closure on its own thread). Lossless
+//! subscriptions push back on publishers through [`Bus::ready`], which a
+//! connection awaits before it runs a statement.
 
 mod gate;
 mod pump;
