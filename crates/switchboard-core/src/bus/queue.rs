@@ -47,7 +47,8 @@ struct State {
     /// The closure pump's thread while it naps or is parked, to unpark.
     sleeper: Option<Thread>,
     /// The actor pump's task while it waits, to wake. Cloning a waker only
-    /// counts a reference to the task: waiting allocates nothing.
+    /// counts a reference to the task: waiting allocates nothing. Taken by
+    /// the wake-up, dropped when the pump finds events.
     waker: Option<Waker>,
     /// Drops not yet announced by a `Lagged` notice (lossy only).
     unannounced: u64,
@@ -68,8 +69,9 @@ impl State {
         self.buf.len() + self.in_hand
     }
 
-    /// Registers an actor pump's task for the next push to wake; its waker
-    /// is cloned only when the task changed.
+    /// Registers an actor pump's task (or the supervisor's) for the next
+    /// push to wake. A waker kept from an earlier poll of the same task is
+    /// reused; a new one is a clone, which only counts a reference.
     fn wait(&mut self, waker: &Waker) {
         self.pump = PumpState::Waiting;
         if !self.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
