@@ -52,9 +52,11 @@ impl Bus {
     /// times per message (the envelope, the reply channel and the mailbox's
     /// queue node), so this subscriber costs three allocations per event on
     /// top of the event's one (`cargo bench --bench bus_alloc`). A
-    /// `Recipient` offers no way to deliver without them. A subscriber on
-    /// a hot path is better started with [`Bus::subscribe_supervised`],
-    /// which allocates nothing per event.
+    /// `Recipient` offers no way to deliver without them: even `do_send`
+    /// allocates the envelope and the node, and would acknowledge an event
+    /// before its handler ran. A subscriber on a hot path is better started
+    /// with [`Bus::subscribe_supervised`], which allocates nothing per
+    /// event.
     pub fn subscribe(
         &self,
         name: &str,

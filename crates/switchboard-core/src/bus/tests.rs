@@ -322,5 +322,6 @@ fn within_5s<T>(rx: &crossbeam_channel::Receiver<T>) -> T {
 
 mod backpressure;
 mod batches;
+mod recipient;
 mod supervised;
 mod wakeups;
