@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use parking_lot::Mutex;
 
 use crate::bus::Bus;
@@ -48,11 +48,13 @@ struct Track {
 }
 
 impl Track {
-    fn note(&mut self, kind: &EventKind, now: Instant) {
+    /// Reads the clock only for the kinds that need it: a clock read costs
+    /// a noticeable share of a published event.
+    fn note(&mut self, kind: &EventKind) {
         match kind {
             EventKind::CheckedOut { .. } => {
                 if self.loans == 0 {
-                    self.lent_since = Some(now);
+                    self.lent_since = Some(Instant::now());
                     self.leak_reported = false;
                 }
                 self.loans += 1;
@@ -63,10 +65,10 @@ impl Track {
                 // a break; each one that ends restarts the clock, so a
                 // steady stream of short statements is not taken for a
                 // leak.
-                self.lent_since = (self.loans > 0).then_some(now);
+                self.lent_since = (self.loans > 0).then(Instant::now);
             }
             EventKind::Executing { query_id, sql, .. } => {
-                self.current = Some((*query_id, sql.clone(), now));
+                self.current = Some((*query_id, sql.clone(), Instant::now()));
             }
             EventKind::Executed { .. } => {
                 self.current = None;
@@ -155,12 +157,12 @@ impl Emitter {
     }
 
     fn publish_locked(&self, track: &mut Track, kind: EventKind, labels: Option<&Labels>) -> Event {
-        track.note(&kind, Instant::now());
+        track.note(&kind);
         track.seq += 1;
         let event = Event::new(
             Meta {
                 id: next_event_id(),
-                at: Utc::now(),
+                at: wall_now(),
                 pool: self.pool.clone(),
                 connection: Some(self.connection),
                 seq: track.seq,
@@ -232,9 +234,50 @@ impl Emitter {
     }
 }
 
+/// The wall clock, as `Utc::now()` reads it, for less: the calendar day
+/// (the costly part of turning seconds since the epoch into a date) is
+/// computed once per day and thread, not per event.
+fn wall_now() -> DateTime<Utc> {
+    thread_local! {
+        static TODAY: std::cell::Cell<(u64, NaiveDate)> =
+            const { std::cell::Cell::new((u64::MAX, NaiveDate::MIN)) };
+    }
+    const DAY: u64 = 86_400;
+    let Ok(since) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) else {
+        return Utc::now();
+    };
+    let secs = since.as_secs();
+    let day = secs / DAY;
+    let date = TODAY.with(|today| {
+        let (cached, date) = today.get();
+        if cached == day {
+            return Some(date);
+        }
+        let date = DateTime::from_timestamp((day * DAY) as i64, 0)?.date_naive();
+        today.set((day, date));
+        Some(date)
+    });
+    let time =
+        NaiveTime::from_num_seconds_from_midnight_opt((secs % DAY) as u32, since.subsec_nanos());
+    match (date, time) {
+        (Some(date), Some(time)) => date.and_time(time).and_utc(),
+        _ => Utc::now(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wall_now_reads_the_wall_clock() {
+        for _ in 0..3 {
+            let before = Utc::now();
+            let at = wall_now();
+            let after = Utc::now();
+            assert!(before <= at && at <= after, "{before} <= {at} <= {after}");
+        }
+    }
 
     fn emitter() -> Emitter {
         Emitter::new(Bus::new(), Arc::from("p"), Backend::Postgres, 7)
