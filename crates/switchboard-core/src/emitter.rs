@@ -134,7 +134,7 @@ impl Emitter {
 
     /// Stamps `kind` with the next sequence number and publishes it.
     pub fn emit(&self, kind: EventKind) {
-        self.publish(kind);
+        self.bus.recycle(self.publish(kind));
     }
 
     /// [`emit`](Self::emit), returning the event published.
@@ -153,13 +153,13 @@ impl Emitter {
 
     /// [`publish_as`](Self::publish_as) without the event.
     pub fn emit_as(&self, kind: EventKind, labels: &Labels) {
-        self.publish_as(kind, labels);
+        self.bus.recycle(self.publish_as(kind, labels));
     }
 
     fn publish_locked(&self, track: &mut Track, kind: EventKind, labels: Option<&Labels>) -> Event {
         track.note(&kind);
         track.seq += 1;
-        let event = Event::new(
+        let event = self.bus.make(
             Meta {
                 id: next_event_id(),
                 at: wall_now(),

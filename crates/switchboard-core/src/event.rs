@@ -571,10 +571,35 @@ pub struct EventBody {
 #[derive(Clone, PartialEq)]
 pub struct Event(Arc<EventBody>);
 
+/// The allocation of an event whose last holder let it go, kept by the bus
+/// for the next event (see `Bus::make`).
+pub(crate) struct Spare(Arc<EventBody>);
+
 impl Event {
     /// Wraps metadata and payload.
     pub fn new(meta: Meta, kind: EventKind) -> Self {
         Event(Arc::new(EventBody { meta, kind }))
+    }
+
+    /// Wraps metadata and payload in `spare`, the allocation of an event
+    /// nobody holds any more, instead of a new one.
+    pub(crate) fn reuse(mut spare: Spare, meta: Meta, kind: EventKind) -> Self {
+        match Arc::get_mut(&mut spare.0) {
+            Some(body) => {
+                // The old event's contents are dropped here.
+                *body = EventBody { meta, kind };
+                Event(spare.0)
+            }
+            // Unreachable: a spare is made only from a sole holder.
+            None => Event::new(meta, kind),
+        }
+    }
+
+    /// The event's allocation, for reuse, if this is its last holder.
+    pub(crate) fn into_spare(self) -> Option<Spare> {
+        // Only this holder is left, and no other can appear: events never
+        // hand out weak references.
+        (Arc::strong_count(&self.0) == 1).then_some(Spare(self.0))
     }
 
     /// A `Lagged` notice for a subscriber that missed `dropped` events.

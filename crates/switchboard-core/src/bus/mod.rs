@@ -19,9 +19,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use crossbeam_queue::ArrayQueue;
 
 use crate::error::{Error, Result};
-use crate::event::Event;
+use crate::event::{Event, EventKind, Meta, Spare};
 use crate::filter::Filter;
 pub use gate::Gate;
 pub use pump::{EventReceiver, Flow};
@@ -154,7 +155,15 @@ struct Inner {
     /// bus that has none.
     lossless: AtomicUsize,
     next_id: AtomicU64,
+    /// Allocations of events the subscriber threads were last to let go,
+    /// for the next events: a subscriber thread freeing what a publisher
+    /// allocated takes the allocator's lock of the publisher's arena
+    /// (glibc), and publishers then wait on that lock.
+    spares: ArrayQueue<Spare>,
 }
+
+/// Spare event allocations a bus keeps at most (about 200 bytes each).
+const SPARES: usize = 1024;
 
 /// The broadcast bus. Cloning shares it; several managers may share one.
 #[derive(Clone)]
@@ -185,6 +194,7 @@ impl Bus {
                 gates: ArcSwap::from_pointee(Vec::new()),
                 lossless: AtomicUsize::new(0),
                 next_id: AtomicU64::new(1),
+                spares: ArrayQueue::new(SPARES),
             }),
         }
     }
@@ -192,6 +202,24 @@ impl Bus {
     /// Whether any subscription exists.
     pub fn is_empty(&self) -> bool {
         self.inner.subs.load().is_empty()
+    }
+
+    /// An event to publish on this bus: in the allocation of one that
+    /// nobody holds any more when the bus kept one, else a new one.
+    pub(crate) fn make(&self, meta: Meta, kind: EventKind) -> Event {
+        match self.inner.spares.pop() {
+            Some(spare) => Event::reuse(spare, meta, kind),
+            None => Event::new(meta, kind),
+        }
+    }
+
+    /// Lets go of `event`, keeping its allocation for [`Bus::make`] if
+    /// this was its last holder.
+    pub(crate) fn recycle(&self, event: Event) {
+        if let Some(spare) = event.into_spare() {
+            // Full: dropped as usual.
+            let _ = self.inner.spares.push(spare);
+        }
     }
 
     /// Queues `event` for every subscription whose filter matches. Never

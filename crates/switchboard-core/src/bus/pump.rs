@@ -158,7 +158,9 @@ where
             if sub.queue.is_closed() {
                 return;
             }
-            if deliver(sub, f, event) == Flow::Stop {
+            let flow = deliver(sub, f, &event);
+            bus.recycle(event);
+            if flow == Flow::Stop {
                 bus.remove_dead(sub.id);
                 return;
             }
@@ -175,7 +177,7 @@ where
 
 /// Delivers one event, again after a panic, at most [`MAX_REDELIVERIES`]
 /// times more; then it is skipped (and the skip logged).
-fn deliver<F, R>(sub: &Subscription, f: &mut F, event: Event) -> Flow
+fn deliver<F, R>(sub: &Subscription, f: &mut F, event: &Event) -> Flow
 where
     F: FnMut(Event) -> R,
     R: Into<Flow>,

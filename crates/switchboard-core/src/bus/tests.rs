@@ -323,5 +323,6 @@ fn within_5s<T>(rx: &crossbeam_channel::Receiver<T>) -> T {
 mod backpressure;
 mod batches;
 mod recipient;
+mod spares;
 mod supervised;
 mod wakeups;
