@@ -268,15 +268,19 @@ impl Bus {
         Ok(())
     }
 
+    /// Whether [`Bus::ready`] would answer at once: there is no lossless
+    /// subscription, or every one has room. Nearly always true; checking
+    /// it first spares a caller the wait's future.
+    pub fn has_room(&self) -> bool {
+        self.inner.lossless.load(Ordering::Relaxed) == 0
+            || !self.inner.subs.load().iter().any(|s| s.is_full())
+    }
+
     /// Waits until every lossless subscription has room again, each for at
     /// most its own deadline. A connection awaits this before it starts a
     /// statement, so a statement never runs while its audit trail is behind.
     pub async fn ready(&self) -> Result<()> {
-        // Nearly always there is no lossless subscription, or every one has
-        // room: answer without cloning the list or awaiting anything.
-        if self.inner.lossless.load(Ordering::Relaxed) == 0
-            || !self.inner.subs.load().iter().any(|s| s.is_full())
-        {
+        if self.has_room() {
             return Ok(());
         }
         let subs = self.inner.subs.load_full();
