@@ -595,11 +595,16 @@ impl Event {
         }
     }
 
-    /// The event's allocation, for reuse, if this is its last holder.
-    pub(crate) fn into_spare(self) -> Option<Spare> {
+    /// The event's allocation, for reuse, if this is its last holder. Its
+    /// payload and labels are dropped now: a kept allocation holds no SQL
+    /// text, bind values or labels while it waits.
+    pub(crate) fn into_spare(mut self) -> Option<Spare> {
         // Only this holder is left, and no other can appear: events never
         // hand out weak references.
-        (Arc::strong_count(&self.0) == 1).then_some(Spare(self.0))
+        let body = Arc::get_mut(&mut self.0)?;
+        body.kind = EventKind::Lagged { dropped: 0 };
+        body.meta.labels = Labels::new();
+        Some(Spare(self.0))
     }
 
     /// A `Lagged` notice for a subscriber that missed `dropped` events.

@@ -89,6 +89,29 @@ fn subscribers_hand_back_what_they_were_last_to_hold() {
 }
 
 #[test]
+fn a_kept_allocation_holds_no_statement_text_or_labels() {
+    let bus = Bus::new();
+    let sql: Arc<str> = Arc::from("SELECT secret FROM vault WHERE id = $1");
+    let mut m = meta(1);
+    m.labels = crate::Labels::new().with("tenant", "acme");
+    let event = bus.make(
+        m,
+        EventKind::Executing {
+            query_id: 1,
+            sql: sql.clone(),
+            params: crate::Params::none(),
+            class: crate::StatementClass::Read,
+            origin: crate::Origin::Load,
+        },
+    );
+    assert_eq!(Arc::strong_count(&sql), 2);
+    bus.recycle(event);
+    assert_eq!(bus.inner.spares.len(), 1);
+    // The kept allocation let go of the SQL text (and labels) at once.
+    assert_eq!(Arc::strong_count(&sql), 1);
+}
+
+#[test]
 fn spares_are_bounded() {
     let bus = Bus::new();
     let events: Vec<Event> = (0..SPARES as u64 + 10)
