@@ -290,7 +290,11 @@ impl ConnectionActor {
         ctx.stop();
     }
 
-    /// `Closing`, the driver connection dropped, `Closed`: once only.
+    /// `Closing`, the driver connection dropped, `Closed`: once only. The
+    /// manager is told the connection is gone, whoever closed it: a
+    /// connection that broke inside a lease is otherwise never given back
+    /// (the lease's `Return` reaches a stopped actor). A manager that closed
+    /// it itself has already forgotten it and ignores this.
     fn finish(&mut self, reason: CloseReason) {
         if self.closed {
             return;
@@ -301,6 +305,11 @@ impl ConnectionActor {
         self.emitter.emit(EventKind::Closed {
             lifetime: self.opened.elapsed(),
             statements: self.probe.statements(),
+        });
+        self.manager.do_send(Released {
+            id: self.id,
+            broken: true,
+            pipelined: false,
         });
     }
 }
