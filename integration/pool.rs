@@ -95,6 +95,84 @@ async fn held_lease_times_out_the_next_checkout(t: Target) {
 }
 each_backend!(held_lease_times_out_the_next_checkout);
 
+/// A connection that breaks inside a lease is given back to the pool as
+/// broken and replaced; before, the lease's `Return` reached a stopped
+/// actor and the pool counted the connection as busy for good.
+async fn a_connection_broken_inside_a_lease_is_replaced(t: Target) {
+    let sb = t
+        .builder()
+        .pool_size(1..=1)
+        .checkout_timeout(Duration::from_secs(5))
+        .start()
+        .await
+        .unwrap();
+    let lease = sb.checkout().await.unwrap();
+    let broken = lease.connection_id();
+    let err = lease
+        .send(Interact::new(
+            async |_: &mut DbConnection| -> switchboard::Result<()> {
+                panic!("a closure that panics inside a lease")
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Panic(_)), "{err:?}");
+    drop(lease);
+    // The only slot is free again: a new connection serves the next caller.
+    sb.run(Execute::sql("SELECT 1")).await.unwrap();
+    let next = sb.checkout().await.unwrap();
+    assert_ne!(next.connection_id(), broken);
+    drop(next);
+    let status = sb.status().await.unwrap();
+    assert_eq!(status.open, 1, "{status:?}");
+    sb.shutdown().await.unwrap();
+}
+each_backend!(a_connection_broken_inside_a_lease_is_replaced);
+
+/// Checkouts that time out around the moment their connection is lent
+/// give it back once: the pool never holds one connection twice. (A
+/// checkout that gave up while its lend sat in the connection's mailbox
+/// made actix skip the lend, so the grant released the connection on its
+/// drop and the lease's `Return` released it again.)
+async fn checkouts_timing_out_while_lent_release_once(t: Target) {
+    let sb = t.builder().pool_size(1..=1).start().await.unwrap();
+    // Tasks that wake themselves keep the runtime busy, so that timers,
+    // grants and lends interleave in many orders.
+    let stop = std::rc::Rc::new(std::cell::Cell::new(false));
+    let spinners: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop.clone();
+            actix::spawn(async move {
+                while !stop.get() {
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for round in 0..300u64 {
+        let held = sb.checkout().await.unwrap();
+        let sb2 = sb.clone();
+        let late = actix::spawn(async move {
+            let timeout = Duration::from_micros(100 + (round % 50) * 20);
+            sb2.run_checkout(Checkout::new().timeout(timeout)).await
+        });
+        // Let go of the connection around the waiting checkout's deadline.
+        tokio::time::sleep(Duration::from_micros(50 + (round % 37) * 30)).await;
+        drop(held);
+        if let Ok(Ok(lease)) = late.await {
+            drop(lease);
+        }
+        let status = sb.status().await.unwrap();
+        assert!(status.idle <= status.open, "round {round}: {status:?}");
+    }
+    stop.set(true);
+    for s in spinners {
+        let _ = s.await;
+    }
+    sb.shutdown().await.unwrap();
+}
+each_backend!(checkouts_timing_out_while_lent_release_once);
+
 async fn lease_keeps_one_connection(t: Target) {
     let (bus, rx) = crate::support::observed(
         "lease",

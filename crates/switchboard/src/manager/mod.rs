@@ -766,16 +766,16 @@ impl Handler<Checkout> for Manager {
             let started = Instant::now();
             let lend = async {
                 let grant = wait_for_grant(rx, &shared, started).await?;
-                // The lease exists before the lend is sent, so a caller that
-                // gives up now still returns the connection.
                 let lease = Lease::new(grant.id, (*grant.addr).clone(), opts.labels.clone());
-                let addr = grant.addr.clone();
-                addr.send(Lend {
+                // Not awaited: actix skips a message whose sender gave up,
+                // and a caller timing out here would then release the
+                // connection twice (the grant on its drop, the lease's
+                // `Return`). Sent without a reply, the lend always precedes
+                // whatever the lease sends after it on the same mailbox.
+                grant.addr.clone().do_send(Lend {
                     grant,
                     labels: opts.labels.clone(),
-                })
-                .await
-                .map_err(|_| Error::Gone("connection"))?;
+                });
                 Ok(lease)
             };
             match opts.timeout {
