@@ -207,15 +207,16 @@ impl ConnectionActor {
         let held = self.lent_at.take().map(|t| t.elapsed()).unwrap_or_default();
         self.emitter.emit(EventKind::CheckedIn { held });
         self.emitter.set_labels(Labels::new());
-        let broken = self.conn.is_none();
-        if broken {
+        if self.conn.is_none() {
+            // Closing tells the manager the connection is gone.
             self.close(CloseReason::Invalidated, ctx);
+        } else {
+            self.manager.do_send(Released {
+                id: self.id,
+                broken: false,
+                pipelined: false,
+            });
         }
-        self.manager.do_send(Released {
-            id: self.id,
-            broken,
-            pipelined: false,
-        });
     }
 
     /// The connection shared for one more pipelined statement; `None` if it
@@ -261,15 +262,16 @@ impl ConnectionActor {
             drop(pipe);
             self.invalidate(error);
             self.emitter.emit_as(EventKind::CheckedIn { held }, labels);
+            // Closing tells the manager the connection is gone.
             self.close(CloseReason::Invalidated, ctx);
-        } else {
-            self.emitter.emit_as(EventKind::CheckedIn { held }, labels);
-            if let Some(rc) = pipe {
-                // Every statement's future, and its clone, is gone by now.
-                match Rc::try_unwrap(rc) {
-                    Ok(pg) => self.conn = Some(DbConnection::Postgres(pg)),
-                    Err(rc) => self.pipe = Some(rc),
-                }
+            return;
+        }
+        self.emitter.emit_as(EventKind::CheckedIn { held }, labels);
+        if let Some(rc) = pipe {
+            // Every statement's future, and its clone, is gone by now.
+            match Rc::try_unwrap(rc) {
+                Ok(pg) => self.conn = Some(DbConnection::Postgres(pg)),
+                Err(rc) => self.pipe = Some(rc),
             }
         }
         self.manager.do_send(Released {
