@@ -9,13 +9,12 @@ use switchboard_core::{
     Backend, Bus, Check, DatabaseUrl, Delivery, Event, Filter, Flow, Guard, GuardPolicy, Guards,
     Kind, Result,
 };
-use switchboard_sql::{Classifier, Dialect};
 
 use crate::backend::{backend_of, sqlite_target};
 use crate::config::{Backoff, HealthCheck, ParamPolicy, PoolConfig};
 use crate::handle::Switchboard;
 use crate::manager::{Manager, Warm};
-use crate::shared::{Counters, Shared};
+use crate::shared::Shared;
 
 /// A subscription made before the pool opens its first connection, so it
 /// sees `Connecting` and `Connected` too.
@@ -254,22 +253,14 @@ impl Builder {
         for attach in self.attach {
             attach(&bus, &self.config.name)?;
         }
-        let shared = Arc::new(Shared {
-            pool: Arc::from(self.config.name.as_str()),
-            classifier: Classifier::new(self.config.classifier_cache),
-            load_sql: Default::default(),
-            dialect: Dialect::for_backend(backend),
-            scrubber: url.scrubber(),
-            config: self.config,
+        let shared = Arc::new(Shared::new(
+            self.config,
             url,
             backend,
             sqlite_path,
             bus,
-            guards: self.guards,
-            stats: Counters::default(),
-            outage: Default::default(),
-            closed: Default::default(),
-        });
+            self.guards,
+        ));
         let handle = Switchboard::new(Manager::new(shared.clone()).start(), shared);
         let warmed = handle
             .send(Warm)

@@ -51,6 +51,33 @@ pub(crate) struct Outage {
 }
 
 impl Shared {
+    /// A pool's shared state, its counters at zero and its caches empty.
+    pub(crate) fn new(
+        config: PoolConfig,
+        url: DatabaseUrl,
+        backend: Backend,
+        sqlite_path: Option<String>,
+        bus: Bus,
+        guards: Guards,
+    ) -> Self {
+        Shared {
+            pool: Arc::from(config.name.as_str()),
+            classifier: Classifier::new(config.classifier_cache),
+            load_sql: Default::default(),
+            dialect: Dialect::for_backend(backend),
+            scrubber: url.scrubber(),
+            config,
+            url,
+            backend,
+            sqlite_path,
+            bus,
+            guards,
+            stats: Counters::default(),
+            outage: Default::default(),
+            closed: Default::default(),
+        }
+    }
+
     /// Asks the pool's guards about `check` and publishes what they said on
     /// the connection's `emitter`: `ShadowDenied`, `Rewritten`, and a
     /// denial as `Denied`, which is also returned as the error. The

@@ -390,30 +390,22 @@ mod tests {
     use diesel_async::AsyncConnection;
     use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
     use switchboard_core::{Backend, Bus, DatabaseUrl, Labels};
-    use switchboard_sql::{Classifier, Dialect};
 
     use super::*;
     use crate::config::PoolConfig;
 
-    /// A session on an in-memory SQLite connection, with guards as given.
-    async fn session(guards: switchboard_core::Guards) -> Session {
+    /// A session on an in-memory SQLite connection of a pool with no
+    /// guards.
+    async fn session() -> Session {
         let url = DatabaseUrl::parse("sqlite::memory:").expect("a URL");
-        let shared = Arc::new(Shared {
-            config: PoolConfig::default(),
-            pool: Arc::from("sizes"),
-            scrubber: url.scrubber(),
+        let shared = Arc::new(Shared::new(
+            PoolConfig::default(),
             url,
-            backend: Backend::Sqlite,
-            sqlite_path: None,
-            bus: Bus::new(),
-            guards,
-            classifier: Classifier::new(16),
-            load_sql: Default::default(),
-            dialect: Dialect::for_backend(Backend::Sqlite),
-            stats: Default::default(),
-            outage: Default::default(),
-            closed: Default::default(),
-        });
+            Backend::Sqlite,
+            None,
+            Bus::new(),
+            switchboard_core::Guards::default(),
+        ));
         let conn = SyncConnectionWrapper::<SqliteConnection>::establish(":memory:")
             .await
             .expect("an in-memory SQLite connection");
@@ -441,7 +433,7 @@ mod tests {
     /// boxed apart to keep it below that.
     #[actix_rt::test]
     async fn a_statement_future_stays_small() {
-        let mut s = session(switchboard_core::Guards::default()).await;
+        let mut s = session().await;
         let query = diesel::select(1.into_sql::<Integer>());
         let load = std::mem::size_of_val(&Session::load::<_, i32>(&mut s, query));
         assert!(load < 1008, "a Load statement's future is {load} bytes");
@@ -455,7 +447,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn statements_run_on_the_session() {
-        let mut s = session(switchboard_core::Guards::default()).await;
+        let mut s = session().await;
         let query = diesel::select(1.into_sql::<Integer>());
         let rows = Session::load::<_, i32>(&mut s, query)
             .await
