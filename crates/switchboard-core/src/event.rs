@@ -214,9 +214,13 @@ pub enum ParamValue {
 pub struct Params(pub Arc<[ParamValue]>);
 
 impl Params {
-    /// No parameters.
+    /// No parameters. Shared, not allocated: every `Load` statement's
+    /// `Executing` carries these.
     pub fn none() -> Self {
-        Params(Arc::from(Vec::new()))
+        thread_local! {
+            static NONE: Params = Params(Arc::from(Vec::new()));
+        }
+        NONE.with(Params::clone)
     }
 
     /// Number of parameters.
@@ -760,4 +764,16 @@ impl<'de> Deserialize<'de> for Event {
 
 impl actix::Message for Event {
     type Result = ();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_parameters_are_shared_not_allocated() {
+        let (a, b) = (Params::none(), Params::none());
+        assert!(Arc::ptr_eq(&a.0, &b.0));
+        assert!(a.is_empty());
+    }
 }
