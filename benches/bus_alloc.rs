@@ -20,10 +20,9 @@ use std::time::Duration;
 
 use actix::{Actor, Context, Handler};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
-use switchboard::{
-    Backend, Bus, Delivery, Event, EventKind, Filter, Origin, Params, StatementClass,
-};
+use switchboard::{Backend, Bus, Delivery, Event, EventKind, Filter, Origin, StatementClass};
 use switchboard_core::Emitter;
+use switchboard_core::testing::emit_statement;
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -58,21 +57,10 @@ enum Kind {
 
 /// Publishes `events` events as statements, yielding between statements
 /// so that pumps on the same thread (actor subscribers) get to run.
-async fn publish(emitter: &Emitter, bus: &Bus, sql: &Arc<str>, params: &Params, events: u64) {
+async fn publish(emitter: &Emitter, bus: &Bus, sql: &Arc<str>, events: u64) {
     for query_id in 0..events / 2 {
         bus.ready().await.expect("room for the statement");
-        emitter.emit(EventKind::Executing {
-            query_id,
-            sql: sql.clone(),
-            params: params.clone(),
-            class: StatementClass::Read,
-            origin: Origin::Load,
-        });
-        emitter.emit(EventKind::Executed {
-            query_id,
-            took: Duration::from_micros(20),
-            rows: Some(1),
-        });
+        emit_statement(emitter, query_id, sql, StatementClass::Read, Origin::Load);
         tokio::task::yield_now().await;
     }
 }
@@ -134,14 +122,13 @@ fn count(system: &actix::SystemRunner, kind: Kind, contract: &'static str, n: us
         }
         let emitter = Emitter::new(bus.clone(), Arc::from("bench"), Backend::Postgres, 1);
         let sql: Arc<str> = Arc::from("SELECT id, name FROM users WHERE id = $1");
-        let params = Params::none();
         // Threads started, queues grown to their working size.
-        publish(&emitter, &bus, &sql, &params, WARM_UP).await;
+        publish(&emitter, &bus, &sql, WARM_UP).await;
         settle(&emitter, &seen).await;
 
         let before = emitter.published();
         let region = Region::new(GLOBAL);
-        publish(&emitter, &bus, &sql, &params, EVENTS).await;
+        publish(&emitter, &bus, &sql, EVENTS).await;
         settle(&emitter, &seen).await;
         let change = region.change();
         let events = (emitter.published() - before) as f64;

@@ -16,8 +16,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use switchboard::{Backend, Bus, Delivery, EventKind, Filter, Origin, Params, StatementClass};
+use switchboard::{Backend, Bus, Delivery, Filter, Origin, StatementClass};
 use switchboard_core::Emitter;
+use switchboard_core::testing::emit_statement;
 
 const EVENTS: u64 = 20_000;
 const SUBSCRIBERS: [usize; 3] = [1, 4, 16];
@@ -34,21 +35,9 @@ fn runtime() -> tokio::runtime::Runtime {
 /// Publishes `events` events as `events / 2` statements.
 async fn publish(emitter: &Emitter, bus: &Bus, events: u64) {
     let sql: Arc<str> = Arc::from("SELECT id, name FROM users WHERE id = $1");
-    let params = Params::none();
     for query_id in 0..events / 2 {
         bus.ready().await.expect("room for the statement");
-        emitter.emit(EventKind::Executing {
-            query_id,
-            sql: sql.clone(),
-            params: params.clone(),
-            class: StatementClass::Read,
-            origin: Origin::Load,
-        });
-        emitter.emit(EventKind::Executed {
-            query_id,
-            took: Duration::from_micros(20),
-            rows: Some(1),
-        });
+        emit_statement(emitter, query_id, &sql, StatementClass::Read, Origin::Load);
     }
 }
 

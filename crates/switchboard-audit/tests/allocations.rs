@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use switchboard_audit::{AuditLog, Durability};
-use switchboard_core::{Backend, Bus, Emitter, EventKind, Labels, Origin, Params, StatementClass};
+use switchboard_core::testing::emit_statement;
+use switchboard_core::{Backend, Bus, Emitter, Labels, Origin, StatementClass};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -34,21 +35,15 @@ fn a_recorded_statement_allocates_only_its_two_events() {
         let emitter = Emitter::new(bus, Arc::from("shop"), Backend::Postgres, 1);
         emitter.set_labels(Labels::new().with("tenant", "acme"));
         let sql: Arc<str> = Arc::from("UPDATE orders SET paid = true WHERE id = $1");
-        let params = Params::none();
         let run = |from: u64, to: u64| {
             for query_id in from..to {
-                emitter.emit(EventKind::Executing {
+                emit_statement(
+                    &emitter,
                     query_id,
-                    sql: sql.clone(),
-                    params: params.clone(),
-                    class: StatementClass::Write,
-                    origin: Origin::Execute,
-                });
-                emitter.emit(EventKind::Executed {
-                    query_id,
-                    took: Duration::from_micros(20),
-                    rows: Some(1),
-                });
+                    &sql,
+                    StatementClass::Write,
+                    Origin::Execute,
+                );
             }
         };
         // Warm: the classifier's cache, the batch buffers, the file.

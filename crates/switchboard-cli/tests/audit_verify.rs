@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_audit::AuditLog;
-use switchboard_core::{Backend, Bus, Emitter, EventKind, Origin, Params, StatementClass};
+use switchboard_core::testing::emit_statement;
+use switchboard_core::{Backend, Bus, Emitter, Origin, StatementClass};
 use tempfile::TempDir;
 
 struct Run {
@@ -43,18 +44,14 @@ fn audit_log(dir: &Path, statements: u64) -> Vec<PathBuf> {
         audit.attach(&bus).unwrap();
         let emitter = Emitter::new(bus, Arc::from("app"), Backend::Sqlite, 1);
         for query_id in 0..statements {
-            emitter.emit(EventKind::Executing {
+            let sql = Arc::from(format!("INSERT INTO t (id) VALUES ({query_id})"));
+            emit_statement(
+                &emitter,
                 query_id,
-                sql: Arc::from(format!("INSERT INTO t (id) VALUES ({query_id})")),
-                params: Params::none(),
-                class: StatementClass::Write,
-                origin: Origin::Execute,
-            });
-            emitter.emit(EventKind::Executed {
-                query_id,
-                took: Duration::from_micros(20),
-                rows: Some(1),
-            });
+                &sql,
+                StatementClass::Write,
+                Origin::Execute,
+            );
         }
         audit.close(Duration::from_secs(10)).await.unwrap();
     });

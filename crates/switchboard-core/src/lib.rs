@@ -23,6 +23,8 @@ pub mod guard;
 pub mod redact;
 pub mod serde_duration;
 pub mod status;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use bus::{Bus, Delivery, EventReceiver, Flow, Gate, SubscriptionId, SubscriptionStats};
 pub use class::{Classified, StatementClass};

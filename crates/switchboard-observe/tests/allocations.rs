@@ -6,10 +6,10 @@ use std::alloc::System;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
-use switchboard_core::{Backend, Bus, Emitter, EventKind, Origin, Params, StatementClass};
+use switchboard_core::testing::emit_statement;
+use switchboard_core::{Backend, Bus, Emitter, Origin, StatementClass};
 use switchboard_observe::TracingLogger;
 use tracing::Level;
 use tracing_subscriber::fmt::MakeWriter;
@@ -56,22 +56,15 @@ fn allocations_per_statement(level: Level) -> f64 {
         .expect("attach");
     let emitter = Emitter::new(bus, Arc::from("shop"), Backend::Postgres, 1);
     let sql: Arc<str> = Arc::from("SELECT id, name FROM users WHERE id = $1");
-    let params = Params::none();
     let run = |from: usize, to: usize| {
         for query_id in from..to {
-            let query_id = query_id as u64;
-            emitter.emit(EventKind::Executing {
-                query_id,
-                sql: sql.clone(),
-                params: params.clone(),
-                class: StatementClass::Read,
-                origin: Origin::Load,
-            });
-            emitter.emit(EventKind::Executed {
-                query_id,
-                took: Duration::from_micros(20),
-                rows: Some(1),
-            });
+            emit_statement(
+                &emitter,
+                query_id as u64,
+                &sql,
+                StatementClass::Read,
+                Origin::Load,
+            );
         }
         // Every statement logs one INFO line (and one DEBUG line at DEBUG).
         let per = if level == Level::DEBUG { 2 } else { 1 };
