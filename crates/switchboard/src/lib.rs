@@ -30,6 +30,7 @@ pub mod lease;
 mod listen;
 mod load;
 mod manager;
+mod pool;
 pub mod messages;
 mod shared;
 

@@ -1,0 +1,703 @@
+//! The pool's decisions as plain data: who gets which connection, in what
+//! order, when to open, ping, close or retry, and when a drain is done.
+//!
+//! Nothing here touches actix, a clock or a database. The manager actor
+//! feeds inputs (a caller arrives, a connection comes back, a connect
+//! failed, a timer fired) and carries out the [`Action`]s that come out of
+//! [`PoolState::next_action`], reporting back what it could not do (a
+//! caller that gave up before its grant reached it: [`PoolState::refused`]).
+//! Time is an input, so the tests drive it.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use switchboard_core::{CloseReason, ConnectionId};
+
+use crate::config::{HealthCheck, PoolConfig};
+
+/// Connection ids are unique in the process, so events of several pools
+/// never share one.
+static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A caller waiting in the queue.
+pub(crate) type WaiterId = u64;
+
+/// What a grant gives: the connection to one caller, or one place among
+/// the statements pipelined on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    Whole,
+    Pipelined,
+}
+
+/// How a connection came back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Release {
+    /// Its holder is done; the connection is usable.
+    Free,
+    /// One pipelined statement on it ended; others may still run.
+    PlaceFreed,
+    /// It is unusable and closes (or closed) itself.
+    Gone,
+}
+
+/// Why a waiting caller is turned away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The pool is draining.
+    ShuttingDown,
+    /// No connection is open or opening, and the last connect failed for
+    /// good: nobody queued could ever be served.
+    ConnectFailed,
+}
+
+/// What the manager must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Action {
+    /// Lend `conn` to `waiter` (queued since `since`). A waiter that gave
+    /// up meanwhile is reported back through [`PoolState::refused`].
+    Grant {
+        waiter: WaiterId,
+        conn: ConnectionId,
+        place: Place,
+        since: Instant,
+    },
+    /// Turn `waiter` away.
+    Refuse { waiter: WaiterId, why: Refusal },
+    /// Start connect attempt `attempt` of connection `id`; its outcome comes
+    /// back as [`PoolState::connected`] or [`PoolState::connect_failed`].
+    Connect { id: ConnectionId, attempt: u32 },
+    /// Wait out the backoff before attempt `attempt` of `id`, then call
+    /// [`PoolState::retry_due`].
+    Backoff { id: ConnectionId, attempt: u32 },
+    /// Stop waiting out the backoff of `id`: nobody needs it.
+    CancelBackoff { id: ConnectionId },
+    /// Check `conn` before lending it; the outcome comes back as
+    /// [`PoolState::pinged`].
+    Ping { conn: ConnectionId },
+    /// Close `conn`; [`PoolState::closed`] when it has.
+    Close {
+        conn: ConnectionId,
+        reason: CloseReason,
+    },
+    /// The drain is complete: nothing is open, opening or closing.
+    Drained,
+}
+
+/// What a caller arriving gets at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Arrival {
+    /// A connection (or a place on one) free now; nobody was queued before.
+    Now { conn: ConnectionId, place: Place },
+    /// Queued; a [`Action::Grant`] or [`Action::Refuse`] for it comes later.
+    Queued(WaiterId),
+    /// The pool is draining.
+    ShuttingDown,
+}
+
+/// The pool's limits, from its configuration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) min: usize,
+    pub(crate) max: usize,
+    /// Statements that may share one connection; 1: no pipelining.
+    pub(crate) pipeline: usize,
+    /// Ping a connection idle longer than this before lending it.
+    pub(crate) ping_after: Option<Duration>,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) max_lifetime: Option<Duration>,
+}
+
+impl Limits {
+    pub(crate) fn from_config(config: &PoolConfig) -> Self {
+        Limits {
+            min: config.min_size,
+            max: config.max_size,
+            pipeline: config.pipeline.max(1),
+            ping_after: match config.health_check {
+                HealthCheck::PingIfIdle(after) => Some(after),
+                _ => None,
+            },
+            idle_timeout: config.idle_timeout,
+            max_lifetime: config.max_lifetime,
+        }
+    }
+}
+
+/// What an open connection is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Use {
+    /// In the idle set.
+    Idle,
+    /// Lent whole to one caller.
+    Lent,
+    /// Being checked before a queued caller gets it.
+    Pinging,
+    /// Carrying this many pipelined statements.
+    Pipelined(usize),
+}
+
+#[derive(Debug)]
+struct Open {
+    opened: Instant,
+    state: Use,
+}
+
+/// A connect slot: counted against the maximum from its first attempt
+/// until it opens or is given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// Attempt `n` is under way.
+    Attempting(u32),
+    /// Waiting out the backoff before attempt `n`.
+    BackingOff(u32),
+}
+
+#[derive(Debug)]
+struct Waiter {
+    id: WaiterId,
+    since: Instant,
+    /// Its message may share a connection with others.
+    pipelinable: bool,
+}
+
+/// The pool's bookkeeping. See the module doc.
+#[derive(Debug)]
+pub(crate) struct PoolState {
+    limits: Limits,
+    /// Every open connection and what it is doing.
+    open: HashMap<ConnectionId, Open>,
+    /// Idle connections with when they became idle, the most recently used
+    /// last: lending from the end keeps a few connections warm and lets the
+    /// rest reach the idle timeout.
+    idle: Vec<(ConnectionId, Instant)>,
+    /// Callers in arrival order.
+    waiters: VecDeque<Waiter>,
+    /// Connections being opened.
+    connecting: HashMap<ConnectionId, Slot>,
+    /// Close requests not yet done.
+    closing: usize,
+    /// Set by `shutdown`: no new work; connections close as they come back.
+    draining: bool,
+    next_waiter: WaiterId,
+    /// Actions not yet taken by the manager.
+    out: VecDeque<Action>,
+}
+
+impl PoolState {
+    pub(crate) fn new(limits: Limits) -> Self {
+        PoolState {
+            limits,
+            open: HashMap::new(),
+            idle: Vec::new(),
+            waiters: VecDeque::new(),
+            connecting: HashMap::new(),
+            closing: 0,
+            draining: false,
+            next_waiter: 1,
+            out: VecDeque::new(),
+        }
+    }
+
+    /// The next thing to do, in the order decided.
+    pub(crate) fn next_action(&mut self) -> Option<Action> {
+        self.out.pop_front()
+    }
+
+    // ---- inputs ----
+
+    /// A caller asks for a connection (`pipelinable`: its message may share
+    /// one). Served at once if nobody is queued before it and a connection
+    /// (or a pipelining place) is free without a ping; otherwise queued,
+    /// and the pool pings an idle connection for it or grows.
+    pub(crate) fn arrive(&mut self, pipelinable: bool, now: Instant) -> Arrival {
+        if self.draining {
+            return Arrival::ShuttingDown;
+        }
+        if self.waiters.is_empty() {
+            if pipelinable && let Some(conn) = self.pipeline_room() {
+                self.take_place(conn);
+                return Arrival::Now {
+                    conn,
+                    place: Place::Pipelined,
+                };
+            }
+            if let Some(&(conn, since)) = self.idle.last()
+                && !self.needs_ping(since, now)
+            {
+                self.idle.pop();
+                let place = if pipelinable && self.limits.pipeline > 1 {
+                    self.set(conn, Use::Pipelined(1));
+                    Place::Pipelined
+                } else {
+                    self.set(conn, Use::Lent);
+                    Place::Whole
+                };
+                return Arrival::Now { conn, place };
+            }
+        }
+        let id = self.next_waiter;
+        self.next_waiter += 1;
+        self.waiters.push_back(Waiter {
+            id,
+            since: now,
+            pipelinable,
+        });
+        self.grow();
+        Arrival::Queued(id)
+    }
+
+    /// A queued caller stopped waiting (it timed out or was dropped).
+    pub(crate) fn abandon(&mut self, waiter: WaiterId) {
+        self.waiters.retain(|w| w.id != waiter);
+    }
+
+    /// A grant could not be delivered: its caller had given up. The
+    /// connection (or place) goes to the next caller.
+    pub(crate) fn refused(&mut self, conn: ConnectionId, place: Place, now: Instant) {
+        match place {
+            Place::Whole => self.free(conn, now),
+            Place::Pipelined => self.released(conn, Release::PlaceFreed, now),
+        }
+    }
+
+    /// A connection came back from its holder.
+    pub(crate) fn released(&mut self, conn: ConnectionId, how: Release, now: Instant) {
+        let Some(open) = self.open.get_mut(&conn) else {
+            // Already forgotten: closed by the pool, or gone before.
+            return;
+        };
+        match how {
+            Release::Gone => {
+                self.forget(conn);
+                self.replenish();
+                self.check_drained();
+            }
+            Release::PlaceFreed => {
+                let Use::Pipelined(n) = &mut open.state else {
+                    return;
+                };
+                *n = n.saturating_sub(1);
+                if *n > 0 {
+                    self.fill_pipeline(conn);
+                } else {
+                    self.reuse(conn, now);
+                }
+            }
+            Release::Free => self.reuse(conn, now),
+        }
+    }
+
+    /// Connect slot `id` opened its connection.
+    pub(crate) fn connected(&mut self, id: ConnectionId, now: Instant) {
+        self.connecting.remove(&id);
+        self.open.insert(
+            id,
+            Open {
+                opened: now,
+                state: Use::Lent,
+            },
+        );
+        if self.draining {
+            self.close(id, CloseReason::Shutdown);
+        } else {
+            self.free(id, now);
+        }
+    }
+
+    /// Connect slot `id` failed. `retryable`: another attempt could succeed
+    /// (not a wrong password, a denial, or a failed warm-up that must fail
+    /// fast). It is retried after a backoff while someone needs a
+    /// connection. Returns whether it will be.
+    pub(crate) fn connect_failed(&mut self, id: ConnectionId, retryable: bool) -> bool {
+        let attempt = match self.connecting.remove(&id) {
+            Some(Slot::Attempting(n) | Slot::BackingOff(n)) => n,
+            None => return false,
+        };
+        let retry = retryable && !self.draining && self.demand();
+        if retry {
+            // The slot stays counted while it waits, so callers arriving
+            // meanwhile do not start attempts of their own.
+            let next = attempt + 1;
+            self.connecting.insert(id, Slot::BackingOff(next));
+            self.out.push_back(Action::Backoff { id, attempt: next });
+            return true;
+        }
+        if self.open.is_empty() && self.connecting.is_empty() {
+            for w in self.waiters.drain(..) {
+                self.out.push_back(Action::Refuse {
+                    waiter: w.id,
+                    why: Refusal::ConnectFailed,
+                });
+            }
+        }
+        self.check_drained();
+        false
+    }
+
+    /// The backoff of slot `id` is over: the next attempt starts if someone
+    /// still needs a connection.
+    pub(crate) fn retry_due(&mut self, id: ConnectionId) {
+        let Some(Slot::BackingOff(attempt)) = self.connecting.remove(&id) else {
+            return;
+        };
+        // Asked with the slot not counted, or it would meet its own demand.
+        if !self.draining && self.demand() {
+            self.connecting.insert(id, Slot::Attempting(attempt));
+            self.out.push_back(Action::Connect { id, attempt });
+        } else {
+            self.check_drained();
+        }
+    }
+
+    /// The ping of `conn` ended; a connection that failed it closed itself.
+    pub(crate) fn pinged(&mut self, conn: ConnectionId, ok: bool, now: Instant) {
+        if !self.open.contains_key(&conn) {
+            return;
+        }
+        if !ok {
+            self.forget(conn);
+            self.replenish();
+            self.check_drained();
+        } else if self.draining {
+            self.close(conn, CloseReason::Shutdown);
+        } else {
+            self.free(conn, now);
+        }
+    }
+
+    /// A close the pool asked for is done.
+    pub(crate) fn closed(&mut self) {
+        self.closing = self.closing.saturating_sub(1);
+        self.check_drained();
+    }
+
+    /// Closes idle connections past their lifetime, or idle too long while
+    /// the pool is above its minimum; then refills to the minimum.
+    pub(crate) fn reap(&mut self, now: Instant) {
+        if self.draining {
+            return;
+        }
+        let mut keep = self.open.len();
+        let mut doomed = Vec::new();
+        // Oldest idle first: those are the ones past the idle timeout.
+        for &(conn, since) in &self.idle {
+            if self.expired(conn, now) {
+                doomed.push((conn, CloseReason::Lifetime));
+                keep -= 1;
+            } else if self
+                .limits
+                .idle_timeout
+                .is_some_and(|t| now.saturating_duration_since(since) >= t)
+                && keep > self.limits.min
+            {
+                doomed.push((conn, CloseReason::Idle));
+                keep -= 1;
+            }
+        }
+        if doomed.is_empty() {
+            return;
+        }
+        for (conn, reason) in doomed {
+            self.close(conn, reason);
+        }
+        self.replenish();
+    }
+
+    /// Opens the minimum number of connections; returns their slots.
+    pub(crate) fn warm(&mut self) -> Vec<ConnectionId> {
+        (0..self.limits.min).map(|_| self.spawn()).collect()
+    }
+
+    /// Starts the drain: waiting callers are turned away, idle connections
+    /// closed, backoffs cancelled; the rest close as they come back.
+    pub(crate) fn shutdown(&mut self) {
+        if !self.draining {
+            self.draining = true;
+            for w in self.waiters.drain(..) {
+                self.out.push_back(Action::Refuse {
+                    waiter: w.id,
+                    why: Refusal::ShuttingDown,
+                });
+            }
+            for (conn, _) in std::mem::take(&mut self.idle) {
+                self.close(conn, CloseReason::Shutdown);
+            }
+            let backing_off: Vec<_> = self
+                .connecting
+                .iter()
+                .filter(|(_, s)| matches!(s, Slot::BackingOff(_)))
+                .map(|(id, _)| *id)
+                .collect();
+            for id in backing_off {
+                self.connecting.remove(&id);
+                self.out.push_back(Action::CancelBackoff { id });
+            }
+        }
+        self.check_drained();
+    }
+
+    // ---- what the manager reads ----
+
+    pub(crate) fn draining(&self) -> bool {
+        self.draining
+    }
+
+    pub(crate) fn open_count(&self) -> usize {
+        self.open.len()
+    }
+
+    pub(crate) fn idle_count(&self) -> usize {
+        self.idle.len()
+    }
+
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiters.len()
+    }
+
+    pub(crate) fn connecting_count(&self) -> usize {
+        self.connecting.len()
+    }
+
+    pub(crate) fn is_idle(&self, conn: ConnectionId) -> bool {
+        self.open.get(&conn).is_some_and(|o| o.state == Use::Idle)
+    }
+
+    pub(crate) fn is_open(&self, conn: ConnectionId) -> bool {
+        self.open.contains_key(&conn)
+    }
+
+    /// The waiters, oldest first.
+    pub(crate) fn waiter_ids(&self) -> impl Iterator<Item = WaiterId> + '_ {
+        self.waiters.iter().map(|w| w.id)
+    }
+
+    // ---- the machinery ----
+
+    fn set(&mut self, conn: ConnectionId, state: Use) {
+        if let Some(open) = self.open.get_mut(&conn) {
+            open.state = state;
+        }
+    }
+
+    /// Open plus opening connections: what counts against the maximum.
+    fn size(&self) -> usize {
+        self.open.len() + self.connecting.len()
+    }
+
+    /// Whether a connect attempt would serve anyone: callers wait, or the
+    /// pool is below its minimum.
+    fn demand(&self) -> bool {
+        !self.waiters.is_empty() || self.size() < self.limits.min
+    }
+
+    fn needs_ping(&self, idle_since: Instant, now: Instant) -> bool {
+        self.limits
+            .ping_after
+            .is_some_and(|after| now.saturating_duration_since(idle_since) >= after)
+    }
+
+    fn expired(&self, conn: ConnectionId, now: Instant) -> bool {
+        match (self.limits.max_lifetime, self.open.get(&conn)) {
+            (Some(lifetime), Some(open)) => now.saturating_duration_since(open.opened) >= lifetime,
+            _ => false,
+        }
+    }
+
+    /// The pipelining connection with the fewest statements, if it has room
+    /// for another.
+    fn pipeline_room(&self) -> Option<ConnectionId> {
+        self.open
+            .iter()
+            .filter_map(|(id, o)| match o.state {
+                Use::Pipelined(n) if n < self.limits.pipeline => Some((*id, n)),
+                _ => None,
+            })
+            .min_by_key(|(_, n)| *n)
+            .map(|(id, _)| id)
+    }
+
+    fn take_place(&mut self, conn: ConnectionId) {
+        if let Some(Open {
+            state: Use::Pipelined(n),
+            ..
+        }) = self.open.get_mut(&conn)
+        {
+            *n += 1;
+        }
+    }
+
+    /// A connection its holder gave back: closed if the pool drains or it
+    /// outlived its lifetime, else handed on.
+    fn reuse(&mut self, conn: ConnectionId, now: Instant) {
+        if self.draining {
+            self.close(conn, CloseReason::Shutdown);
+        } else if self.expired(conn, now) {
+            self.close(conn, CloseReason::Lifetime);
+            self.replenish();
+        } else {
+            self.free(conn, now);
+        }
+    }
+
+    /// Gives a free connection to the longest-waiting caller (and, if that
+    /// one pipelines, to those right behind it that do too), or idles it.
+    fn free(&mut self, conn: ConnectionId, now: Instant) {
+        let Some(front) = self.waiters.front() else {
+            self.set(conn, Use::Idle);
+            self.idle.push((conn, now));
+            return;
+        };
+        if front.pipelinable && self.limits.pipeline > 1 {
+            self.set(conn, Use::Pipelined(0));
+            self.fill_pipeline(conn);
+            return;
+        }
+        if let Some(w) = self.waiters.pop_front() {
+            self.set(conn, Use::Lent);
+            self.out.push_back(Action::Grant {
+                waiter: w.id,
+                conn,
+                place: Place::Whole,
+                since: w.since,
+            });
+        }
+    }
+
+    /// Gives places on pipelining connection `conn` to the callers at the
+    /// front of the queue that may pipeline, while it has room.
+    fn fill_pipeline(&mut self, conn: ConnectionId) {
+        let depth = self.limits.pipeline;
+        loop {
+            let Some(Open {
+                state: Use::Pipelined(n),
+                ..
+            }) = self.open.get_mut(&conn)
+            else {
+                return;
+            };
+            if *n >= depth || !self.waiters.front().is_some_and(|w| w.pipelinable) {
+                return;
+            }
+            *n += 1;
+            if let Some(w) = self.waiters.pop_front() {
+                self.out.push_back(Action::Grant {
+                    waiter: w.id,
+                    conn,
+                    place: Place::Pipelined,
+                    since: w.since,
+                });
+            }
+        }
+    }
+
+    /// Finds connections for the queue: idle ones (each needs a ping, or it
+    /// had been lent at once) are pinged, one per waiting caller, and the
+    /// pool opens more while callers outnumber the connections on their way
+    /// and it is below its maximum.
+    fn grow(&mut self) {
+        let mut coming = self.connecting.len() + self.pinging();
+        while self.waiters.len() > coming
+            && let Some((conn, _)) = self.idle.pop()
+        {
+            self.set(conn, Use::Pinging);
+            self.out.push_back(Action::Ping { conn });
+            coming += 1;
+        }
+        while self.waiters.len() > coming && self.size() < self.limits.max {
+            self.spawn();
+            coming += 1;
+        }
+    }
+
+    fn pinging(&self) -> usize {
+        self.open
+            .values()
+            .filter(|o| o.state == Use::Pinging)
+            .count()
+    }
+
+    /// Opens connections for waiting callers, and up to the minimum size.
+    fn replenish(&mut self) {
+        if self.draining {
+            return;
+        }
+        self.grow();
+        while self.size() < self.limits.min {
+            self.spawn();
+        }
+    }
+
+    fn spawn(&mut self) -> ConnectionId {
+        let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
+        self.connecting.insert(id, Slot::Attempting(1));
+        self.out.push_back(Action::Connect { id, attempt: 1 });
+        id
+    }
+
+    fn close(&mut self, conn: ConnectionId, reason: CloseReason) {
+        if self.forget(conn) {
+            self.closing += 1;
+            self.out.push_back(Action::Close { conn, reason });
+        }
+    }
+
+    /// Drops `conn` from the books; whether it was there.
+    fn forget(&mut self, conn: ConnectionId) -> bool {
+        self.idle.retain(|(c, _)| *c != conn);
+        self.open.remove(&conn).is_some()
+    }
+
+    fn check_drained(&mut self) {
+        if self.draining && self.open.is_empty() && self.connecting.is_empty() && self.closing == 0
+        {
+            self.out.push_back(Action::Drained);
+        }
+    }
+
+    /// Checks the bookkeeping's own consistency; for tests.
+    #[cfg(test)]
+    pub(crate) fn check_invariants(&self) -> Result<(), String> {
+        let idle_marked = self.open.values().filter(|o| o.state == Use::Idle).count();
+        if idle_marked != self.idle.len() {
+            return Err(format!(
+                "{idle_marked} connections marked idle, {} in the idle set",
+                self.idle.len()
+            ));
+        }
+        for (conn, _) in &self.idle {
+            if self.open.get(conn).map(|o| o.state) != Some(Use::Idle) {
+                return Err(format!("idle set holds {conn}, not an idle open connection"));
+            }
+            if self.idle.iter().filter(|(c, _)| c == conn).count() != 1 {
+                return Err(format!("{conn} is in the idle set twice"));
+            }
+        }
+        for (conn, open) in &self.open {
+            if let Use::Pipelined(n) = open.state
+                && (n == 0 || n > self.limits.pipeline)
+            {
+                return Err(format!("{conn} carries {n} pipelined statements"));
+            }
+            if self.connecting.contains_key(conn) {
+                return Err(format!("{conn} is both open and connecting"));
+            }
+        }
+        if self.size() > self.limits.max.max(self.limits.min) {
+            return Err(format!(
+                "{} open + {} connecting > max {}",
+                self.open.len(),
+                self.connecting.len(),
+                self.limits.max
+            ));
+        }
+        if self.draining && !self.waiters.is_empty() {
+            return Err("callers queued during a drain".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
