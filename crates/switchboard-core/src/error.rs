@@ -148,12 +148,12 @@ pub enum Error {
         message: String,
     },
     /// The message's timeout passed before it finished.
-    #[error("timed out after {}ms ({during})", after.as_millis())]
+    #[error("timed out after {}ms ({phase})", after.as_millis())]
     Timeout {
         /// The timeout that passed.
         after: Duration,
-        /// What was under way (`checkout`, `statement`).
-        during: &'static str,
+        /// What was under way.
+        phase: Phase,
     },
     /// A guard vetoed the statement or connect.
     #[error("denied by guard {guard:?}: {reason}")]
@@ -195,7 +195,7 @@ pub enum Error {
     },
     /// The manager or connection actor is gone (its actor system stopped).
     #[error("the {0} actor is gone; was its actix System stopped?")]
-    Gone(&'static str),
+    Gone(ActorRole),
     /// An error raised by the caller's own closure (Transaction, Interact).
     #[error("{0}")]
     User(#[source] std::sync::Arc<dyn std::error::Error + Send + Sync>),
@@ -254,6 +254,54 @@ impl Error {
     }
 }
 
+/// What was under way when a time limit passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Phase {
+    /// Waiting for a connection for a lease (`Checkout`).
+    Checkout,
+    /// A whole message: waiting for a connection, then its work.
+    Request,
+    /// A statement on the database.
+    Statement,
+    /// The drain of a pool whose connections were still lent out.
+    Shutdown,
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Phase::Checkout => "checkout",
+            Phase::Request => "request",
+            Phase::Statement => "statement",
+            Phase::Shutdown => "shutdown: connections still lent out",
+        })
+    }
+}
+
+/// Which actor an [`Error::Gone`] found gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ActorRole {
+    /// The pool's manager.
+    Manager,
+    /// A connection actor.
+    Connection,
+    /// One of the two; actix's mailbox error does not say which.
+    ManagerOrConnection,
+}
+
+impl std::fmt::Display for ActorRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ActorRole::Manager => "manager",
+            ActorRole::Connection => "connection",
+            ActorRole::ManagerOrConnection => "manager or connection",
+        })
+    }
+}
+
 /// A plain-text error raised by a caller's closure through [`Error::msg`].
 #[derive(Debug)]
 struct UserMessage(String);
@@ -275,7 +323,7 @@ impl Error {
 
 impl From<actix::MailboxError> for Error {
     fn from(_: actix::MailboxError) -> Self {
-        Error::Gone("manager or connection")
+        Error::Gone(ActorRole::ManagerOrConnection)
     }
 }
 

@@ -29,7 +29,7 @@ pub mod testing;
 pub use bus::{Bus, Delivery, EventReceiver, Flow, Gate, SubscriptionId, SubscriptionStats};
 pub use class::{Classified, StatementClass};
 pub use emitter::Emitter;
-pub use error::{ConnectErrorKind, DbErrorKind, Error, Result};
+pub use error::{ActorRole, ConnectErrorKind, DbErrorKind, Error, Phase, Result};
 pub use event::{
     Backend, CloseReason, ConnectionId, ErrorInfo, Event, EventBody, EventKind, Kind, Labels, Meta,
     Origin, ParamValue, Params,

@@ -13,7 +13,7 @@ use switchboard_core::{
 use crate::backend::{backend_of, sqlite_target};
 use crate::config::{Backoff, HealthCheck, ParamPolicy, PoolConfig};
 use crate::handle::Switchboard;
-use crate::manager::{Manager, Warm};
+use crate::pool::{Manager, Warm};
 use crate::shared::Shared;
 
 /// A subscription made before the pool opens its first connection, so it
@@ -265,7 +265,7 @@ impl Builder {
         let warmed = handle
             .send(Warm)
             .await
-            .map_err(|_| switchboard_core::Error::Gone("manager"))?;
+            .map_err(|_| switchboard_core::Error::Gone(switchboard_core::ActorRole::Manager))?;
         if let Err(e) = warmed {
             let _ = handle.shutdown().await;
             return Err(e);

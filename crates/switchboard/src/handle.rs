@@ -10,8 +10,8 @@ use switchboard_core::{
 
 use crate::builder::Builder;
 use crate::lease::Lease;
-use crate::manager::{Manager, Status};
 use crate::messages::{Checkout, Request, Shutdown};
+use crate::pool::{Manager, Status};
 use crate::shared::{PoolStats, Shared};
 use switchboard_core::status::PoolStatus;
 
@@ -77,7 +77,7 @@ impl Switchboard {
                 pool: self.shared.pool.to_string(),
             }
         } else {
-            Error::Gone("manager")
+            Error::Gone(switchboard_core::ActorRole::Manager)
         }
     }
 

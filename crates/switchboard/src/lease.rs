@@ -4,11 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Addr, WeakAddr};
-use switchboard_core::{ConnectionId, Error, Labels, Result};
+use switchboard_core::{ActorRole, ConnectionId, Error, Labels, Phase, Result};
 
-use crate::connection::{ConnectionActor, Released, Return, Run};
-use crate::manager::Manager;
+use crate::connection::{ConnectionActor, Mode, Released, Return, Task};
 use crate::messages::{Request, Work};
+use crate::pool::Manager;
+use crate::pool::state::{Place, Release};
 
 /// The manager's permission to use one connection. If dropped unused (the
 /// caller gave up between grant and use), it tells the manager the
@@ -21,9 +22,8 @@ pub(crate) struct Grant {
     pub(crate) addr: Arc<Addr<ConnectionActor>>,
     manager: WeakAddr<Manager>,
     waited: Duration,
-    /// A place among the connection's pipelined statements, not the whole
-    /// connection.
-    pub(crate) pipelined: bool,
+    /// The whole connection, or a place among its pipelined statements.
+    pub(crate) place: Place,
     armed: bool,
 }
 
@@ -33,14 +33,14 @@ impl Grant {
         addr: Arc<Addr<ConnectionActor>>,
         manager: WeakAddr<Manager>,
         waited: Duration,
-        pipelined: bool,
+        place: Place,
     ) -> Self {
         Grant {
             id,
             addr,
             manager,
             waited,
-            pipelined,
+            place,
             armed: true,
         }
     }
@@ -58,11 +58,11 @@ impl Drop for Grant {
         if self.armed
             && let Some(manager) = self.manager.upgrade()
         {
-            manager.do_send(Released {
-                id: self.id,
-                broken: false,
-                pipelined: self.pipelined,
-            });
+            let how = match self.place {
+                Place::Whole => Release::Free,
+                Place::Pipelined => Release::PlaceFreed,
+            };
+            manager.do_send(Released { id: self.id, how });
         }
     }
 }
@@ -103,21 +103,20 @@ impl Lease {
             .labels
             .iter()
             .fold(self.labels.clone(), |l, (k, v)| l.with(k, v));
-        let run = self.addr.send(Run {
-            job,
-            grant: None,
-            labels,
-            deadline: opts.timeout.map(|t| std::time::Instant::now() + t),
-        });
+        let deadline = opts.timeout.map(|t| std::time::Instant::now() + t);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.addr
+            .do_send(Task::new(job, Mode::Lease, labels, deadline).answering(tx));
+        let gone = || Error::Gone(ActorRole::Connection);
         match opts.timeout {
-            Some(after) => tokio::time::timeout(after, run)
+            Some(after) => tokio::time::timeout(after, rx)
                 .await
                 .map_err(|_| Error::Timeout {
                     after,
-                    during: "statement",
+                    phase: Phase::Statement,
                 })?
-                .map_err(|_| Error::Gone("connection"))?,
-            None => run.await.map_err(|_| Error::Gone("connection"))?,
+                .unwrap_or_else(|_| Err(gone())),
+            None => rx.await.unwrap_or_else(|_| Err(gone())),
         }
     }
 }

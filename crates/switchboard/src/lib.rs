@@ -13,7 +13,8 @@
 //! - [`lease`]: a connection borrowed for a session;
 //! - [`config`]: pool configuration and its defaults;
 //! - [`backend`]: PostgreSQL, MySQL/MariaDB and SQLite behind [`DbConnection`];
-//! - `manager` and `connection`: the actors;
+//! - `pool` (the Manager actor and its decisions) and `connection`: the
+//!   actors;
 //! - [`guard`]: guards that may veto a connect or a statement
 //!   ([`Builder::guard`]);
 //! - [`listen`](Switchboard::listen): SQLAlchemy-style closures on event kinds.
@@ -29,10 +30,10 @@ pub mod handle;
 pub mod lease;
 mod listen;
 mod load;
-mod manager;
-mod pool;
 pub mod messages;
+mod pool;
 mod shared;
+mod statement;
 
 pub use backend::DbConnection;
 pub use bind::{BindValue, Typed};
@@ -45,8 +46,8 @@ pub use diesel_async;
 pub use handle::Switchboard;
 pub use lease::Lease;
 pub use load::LoadAny;
-pub use manager::{Dispatched, Manager, Status};
 pub use messages::{Checkout, Execute, Interact, Load, Opts, Request, Shutdown, Transaction};
+pub use pool::{Dispatched, Manager, Status};
 pub use shared::PoolStats;
 /// Guards: asked before every connect and statement, able to veto.
 pub use switchboard_core::guard;

@@ -5,11 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use switchboard_core::guard::Decision;
 use switchboard_core::redact::Scrubber;
-use switchboard_core::{
-    Backend, Bus, Check, Classified, DatabaseUrl, Emitter, Error, EventKind, Guards, Labels, Result,
-};
+use switchboard_core::{Backend, Bus, Classified, DatabaseUrl, Error, Guards, Result};
 use switchboard_sql::{Classifier, Dialect};
 
 use crate::config::PoolConfig;
@@ -78,46 +75,6 @@ impl Shared {
         }
     }
 
-    /// Asks the pool's guards about `check` and publishes what they said on
-    /// the connection's `emitter`: `ShadowDenied`, `Rewritten`, and a
-    /// denial as `Denied`, which is also returned as the error. The
-    /// decision (with its permits) is for the caller to hold.
-    pub(crate) async fn guard(&self, emitter: &Emitter, check: Check) -> Result<Decision> {
-        let query_id = check.query_id();
-        let labels = check.labels.clone();
-        let decision = self
-            .guards
-            .decide(check, |sql| self.classifier.classify(sql, self.dialect))
-            .await;
-        for (guard, reason) in &decision.shadow {
-            emitter.emit_as(
-                EventKind::ShadowDenied {
-                    query_id,
-                    guard: guard.to_string(),
-                    reason: reason.clone(),
-                },
-                &labels,
-            );
-        }
-        if let Some(query_id) = query_id {
-            for (guard, reason, sql) in &decision.rewrites {
-                emitter.emit_as(
-                    EventKind::Rewritten {
-                        query_id,
-                        guard: guard.to_string(),
-                        reason: reason.clone(),
-                        sql: sql.clone(),
-                    },
-                    &labels,
-                );
-            }
-        }
-        match &decision.denied {
-            Some((guard, reason)) => Err(deny(emitter, &labels, query_id, guard, reason.clone())),
-            None => Ok(decision),
-        }
-    }
-
     /// The SQL text of a `Load` query and its classification, from the
     /// cache when the text depends on the query's type alone.
     pub(crate) fn load_sql<Q: LoadAny<U>, U>(&self, query: &Q) -> Result<(Arc<str>, Classified)> {
@@ -170,29 +127,6 @@ impl Shared {
             },
             other => other,
         }
-    }
-}
-
-/// Publishes a guard's denial of a statement (`query_id`, run with
-/// `labels`) or connect, and returns the error the caller gets.
-pub(crate) fn deny(
-    emitter: &Emitter,
-    labels: &Labels,
-    query_id: Option<u64>,
-    guard: &str,
-    reason: String,
-) -> Error {
-    emitter.emit_as(
-        EventKind::Denied {
-            query_id,
-            guard: guard.to_owned(),
-            reason: reason.clone(),
-        },
-        labels,
-    );
-    Error::Denied {
-        guard: guard.to_owned(),
-        reason,
     }
 }
 

@@ -73,7 +73,13 @@ async fn first_deny_wins_and_later_guards_are_not_asked() {
         .inline(Fixed("b", |_| Ruling::deny("no b")), GuardPolicy::default())
         .inline(Count(asked.clone()), GuardPolicy::default());
     let d = guards.decide(check("SELECT 1"), unparsed).await;
-    assert_eq!(d.denied, Some(("a".into(), "no a".into())));
+    assert_eq!(
+        d.denied,
+        Some(Denial {
+            guard: "a".into(),
+            reason: "no a".into()
+        })
+    );
     assert_eq!(asked.load(Ordering::SeqCst), 1);
 }
 
@@ -84,7 +90,7 @@ async fn inline_panic_fails_closed_unless_fail_open() {
         .inline(panicking(), GuardPolicy::default())
         .decide(check("SELECT 1"), unparsed)
         .await;
-    let (guard, reason) = d.denied.expect("fails closed");
+    let Denial { guard, reason } = d.denied.expect("fails closed");
     assert_eq!(&*guard, "boom");
     assert!(reason.contains("panicked: rule bug"), "{reason}");
 
@@ -105,7 +111,7 @@ async fn rewrite_needs_permission_and_is_seen_by_later_guards() {
     assert!(
         d.denied
             .expect("refused")
-            .1
+            .reason
             .contains("not allowed to rewrite")
     );
 
@@ -142,7 +148,13 @@ async fn shadow_reports_and_permits_are_collected() {
         .decide(check("SELECT 1"), unparsed)
         .await;
     assert!(d.denied.is_none());
-    assert_eq!(d.shadow, vec![("s".into(), "would deny".to_owned())]);
+    assert_eq!(
+        d.shadow,
+        vec![Shadowed {
+            guard: "s".into(),
+            reason: "would deny".to_owned()
+        }]
+    );
     assert_eq!(d.permits.len(), 1);
 }
 
@@ -195,7 +207,7 @@ async fn actor_guard_past_deadline_fails_closed() {
         .decide(check("SELECT 1"), unparsed)
         .await;
     assert!(started.elapsed() < Duration::from_secs(5));
-    let (guard, reason) = d.denied.expect("fails closed");
+    let Denial { guard, reason } = d.denied.expect("fails closed");
     assert_eq!(&*guard, "slow");
     assert!(reason.contains("did not answer within 50ms"), "{reason}");
 }
@@ -207,7 +219,7 @@ async fn actor_guard_that_panics_fails_closed() {
         .actor("panics", addr.recipient(), GuardPolicy::default())
         .decide(check("SELECT 1"), unparsed)
         .await;
-    assert!(d.denied.expect("fails closed").1.contains("gone"));
+    assert!(d.denied.expect("fails closed").reason.contains("gone"));
 }
 
 #[test]

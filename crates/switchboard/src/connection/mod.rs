@@ -1,127 +1,40 @@
 //! The Connection actor: owns exactly one driver connection and publishes
 //! every lifecycle event of it, in order.
 //!
-//! Work arrives as [`Run`] messages. The handler takes the connection out of
-//! the actor, runs the work, and puts it back in an `AtomicResponse`, so the
-//! actor handles nothing else meanwhile: a lease, a transaction or a
-//! closure has the connection to itself.
-//!
-//! Independent `Execute`/`Load` statements on PostgreSQL may instead arrive
-//! as [`Pipe`] messages: the connection is then shared (`Rc`) by the
-//! futures of several statements, which diesel-async pipelines over it, and
-//! the actor keeps taking further `Pipe`s while they run. The manager sends
-//! a `Run` only once every pipelined statement has ended and the connection
-//! is whole again. Each statement's events carry its own labels; events of
-//! pipelined statements interleave, tied together by their `query_id`.
+//! Its [`State`] says who has the connection: nobody (`Ready`), one holder
+//! (`Lent`, a lease or a one-off message), the pipelined statements of
+//! several callers (`Pipelined`, PostgreSQL), or nobody ever again
+//! (`Closed`). Work arrives as one message, [`Task`]; see `task` for how
+//! each mode runs. The manager learns what came back through [`Released`].
 
 mod probe;
 mod session;
+mod task;
 
-use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::dev::OneshotSender;
 use actix::prelude::*;
 use diesel_async::pg::AsyncPgConnection;
-use futures_util::FutureExt;
-use futures_util::future::LocalBoxFuture;
 use switchboard_core::{
     CloseReason, ConnectionId, Emitter, Error, ErrorInfo, EventKind, Labels, Result,
 };
 
 use crate::backend::DbConnection;
 use crate::lease::Grant;
+use crate::pool::state::Release;
 use crate::shared::Shared;
 pub(crate) use probe::{Instrument, Probe};
-use session::Held;
-pub(crate) use session::{Session, execute_dyn};
+pub(crate) use session::{Conn, Held, Session, execute_dyn};
+pub(crate) use task::{Job, Mode, Reply, Task};
 
-/// One piece of work on a connection.
-pub(crate) type Job<T> =
-    Box<dyn for<'s> FnOnce(&'s mut Session) -> LocalBoxFuture<'s, Result<T>> + Send>;
-
-/// Tells the manager a connection is free again (or gone).
+/// Tells the manager how a connection came back.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(crate) struct Released {
     pub(crate) id: ConnectionId,
-    /// The connection is unusable and has closed itself (or will once its
-    /// pipelined statements have ended).
-    pub(crate) broken: bool,
-    /// One pipelined statement ended; the connection may carry others.
-    pub(crate) pipelined: bool,
-}
-
-/// Runs a job. `grant` is set for a one-off message (the connection is lent
-/// for this job alone and given back after it); `None` inside a lease.
-pub(crate) struct Run<T> {
-    pub(crate) job: Job<T>,
-    pub(crate) grant: Option<Grant>,
-    pub(crate) labels: Labels,
-    /// When the message's own timeout passes; statements still running
-    /// then are cancelled.
-    pub(crate) deadline: Option<Instant>,
-}
-
-impl<T: Send + 'static> Message for Run<T> {
-    type Result = Result<T>;
-}
-
-/// Runs an `Execute` or `Load` job pipelined: on a PostgreSQL connection
-/// other such jobs may be using at the same time. The actor takes further
-/// messages while it runs.
-pub(crate) struct Pipe<T> {
-    pub(crate) job: Job<T>,
-    pub(crate) grant: Grant,
-    pub(crate) labels: Labels,
-}
-
-impl<T: Send + 'static> Message for Pipe<T> {
-    type Result = Result<T>;
-}
-
-/// Runs a [`Run`] or [`Pipe`] the manager sent straight on, and answers the
-/// caller directly instead of through the manager.
-pub(crate) struct Answer<W, T> {
-    pub(crate) work: W,
-    pub(crate) reply: Reply<T>,
-}
-
-impl<W, T> Message for Answer<W, T> {
-    type Result = ();
-}
-
-/// Where a caller waits for its result. Dropped unanswered (the connection
-/// stopped before the work reached it), it answers `Error::Gone`.
-pub(crate) struct Reply<T>(Option<OneshotSender<Result<T>>>);
-
-impl<T> Reply<T> {
-    /// `None`: nobody waits for the answer (actix's `do_send`).
-    pub(crate) fn new(tx: Option<OneshotSender<Result<T>>>) -> Self {
-        Reply(tx)
-    }
-
-    pub(crate) fn send(mut self, result: Result<T>) {
-        if let Some(tx) = self.0.take() {
-            // The caller may have given up; nobody else wants the result.
-            let _ = tx.send(result);
-        }
-    }
-
-    /// The sender itself, for actix to answer through.
-    pub(crate) fn take(mut self) -> Option<OneshotSender<Result<T>>> {
-        self.0.take()
-    }
-}
-
-impl<T> Drop for Reply<T> {
-    fn drop(&mut self) {
-        if let Some(tx) = self.0.take() {
-            let _ = tx.send(Err(Error::Gone("connection")));
-        }
-    }
+    pub(crate) how: Release,
 }
 
 /// Lends the connection to a lease holder.
@@ -148,27 +61,44 @@ pub(crate) struct Ping;
 #[rtype(result = "()")]
 pub(crate) struct Close(pub(crate) CloseReason);
 
+/// Who has the connection.
+pub(crate) enum State {
+    /// Nobody: the pool may lend it.
+    Ready(DbConnection),
+    /// A ping has it, before the pool lends it.
+    Checking,
+    /// One holder since `since`: a lease or a one-off message. `conn` is
+    /// `None` while a piece of work has the connection.
+    Lent {
+        since: Instant,
+        conn: Option<DbConnection>,
+    },
+    /// Shared by pipelined statements.
+    Pipelined(Pipeline),
+    /// Closed: `Closing` and `Closed` were published, the manager told.
+    /// (Also what a state is swapped for while it changes.)
+    Closed,
+}
+
+/// A PostgreSQL connection shared by pipelined statements.
+pub(crate) struct Pipeline {
+    conn: Rc<AsyncPgConnection>,
+    /// Statements under way on it.
+    in_flight: usize,
+    /// Why one of them found the connection unusable: it closes once the
+    /// last has ended.
+    broken: Option<ErrorInfo>,
+}
+
 /// The actor owning one connection.
 pub(crate) struct ConnectionActor {
     id: ConnectionId,
-    /// `None` only while a job has it or it is pipelining, or after it
-    /// broke or closed.
-    conn: Option<DbConnection>,
-    /// The connection while pipelined statements share it.
-    pipe: Option<Rc<AsyncPgConnection>>,
-    /// Pipelined statements under way.
-    in_pipe: usize,
-    /// Why the pipelined connection proved unusable: it closes once its
-    /// last pipelined statement has ended.
-    pipe_broken: Option<ErrorInfo>,
+    state: State,
     emitter: Arc<Emitter>,
     shared: Arc<Shared>,
     probe: Arc<Probe>,
     manager: Recipient<Released>,
     opened: Instant,
-    /// When the current borrower got the connection.
-    lent_at: Option<Instant>,
-    closed: bool,
 }
 
 impl ConnectionActor {
@@ -182,59 +112,71 @@ impl ConnectionActor {
         conn.set_instrumentation(Instrument(probe.clone()));
         ConnectionActor {
             id: emitter.connection(),
-            conn: Some(conn),
-            pipe: None,
-            in_pipe: 0,
-            pipe_broken: None,
+            state: State::Ready(conn),
             emitter,
             shared,
             probe,
             manager,
             opened: Instant::now(),
-            lent_at: None,
-            closed: false,
         }
     }
 
+    fn release(&self, how: Release) {
+        self.manager.do_send(Released { id: self.id, how });
+    }
+
+    /// Lends the connection whole: `CheckedOut`, with the holder's labels
+    /// on this and every later event until it is given back.
     fn lend(&mut self, waited: Duration, labels: Labels) {
+        self.state = match std::mem::replace(&mut self.state, State::Closed) {
+            State::Ready(conn) => State::Lent {
+                since: Instant::now(),
+                conn: Some(conn),
+            },
+            other => other,
+        };
         self.emitter.set_labels(labels);
-        self.lent_at = Some(Instant::now());
         self.emitter.emit(EventKind::CheckedOut { waited });
     }
 
-    /// Ends a loan: `CheckedIn`, then the manager may lend it again.
+    /// Ends a loan: `CheckedIn`, then the manager may lend it again. A
+    /// connection its holder broke is closed instead.
     fn give_back(&mut self, ctx: &mut Context<Self>) {
-        let held = self.lent_at.take().map(|t| t.elapsed()).unwrap_or_default();
+        let State::Lent { since, conn } = &mut self.state else {
+            return;
+        };
+        let held = since.elapsed();
+        let conn = conn.take();
         self.emitter.emit(EventKind::CheckedIn { held });
         self.emitter.set_labels(Labels::new());
-        if self.conn.is_none() {
+        match conn {
+            Some(conn) => {
+                self.state = State::Ready(conn);
+                self.release(Release::Free);
+            }
             // Closing tells the manager the connection is gone.
-            self.close(CloseReason::Invalidated, ctx);
-        } else {
-            self.manager.do_send(Released {
-                id: self.id,
-                broken: false,
-                pipelined: false,
-            });
+            None => self.close(CloseReason::Invalidated, ctx),
         }
     }
 
     /// The connection shared for one more pipelined statement; `None` if it
-    /// broke, closed, or is not PostgreSQL.
+    /// broke, closed, is lent, or is not PostgreSQL.
     fn share(&mut self) -> Option<Rc<AsyncPgConnection>> {
-        if self.pipe_broken.is_some() {
-            return None;
-        }
-        if self.pipe.is_none() {
-            match self.conn.take() {
-                Some(DbConnection::Postgres(pg)) => self.pipe = Some(Rc::new(pg)),
-                other => {
-                    self.conn = other;
-                    return None;
-                }
+        self.state = match std::mem::replace(&mut self.state, State::Closed) {
+            State::Ready(DbConnection::Postgres(pg)) => State::Pipelined(Pipeline {
+                conn: Rc::new(pg),
+                in_flight: 0,
+                broken: None,
+            }),
+            other => other,
+        };
+        match &mut self.state {
+            State::Pipelined(p) if p.broken.is_none() => {
+                p.in_flight += 1;
+                Some(p.conn.clone())
             }
+            _ => None,
         }
-        self.pipe.clone()
     }
 
     /// A pipelined statement with `labels`, lent for `held`, ended (`lost`
@@ -248,43 +190,47 @@ impl ConnectionActor {
         lost: Option<ErrorInfo>,
         ctx: &mut Context<Self>,
     ) {
-        self.in_pipe -= 1;
-        if self.pipe_broken.is_none() {
-            self.pipe_broken = lost;
+        let State::Pipelined(p) = &mut self.state else {
+            return;
+        };
+        p.in_flight -= 1;
+        if p.broken.is_none() {
+            p.broken = lost;
         }
-        let broken = self.pipe_broken.is_some();
-        let last = self.in_pipe == 0;
-        let pipe = if last { self.pipe.take() } else { None };
-        // As for a caller with the connection to itself: `Invalidated`,
-        // `CheckedIn`, then `Closing` and `Closed`.
-        let invalidated = if last { self.pipe_broken.take() } else { None };
-        if let Some(error) = invalidated {
-            drop(pipe);
-            self.invalidate(error);
+        let how = match (&p.broken, p.in_flight) {
+            (Some(_), 0) => None,
+            (Some(_), _) => Some(Release::Gone),
+            (None, _) => Some(Release::PlaceFreed),
+        };
+        let Some(how) = how else {
+            // The last statement on a broken connection, as for a caller
+            // with the connection to itself: `Invalidated`, `CheckedIn`,
+            // then `Closing` and `Closed` (which tells the manager).
+            if let Some(error) = p.broken.take() {
+                self.emitter.emit(EventKind::Invalidated { error });
+            }
             self.emitter.emit_as(EventKind::CheckedIn { held }, labels);
-            // Closing tells the manager the connection is gone.
             self.close(CloseReason::Invalidated, ctx);
             return;
-        }
+        };
         self.emitter.emit_as(EventKind::CheckedIn { held }, labels);
-        if let Some(rc) = pipe {
+        if p.in_flight == 0 {
             // Every statement's future, and its clone, is gone by now.
-            match Rc::try_unwrap(rc) {
-                Ok(pg) => self.conn = Some(DbConnection::Postgres(pg)),
-                Err(rc) => self.pipe = Some(rc),
-            }
+            self.state = match std::mem::replace(&mut self.state, State::Closed) {
+                State::Pipelined(p) => match Rc::try_unwrap(p.conn) {
+                    Ok(pg) => State::Ready(DbConnection::Postgres(pg)),
+                    Err(conn) => State::Pipelined(Pipeline { conn, ..p }),
+                },
+                other => other,
+            };
         }
-        self.manager.do_send(Released {
-            id: self.id,
-            broken,
-            pipelined: true,
-        });
+        self.release(how);
     }
 
-    /// The connection proved unusable: `Invalidated`, then closed.
+    /// The connection proved unusable: `Invalidated`; it closes when its
+    /// holder is done with it.
     fn invalidate(&mut self, error: ErrorInfo) {
         self.emitter.emit(EventKind::Invalidated { error });
-        self.conn = None;
     }
 
     fn close(&mut self, reason: CloseReason, ctx: &mut Context<Self>) {
@@ -298,21 +244,16 @@ impl ConnectionActor {
     /// (the lease's `Return` reaches a stopped actor). A manager that closed
     /// it itself has already forgotten it and ignores this.
     fn finish(&mut self, reason: CloseReason) {
-        if self.closed {
+        if let State::Closed = self.state {
             return;
         }
-        self.closed = true;
         self.emitter.emit(EventKind::Closing { reason });
-        drop(self.conn.take());
+        drop(std::mem::replace(&mut self.state, State::Closed));
         self.emitter.emit(EventKind::Closed {
             lifetime: self.opened.elapsed(),
             statements: self.probe.statements(),
         });
-        self.manager.do_send(Released {
-            id: self.id,
-            broken: true,
-            pipelined: false,
-        });
+        self.release(Release::Gone);
     }
 }
 
@@ -323,171 +264,6 @@ impl Actor for ConnectionActor {
     /// subscribers the connection is gone.
     fn stopped(&mut self, _: &mut Self::Context) {
         self.finish(CloseReason::Shutdown);
-    }
-}
-
-impl<T: Send + 'static> Handler<Run<T>> for ConnectionActor {
-    type Result = AtomicResponse<Self, Result<T>>;
-
-    fn handle(&mut self, msg: Run<T>, ctx: &mut Self::Context) -> Self::Result {
-        AtomicResponse::new(self.run(msg, ctx))
-    }
-}
-
-impl<T: Send + 'static> Handler<Answer<Run<T>, T>> for ConnectionActor {
-    type Result = ();
-
-    /// As `Run`: the actor handles nothing else until the work is done.
-    fn handle(&mut self, msg: Answer<Run<T>, T>, ctx: &mut Self::Context) {
-        let Answer { work, reply } = msg;
-        let run = self.run(work, ctx);
-        ctx.wait(run.map(move |result, _, _| reply.send(result)));
-    }
-}
-
-impl<T: Send + 'static> Handler<Pipe<T>> for ConnectionActor {
-    type Result = ResponseActFuture<Self, Result<T>>;
-
-    fn handle(&mut self, msg: Pipe<T>, _: &mut Self::Context) -> Self::Result {
-        self.pipe(msg)
-    }
-}
-
-impl<T: Send + 'static> Handler<Answer<Pipe<T>, T>> for ConnectionActor {
-    type Result = ();
-
-    /// As `Pipe`: the actor takes further messages meanwhile.
-    fn handle(&mut self, msg: Answer<Pipe<T>, T>, ctx: &mut Self::Context) {
-        let Answer { work, reply } = msg;
-        let pipe = self.pipe(work);
-        ctx.spawn(pipe.map(move |result, _, _| reply.send(result)));
-    }
-}
-
-impl ConnectionActor {
-    /// Runs `msg` with the connection to itself.
-    fn run<T: Send + 'static>(
-        &mut self,
-        msg: Run<T>,
-        ctx: &mut Context<Self>,
-    ) -> ResponseActFuture<Self, Result<T>> {
-        let Run {
-            job,
-            grant,
-            labels,
-            deadline,
-        } = msg;
-        let one_off = grant.is_some();
-        match grant {
-            Some(grant) => {
-                let waited = grant.disarm();
-                self.lend(waited, labels.clone());
-            }
-            None => self.emitter.set_labels(labels.clone()),
-        }
-        let Some(conn) = self.conn.take() else {
-            let err = Error::ConnectionLost {
-                message: "the connection was closed before this work reached it".into(),
-            };
-            if one_off {
-                self.give_back(ctx);
-            }
-            return Box::pin(actix::fut::ready(Err(err)));
-        };
-        let mut session = Session {
-            conn: Held::Own(conn),
-            emitter: self.emitter.clone(),
-            shared: self.shared.clone(),
-            probe: self.probe.clone(),
-            labels,
-            deadline,
-            poisoned: false,
-        };
-        let work = async move {
-            let result = AssertUnwindSafe(job(&mut session)).catch_unwind().await;
-            match (result, session.conn) {
-                (Ok(result), _) if session.poisoned => (None, result),
-                (Ok(result), Held::Own(conn)) => (Some(conn), result),
-                (Ok(result), Held::Pipelined(_)) => (None, result),
-                (Err(panic), _) => {
-                    let message = switchboard_core::error::panic_message(&*panic);
-                    (None, Err(Error::Panic(message)))
-                }
-            }
-        };
-        Box::pin(work.into_actor(self).map(move |(conn, result), act, ctx| {
-            match conn {
-                Some(conn) if !matches!(result, Err(Error::ConnectionLost { .. })) => {
-                    act.conn = Some(conn)
-                }
-                _ => {
-                    let info = match &result {
-                        Err(e) => e.info(),
-                        Ok(_) => ErrorInfo::new("unknown", None, "connection unusable"),
-                    };
-                    act.invalidate(info);
-                }
-            }
-            if one_off {
-                act.give_back(ctx);
-            } else if act.conn.is_none() {
-                act.close(CloseReason::Invalidated, ctx);
-            }
-            result
-        }))
-    }
-
-    /// Runs `msg` pipelined, sharing the connection.
-    fn pipe<T: Send + 'static>(&mut self, msg: Pipe<T>) -> ResponseActFuture<Self, Result<T>> {
-        let Pipe { job, grant, labels } = msg;
-        let waited = grant.disarm();
-        let lent = Instant::now();
-        self.emitter
-            .emit_as(EventKind::CheckedOut { waited }, &labels);
-        let Some(conn) = self.share() else {
-            self.emitter.emit_as(
-                EventKind::CheckedIn {
-                    held: Duration::ZERO,
-                },
-                &labels,
-            );
-            self.manager.do_send(Released {
-                id: self.id,
-                broken: true,
-                pipelined: true,
-            });
-            let err = Error::ConnectionLost {
-                message: "the connection was closed before this work reached it".into(),
-            };
-            return Box::pin(actix::fut::ready(Err(err)));
-        };
-        self.in_pipe += 1;
-        let mut session = Session {
-            conn: Held::Pipelined(conn),
-            emitter: self.emitter.clone(),
-            shared: self.shared.clone(),
-            probe: self.probe.clone(),
-            labels: labels.clone(),
-            deadline: None,
-            poisoned: false,
-        };
-        let work = async move {
-            let result = AssertUnwindSafe(job(&mut session)).catch_unwind().await;
-            drop(session);
-            result.unwrap_or_else(|panic| {
-                Err(Error::Panic(switchboard_core::error::panic_message(
-                    &*panic,
-                )))
-            })
-        };
-        Box::pin(work.into_actor(self).map(move |result, act, ctx| {
-            let lost = match &result {
-                Err(e @ (Error::ConnectionLost { .. } | Error::Panic(_))) => Some(e.info()),
-                _ => None,
-            };
-            act.unshare(&labels, lent.elapsed(), lost, ctx);
-            result
-        }))
     }
 }
 
@@ -517,10 +293,16 @@ impl Handler<Ping> for ConnectionActor {
     type Result = AtomicResponse<Self, Result<()>>;
 
     fn handle(&mut self, _: Ping, _: &mut Self::Context) -> Self::Result {
-        let Some(mut conn) = self.conn.take() else {
-            return AtomicResponse::new(Box::pin(actix::fut::ready(Err(Error::ConnectionLost {
-                message: "the connection was already closed".into(),
-            }))));
+        let mut conn = match std::mem::replace(&mut self.state, State::Checking) {
+            State::Ready(conn) => conn,
+            other => {
+                self.state = other;
+                return AtomicResponse::new(Box::pin(actix::fut::ready(Err(
+                    Error::ConnectionLost {
+                        message: "the connection is not free to be checked".into(),
+                    },
+                ))));
+            }
         };
         let shared = self.shared.clone();
         let work = async move {
@@ -533,8 +315,9 @@ impl Handler<Ping> for ConnectionActor {
         AtomicResponse::new(Box::pin(work.into_actor(self).map(
             |(conn, result), act, ctx| {
                 match &result {
-                    Ok(()) => act.conn = Some(conn),
+                    Ok(()) => act.state = State::Ready(conn),
                     Err(e) => {
+                        drop(conn);
                         act.invalidate(e.info());
                         act.close(CloseReason::Invalidated, ctx);
                     }
@@ -542,27 +325,5 @@ impl Handler<Ping> for ConnectionActor {
                 result
             },
         )))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_reply_dropped_unanswered_answers_gone() {
-        let (tx, mut rx) = tokio::sync::oneshot::channel::<Result<u32>>();
-        drop(Reply::new(Some(tx)));
-        match rx.try_recv() {
-            Ok(Err(Error::Gone(what))) => assert_eq!(what, "connection"),
-            other => panic!("expected Gone(connection), got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_reply_sends_its_result_once() {
-        let (tx, mut rx) = tokio::sync::oneshot::channel::<Result<u32>>();
-        Reply::new(Some(tx)).send(Ok(7));
-        assert!(matches!(rx.try_recv(), Ok(Ok(7))));
     }
 }

@@ -15,13 +15,7 @@ use parking_lot::Mutex;
 use switchboard_core::{Emitter, EventKind, Origin, Params, StatementClass};
 
 use crate::shared::Shared;
-
-static NEXT_QUERY_ID: AtomicU64 = AtomicU64::new(1);
-
-/// A fresh process-wide query id.
-pub(crate) fn next_query_id() -> u64 {
-    NEXT_QUERY_ID.fetch_add(1, Ordering::Relaxed)
-}
+use crate::statement::next_query_id;
 
 /// State shared by a connection actor and its driver's instrumentation.
 pub(crate) struct Probe {

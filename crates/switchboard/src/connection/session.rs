@@ -2,25 +2,22 @@
 
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use diesel::mysql::Mysql;
 use diesel::pg::Pg;
 use diesel::sqlite::Sqlite;
 use diesel_async::RunQueryDsl;
 use diesel_async::pg::AsyncPgConnection;
-use switchboard_core::guard::{Check, Decision, Statement};
-use switchboard_core::{
-    Classified, Emitter, Error, EventKind, Labels, Origin, ParamValue, Params, Result,
-    StatementClass,
-};
+use switchboard_core::{Emitter, Error, Labels, Origin, ParamValue, Params, Result};
 
-use super::probe::{Probe, next_query_id};
+use super::probe::Probe;
 use crate::backend::DbConnection;
 use crate::bind::BindValue;
 use crate::config::ParamPolicy;
 use crate::load::LoadAny;
-use crate::shared::{Shared, deny};
+use crate::shared::Shared;
+use crate::statement::StatementRun;
 
 /// How a session holds its connection. Not boxed: like `DbConnection`, it
 /// is moved once into a session and once out.
@@ -40,7 +37,7 @@ pub(crate) enum Conn<'c> {
 }
 
 impl Held {
-    fn conn(&mut self) -> Conn<'_> {
+    pub(crate) fn conn(&mut self) -> Conn<'_> {
         match self {
             Held::Own(c) => Conn::Own(c),
             Held::Pipelined(c) => Conn::Pipelined(c),
@@ -63,191 +60,7 @@ pub(crate) struct Session {
     pub(crate) poisoned: bool,
 }
 
-/// How long a cancelled statement may take to give up before its
-/// connection is abandoned.
-const CANCEL_GRACE: Duration = Duration::from_secs(2);
-
 impl Session {
-    /// Runs one statement between its `Executing` and its last event:
-    /// `Executed`, `ExecuteFailed`, or `Denied`. Before it reaches the
-    /// database the pool's guards decide on it (and may rewrite it), the bind
-    /// count is checked against the SQL's placeholders (when the SQL
-    /// parses), and lossless subscribers must have room. `run` is given the
-    /// SQL to run: the caller's, or a guard's rewrite.
-    #[allow(clippy::too_many_arguments)]
-    async fn statement<T>(
-        &mut self,
-        sql: Arc<str>,
-        classified: Classified,
-        params: Params,
-        origin: Origin,
-        run: impl AsyncFnOnce(Conn<'_>, Arc<str>) -> diesel::QueryResult<T>,
-        rows: fn(&T) -> u64,
-    ) -> Result<T> {
-        let given = params.len();
-        let class = match &*classified {
-            Ok(c) => c.class,
-            Err(_) => StatementClass::Misc,
-        };
-        let query_id = next_query_id();
-        let executing = self.emitter.publish_as(
-            EventKind::Executing {
-                query_id,
-                sql: sql.clone(),
-                params,
-                class,
-                origin,
-            },
-            &self.labels,
-        );
-        // Held until the statement ends: guards count work in flight by it.
-        let mut decision = Decision::default();
-        let (sql, classified) = if self.shared.guards.is_empty() {
-            (sql, classified)
-        } else {
-            let statement = Statement::new(query_id, sql.clone(), origin, classified.clone());
-            let check = Check::statement(
-                self.shared.pool.clone(),
-                self.shared.backend,
-                self.emitter.connection(),
-                self.labels.clone(),
-                statement,
-            );
-            // Boxed, as are the other waits below that most statements
-            // skip: kept inline, each would grow every statement's future
-            // (boxed per statement) by its size, about 1 KB here.
-            decision = Box::pin(self.shared.guard(&self.emitter, check)).await?;
-            match (decision.sql(), &decision.rewritten) {
-                (Some(new), _) if origin == Origin::Load => {
-                    let guard = decision.rewrites.last().map(|r| r.0.clone());
-                    let reason = format!(
-                        "rewrote a typed Load query to {new:?}; only Execute statements can be rewritten"
-                    );
-                    let guard = guard.as_deref().unwrap_or_default();
-                    return Err(deny(
-                        &self.emitter,
-                        &self.labels,
-                        Some(query_id),
-                        guard,
-                        reason,
-                    ));
-                }
-                (Some(new), Some(rewritten)) => (new.clone(), rewritten.clone()),
-                _ => (sql, classified),
-            }
-        };
-        let started = Instant::now();
-        let outcome = async {
-            if let Ok(c) = &*classified
-                && origin == Origin::Execute
-                && c.placeholders != given
-            {
-                return Err(Error::BindMismatch {
-                    expected: c.placeholders,
-                    given,
-                });
-            }
-            if !self.shared.bus.has_room() {
-                Box::pin(self.shared.bus.ready()).await?;
-            }
-            self.shared.bus.pass_gates(&executing).await?;
-            self.probe.count_statement();
-            match (self.time_limit(), &mut self.conn) {
-                // Pipelined statements never have a time limit.
-                (Some(limit), Held::Own(_)) => Box::pin(self.run_limited(limit, run, sql)).await,
-                (_, held) => run(held.conn(), sql)
-                    .await
-                    .map_err(|e| self.shared.db_error(&e)),
-            }
-        }
-        .await;
-        let took = started.elapsed();
-        drop(decision);
-        let outcome_event = match &outcome {
-            Ok(v) => EventKind::Executed {
-                query_id,
-                took,
-                rows: Some(rows(v)),
-            },
-            Err(e) => EventKind::ExecuteFailed {
-                query_id,
-                took,
-                error: e.info(),
-            },
-        };
-        self.emitter.emit_as(outcome_event, &self.labels);
-        outcome
-    }
-
-    /// The time a statement may run: the pool's statement timeout, or what
-    /// is left of the message's, whichever is shorter.
-    fn time_limit(&self) -> Option<Duration> {
-        let left = self
-            .deadline
-            .map(|d| d.saturating_duration_since(Instant::now()));
-        match (self.shared.config.statement_timeout, left) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
-    /// Runs a statement for at most `limit`. Past it, the server is asked
-    /// to cancel it (PostgreSQL cancel request, MySQL `KILL QUERY`) and the
-    /// statement gets a short grace to stop; the caller gets
-    /// `Error::Timeout` either way. A statement that does not stop in the
-    /// grace leaves its connection poisoned, to be replaced rather than
-    /// handed to the next caller.
-    ///
-    /// SQLite cannot be interrupted (diesel does not expose the interrupt
-    /// handle, and dropping diesel-async's blocking SQLite future blocks the
-    /// thread), so there the statement runs to its end, the connection stays
-    /// clean, and the caller gets `Error::Timeout` when it ends (or, with a
-    /// message `.timeout()`, on time while the connection finishes).
-    async fn run_limited<T>(
-        &mut self,
-        limit: Duration,
-        run: impl AsyncFnOnce(Conn<'_>, Arc<str>) -> diesel::QueryResult<T>,
-        sql: Arc<str>,
-    ) -> Result<T> {
-        let Held::Own(conn) = &mut self.conn else {
-            return Err(Error::Driver(
-                "a pipelined statement cannot have a time limit".into(),
-            ));
-        };
-        let canceller = conn.canceller();
-        let timeout = Error::Timeout {
-            after: limit,
-            during: "statement",
-        };
-        let statement = run(Conn::Own(conn), sql);
-        let mut statement = std::pin::pin!(statement);
-        if let Ok(result) = tokio::time::timeout(limit, &mut statement).await {
-            return result.map_err(|e| self.shared.db_error(&e));
-        }
-        let Some(canceller) = canceller else {
-            let _ = statement.await;
-            return Err(timeout);
-        };
-        let cancel = async {
-            if let Err(e) = canceller.cancel().await {
-                tracing::warn!(
-                    pool = %self.shared.pool,
-                    error = %self.shared.scrubber.scrub(&e),
-                    "cancel request failed"
-                );
-            }
-            std::future::pending::<()>().await
-        };
-        let stopped = tokio::select! {
-            _ = cancel => false,
-            finished = tokio::time::timeout(CANCEL_GRACE, &mut statement) => finished.is_ok(),
-        };
-        if !stopped {
-            self.poisoned = true;
-        }
-        Err(timeout)
-    }
-
     pub(crate) async fn execute(
         &mut self,
         sql: Arc<str>,
@@ -265,21 +78,25 @@ impl Session {
                 .into(),
         );
         let classified = self.shared.classifier.classify(&sql, self.shared.dialect);
-        self.statement(
+        let statement = StatementRun {
             sql,
             classified,
             params,
-            Origin::Execute,
-            async move |conn: Conn<'_>, sql: Arc<str>| match conn {
-                Conn::Own(c) => execute_dyn(c, &sql, &binds).await,
-                Conn::Pipelined(c) => {
-                    let mut shared = c;
-                    RunQueryDsl::execute(pg_query(&sql, &binds), &mut shared).await
-                }
-            },
-            |n| *n as u64,
-        )
-        .await
+            origin: Origin::Execute,
+        };
+        statement
+            .run(
+                self,
+                async move |conn: Conn<'_>, sql: Arc<str>| match conn {
+                    Conn::Own(c) => execute_dyn(c, &sql, &binds).await,
+                    Conn::Pipelined(c) => {
+                        let mut shared = c;
+                        RunQueryDsl::execute(pg_query(&sql, &binds), &mut shared).await
+                    }
+                },
+                |n| *n as u64,
+            )
+            .await
     }
 
     pub(crate) async fn load<Q, U>(&mut self, query: Q) -> Result<Vec<U>>
@@ -288,18 +105,22 @@ impl Session {
         U: Send + 'static,
     {
         let (sql, classified) = self.shared.load_sql(&query)?;
-        self.statement(
+        let statement = StatementRun {
             sql,
             classified,
-            Params::none(),
-            Origin::Load,
-            async move |conn: Conn<'_>, _: Arc<str>| match conn {
-                Conn::Own(c) => query.load_on(c).await,
-                Conn::Pipelined(c) => query.load_pipelined(c).await,
-            },
-            |rows| rows.len() as u64,
-        )
-        .await
+            params: Params::none(),
+            origin: Origin::Load,
+        };
+        statement
+            .run(
+                self,
+                async move |conn: Conn<'_>, _: Arc<str>| match conn {
+                    Conn::Own(c) => query.load_on(c).await,
+                    Conn::Pipelined(c) => query.load_pipelined(c).await,
+                },
+                |rows| rows.len() as u64,
+            )
+            .await
     }
 
     /// `f` between BEGIN and COMMIT, or ROLLBACK when it fails; run as an

@@ -1,5 +1,273 @@
 //! The pool: its decisions as plain data ([`state`]) and the Manager actor
 //! that carries them out.
+//!
+//! The Manager owns one pool. It feeds [`PoolState`] what happens (a caller
+//! arrives, a connection comes back, a connect ends, a timer fires) and
+//! carries out the actions that come out ([`Manager::carry_out`]): lending
+//! connections, connecting, pinging, closing, turning callers away. It owns
+//! what the state machine must not: actor addresses, emitters, the callers'
+//! reply channels and timers.
+//!
+//! - [`state`]: the decisions, tested alone;
+//! - `route`: query messages, straight to a free connection or through a
+//!   wait;
+//! - `connect`: connect attempts, their guards, events and retries;
+//! - `health`: idle timeout, lifetime, pings and leak reports;
+//! - `shutdown`: the drain.
 
-#[allow(dead_code)]
+mod connect;
+mod health;
+mod route;
+mod shutdown;
 pub(crate) mod state;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use actix::WeakAddr;
+use actix::prelude::*;
+use switchboard_core::status::PoolStatus;
+use switchboard_core::{ConnectionId, Emitter, Error, Result};
+use tokio::sync::oneshot;
+
+use crate::connection::{ConnectionActor, Released};
+use crate::lease::Grant;
+use crate::shared::Shared;
+pub(crate) use connect::Warm;
+pub use route::Dispatched;
+use state::{Action, Limits, Place, PoolState, Refusal, WaiterId};
+
+/// The actor that owns a pool. Reach it through a
+/// [`Switchboard`](crate::Switchboard) handle.
+pub struct Manager {
+    shared: Arc<Shared>,
+    /// Every decision about who gets which connection.
+    state: PoolState,
+    /// The actor and emitter of every open connection.
+    members: HashMap<ConnectionId, Member>,
+    /// Connections being opened: their emitter (shared by their attempts,
+    /// so events read `Connecting(1) → ConnectFailed → Connecting(2)`) and
+    /// who waits for the first attempt's outcome (warming up).
+    slots: HashMap<ConnectionId, Slot>,
+    /// Queued callers' reply channels; a caller that gave up has closed its
+    /// receiver and is forgotten at the next arrival.
+    waiters: HashMap<WaiterId, oneshot::Sender<Result<Grant>>>,
+    /// Backoff timers of connect slots, cancelled on shutdown.
+    backoffs: HashMap<ConnectionId, SpawnHandle>,
+    /// Told when the drain is complete.
+    drained: Vec<oneshot::Sender<()>>,
+    /// The last connect failure, for callers turned away because of it.
+    last_connect_error: Option<Error>,
+    /// This actor's own address, weak (a strong one would keep it alive),
+    /// for grants to give a connection back by; made once, as making an
+    /// address allocates.
+    me: Option<WeakAddr<Manager>>,
+}
+
+/// An open connection as the manager knows it.
+struct Member {
+    addr: Arc<Addr<ConnectionActor>>,
+    emitter: Arc<Emitter>,
+}
+
+/// A connection being opened.
+struct Slot {
+    emitter: Arc<Emitter>,
+    notify: Option<oneshot::Sender<Result<()>>>,
+    /// The delay chosen for the backoff under way, as its event said.
+    delay: Duration,
+}
+
+impl Manager {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Manager {
+            state: PoolState::new(Limits::from_config(&shared.config)),
+            shared,
+            members: HashMap::new(),
+            slots: HashMap::new(),
+            waiters: HashMap::new(),
+            backoffs: HashMap::new(),
+            drained: Vec::new(),
+            last_connect_error: None,
+            me: None,
+        }
+    }
+
+    /// Carries out every action the pool decided on, then publishes the
+    /// pool's sizes once.
+    fn carry_out(&mut self, ctx: &mut Context<Self>) {
+        while let Some(action) = self.state.next_action() {
+            match action {
+                Action::Grant {
+                    waiter,
+                    conn,
+                    place,
+                    since,
+                } => self.deliver(waiter, conn, place, since),
+                Action::Refuse { waiter, why } => {
+                    if let Some(tx) = self.waiters.remove(&waiter) {
+                        let err = match why {
+                            Refusal::ShuttingDown => self.shutting_down(),
+                            Refusal::ConnectFailed => self
+                                .last_connect_error
+                                .clone()
+                                .unwrap_or_else(|| Error::ConnectionLost {
+                                    message: "no connection could be opened".into(),
+                                }),
+                        };
+                        // The caller may have given up; nobody else wants it.
+                        let _ = tx.send(Err(err));
+                    }
+                }
+                Action::Connect { id, attempt } => self.attempt_connect(id, attempt, ctx),
+                Action::Backoff { id, .. } => self.back_off(id, ctx),
+                Action::CancelBackoff { id } => {
+                    if let Some(timer) = self.backoffs.remove(&id) {
+                        ctx.cancel_future(timer);
+                    }
+                    self.slots.remove(&id);
+                }
+                Action::Ping { conn } => self.ping(conn, ctx),
+                Action::Close { conn, reason } => self.close(conn, reason, ctx),
+                Action::Drained => {
+                    for tx in self.drained.drain(..) {
+                        let _ = tx.send(());
+                    }
+                }
+            }
+        }
+        self.publish_stats();
+    }
+
+    /// Hands a grant to a queued caller; one that gave up meanwhile sends
+    /// the connection on to the next.
+    fn deliver(&mut self, waiter: WaiterId, conn: ConnectionId, place: Place, since: Instant) {
+        let delivered = match (self.waiters.remove(&waiter), self.grant(conn, since, place)) {
+            (Some(tx), Some(grant)) => match tx.send(Ok(grant)) {
+                Ok(()) => true,
+                // That caller gave up; take the grant back without a release.
+                Err(Ok(grant)) => {
+                    grant.disarm();
+                    false
+                }
+                Err(Err(_)) => false,
+            },
+            _ => false,
+        };
+        if !delivered {
+            self.state.refused(conn, place, Instant::now());
+        }
+    }
+
+    /// A grant of `conn` to a caller that has waited since `since`.
+    fn grant(&self, conn: ConnectionId, since: Instant, place: Place) -> Option<Grant> {
+        let member = self.members.get(&conn)?;
+        let manager = self.me.clone()?;
+        Some(Grant::new(
+            conn,
+            member.addr.clone(),
+            manager,
+            since.elapsed(),
+            place,
+        ))
+    }
+
+    /// Forgets queued callers that stopped waiting, so they do not hold up
+    /// callers arriving behind them.
+    fn prune_waiters(&mut self) {
+        if self.waiters.is_empty() {
+            return;
+        }
+        let state = &mut self.state;
+        self.waiters.retain(|id, tx| {
+            let waiting = !tx.is_closed();
+            if !waiting {
+                state.abandon(*id);
+            }
+            waiting
+        });
+    }
+
+    fn publish_stats(&self) {
+        let counters = &self.shared.stats;
+        counters
+            .open
+            .store(self.state.open_count(), Ordering::Relaxed);
+        counters
+            .idle
+            .store(self.state.idle_count(), Ordering::Relaxed);
+        counters
+            .waiting
+            .store(self.state.waiting(), Ordering::Relaxed);
+        counters
+            .connecting
+            .store(self.state.connecting_count(), Ordering::Relaxed);
+    }
+
+    fn shutting_down(&self) -> Error {
+        Error::ShuttingDown {
+            pool: self.shared.pool.to_string(),
+        }
+    }
+
+    fn status(&self) -> PoolStatus {
+        let mut connections: Vec<_> = self
+            .members
+            .iter()
+            .map(|(id, m)| m.emitter.status(self.state.is_idle(*id)))
+            .collect();
+        connections.sort_by_key(|c| c.id);
+        let open = self.state.open_count();
+        let idle = self.state.idle_count();
+        PoolStatus {
+            pool: self.shared.pool.clone(),
+            backend: self.shared.backend,
+            min: self.shared.config.min_size,
+            max: self.shared.config.max_size,
+            open,
+            idle,
+            busy: open.saturating_sub(idle),
+            waiting: self.waiters.values().filter(|tx| !tx.is_closed()).count(),
+            connecting: self.state.connecting_count(),
+            connections,
+        }
+    }
+}
+
+impl Actor for Manager {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.me = Some(ctx.address().downgrade());
+        self.start_reaper(ctx);
+        self.start_leak_reports(ctx);
+    }
+}
+
+/// Asks the manager for a [`PoolStatus`] snapshot.
+#[derive(Debug, Clone, Copy, Default, Message)]
+#[rtype(result = "PoolStatus")]
+pub struct Status;
+
+impl Handler<Status> for Manager {
+    type Result = MessageResult<Status>;
+
+    fn handle(&mut self, _: Status, _: &mut Self::Context) -> Self::Result {
+        MessageResult(self.status())
+    }
+}
+
+impl Handler<Released> for Manager {
+    type Result = ();
+
+    fn handle(&mut self, msg: Released, ctx: &mut Self::Context) {
+        if msg.how == state::Release::Gone {
+            // It closes itself; a connection the pool closed is no member.
+            self.members.remove(&msg.id);
+        }
+        self.state.released(msg.id, msg.how, Instant::now());
+        self.carry_out(ctx);
+    }
+}

@@ -9,12 +9,18 @@
 //! Time is an input, so the tests drive it.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use switchboard_core::{CloseReason, ConnectionId};
 
-use crate::config::{HealthCheck, PoolConfig};
+mod actions;
+mod lend;
+mod limits;
+mod size;
+
+pub(crate) use actions::{Action, Arrival, Place, Refusal, Release};
+pub(crate) use limits::Limits;
 
 /// Connection ids are unique in the process, so events of several pools
 /// never share one.
@@ -22,108 +28,6 @@ static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A caller waiting in the queue.
 pub(crate) type WaiterId = u64;
-
-/// What a grant gives: the connection to one caller, or one place among
-/// the statements pipelined on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Place {
-    Whole,
-    Pipelined,
-}
-
-/// How a connection came back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Release {
-    /// Its holder is done; the connection is usable.
-    Free,
-    /// One pipelined statement on it ended; others may still run.
-    PlaceFreed,
-    /// It is unusable and closes (or closed) itself.
-    Gone,
-}
-
-/// Why a waiting caller is turned away.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refusal {
-    /// The pool is draining.
-    ShuttingDown,
-    /// No connection is open or opening, and the last connect failed for
-    /// good: nobody queued could ever be served.
-    ConnectFailed,
-}
-
-/// What the manager must do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Action {
-    /// Lend `conn` to `waiter` (queued since `since`). A waiter that gave
-    /// up meanwhile is reported back through [`PoolState::refused`].
-    Grant {
-        waiter: WaiterId,
-        conn: ConnectionId,
-        place: Place,
-        since: Instant,
-    },
-    /// Turn `waiter` away.
-    Refuse { waiter: WaiterId, why: Refusal },
-    /// Start connect attempt `attempt` of connection `id`; its outcome comes
-    /// back as [`PoolState::connected`] or [`PoolState::connect_failed`].
-    Connect { id: ConnectionId, attempt: u32 },
-    /// Wait out the backoff before attempt `attempt` of `id`, then call
-    /// [`PoolState::retry_due`].
-    Backoff { id: ConnectionId, attempt: u32 },
-    /// Stop waiting out the backoff of `id`: nobody needs it.
-    CancelBackoff { id: ConnectionId },
-    /// Check `conn` before lending it; the outcome comes back as
-    /// [`PoolState::pinged`].
-    Ping { conn: ConnectionId },
-    /// Close `conn`; [`PoolState::closed`] when it has.
-    Close {
-        conn: ConnectionId,
-        reason: CloseReason,
-    },
-    /// The drain is complete: nothing is open, opening or closing.
-    Drained,
-}
-
-/// What a caller arriving gets at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Arrival {
-    /// A connection (or a place on one) free now; nobody was queued before.
-    Now { conn: ConnectionId, place: Place },
-    /// Queued; a [`Action::Grant`] or [`Action::Refuse`] for it comes later.
-    Queued(WaiterId),
-    /// The pool is draining.
-    ShuttingDown,
-}
-
-/// The pool's limits, from its configuration.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
-    pub(crate) min: usize,
-    pub(crate) max: usize,
-    /// Statements that may share one connection; 1: no pipelining.
-    pub(crate) pipeline: usize,
-    /// Ping a connection idle longer than this before lending it.
-    pub(crate) ping_after: Option<Duration>,
-    pub(crate) idle_timeout: Option<Duration>,
-    pub(crate) max_lifetime: Option<Duration>,
-}
-
-impl Limits {
-    pub(crate) fn from_config(config: &PoolConfig) -> Self {
-        Limits {
-            min: config.min_size,
-            max: config.max_size,
-            pipeline: config.pipeline.max(1),
-            ping_after: match config.health_check {
-                HealthCheck::PingIfIdle(after) => Some(after),
-                _ => None,
-            },
-            idle_timeout: config.idle_timeout,
-            max_lifetime: config.max_lifetime,
-        }
-    }
-}
 
 /// What an open connection is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -440,10 +344,6 @@ impl PoolState {
 
     // ---- what the manager reads ----
 
-    pub(crate) fn draining(&self) -> bool {
-        self.draining
-    }
-
     pub(crate) fn open_count(&self) -> usize {
         self.open.len()
     }
@@ -464,240 +364,12 @@ impl PoolState {
         self.open.get(&conn).is_some_and(|o| o.state == Use::Idle)
     }
 
-    pub(crate) fn is_open(&self, conn: ConnectionId) -> bool {
-        self.open.contains_key(&conn)
-    }
-
-    /// The waiters, oldest first.
-    pub(crate) fn waiter_ids(&self) -> impl Iterator<Item = WaiterId> + '_ {
-        self.waiters.iter().map(|w| w.id)
-    }
-
-    // ---- the machinery ----
-
-    fn set(&mut self, conn: ConnectionId, state: Use) {
-        if let Some(open) = self.open.get_mut(&conn) {
-            open.state = state;
-        }
-    }
-
-    /// Open plus opening connections: what counts against the maximum.
-    fn size(&self) -> usize {
-        self.open.len() + self.connecting.len()
-    }
-
-    /// Whether a connect attempt would serve anyone: callers wait, or the
-    /// pool is below its minimum.
-    fn demand(&self) -> bool {
-        !self.waiters.is_empty() || self.size() < self.limits.min
-    }
-
-    fn needs_ping(&self, idle_since: Instant, now: Instant) -> bool {
-        self.limits
-            .ping_after
-            .is_some_and(|after| now.saturating_duration_since(idle_since) >= after)
-    }
-
-    fn expired(&self, conn: ConnectionId, now: Instant) -> bool {
-        match (self.limits.max_lifetime, self.open.get(&conn)) {
-            (Some(lifetime), Some(open)) => now.saturating_duration_since(open.opened) >= lifetime,
-            _ => false,
-        }
-    }
-
-    /// The pipelining connection with the fewest statements, if it has room
-    /// for another.
-    fn pipeline_room(&self) -> Option<ConnectionId> {
-        self.open
-            .iter()
-            .filter_map(|(id, o)| match o.state {
-                Use::Pipelined(n) if n < self.limits.pipeline => Some((*id, n)),
-                _ => None,
-            })
-            .min_by_key(|(_, n)| *n)
-            .map(|(id, _)| id)
-    }
-
-    fn take_place(&mut self, conn: ConnectionId) {
-        if let Some(Open {
-            state: Use::Pipelined(n),
-            ..
-        }) = self.open.get_mut(&conn)
-        {
-            *n += 1;
-        }
-    }
-
-    /// A connection its holder gave back: closed if the pool drains or it
-    /// outlived its lifetime, else handed on.
-    fn reuse(&mut self, conn: ConnectionId, now: Instant) {
-        if self.draining {
-            self.close(conn, CloseReason::Shutdown);
-        } else if self.expired(conn, now) {
-            self.close(conn, CloseReason::Lifetime);
-            self.replenish();
-        } else {
-            self.free(conn, now);
-        }
-    }
-
-    /// Gives a free connection to the longest-waiting caller (and, if that
-    /// one pipelines, to those right behind it that do too), or idles it.
-    fn free(&mut self, conn: ConnectionId, now: Instant) {
-        let Some(front) = self.waiters.front() else {
-            self.set(conn, Use::Idle);
-            self.idle.push((conn, now));
-            return;
-        };
-        if front.pipelinable && self.limits.pipeline > 1 {
-            self.set(conn, Use::Pipelined(0));
-            self.fill_pipeline(conn);
-            return;
-        }
-        if let Some(w) = self.waiters.pop_front() {
-            self.set(conn, Use::Lent);
-            self.out.push_back(Action::Grant {
-                waiter: w.id,
-                conn,
-                place: Place::Whole,
-                since: w.since,
-            });
-        }
-    }
-
-    /// Gives places on pipelining connection `conn` to the callers at the
-    /// front of the queue that may pipeline, while it has room.
-    fn fill_pipeline(&mut self, conn: ConnectionId) {
-        let depth = self.limits.pipeline;
-        loop {
-            let Some(Open {
-                state: Use::Pipelined(n),
-                ..
-            }) = self.open.get_mut(&conn)
-            else {
-                return;
-            };
-            if *n >= depth || !self.waiters.front().is_some_and(|w| w.pipelinable) {
-                return;
-            }
-            *n += 1;
-            if let Some(w) = self.waiters.pop_front() {
-                self.out.push_back(Action::Grant {
-                    waiter: w.id,
-                    conn,
-                    place: Place::Pipelined,
-                    since: w.since,
-                });
-            }
-        }
-    }
-
-    /// Finds connections for the queue: idle ones (each needs a ping, or it
-    /// had been lent at once) are pinged, one per waiting caller, and the
-    /// pool opens more while callers outnumber the connections on their way
-    /// and it is below its maximum.
-    fn grow(&mut self) {
-        let mut coming = self.connecting.len() + self.pinging();
-        while self.waiters.len() > coming
-            && let Some((conn, _)) = self.idle.pop()
-        {
-            self.set(conn, Use::Pinging);
-            self.out.push_back(Action::Ping { conn });
-            coming += 1;
-        }
-        while self.waiters.len() > coming && self.size() < self.limits.max {
-            self.spawn();
-            coming += 1;
-        }
-    }
-
-    fn pinging(&self) -> usize {
-        self.open
-            .values()
-            .filter(|o| o.state == Use::Pinging)
-            .count()
-    }
-
-    /// Opens connections for waiting callers, and up to the minimum size.
-    fn replenish(&mut self) {
-        if self.draining {
-            return;
-        }
-        self.grow();
-        while self.size() < self.limits.min {
-            self.spawn();
-        }
-    }
-
-    fn spawn(&mut self) -> ConnectionId {
-        let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
-        self.connecting.insert(id, Slot::Attempting(1));
-        self.out.push_back(Action::Connect { id, attempt: 1 });
-        id
-    }
-
-    fn close(&mut self, conn: ConnectionId, reason: CloseReason) {
-        if self.forget(conn) {
-            self.closing += 1;
-            self.out.push_back(Action::Close { conn, reason });
-        }
-    }
-
-    /// Drops `conn` from the books; whether it was there.
-    fn forget(&mut self, conn: ConnectionId) -> bool {
-        self.idle.retain(|(c, _)| *c != conn);
-        self.open.remove(&conn).is_some()
-    }
-
-    fn check_drained(&mut self) {
-        if self.draining && self.open.is_empty() && self.connecting.is_empty() && self.closing == 0
-        {
-            self.out.push_back(Action::Drained);
-        }
-    }
-
-    /// Checks the bookkeeping's own consistency; for tests.
-    #[cfg(test)]
-    pub(crate) fn check_invariants(&self) -> Result<(), String> {
-        let idle_marked = self.open.values().filter(|o| o.state == Use::Idle).count();
-        if idle_marked != self.idle.len() {
-            return Err(format!(
-                "{idle_marked} connections marked idle, {} in the idle set",
-                self.idle.len()
-            ));
-        }
-        for (conn, _) in &self.idle {
-            if self.open.get(conn).map(|o| o.state) != Some(Use::Idle) {
-                return Err(format!("idle set holds {conn}, not an idle open connection"));
-            }
-            if self.idle.iter().filter(|(c, _)| c == conn).count() != 1 {
-                return Err(format!("{conn} is in the idle set twice"));
-            }
-        }
-        for (conn, open) in &self.open {
-            if let Use::Pipelined(n) = open.state
-                && (n == 0 || n > self.limits.pipeline)
-            {
-                return Err(format!("{conn} carries {n} pipelined statements"));
-            }
-            if self.connecting.contains_key(conn) {
-                return Err(format!("{conn} is both open and connecting"));
-            }
-        }
-        if self.size() > self.limits.max.max(self.limits.min) {
-            return Err(format!(
-                "{} open + {} connecting > max {}",
-                self.open.len(),
-                self.connecting.len(),
-                self.limits.max
-            ));
-        }
-        if self.draining && !self.waiters.is_empty() {
-            return Err("callers queued during a drain".into());
-        }
-        Ok(())
+    pub(crate) fn is_connecting(&self, id: ConnectionId) -> bool {
+        self.connecting.contains_key(&id)
     }
 }
 
+#[cfg(test)]
+mod invariants;
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use actix::prelude::*;
-use switchboard_core::{CloseReason, ConnectionId, Error, Result};
+use switchboard_core::{CloseReason, ConnectionId, Error, Phase, Result};
 use tokio::sync::oneshot;
 
 use super::Manager;
@@ -12,29 +12,28 @@ use crate::connection::Close;
 use crate::messages::Shutdown;
 
 impl Manager {
-    /// Closes one connection (after any work it has queued) and forgets it.
-    pub(super) fn close(&mut self, id: ConnectionId, reason: CloseReason, ctx: &mut Context<Self>) {
-        let Some(addr) = self.pool.remove(id) else {
+    /// Closes one connection (after any work it has queued); the pool has
+    /// already forgotten it.
+    pub(super) fn close(
+        &mut self,
+        conn: ConnectionId,
+        reason: CloseReason,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(member) = self.members.remove(&conn) else {
+            self.state.closed();
             return;
         };
-        self.pool.closing += 1;
-        ctx.spawn(addr.send(Close(reason)).into_actor(self).map(|_, act, _| {
-            act.pool.closing -= 1;
-            act.check_drained();
-        }));
-    }
-
-    /// During a drain, tells the shutdown callers once nothing is left open.
-    pub(super) fn check_drained(&mut self) {
-        if self.draining
-            && self.pool.open.is_empty()
-            && self.pool.connecting == 0
-            && self.pool.closing == 0
-        {
-            for tx in self.drained.drain(..) {
-                let _ = tx.send(());
-            }
-        }
+        ctx.spawn(
+            member
+                .addr
+                .send(Close(reason))
+                .into_actor(self)
+                .map(|_, act, ctx| {
+                    act.state.closed();
+                    act.carry_out(ctx);
+                }),
+        );
     }
 }
 
@@ -42,21 +41,10 @@ impl Handler<Shutdown> for Manager {
     type Result = ResponseActFuture<Self, Result<()>>;
 
     fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) -> Self::Result {
-        if !self.draining {
-            self.draining = true;
-            let err = self.shutting_down();
-            for w in self.pool.waiters.drain(..) {
-                let _ = w.tx.send(Err(err.clone()));
-            }
-            for (id, _) in std::mem::take(&mut self.pool.idle) {
-                self.close(id, CloseReason::Shutdown, ctx);
-            }
-            self.cancel_retries(ctx);
-            self.publish_stats();
-        }
         let (tx, rx) = oneshot::channel();
         self.drained.push(tx);
-        self.check_drained();
+        self.state.shutdown();
+        self.carry_out(ctx);
         let timeout = self.shared.config.shutdown_timeout;
         let bus = self.shared.bus.clone();
         let drain = async move {
@@ -74,7 +62,7 @@ impl Handler<Shutdown> for Manager {
                     if !drained {
                         return Err(Error::Timeout {
                             after: timeout,
-                            during: "shutdown: connections still lent out",
+                            phase: Phase::Shutdown,
                         });
                     }
                     act.publish_stats();

@@ -1,0 +1,294 @@
+//! The one work message a connection takes, [`Task`], and how it runs.
+//!
+//! A task runs in one of three modes:
+//! - `OneOff`: the connection is lent for this task alone, and given back
+//!   after it;
+//! - `Lease`: inside a lease, which already holds the connection;
+//! - `Pipelined`: an `Execute` or `Load` sharing a PostgreSQL connection
+//!   with others, which diesel-async pipelines.
+//!
+//! The first two have the connection to themselves: the actor handles
+//! nothing else until the task is done (`ctx.wait`), so a lease, a
+//! transaction or a closure is never interleaved with other work. A
+//! pipelined task lets the actor take further tasks meanwhile (`ctx.spawn`).
+//! Each pipelined statement's events carry its own labels; events of
+//! pipelined statements interleave, tied together by their `query_id`.
+
+use std::panic::AssertUnwindSafe;
+use std::time::Instant;
+
+use actix::dev::OneshotSender;
+use actix::prelude::*;
+use futures_util::FutureExt;
+use futures_util::future::LocalBoxFuture;
+use switchboard_core::{ActorRole, CloseReason, Error, ErrorInfo, EventKind, Labels, Result};
+
+use super::session::Held;
+use super::{ConnectionActor, Session, State};
+use crate::lease::Grant;
+
+/// One piece of work on a connection.
+pub(crate) type Job<T> =
+    Box<dyn for<'s> FnOnce(&'s mut Session) -> LocalBoxFuture<'s, Result<T>> + Send>;
+
+/// Who holds the connection while a task runs.
+pub(crate) enum Mode {
+    /// Lent for this task alone by `Grant`.
+    OneOff(Grant),
+    /// Inside a lease, which holds the connection already.
+    Lease,
+    /// A place among the connection's pipelined statements.
+    Pipelined(Grant),
+}
+
+/// Runs a job on the connection and answers its caller.
+pub(crate) struct Task<T> {
+    job: Job<T>,
+    mode: Mode,
+    labels: Labels,
+    /// When the message's own timeout passes; statements still running
+    /// then are cancelled.
+    deadline: Option<Instant>,
+    reply: Reply<T>,
+}
+
+impl<T> Message for Task<T> {
+    type Result = ();
+}
+
+impl<T> Task<T> {
+    pub(crate) fn new(job: Job<T>, mode: Mode, labels: Labels, deadline: Option<Instant>) -> Self {
+        Task {
+            job,
+            mode,
+            labels,
+            deadline,
+            reply: Reply::new(None),
+        }
+    }
+
+    /// The task, answering through actix's reply sender.
+    pub(crate) fn replying(mut self, reply: Reply<T>) -> Self {
+        self.reply = reply;
+        self
+    }
+
+    /// The task, answering on `tx`.
+    pub(crate) fn answering(self, tx: OneshotSender<Result<T>>) -> Self {
+        self.replying(Reply::new(Some(tx)))
+    }
+}
+
+/// Where a caller waits for its result. Dropped unanswered (the connection
+/// stopped before the work reached it), it answers `Error::Gone`.
+pub(crate) struct Reply<T>(Option<OneshotSender<Result<T>>>);
+
+impl<T> Reply<T> {
+    /// `None`: nobody waits for the answer (actix's `do_send`).
+    pub(crate) fn new(tx: Option<OneshotSender<Result<T>>>) -> Self {
+        Reply(tx)
+    }
+
+    pub(crate) fn send(mut self, result: Result<T>) {
+        if let Some(tx) = self.0.take() {
+            // The caller may have given up; nobody else wants the result.
+            let _ = tx.send(result);
+        }
+    }
+
+    /// Whether the caller stopped waiting.
+    fn abandoned(&self) -> bool {
+        self.0.as_ref().is_some_and(|tx| tx.is_closed())
+    }
+}
+
+impl<T> Drop for Reply<T> {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(Err(Error::Gone(ActorRole::Connection)));
+        }
+    }
+}
+
+impl<T: Send + 'static> Handler<Task<T>> for ConnectionActor {
+    type Result = ();
+
+    fn handle(&mut self, task: Task<T>, ctx: &mut Self::Context) {
+        // A caller that gave up before its task started: skipped, as actix
+        // skips such a message; a grant it held gives the connection back.
+        if task.reply.abandoned() {
+            return;
+        }
+        let Task {
+            job,
+            mode,
+            labels,
+            deadline,
+            reply,
+        } = task;
+        match mode {
+            Mode::Pipelined(grant) => {
+                let run = self.pipe(job, grant, labels);
+                ctx.spawn(run.map(move |result, _, _| reply.send(result)));
+            }
+            Mode::OneOff(grant) => {
+                let waited = grant.disarm();
+                self.lend(waited, labels.clone());
+                let run = self.run(job, labels, deadline, true);
+                ctx.wait(run.map(move |result, _, _| reply.send(result)));
+            }
+            Mode::Lease => {
+                self.emitter.set_labels(labels.clone());
+                let run = self.run(job, labels, deadline, false);
+                ctx.wait(run.map(move |result, _, _| reply.send(result)));
+            }
+        }
+    }
+}
+
+impl ConnectionActor {
+    /// Runs `job` with the connection to itself; `one_off`: give it back
+    /// after.
+    fn run<T: Send + 'static>(
+        &mut self,
+        job: Job<T>,
+        labels: Labels,
+        deadline: Option<Instant>,
+        one_off: bool,
+    ) -> ResponseActFuture<Self, Result<T>> {
+        let conn = match &mut self.state {
+            State::Lent { conn, .. } => conn.take(),
+            _ => None,
+        };
+        let Some(conn) = conn else {
+            let err = Error::ConnectionLost {
+                message: "the connection was closed before this work reached it".into(),
+            };
+            return Box::pin(actix::fut::ready(Err(err)));
+        };
+        let mut session = Session {
+            conn: Held::Own(conn),
+            emitter: self.emitter.clone(),
+            shared: self.shared.clone(),
+            probe: self.probe.clone(),
+            labels,
+            deadline,
+            poisoned: false,
+        };
+        let work = async move {
+            let result = AssertUnwindSafe(job(&mut session)).catch_unwind().await;
+            match (result, session.conn) {
+                (Ok(result), _) if session.poisoned => (None, result),
+                (Ok(result), Held::Own(conn)) => (Some(conn), result),
+                (Ok(result), Held::Pipelined(_)) => (None, result),
+                (Err(panic), _) => {
+                    let message = switchboard_core::error::panic_message(&*panic);
+                    (None, Err(Error::Panic(message)))
+                }
+            }
+        };
+        Box::pin(work.into_actor(self).map(move |(conn, result), act, ctx| {
+            let usable = conn.filter(|_| !matches!(result, Err(Error::ConnectionLost { .. })));
+            if usable.is_none() {
+                let info = match &result {
+                    Err(e) => e.info(),
+                    Ok(_) => ErrorInfo::new("unknown", None, "connection unusable"),
+                };
+                act.invalidate(info);
+            }
+            if let State::Lent { conn, .. } = &mut act.state {
+                *conn = usable;
+            }
+            if one_off {
+                act.give_back(ctx);
+            } else if let State::Lent { conn: None, .. } = act.state {
+                act.close(CloseReason::Invalidated, ctx);
+            }
+            result
+        }))
+    }
+
+    /// Runs `job` pipelined, sharing the connection.
+    fn pipe<T: Send + 'static>(
+        &mut self,
+        job: Job<T>,
+        grant: Grant,
+        labels: Labels,
+    ) -> ResponseActFuture<Self, Result<T>> {
+        let waited = grant.disarm();
+        let lent = Instant::now();
+        self.emitter
+            .emit_as(EventKind::CheckedOut { waited }, &labels);
+        let Some(conn) = self.share() else {
+            self.emitter.emit_as(
+                EventKind::CheckedIn {
+                    held: std::time::Duration::ZERO,
+                },
+                &labels,
+            );
+            self.release(crate::pool::state::Release::Gone);
+            let err = Error::ConnectionLost {
+                message: "the connection was closed before this work reached it".into(),
+            };
+            return Box::pin(actix::fut::ready(Err(err)));
+        };
+        let mut session = Session {
+            conn: Held::Pipelined(conn),
+            emitter: self.emitter.clone(),
+            shared: self.shared.clone(),
+            probe: self.probe.clone(),
+            labels: labels.clone(),
+            deadline: None,
+            poisoned: false,
+        };
+        let work = async move {
+            let result = AssertUnwindSafe(job(&mut session)).catch_unwind().await;
+            drop(session);
+            result.unwrap_or_else(|panic| {
+                Err(Error::Panic(switchboard_core::error::panic_message(
+                    &*panic,
+                )))
+            })
+        };
+        Box::pin(work.into_actor(self).map(move |result, act, ctx| {
+            let lost = match &result {
+                Err(e @ (Error::ConnectionLost { .. } | Error::Panic(_))) => Some(e.info()),
+                _ => None,
+            };
+            act.unshare(&labels, lent.elapsed(), lost, ctx);
+            result
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_dropped_unanswered_answers_gone() {
+        let (tx, mut rx) = tokio::sync::oneshot::channel::<Result<u32>>();
+        drop(Reply::new(Some(tx)));
+        match rx.try_recv() {
+            Ok(Err(Error::Gone(what))) => assert_eq!(what, ActorRole::Connection),
+            other => panic!("expected Gone(connection), got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_reply_sends_its_result_once() {
+        let (tx, mut rx) = tokio::sync::oneshot::channel::<Result<u32>>();
+        Reply::new(Some(tx)).send(Ok(7));
+        assert!(matches!(rx.try_recv(), Ok(Ok(7))));
+    }
+
+    #[test]
+    fn a_reply_whose_caller_left_is_abandoned() {
+        let (tx, rx) = tokio::sync::oneshot::channel::<Result<u32>>();
+        let reply = Reply::new(Some(tx));
+        assert!(!reply.abandoned());
+        drop(rx);
+        assert!(reply.abandoned());
+        assert!(!Reply::<u32>::new(None).abandoned());
+    }
+}

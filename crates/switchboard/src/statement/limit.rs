@@ -1,0 +1,83 @@
+//! A statement's time limit: the pool's statement timeout or what is left
+//! of its message's, and cancelling a statement that runs past it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use switchboard_core::{Error, Phase, Result};
+
+use crate::connection::{Conn, Held, Session};
+
+/// How long a cancelled statement may take to give up before its
+/// connection is abandoned.
+const CANCEL_GRACE: Duration = Duration::from_secs(2);
+
+/// The time a statement may run: the pool's statement timeout, or what is
+/// left of the message's, whichever is shorter.
+pub(super) fn time_limit(session: &Session) -> Option<Duration> {
+    let left = session
+        .deadline
+        .map(|d| d.saturating_duration_since(Instant::now()));
+    match (session.shared.config.statement_timeout, left) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Runs a statement for at most `limit`. Past it, the server is asked to
+/// cancel it (PostgreSQL cancel request, MySQL `KILL QUERY`) and the
+/// statement gets a short grace to stop; the caller gets `Error::Timeout`
+/// either way. A statement that does not stop in the grace leaves its
+/// connection poisoned, to be replaced rather than handed to the next
+/// caller.
+///
+/// SQLite cannot be interrupted (diesel does not expose the interrupt
+/// handle, and dropping diesel-async's blocking SQLite future blocks the
+/// thread), so there the statement runs to its end, the connection stays
+/// clean, and the caller gets `Error::Timeout` when it ends (or, with a
+/// message `.timeout()`, on time while the connection finishes).
+pub(super) async fn run_limited<T>(
+    session: &mut Session,
+    limit: Duration,
+    run: impl AsyncFnOnce(Conn<'_>, Arc<str>) -> diesel::QueryResult<T>,
+    sql: Arc<str>,
+) -> Result<T> {
+    let Held::Own(conn) = &mut session.conn else {
+        return Err(Error::Driver(
+            "a pipelined statement cannot have a time limit".into(),
+        ));
+    };
+    let canceller = conn.canceller();
+    let timeout = Error::Timeout {
+        after: limit,
+        phase: Phase::Statement,
+    };
+    let statement = run(Conn::Own(conn), sql);
+    let mut statement = std::pin::pin!(statement);
+    if let Ok(result) = tokio::time::timeout(limit, &mut statement).await {
+        return result.map_err(|e| session.shared.db_error(&e));
+    }
+    let Some(canceller) = canceller else {
+        let _ = statement.await;
+        return Err(timeout);
+    };
+    let shared = &session.shared;
+    let cancel = async {
+        if let Err(e) = canceller.cancel().await {
+            tracing::warn!(
+                pool = %shared.pool,
+                error = %shared.scrubber.scrub(&e),
+                "cancel request failed"
+            );
+        }
+        std::future::pending::<()>().await
+    };
+    let stopped = tokio::select! {
+        _ = cancel => false,
+        finished = tokio::time::timeout(CANCEL_GRACE, &mut statement) => finished.is_ok(),
+    };
+    if !stopped {
+        session.poisoned = true;
+    }
+    Err(timeout)
+}
