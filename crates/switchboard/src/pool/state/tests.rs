@@ -1,6 +1,8 @@
 //! The pool's decisions, tested without actix or a database: each test
 //! feeds inputs and reads the actions, as the manager would.
 
+use std::time::Duration;
+
 use super::*;
 
 fn limits(min: usize, max: usize) -> Limits {
