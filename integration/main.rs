@@ -13,6 +13,8 @@ mod errors;
 mod events;
 mod faults;
 mod guards;
+mod handback;
+mod hooks;
 mod lifecycle;
 mod nats;
 mod observe;

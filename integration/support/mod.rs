@@ -107,7 +107,9 @@ pub fn server_url(db: Db) -> Option<String> {
 /// A fresh target for `test` on `db`, or `None` if its server is missing.
 pub fn target(db: Db, test: &str) -> Option<Target> {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let table = format!("sb_{test}_{}_{n}", std::process::id());
+    // Within every backend's identifier limit (63 bytes on PostgreSQL).
+    let short: String = test.chars().take(36).collect();
+    let table = format!("sb_{short}_{}_{n}", std::process::id());
     let mut cleanup = Vec::new();
     let url = match db {
         Db::Sqlite => {

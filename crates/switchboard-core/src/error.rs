@@ -267,6 +267,10 @@ pub enum Phase {
     Statement,
     /// The drain of a pool whose connections were still lent out.
     Shutdown,
+    /// Resetting a connection handed back, before it is lent again.
+    Reset,
+    /// Setting up a new connection (`on_connect`).
+    Setup,
 }
 
 impl std::fmt::Display for Phase {
@@ -276,6 +280,8 @@ impl std::fmt::Display for Phase {
             Phase::Request => "request",
             Phase::Statement => "statement",
             Phase::Shutdown => "shutdown: connections still lent out",
+            Phase::Reset => "reset of a returned connection",
+            Phase::Setup => "on_connect setup",
         })
     }
 }

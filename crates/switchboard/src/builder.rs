@@ -10,11 +10,14 @@ use switchboard_core::{
     Kind, Result,
 };
 
+use crate::backend::DbConnection;
 use crate::backend::{backend_of, sqlite_target};
-use crate::config::{Backoff, HealthCheck, ParamPolicy, PoolConfig};
+use crate::config::{Backoff, HealthCheck, ParamPolicy, PoolConfig, ResetPolicy};
+use crate::connection::Setup;
 use crate::handle::Switchboard;
 use crate::pool::{Manager, Warm};
 use crate::shared::Shared;
+use futures_util::future::BoxFuture;
 
 /// A subscription made before the pool opens its first connection, so it
 /// sees `Connecting` and `Connected` too.
@@ -28,6 +31,7 @@ pub struct Builder {
     bus: Option<Bus>,
     attach: Vec<Attach>,
     guards: Guards,
+    setup: Setup,
 }
 
 impl std::fmt::Debug for Builder {
@@ -40,6 +44,7 @@ impl std::fmt::Debug for Builder {
             .field("config", &self.config)
             .field("subscriptions", &self.attach.len())
             .field("guards", &self.guards)
+            .field("setup", &self.setup)
             .finish()
     }
 }
@@ -52,6 +57,7 @@ impl Builder {
             bus: None,
             attach: Vec::new(),
             guards: Guards::new(),
+            setup: Setup::default(),
         }
     }
 
@@ -125,6 +131,37 @@ impl Builder {
     /// [`PoolConfig::pipeline`].
     pub fn pipeline(mut self, depth: usize) -> Self {
         self.config.pipeline = depth;
+        self
+    }
+
+    /// SQL run on every new connection before it is lent (and again after
+    /// a session reset, which clears what it set): `SET application_name =
+    /// 'billing'`, `SET search_path = app`, a time zone, SQLite pragmas
+    /// (they run after the pool's default pragmas, so they may override
+    /// them). Several calls run in order. A failure fails that connect
+    /// (`ConnectFailed`); a syntax or permission error is not retried.
+    pub fn on_connect_sql(mut self, sql: impl Into<String>) -> Self {
+        self.setup.sql.push(sql.into());
+        self
+    }
+
+    /// A hook run on every new connection after the `on_connect_sql`
+    /// statements (and again after a session reset), like sqlx's
+    /// `after_connect`: `|conn| Box::pin(async move { ... })`. Its error or
+    /// panic fails that connect; it is bounded by the connect timeout.
+    pub fn on_connect<F>(mut self, hook: F) -> Self
+    where
+        F: for<'c> Fn(&'c mut DbConnection) -> BoxFuture<'c, Result<()>> + Send + Sync + 'static,
+    {
+        self.setup.hooks.push(Arc::new(hook));
+        self
+    }
+
+    /// What is reset on a connection handed back with a transaction open or
+    /// its session changed; see [`ResetPolicy`]. Default
+    /// [`ResetPolicy::Session`].
+    pub fn reset_on_return(mut self, policy: ResetPolicy) -> Self {
+        self.config.reset = policy;
         self
     }
 
@@ -260,6 +297,7 @@ impl Builder {
             sqlite_path,
             bus,
             self.guards,
+            self.setup,
         ));
         let handle = Switchboard::new(Manager::new(shared.clone()).start(), shared);
         let warmed = handle

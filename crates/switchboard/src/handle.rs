@@ -11,7 +11,7 @@ use switchboard_core::{
 use crate::builder::Builder;
 use crate::lease::Lease;
 use crate::messages::{Checkout, Request, Shutdown};
-use crate::pool::{Manager, Status};
+use crate::pool::{Manager, Recycle, Status};
 use crate::shared::{PoolStats, Shared};
 use switchboard_core::status::PoolStatus;
 
@@ -101,6 +101,16 @@ impl Switchboard {
             // Already stopped: nothing left to drain.
             Err(_) => Ok(()),
         }
+    }
+
+    /// Replaces every connection without stopping the pool (HikariCP's
+    /// `softEvictConnections`): idle ones are closed now, lent ones when
+    /// they come back (`Closing { reason: recycled }`), and new ones open
+    /// as callers need them. No caller fails for it. Use it after a
+    /// failover, a password rotation or a schema change that cached plans
+    /// must not outlive. During shutdown: `Error::ShuttingDown`.
+    pub async fn recycle(&self) -> Result<()> {
+        self.addr.send(Recycle).await.map_err(|_| self.gone())?
     }
 
     /// The manager's address.

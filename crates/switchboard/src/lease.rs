@@ -75,6 +75,8 @@ pub struct Lease {
     id: ConnectionId,
     addr: Addr<ConnectionActor>,
     labels: Labels,
+    /// Throw the connection away when the lease ends.
+    discard: bool,
 }
 
 impl std::fmt::Debug for Lease {
@@ -87,7 +89,19 @@ impl std::fmt::Debug for Lease {
 
 impl Lease {
     pub(crate) fn new(id: ConnectionId, addr: Addr<ConnectionActor>, labels: Labels) -> Self {
-        Lease { id, addr, labels }
+        Lease {
+            id,
+            addr,
+            labels,
+            discard: false,
+        }
+    }
+
+    /// Ends the lease and throws its connection away instead of returning
+    /// it (`Invalidated`, `CheckedIn`, `Closing`, `Closed`; the pool opens
+    /// another as needed): for a session tainted in a way no reset covers.
+    pub fn invalidate(mut self) {
+        self.discard = true;
     }
 
     /// The leased connection.
@@ -123,6 +137,8 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        self.addr.do_send(Return);
+        self.addr.do_send(Return {
+            discard: self.discard,
+        });
     }
 }

@@ -38,7 +38,8 @@ mod statement;
 pub use backend::DbConnection;
 pub use bind::{BindValue, Typed};
 pub use builder::Builder;
-pub use config::{Backoff, HealthCheck, ParamPolicy, PoolConfig};
+pub use config::{Backoff, HealthCheck, ParamPolicy, PoolConfig, ResetPolicy};
+pub use connection::SetupHook;
 /// diesel, re-exported so user code builds queries with the same version.
 pub use diesel;
 /// diesel-async, re-exported for `Interact` and `Transaction` closures.
@@ -47,7 +48,7 @@ pub use handle::Switchboard;
 pub use lease::Lease;
 pub use load::LoadAny;
 pub use messages::{Checkout, Execute, Interact, Load, Opts, Request, Shutdown, Transaction};
-pub use pool::{Dispatched, Manager, Status};
+pub use pool::{Dispatched, Manager, Recycle, Status};
 pub use shared::PoolStats;
 /// Guards: asked before every connect and statement, able to veto.
 pub use switchboard_core::guard;
@@ -57,5 +58,6 @@ pub use switchboard_core::status::{
 pub use switchboard_core::{
     Backend, Bus, Check, CloseReason, ConnectionId, DbErrorKind, Delivery, Error, ErrorInfo, Event,
     EventKind, EventReceiver, Filter, Flow, Guard, GuardPolicy, Kind, Labels, Meta, Origin,
-    ParamValue, Params, Result, Ruling, StatementClass, SubscriptionId, SubscriptionStats, Verdict,
+    ParamValue, Params, ResetScope, Result, RollbackReason, Ruling, StatementClass, SubscriptionId,
+    SubscriptionStats, Verdict,
 };

@@ -13,8 +13,9 @@ use switchboard_core::{Labels, Result};
 
 use crate::backend::DbConnection;
 use crate::bind::{BindValue, Typed};
-use crate::connection::{Job, Session};
+use crate::connection::{Job, Session, reset};
 use crate::load::LoadAny;
+use crate::shared::Shared;
 
 /// Labels and timeout of one message.
 #[derive(Debug, Clone, Default)]
@@ -81,6 +82,32 @@ pub trait Request: Send + 'static {
         Self: Sized,
     {
         None
+    }
+}
+
+/// How the manager may place a message: whether it may share a PostgreSQL
+/// connection with other callers' statements (pipelining).
+pub(crate) trait Placement {
+    /// Whether it is one autocommit statement that leaves nothing behind on
+    /// its session (no transaction, no session state; see
+    /// `connection::reset`): only such statements may share a connection,
+    /// or one caller's `SET` would reach the others.
+    fn shareable(&self, shared: &Shared) -> bool;
+}
+
+impl Placement for Execute {
+    fn shareable(&self, shared: &Shared) -> bool {
+        let classified = shared.classifier.classify(&self.sql, shared.dialect);
+        reset::effect(&self.sql, &classified).is_neutral()
+    }
+}
+
+impl<Q: LoadAny<U>, U> Placement for Load<Q, U> {
+    fn shareable(&self, shared: &Shared) -> bool {
+        match shared.load_sql(&self.query) {
+            Ok((sql, classified)) => reset::effect(&sql, &classified).is_neutral(),
+            Err(_) => false,
+        }
     }
 }
 
@@ -313,6 +340,12 @@ macro_rules! closure_message {
 
         impl<F, T: 'static> actix::Message for $name<F, T> {
             type Result = Result<T>;
+        }
+
+        impl<F, T> Placement for $name<F, T> {
+            fn shareable(&self, _: &Shared) -> bool {
+                false
+            }
         }
 
         impl<F, T> Request for $name<F, T>

@@ -10,6 +10,7 @@ use switchboard_core::{Backend, Bus, Classified, DatabaseUrl, Error, Guards, Res
 use switchboard_sql::{Classifier, Dialect};
 
 use crate::config::PoolConfig;
+use crate::connection::Setup;
 use crate::load::LoadAny;
 
 /// Read-only facts and shared counters of one pool.
@@ -23,6 +24,8 @@ pub(crate) struct Shared {
     pub(crate) bus: Bus,
     /// Asked before every connect and statement.
     pub(crate) guards: Guards,
+    /// Run on every new connection, and again after a session reset.
+    pub(crate) setup: Setup,
     /// Statement classification, cached by SQL text.
     pub(crate) classifier: Classifier,
     /// The SQL text and classification of `Load` queries whose text depends
@@ -56,6 +59,7 @@ impl Shared {
         sqlite_path: Option<String>,
         bus: Bus,
         guards: Guards,
+        setup: Setup,
     ) -> Self {
         Shared {
             pool: Arc::from(config.name.as_str()),
@@ -69,6 +73,7 @@ impl Shared {
             sqlite_path,
             bus,
             guards,
+            setup,
             stats: Counters::default(),
             outage: Default::default(),
             closed: Default::default(),

@@ -21,7 +21,7 @@ use diesel_async::{
 use switchboard_core::diesel_error::connect_error_kind;
 use switchboard_core::{Backend, DatabaseUrl, Error, Result};
 
-pub(crate) use sqlite::sqlite_target;
+pub(crate) use sqlite::{SESSION_PRAGMAS as SQLITE_SESSION_PRAGMAS, sqlite_target};
 
 /// The SQLite connection type: diesel's blocking connection, run on
 /// tokio's blocking pool by diesel-async's wrapper.

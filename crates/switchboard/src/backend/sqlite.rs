@@ -42,11 +42,16 @@ pub(crate) fn sqlite_target(url: &DatabaseUrl) -> Result<String> {
     Ok(rest.to_owned())
 }
 
-/// Pragmas every connection gets: wait for locks instead of failing at once,
-/// enforce foreign keys, and write-ahead logging for files.
+/// The session pragmas every connection gets, again after a session
+/// reset: wait for locks instead of failing at once, enforce foreign keys.
+/// Defaults: the pool's `on_connect` SQL runs after them and may override
+/// them.
+pub(crate) const SESSION_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
+
+/// Pragmas every connection gets: [`SESSION_PRAGMAS`], and write-ahead
+/// logging for files.
 pub(super) async fn prepare(conn: &mut SqliteAsync, path: &str) -> Result<()> {
-    conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")
-        .await?;
+    conn.batch_execute(SESSION_PRAGMAS).await?;
     if path.starts_with("file:") {
         return Ok(());
     }

@@ -8,7 +8,9 @@
 //! each mode runs. The manager learns what came back through [`Released`].
 
 mod probe;
+pub(crate) mod reset;
 mod session;
+mod setup;
 mod task;
 
 use std::rc::Rc;
@@ -18,7 +20,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use diesel_async::pg::AsyncPgConnection;
 use switchboard_core::{
-    CloseReason, ConnectionId, Emitter, Error, ErrorInfo, EventKind, Labels, Result,
+    CloseReason, ConnectionId, Emitter, Error, ErrorInfo, EventKind, Labels, Result, RollbackReason,
 };
 
 use crate::backend::DbConnection;
@@ -26,7 +28,10 @@ use crate::lease::Grant;
 use crate::pool::state::Release;
 use crate::shared::Shared;
 pub(crate) use probe::{Instrument, Probe};
+use reset::{Outcome, Owed};
 pub(crate) use session::{Conn, Held, Session, execute_dyn};
+pub(crate) use setup::Setup;
+pub use setup::SetupHook;
 pub(crate) use task::{Job, Mode, Reply, Task};
 
 /// Tells the manager how a connection came back.
@@ -45,10 +50,13 @@ pub(crate) struct Lend {
     pub(crate) labels: Labels,
 }
 
-/// The lease holder gives the connection back.
+/// The lease holder gives the connection back; `discard`: it tainted the
+/// session and wants the connection thrown away instead.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct Return;
+pub(crate) struct Return {
+    pub(crate) discard: bool,
+}
 
 /// Checks the connection with a cheap statement before it is lent; a
 /// connection that fails is invalidated and closes itself.
@@ -75,6 +83,9 @@ pub(crate) enum State {
     },
     /// Shared by pipelined statements.
     Pipelined(Pipeline),
+    /// Being reset after its holder gave it back, before the pool lends it
+    /// again (the reset holds the actor until it ends).
+    Resetting,
     /// Closed: `Closing` and `Closed` were published, the manager told.
     /// (Also what a state is swapped for while it changes.)
     Closed,
@@ -149,14 +160,66 @@ impl ConnectionActor {
         let conn = conn.take();
         self.emitter.emit(EventKind::CheckedIn { held });
         self.emitter.set_labels(Labels::new());
-        match conn {
-            Some(conn) => {
-                self.state = State::Ready(conn);
-                self.release(Release::Free);
-            }
+        let Some(conn) = conn else {
             // Closing tells the manager the connection is gone.
-            None => self.close(CloseReason::Invalidated, ctx),
+            self.close(CloseReason::Invalidated, ctx);
+            return;
+        };
+        let owed = self.probe.debt.take();
+        if owed.is_nothing() {
+            self.state = State::Ready(conn);
+            self.release(Release::Free);
+        } else {
+            self.reset(conn, owed, ctx);
         }
+    }
+
+    /// Pays what the last holder left behind (see `reset`), then hands
+    /// the connection back to the pool; a reset that fails invalidates it,
+    /// so it is never lent out dirty.
+    fn reset(&mut self, mut conn: DbConnection, owed: Owed, ctx: &mut Context<Self>) {
+        self.state = State::Resetting;
+        let shared = self.shared.clone();
+        let work = async move {
+            let started = Instant::now();
+            let limit = shared.config.connect_timeout;
+            let outcome =
+                match tokio::time::timeout(limit, reset::reset(&mut conn, &shared, owed)).await {
+                    Ok(outcome) => outcome.map_err(|e| shared.scrub(e)),
+                    Err(_) => Err(Error::Timeout {
+                        after: limit,
+                        phase: switchboard_core::Phase::Reset,
+                    }),
+                };
+            (conn, outcome, started.elapsed())
+        };
+        ctx.wait(
+            work.into_actor(self)
+                .map(move |(conn, outcome, took), act, ctx| {
+                    if owed.tx_open {
+                        act.emitter.emit(EventKind::TxRollback {
+                            depth: 1,
+                            reason: RollbackReason::Reset,
+                        });
+                    }
+                    match outcome {
+                        Ok(Outcome::Done(what)) => {
+                            act.emitter.emit(EventKind::Reset { took, what });
+                            act.state = State::Ready(conn);
+                            act.release(Release::Free);
+                        }
+                        Ok(Outcome::Replace) => {
+                            drop(conn);
+                            act.close(CloseReason::Reset, ctx);
+                        }
+                        Err(e) => {
+                            drop(conn);
+                            act.invalidate(e.info());
+                            act.close(CloseReason::Invalidated, ctx);
+                        }
+                    }
+                }),
+        );
     }
 
     /// The connection shared for one more pipelined statement; `None` if it
@@ -277,7 +340,18 @@ impl Handler<Lend> for ConnectionActor {
 
 impl Handler<Return> for ConnectionActor {
     type Result = ();
-    fn handle(&mut self, _: Return, ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: Return, ctx: &mut Self::Context) {
+        if msg.discard
+            && let State::Lent { conn, .. } = &mut self.state
+            && let Some(conn) = conn.take()
+        {
+            drop(conn);
+            self.invalidate(ErrorInfo::new(
+                "invalidated",
+                None,
+                "the lease holder invalidated the connection",
+            ));
+        }
         self.give_back(ctx);
     }
 }

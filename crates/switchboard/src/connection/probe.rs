@@ -12,8 +12,9 @@ use std::time::Instant;
 
 use diesel::connection::{Instrumentation, InstrumentationEvent};
 use parking_lot::Mutex;
-use switchboard_core::{Emitter, EventKind, Origin, Params, StatementClass};
+use switchboard_core::{Emitter, EventKind, Origin, Params, RollbackReason, StatementClass};
 
+use super::reset::{self, Debt};
 use crate::shared::Shared;
 use crate::statement::next_query_id;
 
@@ -27,6 +28,8 @@ pub(crate) struct Probe {
     statements: AtomicU64,
     /// The closure statement under way: its query id and start.
     current: Mutex<Option<(u64, Instant)>>,
+    /// What the connection owes its next holder since it was lent.
+    pub(crate) debt: Debt,
 }
 
 impl Probe {
@@ -37,6 +40,7 @@ impl Probe {
             report: AtomicBool::new(false),
             statements: AtomicU64::new(0),
             current: Mutex::new(None),
+            debt: Debt::default(),
         })
     }
 
@@ -55,19 +59,34 @@ impl Probe {
     fn on_event(&self, event: InstrumentationEvent<'_>) {
         match event {
             InstrumentationEvent::BeginTransaction { depth, .. } => {
+                if depth.get() == 1 {
+                    self.debt.note_transaction(true);
+                }
                 self.emitter.emit(EventKind::TxBegin { depth: depth.get() })
             }
-            InstrumentationEvent::CommitTransaction { depth, .. } => self
-                .emitter
-                .emit(EventKind::TxCommit { depth: depth.get() }),
-            InstrumentationEvent::RollbackTransaction { depth, .. } => self
-                .emitter
-                .emit(EventKind::TxRollback { depth: depth.get() }),
+            InstrumentationEvent::CommitTransaction { depth, .. } => {
+                if depth.get() == 1 {
+                    self.debt.note_transaction(false);
+                }
+                self.emitter
+                    .emit(EventKind::TxCommit { depth: depth.get() })
+            }
+            InstrumentationEvent::RollbackTransaction { depth, .. } => {
+                if depth.get() == 1 {
+                    self.debt.note_transaction(false);
+                }
+                self.emitter.emit(EventKind::TxRollback {
+                    depth: depth.get(),
+                    reason: RollbackReason::Caller,
+                })
+            }
             InstrumentationEvent::StartQuery { query, .. }
                 if self.report.load(Ordering::Relaxed) =>
             {
                 let sql = sql_without_binds(&query.to_string());
-                let class = match &*self.shared.classifier.classify(&sql, self.shared.dialect) {
+                let classified = self.shared.classifier.classify(&sql, self.shared.dialect);
+                self.debt.note(reset::effect(&sql, &classified));
+                let class = match &*classified {
                     Ok(c) => c.class,
                     Err(_) => StatementClass::Misc,
                 };

@@ -163,7 +163,26 @@ impl Session {
         };
         self.shared.bus.ready().await?;
         self.probe.report_statements(true);
-        let outcome = f(conn).await;
+        let outcome = match self.deadline {
+            // Past its message's deadline the closure is abandoned where it
+            // stands: its caller has been told it timed out, so what it
+            // began must not commit later. The connection, its state
+            // unknown mid-statement, is replaced; the server rolls back.
+            Some(deadline) => {
+                let after = deadline.saturating_duration_since(Instant::now());
+                match tokio::time::timeout_at(deadline.into(), f(conn)).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => {
+                        self.poisoned = true;
+                        Err(Error::Timeout {
+                            after,
+                            phase: switchboard_core::Phase::Request,
+                        })
+                    }
+                }
+            }
+            None => f(conn).await,
+        };
         self.probe.report_statements(false);
         outcome
     }
@@ -226,6 +245,7 @@ mod tests {
             None,
             Bus::new(),
             switchboard_core::Guards::default(),
+            Default::default(),
         ));
         let conn = SyncConnectionWrapper::<SqliteConnection>::establish(":memory:")
             .await

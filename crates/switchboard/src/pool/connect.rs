@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use actix::prelude::*;
 use switchboard_core::{
-    ActorRole, Check, ConnectErrorKind, ConnectionId, Emitter, Error, EventKind, Result,
+    ActorRole, Check, ConnectErrorKind, ConnectionId, Emitter, Error, EventKind, Phase, Result,
 };
 use tokio::sync::oneshot;
 
@@ -51,11 +51,18 @@ impl Manager {
             });
             guard_connect(&shared, &emitter, target, attempt).await?;
             shared.bus.ready().await?;
-            let connected = connect_within(&shared).await?;
+            let mut connected = connect_within(&shared).await?;
             emitter.emit(EventKind::Connected {
                 server_version: connected.server_version.clone(),
                 took: connected.took,
             });
+            if !shared.setup.is_empty() {
+                let started = Instant::now();
+                set_up(&shared, &mut connected).await?;
+                emitter.emit(EventKind::Initialized {
+                    took: started.elapsed(),
+                });
+            }
             Ok(connected)
         };
         ctx.spawn(work.into_actor(self).map(move |result, act, ctx| {
@@ -198,6 +205,9 @@ pub(super) fn is_permanent(err: &Error) -> bool {
                 | ConnectErrorKind::CannotOpen
         ),
         Error::Denied { .. } | Error::InvalidUrl { .. } | Error::UnsupportedScheme { .. } => true,
+        // The pool's own setup failed on the server, or its hook panicked:
+        // the setup must change first.
+        Error::Database { .. } | Error::Panic(_) => true,
         _ => false,
     }
 }
@@ -215,6 +225,19 @@ async fn connect_within(shared: &Shared) -> Result<Connected> {
                 "no answer within the connect timeout ({}ms)",
                 limit.as_millis()
             ),
+        }),
+    }
+}
+
+/// Runs the pool's `on_connect` setup on a new connection, bounded by the
+/// connect timeout.
+async fn set_up(shared: &Shared, connected: &mut Connected) -> Result<()> {
+    let limit = shared.config.connect_timeout;
+    match tokio::time::timeout(limit, shared.setup.run(&mut connected.conn)).await {
+        Ok(result) => result.map_err(|e| shared.scrub(e)),
+        Err(_) => Err(Error::Timeout {
+            after: limit,
+            phase: Phase::Setup,
         }),
     }
 }

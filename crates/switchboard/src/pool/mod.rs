@@ -259,6 +259,26 @@ impl Handler<Status> for Manager {
     }
 }
 
+/// Asks the manager to replace every connection; see
+/// [`Switchboard::recycle`](crate::Switchboard::recycle).
+#[derive(Debug, Clone, Copy, Default, Message)]
+#[rtype(result = "Result<()>")]
+pub struct Recycle;
+
+impl Handler<Recycle> for Manager {
+    type Result = Result<()>;
+
+    fn handle(&mut self, _: Recycle, ctx: &mut Self::Context) -> Self::Result {
+        let recycling = self.state.recycle();
+        self.carry_out(ctx);
+        if recycling {
+            Ok(())
+        } else {
+            Err(self.shutting_down())
+        }
+    }
+}
+
 impl Handler<Released> for Manager {
     type Result = ();
 

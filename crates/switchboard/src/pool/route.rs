@@ -19,7 +19,9 @@ use crate::backend::DbConnection;
 use crate::connection::{ConnectionActor, Job, Lend, Mode, Reply, Task};
 use crate::lease::{Grant, Lease};
 use crate::load::LoadAny;
-use crate::messages::{Checkout, Execute, Interact, Load, Opts, Request, Transaction, Work};
+use crate::messages::{
+    Checkout, Execute, Interact, Load, Opts, Placement, Request, Transaction, Work,
+};
 use crate::shared::Shared;
 
 /// What a caller gets when it asks: a grant now, or a place in the queue.
@@ -63,13 +65,14 @@ impl Manager {
     /// Routes a query message.
     fn dispatch<R>(&mut self, request: R, ctx: &mut Context<Self>) -> Dispatched<R::Output>
     where
-        R: Request + Message<Result = Result<<R as Request>::Output>>,
+        R: Request + Placement + Message<Result = Result<<R as Request>::Output>>,
         Self: Handler<R>,
     {
         let retry = request.next_attempt();
-        let pipelinable = request.pipelinable();
+        let pipelinable = request.pipelinable() && self.pipelining();
+        let shareable = pipelinable && request.shareable(&self.shared);
         let (Work(job), opts) = request.into_work();
-        let pipelinable = pipelinable && self.may_pipeline(&opts);
+        let pipelinable = shareable && opts.timeout.is_none();
         let acquired = self.acquire(pipelinable, ctx);
         if retry.is_none() && opts.timeout.is_none() {
             match acquired {
@@ -138,14 +141,14 @@ impl Manager {
         })
     }
 
-    /// Whether a message with `opts` may pipeline: on PostgreSQL, with
-    /// pipelining on, and with no time limit (a cancelled statement would
-    /// take its neighbours down with it).
-    fn may_pipeline(&self, opts: &Opts) -> bool {
+    /// Whether statements may pipeline at all: on PostgreSQL, with
+    /// pipelining on, and with no statement time limit (a cancelled
+    /// statement would take its neighbours down with it; a message with a
+    /// timeout of its own does not pipeline either).
+    fn pipelining(&self) -> bool {
         let config = &self.shared.config;
         self.shared.backend == switchboard_core::Backend::Postgres
             && config.pipeline > 1
-            && opts.timeout.is_none()
             && config.statement_timeout.is_none()
     }
 }

@@ -46,6 +46,9 @@ enum Use {
 struct Open {
     opened: Instant,
     state: Use,
+    /// `recycle()` asked for it to be replaced: closed instead of lent
+    /// again, and takes no new pipelined statements.
+    doomed: bool,
 }
 
 /// A connect slot: counted against the maximum from its first attempt
@@ -161,7 +164,7 @@ impl PoolState {
     /// connection (or place) goes to the next caller.
     pub(crate) fn refused(&mut self, conn: ConnectionId, place: Place, now: Instant) {
         match place {
-            Place::Whole => self.free(conn, now),
+            Place::Whole => self.reuse(conn, now),
             Place::Pipelined => self.released(conn, Release::PlaceFreed, now),
         }
     }
@@ -201,6 +204,7 @@ impl PoolState {
             Open {
                 opened: now,
                 state: Use::Lent,
+                doomed: false,
             },
         );
         if self.draining {
@@ -264,10 +268,8 @@ impl PoolState {
             self.forget(conn);
             self.replenish();
             self.check_drained();
-        } else if self.draining {
-            self.close(conn, CloseReason::Shutdown);
         } else {
-            self.free(conn, now);
+            self.reuse(conn, now);
         }
     }
 
@@ -307,6 +309,24 @@ impl PoolState {
             self.close(conn, reason);
         }
         self.replenish();
+    }
+
+    /// Replaces every connection, without stopping the pool (HikariCP's
+    /// `softEvictConnections`): idle ones now, the others as they come
+    /// back; new ones open for callers and the minimum meanwhile. Returns
+    /// `false` during a drain, when there is nothing to replace them for.
+    pub(crate) fn recycle(&mut self) -> bool {
+        if self.draining {
+            return false;
+        }
+        for open in self.open.values_mut() {
+            open.doomed = true;
+        }
+        for (conn, _) in std::mem::take(&mut self.idle) {
+            self.close(conn, CloseReason::Recycled);
+        }
+        self.replenish();
+        true
     }
 
     /// Opens the minimum number of connections; returns their slots.

@@ -17,7 +17,7 @@ use std::time::Instant;
 use switchboard_core::guard::{Check, Decision, Statement};
 use switchboard_core::{Classified, Error, EventKind, Origin, Params, Result, StatementClass};
 
-use crate::connection::{Conn, Held, Session};
+use crate::connection::{Conn, Held, Session, reset};
 
 static NEXT_QUERY_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -104,6 +104,7 @@ impl StatementRun {
             }
             bus.pass_gates(&executing).await?;
             session.probe.count_statement();
+            session.probe.debt.note(reset::effect(&sql, &classified));
             match (limit::time_limit(session), &mut session.conn) {
                 // Pipelined statements never have a time limit.
                 (Some(within), Held::Own(_)) => {

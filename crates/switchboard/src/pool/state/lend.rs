@@ -32,7 +32,7 @@ impl PoolState {
         self.open
             .iter()
             .filter_map(|(id, o)| match o.state {
-                Use::Pipelined(n) if n < self.limits.pipeline => Some((*id, n)),
+                Use::Pipelined(n) if n < self.limits.pipeline && !o.doomed => Some((*id, n)),
                 _ => None,
             })
             .min_by_key(|(_, n)| *n)
@@ -56,6 +56,9 @@ impl PoolState {
             self.close(conn, CloseReason::Shutdown);
         } else if self.expired(conn, now) {
             self.close(conn, CloseReason::Lifetime);
+            self.replenish();
+        } else if self.open.get(&conn).is_some_and(|o| o.doomed) {
+            self.close(conn, CloseReason::Recycled);
             self.replenish();
         } else {
             self.free(conn, now);
@@ -93,6 +96,7 @@ impl PoolState {
         loop {
             let Some(Open {
                 state: Use::Pipelined(n),
+                doomed: false,
                 ..
             }) = self.open.get_mut(&conn)
             else {

@@ -1,0 +1,79 @@
+//! Setting a connection up: the pool's `on_connect` SQL and hooks, run on
+//! every new connection before it is lent or counted open (SQLAlchemy's
+//! `connect` event, HikariCP's `connectionInitSql`, sqlx's
+//! `after_connect`), and again after a session reset, which clears what
+//! they set.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use switchboard_core::{Error, Result};
+
+use crate::backend::DbConnection;
+
+/// A setup hook: given the new connection, prepares its session.
+pub type SetupHook =
+    Arc<dyn for<'c> Fn(&'c mut DbConnection) -> BoxFuture<'c, Result<()>> + Send + Sync>;
+
+/// What runs on every new connection, in order: the SQL texts, then the
+/// hooks.
+#[derive(Clone, Default)]
+pub(crate) struct Setup {
+    pub(crate) sql: Vec<String>,
+    pub(crate) hooks: Vec<SetupHook>,
+}
+
+impl std::fmt::Debug for Setup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Setup")
+            .field("sql", &self.sql)
+            .field("hooks", &self.hooks.len())
+            .finish()
+    }
+}
+
+impl Setup {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.sql.is_empty() && self.hooks.is_empty()
+    }
+
+    /// Runs the setup on `conn`. A hook that panics fails the setup with
+    /// `Error::Panic`; the caller bounds the time it may take.
+    pub(crate) async fn run(&self, conn: &mut DbConnection) -> Result<()> {
+        for sql in &self.sql {
+            conn.batch_execute(sql)
+                .await
+                .map_err(|e| setup_error(sql, e))?;
+        }
+        for hook in &self.hooks {
+            match AssertUnwindSafe(hook(conn)).catch_unwind().await {
+                Ok(result) => result?,
+                Err(panic) => {
+                    return Err(Error::Panic(format!(
+                        "an on_connect hook panicked: {}",
+                        switchboard_core::error::panic_message(&*panic)
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A setup statement's failure, saying which statement it was.
+fn setup_error(sql: &str, err: Error) -> Error {
+    match err {
+        Error::Database {
+            kind,
+            code,
+            message,
+        } => Error::Database {
+            kind,
+            code,
+            message: format!("on_connect SQL {sql:?} failed: {message}"),
+        },
+        other => other,
+    }
+}
