@@ -77,7 +77,8 @@ impl Listeners {
         );
         let published = listeners.published.clone();
         bus.subscribe_fn("reference", Filter::all(), lossless, move |e: Event| {
-            if e.meta().connection.is_some() {
+            // Not the Lagged probe meant for the lossy subscriber.
+            if e.kind() != Kind::Lagged {
                 published.fetch_add(1, Ordering::Relaxed);
             }
         })
@@ -214,9 +215,11 @@ impl Tally {
 
     fn record(&mut self, e: &Event) {
         let meta = e.meta();
-        let Some(conn) = meta.connection else {
-            return; // a Lagged notice meant for the lossy subscriber
-        };
+        if e.kind() == Kind::Lagged {
+            return; // a notice meant for the lossy subscriber
+        }
+        // The pool's own events (no connection) count their own sequence.
+        let conn = meta.connection.unwrap_or(0);
         let (word, bit) = ((meta.id / 64) as usize, meta.id % 64);
         if word >= self.ids.len() {
             self.ids.resize((word + 1) * 2, 0);
@@ -261,7 +264,7 @@ impl Tally {
             ));
         }
         for (conn, (seq, closed)) in &self.connections {
-            if !closed {
+            if !closed && *conn != 0 {
                 problems.push(format!("connection {conn}: no Closed after {seq} events"));
             }
         }

@@ -299,6 +299,12 @@ impl Builder {
             self.guards,
             self.setup,
         ));
+        shared
+            .events
+            .emit(switchboard_core::EventKind::PoolStarted {
+                min: shared.config.min_size,
+                max: shared.config.max_size,
+            });
         let handle = Switchboard::new(Manager::new(shared.clone()).start(), shared);
         let warmed = handle
             .send(Warm)

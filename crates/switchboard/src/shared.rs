@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use switchboard_core::redact::Scrubber;
-use switchboard_core::{Backend, Bus, Classified, DatabaseUrl, Error, Guards, Result};
+use switchboard_core::{Backend, Bus, Classified, DatabaseUrl, Emitter, Error, Guards, Result};
 use switchboard_sql::{Classifier, Dialect};
 
 use crate::config::PoolConfig;
@@ -26,6 +26,8 @@ pub(crate) struct Shared {
     pub(crate) guards: Guards,
     /// Run on every new connection, and again after a session reset.
     pub(crate) setup: Setup,
+    /// Publishes the pool's own events (no connection).
+    pub(crate) events: Emitter,
     /// Statement classification, cached by SQL text.
     pub(crate) classifier: Classifier,
     /// The SQL text and classification of `Load` queries whose text depends
@@ -61,8 +63,10 @@ impl Shared {
         guards: Guards,
         setup: Setup,
     ) -> Self {
+        let pool: Arc<str> = Arc::from(config.name.as_str());
         Shared {
-            pool: Arc::from(config.name.as_str()),
+            events: Emitter::for_pool(bus.clone(), pool.clone(), backend),
+            pool,
             classifier: Classifier::new(config.classifier_cache),
             load_sql: Default::default(),
             dialect: Dialect::for_backend(backend),

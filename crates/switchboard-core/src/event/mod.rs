@@ -246,7 +246,7 @@ impl fmt::Display for Event {
             EventKind::LeakSuspected { held } => write!(f, " lent out for {held:?}"),
             EventKind::Initialized { took } => write!(f, " took={took:?}"),
             EventKind::Reset { took, what } => write!(f, " {what:?} took={took:?}"),
-            EventKind::PoolStarted { open, max } => write!(f, " open={open} max={max}"),
+            EventKind::PoolStarted { min, max } => write!(f, " min={min} max={max}"),
             EventKind::PoolStopped { drained } => write!(f, " drained={drained}"),
             EventKind::CheckoutTimedOut {
                 waited,

@@ -177,20 +177,21 @@ pub enum EventKind {
         /// What was reset.
         what: ResetScope,
     },
-    /// The pool started; the first event of every pool (connection 0).
+    /// The pool is starting; the first event of every pool (no connection:
+    /// pool events carry none).
     PoolStarted {
-        /// Connections opened at start.
-        open: usize,
+        /// Connections the pool keeps open.
+        min: usize,
         /// The pool's maximum size.
         max: usize,
     },
-    /// The pool drained and stopped; its last event (connection 0).
+    /// The pool drained and stopped; its last event.
     PoolStopped {
         /// Whether every connection was given back and closed within the
         /// shutdown timeout.
         drained: bool,
     },
-    /// A caller gave up waiting for a connection (connection 0): every
+    /// A caller gave up waiting for a connection (with the caller's labels): every
     /// connection stayed busy, or none could be opened.
     CheckoutTimedOut {
         /// How long it waited.

@@ -110,12 +110,12 @@ impl LoggerState {
                 took_ms = ms(*took),
                 "reset"
             ),
-            EventKind::PoolStarted { open, max } => tracing::info!(
+            EventKind::PoolStarted { min, max } => tracing::info!(
                 target: TARGET_POOL,
                 pool,
-                open,
+                min,
                 max,
-                "pool started"
+                "pool starting"
             ),
             EventKind::PoolStopped { drained } => tracing::info!(
                 target: TARGET_POOL,

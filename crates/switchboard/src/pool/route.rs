@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use actix::dev::{MessageResponse, OneshotSender};
 use actix::prelude::*;
-use switchboard_core::{Error, Phase, Result};
+use switchboard_core::{Error, EventKind, Labels, Phase, Result};
 use tokio::sync::oneshot;
 
 use super::Manager;
@@ -32,10 +32,10 @@ pub(super) enum Acquired {
 
 impl Acquired {
     /// Waits for the grant, up to the pool's checkout timeout.
-    async fn grant(self, shared: &Shared, started: Instant) -> Result<Grant> {
+    async fn grant(self, shared: &Shared, started: Instant, labels: &Labels) -> Result<Grant> {
         match self {
             Acquired::Now(grant) => grant,
-            Acquired::Later(rx) => wait_for_grant(rx, shared, started).await,
+            Acquired::Later(rx) => wait_for_grant(rx, shared, started, labels).await,
         }
     }
 }
@@ -107,7 +107,7 @@ impl Manager {
             let started = Instant::now();
             let limit = opts.timeout;
             let run = async {
-                let grant = acquired.grant(&shared, started).await?;
+                let grant = acquired.grant(&shared, started, &opts.labels).await?;
                 let addr = grant.addr.clone();
                 let deadline = opts.timeout.map(|t| started + t);
                 let (tx, rx) = oneshot::channel();
@@ -162,34 +162,48 @@ fn work<T>(job: Job<T>, grant: Grant, opts: Opts, deadline: Option<Instant>) -> 
     Task::new(job, mode, opts.labels, deadline)
 }
 
-/// Waits for the manager to grant a connection, up to the checkout timeout.
+/// Waits for the manager to grant a connection, up to the checkout timeout;
+/// a caller that gives up is published as `CheckoutTimedOut` with its
+/// `labels`.
 async fn wait_for_grant(
     rx: oneshot::Receiver<Result<Grant>>,
     shared: &Shared,
     started: Instant,
+    labels: &Labels,
 ) -> Result<Grant> {
     match tokio::time::timeout(shared.config.checkout_timeout, rx).await {
         Ok(Ok(grant)) => grant,
         Ok(Err(_)) => Err(Error::Gone(switchboard_core::ActorRole::Manager)),
         Err(_) => {
             let stats = shared.stats.snapshot(shared.config.max_size);
+            let waited = started.elapsed();
+            let waiting = stats.waiting.saturating_sub(1);
+            let outage = shared.outage.lock().clone();
+            shared.events.emit_as(
+                EventKind::CheckoutTimedOut {
+                    waited,
+                    waiting,
+                    unreachable: outage.is_some(),
+                },
+                labels,
+            );
             // Connects are failing: that, not the busy connections, is why
             // nobody was served.
-            if let Some(outage) = &*shared.outage.lock() {
+            if let Some(outage) = outage {
                 return Err(Error::Unreachable {
                     pool: shared.pool.to_string(),
-                    waited: started.elapsed(),
+                    waited,
                     attempts: outage.attempts,
-                    last_error: outage.last_error.clone(),
+                    last_error: outage.last_error,
                     retry_every: outage.retry_every,
                 });
             }
             Err(Error::PoolTimeout {
                 pool: shared.pool.to_string(),
-                waited: started.elapsed(),
+                waited,
                 busy: stats.busy,
                 max: stats.max,
-                waiting: stats.waiting.saturating_sub(1),
+                waiting,
             })
         }
     }
@@ -260,7 +274,7 @@ impl Handler<Checkout> for Manager {
         Box::pin(async move {
             let started = Instant::now();
             let lend = async {
-                let grant = acquired.grant(&shared, started).await?;
+                let grant = acquired.grant(&shared, started, &opts.labels).await?;
                 let lease = Lease::new(grant.id, (*grant.addr).clone(), opts.labels.clone());
                 // Not awaited: actix skips a message whose sender gave up,
                 // and a caller timing out here would then release the
