@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::event::{Event, EventKind, Meta, Spare};
 use crate::filter::Filter;
 pub use gate::Gate;
-pub use pump::{EventReceiver, Flow};
+pub use pump::{EventReceiver, Flow, MAX_REDELIVERIES};
 use queue::Queue;
 
 /// How a subscription receives events when it falls behind.
