@@ -105,7 +105,8 @@ impl DbConnection {
     /// Runs SQL text without binds (several statements allowed), like
     /// diesel's `batch_execute`.
     pub async fn batch_execute(&mut self, sql: &str) -> Result<()> {
-        Ok(each!(self, c => c.batch_execute(sql).await)?)
+        let backend = self.backend();
+        each!(self, c => c.batch_execute(sql).await).map_err(|e| Error::from_diesel(&e, backend))
     }
 
     /// Runs an [`Execute`](crate::Execute) on this connection (inside an
@@ -115,7 +116,10 @@ impl DbConnection {
         if statement.sql.trim().is_empty() {
             return Err(Error::EmptyStatement);
         }
-        Ok(crate::connection::execute_dyn(self, &statement.sql, &statement.binds).await?)
+        let backend = self.backend();
+        crate::connection::execute_dyn(self, &statement.sql, &statement.binds)
+            .await
+            .map_err(|e| Error::from_diesel(&e, backend))
     }
 
     /// Loads a typed diesel query on this connection (inside a closure).
@@ -125,7 +129,12 @@ impl DbConnection {
         Q: crate::LoadAny<U>,
         U: Send + 'static,
     {
-        Ok(query.as_query().load_on(self).await?)
+        let backend = self.backend();
+        query
+            .as_query()
+            .load_on(self)
+            .await
+            .map_err(|e| Error::from_diesel(&e, backend))
     }
 
     pub(crate) fn set_instrumentation(&mut self, i: impl Instrumentation) {
