@@ -39,6 +39,9 @@ impl Error {
         match e {
             DieselError::DatabaseError(kind, info) => {
                 let message = info.message().to_owned();
+                if let Some(explained) = explain_postgres_client_error(&message) {
+                    return Error::Driver(explained);
+                }
                 let known = match backend {
                     Backend::Mysql => mysql_codes::recognize(&message),
                     _ => None,
@@ -92,6 +95,26 @@ fn is_sqlite_message(message: &str) -> bool {
         ]
         .iter()
         .any(|p| message.starts_with(p))
+}
+
+/// tokio-postgres's errors that arise in the client, before anything reaches
+/// the server, come through diesel-async as their bare `Display`, which
+/// leaves out the cause (`tokio_postgres::Error` shows its kind only;
+/// diesel-async keeps `to_string()`). What each of them can mean, so that
+/// the caller can act on it.
+fn explain_postgres_client_error(message: &str) -> Option<String> {
+    let why = if message == "error encoding message to server" {
+        "the SQL text contains a NUL character (\\0), which PostgreSQL cannot take \
+         (remove it), or the statement has more than 65,535 bind values or is over \
+         the protocol's 1 GiB message limit (split it)"
+    } else if message.starts_with("error serializing parameter ") {
+        "a bind value could not be encoded as its SQL type"
+    } else if message.starts_with("error deserializing column ") {
+        "a column's value could not be read as the Rust type asked for"
+    } else {
+        return None;
+    };
+    Some(format!("{message}: {why}"))
 }
 
 /// `None` means the connection itself is gone. `template` is the kind a

@@ -171,3 +171,26 @@ fn without_a_backend_the_message_tells_which_server_spoke() {
     ));
     assert_eq!(code(&e), Some("23505"));
 }
+
+/// diesel-async keeps only tokio-postgres's `to_string()`, which leaves
+/// out the cause (a NUL in the SQL says only "error encoding message to
+/// server").
+#[test]
+fn postgresql_client_errors_say_what_they_can_mean() {
+    let e = on(
+        Backend::Postgres,
+        DatabaseErrorKind::UnableToSendCommand,
+        "error encoding message to server",
+    );
+    let Error::Driver(message) = &e else {
+        panic!("{e:?}");
+    };
+    assert!(message.contains("NUL character (\\0)"), "{message}");
+    assert!(message.contains("65,535 bind values"), "{message}");
+    let e = on(
+        Backend::Postgres,
+        DatabaseErrorKind::UnableToSendCommand,
+        "error serializing parameter 3",
+    );
+    assert!(e.to_string().contains("could not be encoded"), "{e}");
+}
