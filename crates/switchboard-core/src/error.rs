@@ -262,6 +262,38 @@ impl Error {
         }
     }
 
+    /// The error with the bind values and row values a server quoted in its
+    /// text replaced by `***` ([`scrub_values`](crate::redact::scrub_values)
+    /// says what goes and what stays); kind and code stay. Only the driver's
+    /// text is touched (`Database`, `ConnectionLost`, `Driver`); other
+    /// variants come back as they are.
+    ///
+    /// For a pool whose parameters are redacted (`ParamPolicy::Redacted`,
+    /// the default): call it on every error of a statement before the error
+    /// is returned, published in `ExecuteFailed`, recorded or logged, with
+    /// the statement's bind values rendered as text (`values`), or `&[]`
+    /// when they are unknown (a closure's statements).
+    #[must_use]
+    pub fn without_values<S: AsRef<str>>(self, values: &[S]) -> Self {
+        let scrub = |m: String| crate::redact::scrub_values(&m, values);
+        match self {
+            Error::Database {
+                kind,
+                code,
+                message,
+            } => Error::Database {
+                kind,
+                code,
+                message: scrub(message),
+            },
+            Error::ConnectionLost { message } => Error::ConnectionLost {
+                message: scrub(message),
+            },
+            Error::Driver(message) => Error::Driver(scrub(message)),
+            other => other,
+        }
+    }
+
     /// Wraps a caller's own error (from a `Transaction` or `Interact` closure).
     pub fn user(err: impl std::error::Error + Send + Sync + 'static) -> Self {
         Error::User(std::sync::Arc::new(err))

@@ -3,15 +3,18 @@
 //! A [`DatabaseUrl`] holds the real URL for the driver and shows only a
 //! redacted form in `Debug`, `Display`, events and errors. [`Scrubber`] removes
 //! the password from text that came back from a driver, in case a driver ever
-//! echoes it.
+//! echoes it. [`scrub_values`] removes bind values and row values from a
+//! server's error message.
 
 mod forms;
+mod values;
 
 use std::fmt;
 
 use url::Url;
 
 use crate::error::{Error, Result};
+pub use values::scrub_values;
 
 /// What replaces a password wherever a URL is shown.
 pub const REDACTED: &str = "***";
