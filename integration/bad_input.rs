@@ -15,6 +15,9 @@
 //! - [`statements`]: statements ([`statement_cases`]) sent to one healthy
 //!   pool per backend, which still runs a statement after all of them;
 //! - [`rules`]: rules files `RuleEngine` refuses;
+//! - [`secrets`]: a sentinel password in URLs the drivers could misread, and
+//!   a sentinel bind value in statements whose server error quotes it,
+//!   looked for in every output ([`witness`]);
 //! - [`regressions`]: bugs the catalogue found, each as the test that
 //!   failed before its fix.
 
@@ -22,8 +25,10 @@ mod connect;
 mod pool_config;
 mod regressions;
 mod rules;
+mod secrets;
 mod statement_cases;
 mod statements;
+mod witness;
 
 use switchboard::{DbErrorKind, Error, Event};
 use switchboard_core::ConnectErrorKind;

@@ -214,7 +214,8 @@ pub(super) fn cases() -> Vec<Case> {
                 Database(None),
                 &["column \"n\" is of type integer but expression is of type text"],
             ),
-            mysql: err(Database(None), &["Incorrect integer value: 'abc'"]),
+            // The bound value itself is redacted from the message.
+            mysql: err(Database(None), &["Incorrect integer value: '"]),
         },
         all(
             "NULL bound to a NOT NULL column",
@@ -260,11 +261,12 @@ pub(super) fn cases() -> Vec<Case> {
             ),
             postgres: err(
                 Database(Some(DbErrorKind::UniqueViolation)),
-                &["duplicate key", "(id)=(1)"],
+                // The row's values in the DETAIL are redacted.
+                &["duplicate key", "(detail: "],
             ),
             mysql: err(
                 Database(Some(DbErrorKind::UniqueViolation)),
-                &["Duplicate entry '1'"],
+                &["Duplicate entry '"],
             ),
         },
         all(
