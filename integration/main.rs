@@ -9,6 +9,7 @@
 mod audit;
 mod bad_input;
 mod delivery;
+mod ending;
 mod errors;
 mod events;
 mod faults;

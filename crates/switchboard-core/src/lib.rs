@@ -20,6 +20,7 @@ pub mod error;
 pub mod event;
 pub mod filter;
 pub mod guard;
+mod mysql_codes;
 pub mod redact;
 pub mod serde_duration;
 pub mod status;

@@ -193,7 +193,9 @@ impl Builder {
     }
 
     /// Publishes on an existing bus (shared by several pools) instead of a
-    /// bus of its own.
+    /// bus of its own. When the last pool publishing on it has shut down,
+    /// the bus ends its subscriptions ([`Bus::close`]): to hand subscribers
+    /// over to a new pool, start the new one before shutting the old down.
     pub fn bus(mut self, bus: Bus) -> Self {
         self.bus = Some(bus);
         self

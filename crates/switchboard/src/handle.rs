@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use actix::dev::{Request as ActixRequest, ToEnvelope};
 use actix::{Actor, Addr, Context, Handler, Message, Recipient};
+use switchboard_core::bus::PoolAttachment;
 use switchboard_core::{
     Backend, Bus, Delivery, Error, Event, EventReceiver, Filter, Flow, Kind, Result, SubscriptionId,
 };
@@ -20,6 +21,10 @@ use switchboard_core::status::PoolStatus;
 pub struct Switchboard {
     addr: Addr<Manager>,
     shared: Arc<Shared>,
+    /// The pool on its bus: released once the pool has drained
+    /// (`shutdown()`), or when the last handle is dropped; the last pool to
+    /// leave the bus ends its subscriptions.
+    attachment: Arc<PoolAttachment>,
 }
 
 impl std::fmt::Debug for Switchboard {
@@ -40,7 +45,12 @@ impl Switchboard {
     }
 
     pub(crate) fn new(addr: Addr<Manager>, shared: Arc<Shared>) -> Self {
-        Switchboard { addr, shared }
+        let attachment = Arc::new(shared.bus.attach_pool());
+        Switchboard {
+            addr,
+            shared,
+            attachment,
+        }
     }
 
     /// Sends a message to the manager, actix style: the outer `Result` fails
@@ -91,16 +101,22 @@ impl Switchboard {
         self.addr.send(checkout).await.map_err(|_| self.gone())?
     }
 
-    /// Drains and stops the manager; see [`Shutdown`].
+    /// Drains and stops the manager; see [`Shutdown`]. Then every
+    /// subscription of the pool's bus ends, once it has received what was
+    /// queued for it (channels disconnect, `listen` threads return, actor
+    /// subscribers are let go), unless another pool still running shares
+    /// the bus ([`Bus::close`], [`Bus::attach_pool`]).
     pub async fn shutdown(&self) -> Result<()> {
         self.shared
             .closed
             .store(true, std::sync::atomic::Ordering::Release);
-        match self.addr.send(Shutdown).await {
+        let drained = match self.addr.send(Shutdown).await {
             Ok(r) => r,
             // Already stopped: nothing left to drain.
             Err(_) => Ok(()),
-        }
+        };
+        self.attachment.release();
+        drained
     }
 
     /// Replaces every connection without stopping the pool (HikariCP's
@@ -174,7 +190,10 @@ impl Switchboard {
             .subscribe_supervised(name, factory, filter, delivery)
     }
 
-    /// A crossbeam channel of events for code on plain threads.
+    /// A crossbeam channel of events for code on plain threads. It
+    /// disconnects once the pool has shut down and the events queued before
+    /// were sent (or on [`unsubscribe`](Self::unsubscribe) with the
+    /// receiver's [`EventReceiver::id`]), so `for event in rx.iter()` ends.
     pub fn subscribe_channel(
         &self,
         name: &str,

@@ -322,6 +322,7 @@ fn within_5s<T>(rx: &crossbeam_channel::Receiver<T>) -> T {
 
 mod backpressure;
 mod batches;
+mod close;
 mod recipient;
 mod spares;
 mod supervised;

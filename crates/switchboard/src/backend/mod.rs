@@ -105,7 +105,8 @@ impl DbConnection {
     /// Runs SQL text without binds (several statements allowed), like
     /// diesel's `batch_execute`.
     pub async fn batch_execute(&mut self, sql: &str) -> Result<()> {
-        Ok(each!(self, c => c.batch_execute(sql).await)?)
+        let backend = self.backend();
+        each!(self, c => c.batch_execute(sql).await).map_err(|e| Error::from_diesel(&e, backend))
     }
 
     /// Runs an [`Execute`](crate::Execute) on this connection (inside an
@@ -115,7 +116,10 @@ impl DbConnection {
         if statement.sql.trim().is_empty() {
             return Err(Error::EmptyStatement);
         }
-        Ok(crate::connection::execute_dyn(self, &statement.sql, &statement.binds).await?)
+        let backend = self.backend();
+        crate::connection::execute_dyn(self, &statement.sql, &statement.binds)
+            .await
+            .map_err(|e| Error::from_diesel(&e, backend))
     }
 
     /// Loads a typed diesel query on this connection (inside a closure).
@@ -125,7 +129,12 @@ impl DbConnection {
         Q: crate::LoadAny<U>,
         U: Send + 'static,
     {
-        Ok(query.as_query().load_on(self).await?)
+        let backend = self.backend();
+        query
+            .as_query()
+            .load_on(self)
+            .await
+            .map_err(|e| Error::from_diesel(&e, backend))
     }
 
     pub(crate) fn set_instrumentation(&mut self, i: impl Instrumentation) {
@@ -201,6 +210,39 @@ async fn add_network_cause(err: &mut Error, url: &DatabaseUrl) {
     message.push_str(&format!(": {host}:{port}: {cause}"));
 }
 
+/// Why the driver refused the URL itself, when it did: a configuration
+/// error no retry can fix, reported as `InvalidUrl` (which the pool does not
+/// retry) rather than as a connect failure (which it retries for ever).
+/// mysql_async refuses an unknown query parameter, such as `?password=`;
+/// tokio-postgres an unknown option or an invalid value (`sslmode=bogus`),
+/// which diesel-async reports without the option's name.
+fn refused_url(e: &diesel::ConnectionError, message: &str) -> Option<String> {
+    match e {
+        diesel::ConnectionError::InvalidConnectionUrl(_) => {
+            let password = ["`password'", "`pass'", "`pwd'"]
+                .iter()
+                .any(|p| message.contains(p));
+            Some(if password {
+                format!(
+                    "the MySQL driver refused it: {message}; the password belongs in the \
+                     user info: mysql://user:password@host/db (percent-encoded)"
+                )
+            } else {
+                format!("the MySQL driver refused it: {message}")
+            })
+        }
+        diesel::ConnectionError::CouldntSetupConfiguration(_)
+            if message == "invalid connection string" || message == "invalid configuration" =>
+        {
+            Some(format!(
+                "the PostgreSQL driver refused it: {message} (an unknown query parameter, or \
+                 an invalid value such as sslmode=bogus)"
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// Opens one connection and asks the server its version.
 pub(crate) async fn connect(
     url: &DatabaseUrl,
@@ -211,6 +253,12 @@ pub(crate) async fn connect(
     let scrubber = url.scrubber();
     let fail = |e: diesel::ConnectionError| {
         let message = scrubber.scrub(&e.to_string());
+        if let Some(reason) = refused_url(&e, &message) {
+            return Error::InvalidUrl {
+                url: url.redacted().to_owned(),
+                reason,
+            };
+        }
         Error::Connect {
             target: url.redacted().to_owned(),
             kind: connect_error_kind(&e, &message),
