@@ -89,10 +89,11 @@ async fn subscribers_end_when_their_pool_shuts_down(t: Target) {
     sb.shutdown().await.unwrap();
     // The handle is still held: the pool's end, not the handle's, ends them.
     let events = ended(&read, "the channel reader");
+    let last: Vec<Kind> = events.iter().rev().take(2).rev().map(Event::kind).collect();
     assert_eq!(
-        events.last().map(Event::kind),
-        Some(Kind::Closed),
-        "the reader got every event up to the last connection's Closed"
+        last,
+        [Kind::Closed, Kind::PoolStopped],
+        "the reader got every event up to the last connection's Closed, and the pool's end"
     );
     ended(&listen_ended, "the listen closure");
     eventually(&watcher_stopped, "the actor subscriber").await;

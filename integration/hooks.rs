@@ -126,7 +126,9 @@ each_backend!(an_on_connect_hook_runs_before_the_first_lend);
 
 #[test]
 fn an_on_connect_hook_that_panics_or_hangs_fails_the_connect() {
-    crate::support::run(Db::Sqlite, "hook_panics", async |t| {
+    // PostgreSQL: a SQLite connect is not timed out from outside (its
+    // blocking calls must not be abandoned half-way).
+    crate::support::run(Db::Postgres, "hook_panics", async |t| {
         let panics = t
             .builder()
             .on_connect(|_: &mut DbConnection| Box::pin(async { panic!("setup bug") }))
@@ -247,5 +249,92 @@ fn recycle_under_load_replaces_every_connection_and_fails_no_caller() {
             sb.recycle().await,
             Err(Error::ShuttingDown { .. }) | Err(Error::Gone(_))
         ));
+    });
+}
+
+async fn a_checkout_hook_rejects_connections_and_another_is_tried(t: Target) {
+    let (bus, rx) = observed("checkout-hook", Filter::all(), 4096);
+    let asked = Arc::new(AtomicUsize::new(0));
+    let seen = asked.clone();
+    let sb = t
+        .builder()
+        .bus(bus)
+        .pool_size(1..=2)
+        // Every other connection asked about is rejected.
+        .on_checkout(move |conn: &mut DbConnection| {
+            let n = seen.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                conn.batch_execute("SELECT 1").await?;
+                Ok(n % 2 == 1)
+            })
+        })
+        .start()
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        sb.run(Execute::sql("SELECT 1")).await.unwrap();
+    }
+    assert!(asked.load(Ordering::SeqCst) >= 4);
+    sb.bus().flush(Duration::from_secs(5)).await.unwrap();
+    let rejected = drain(&rx)
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.payload(),
+                EventKind::Closing {
+                    reason: CloseReason::Rejected
+                }
+            )
+        })
+        .count();
+    assert!(rejected >= 2, "{rejected} rejected");
+    sb.shutdown().await.unwrap();
+}
+each_backend!(a_checkout_hook_rejects_connections_and_another_is_tried);
+
+#[test]
+fn an_error_classified_as_a_disconnect_invalidates_and_retries() {
+    crate::support::run(Db::Postgres, "pg_disconnect_hook", async |t| {
+        let (bus, rx) = observed("disconnect-hook", Filter::all(), 4096);
+        let sb = t
+            .builder()
+            .bus(bus)
+            .pool_size(1..=1)
+            // A failover proxy's error, as a proxy would word it.
+            .treat_as_disconnect(|e| e.to_string().contains("sb_failover_marker"))
+            .start()
+            .await
+            .unwrap();
+        let raised = "DO $$ BEGIN RAISE EXCEPTION 'sb_failover_marker'; END $$";
+        let once = sb.run(Execute::sql(raised)).await;
+        assert!(
+            matches!(once, Err(Error::ConnectionLost { .. })),
+            "{once:?}"
+        );
+        let retried = sb.run(Execute::sql(raised).retryable(1)).await;
+        assert!(
+            matches!(retried, Err(Error::ConnectionLost { .. })),
+            "{retried:?}"
+        );
+        sb.run(Execute::sql("SELECT 1")).await.unwrap();
+        sb.bus().flush(Duration::from_secs(5)).await.unwrap();
+        let events = drain(&rx);
+        let invalidated = events
+            .iter()
+            .filter(|e| e.kind() == Kind::Invalidated)
+            .count();
+        // The first statement, and both attempts of the retried one.
+        assert_eq!(
+            invalidated,
+            3,
+            "{:?}",
+            events.iter().map(|e| e.kind()).collect::<Vec<_>>()
+        );
+        let attempts = events
+            .iter()
+            .filter(|e| e.kind() == Kind::Executing && e.meta().labels.get("attempt") == Some("2"))
+            .count();
+        assert_eq!(attempts, 1, "the retryable statement was sent again");
+        sb.shutdown().await.unwrap();
     });
 }

@@ -295,7 +295,6 @@ mod bind_values_stay_secret {
     }
 
     #[test]
-    #[ignore = "waits for the statement path to call Error::without_values (issue 19)"]
     fn postgres() {
         run(
             Db::Postgres,
@@ -305,7 +304,6 @@ mod bind_values_stay_secret {
     }
 
     #[test]
-    #[ignore = "waits for the statement path to call Error::without_values (issue 19)"]
     fn mysql() {
         run(
             Db::Mysql,

@@ -13,7 +13,7 @@ use switchboard_core::{
 use crate::backend::DbConnection;
 use crate::backend::{backend_of, sqlite_target};
 use crate::config::{Backoff, HealthCheck, ParamPolicy, PoolConfig, ResetPolicy};
-use crate::connection::Setup;
+use crate::connection::Hooks;
 use crate::handle::Switchboard;
 use crate::pool::{Manager, Warm};
 use crate::shared::Shared;
@@ -31,7 +31,7 @@ pub struct Builder {
     bus: Option<Bus>,
     attach: Vec<Attach>,
     guards: Guards,
-    setup: Setup,
+    hooks: Hooks,
 }
 
 impl std::fmt::Debug for Builder {
@@ -44,7 +44,7 @@ impl std::fmt::Debug for Builder {
             .field("config", &self.config)
             .field("subscriptions", &self.attach.len())
             .field("guards", &self.guards)
-            .field("setup", &self.setup)
+            .field("hooks", &self.hooks)
             .finish()
     }
 }
@@ -57,7 +57,7 @@ impl Builder {
             bus: None,
             attach: Vec::new(),
             guards: Guards::new(),
-            setup: Setup::default(),
+            hooks: Hooks::default(),
         }
     }
 
@@ -141,7 +141,7 @@ impl Builder {
     /// them). Several calls run in order. A failure fails that connect
     /// (`ConnectFailed`); a syntax or permission error is not retried.
     pub fn on_connect_sql(mut self, sql: impl Into<String>) -> Self {
-        self.setup.sql.push(sql.into());
+        self.hooks.setup.sql.push(sql.into());
         self
     }
 
@@ -153,7 +153,36 @@ impl Builder {
     where
         F: for<'c> Fn(&'c mut DbConnection) -> BoxFuture<'c, Result<()>> + Send + Sync + 'static,
     {
-        self.setup.hooks.push(Arc::new(hook));
+        self.hooks.setup.hooks.push(Arc::new(hook));
+        self
+    }
+
+    /// A hook asked about every connection before it is lent whole (like
+    /// SQLAlchemy's `checkout` event or sqlx's `before_acquire`):
+    /// `Ok(false)` or an error rejects it (`Closing { reason: rejected }`,
+    /// or `Invalidated` for an error) and another is tried, opened if need
+    /// be. It replaces the idle ping, and costs every checkout a round trip
+    /// to the connection actor; statements joining a pipeline already
+    /// checked are not asked again.
+    pub fn on_checkout<F>(mut self, hook: F) -> Self
+    where
+        F: for<'c> Fn(&'c mut DbConnection) -> BoxFuture<'c, Result<bool>> + Send + Sync + 'static,
+    {
+        self.hooks.checkout = Some(Arc::new(hook));
+        self
+    }
+
+    /// Marks errors that mean the connection is unusable, though the driver
+    /// did not say so (HikariCP's `SQLExceptionOverride`, SQLAlchemy's
+    /// `handle_error` with `is_disconnect`): e.g. a proxy's failover error.
+    /// Such an error becomes `Error::ConnectionLost`: the connection is
+    /// invalidated and replaced, and a statement marked `retryable` is sent
+    /// again on another connection.
+    pub fn treat_as_disconnect(
+        mut self,
+        hook: impl Fn(&switchboard_core::Error) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.disconnect = Some(Arc::new(hook));
         self
     }
 
@@ -299,7 +328,7 @@ impl Builder {
             sqlite_path,
             bus,
             self.guards,
-            self.setup,
+            self.hooks,
         ));
         shared
             .events

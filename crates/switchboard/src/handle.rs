@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use actix::dev::{Request as ActixRequest, ToEnvelope};
 use actix::{Actor, Addr, Context, Handler, Message, Recipient};
-use switchboard_core::bus::PoolAttachment;
 use switchboard_core::{
     Backend, Bus, Delivery, Error, Event, EventReceiver, Filter, Flow, Kind, Result, SubscriptionId,
 };
@@ -21,10 +20,6 @@ use switchboard_core::status::PoolStatus;
 pub struct Switchboard {
     addr: Addr<Manager>,
     shared: Arc<Shared>,
-    /// The pool on its bus: released once the pool has drained
-    /// (`shutdown()`), or when the last handle is dropped; the last pool to
-    /// leave the bus ends its subscriptions.
-    attachment: Arc<PoolAttachment>,
 }
 
 impl std::fmt::Debug for Switchboard {
@@ -45,12 +40,7 @@ impl Switchboard {
     }
 
     pub(crate) fn new(addr: Addr<Manager>, shared: Arc<Shared>) -> Self {
-        let attachment = Arc::new(shared.bus.attach_pool());
-        Switchboard {
-            addr,
-            shared,
-            attachment,
-        }
+        Switchboard { addr, shared }
     }
 
     /// Sends a message to the manager, actix style: the outer `Result` fails
@@ -110,13 +100,11 @@ impl Switchboard {
         self.shared
             .closed
             .store(true, std::sync::atomic::Ordering::Release);
-        let drained = match self.addr.send(Shutdown).await {
+        match self.addr.send(Shutdown).await {
             Ok(r) => r,
             // Already stopped: nothing left to drain.
             Err(_) => Ok(()),
-        };
-        self.attachment.release();
-        drained
+        }
     }
 
     /// Replaces every connection without stopping the pool (HikariCP's

@@ -6,7 +6,7 @@ use std::time::Duration;
 use actix::{Addr, WeakAddr};
 use switchboard_core::{ActorRole, ConnectionId, Error, Labels, Phase, Result};
 
-use crate::connection::{ConnectionActor, Mode, Released, Return, Task};
+use crate::connection::{ConnectionActor, Deadline, Mode, Released, Return, Task};
 use crate::messages::{Request, Work};
 use crate::pool::Manager;
 use crate::pool::state::{Place, Release};
@@ -117,7 +117,7 @@ impl Lease {
             .labels
             .iter()
             .fold(self.labels.clone(), |l, (k, v)| l.with(k, v));
-        let deadline = opts.timeout.map(|t| std::time::Instant::now() + t);
+        let deadline = Deadline::of(std::time::Instant::now(), opts.timeout);
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.addr
             .do_send(Task::new(job, Mode::Lease, labels, deadline).answering(tx));
@@ -127,7 +127,7 @@ impl Lease {
                 .await
                 .map_err(|_| Error::Timeout {
                     after,
-                    phase: Phase::Statement,
+                    phase: Phase::Request,
                 })?
                 .unwrap_or_else(|_| Err(gone())),
             None => rx.await.unwrap_or_else(|_| Err(gone())),

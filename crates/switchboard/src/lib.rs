@@ -39,7 +39,7 @@ pub use backend::DbConnection;
 pub use bind::{BindValue, Typed};
 pub use builder::Builder;
 pub use config::{Backoff, HealthCheck, ParamPolicy, PoolConfig, ResetPolicy};
-pub use connection::SetupHook;
+pub use connection::{CheckoutHook, DisconnectHook, SetupHook};
 /// diesel, re-exported so user code builds queries with the same version.
 pub use diesel;
 /// diesel-async, re-exported for `Interact` and `Transaction` closures.
@@ -56,8 +56,8 @@ pub use switchboard_core::status::{
     ConnectionState, ConnectionStatus, CurrentStatement, PoolStatus,
 };
 pub use switchboard_core::{
-    Backend, Bus, Check, CloseReason, ConnectionId, DbErrorKind, Delivery, Error, ErrorInfo, Event,
-    EventKind, EventReceiver, Filter, Flow, Guard, GuardPolicy, Kind, Labels, Meta, Origin,
-    ParamValue, Params, ResetScope, Result, RollbackReason, Ruling, StatementClass, SubscriptionId,
-    SubscriptionStats, Verdict,
+    ActorRole, Backend, Bus, Check, CloseReason, ConnectionId, DbErrorKind, Delivery, Error,
+    ErrorInfo, Event, EventKind, EventReceiver, Filter, Flow, Guard, GuardPolicy, Kind, Labels,
+    Meta, Origin, ParamValue, Params, Phase, ResetScope, Result, RollbackReason, Ruling,
+    StatementClass, SubscriptionId, SubscriptionStats, Verdict,
 };

@@ -5,12 +5,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use switchboard_core::bus::PoolAttachment;
 use switchboard_core::redact::Scrubber;
 use switchboard_core::{Backend, Bus, Classified, DatabaseUrl, Emitter, Error, Guards, Result};
 use switchboard_sql::{Classifier, Dialect};
 
-use crate::config::PoolConfig;
-use crate::connection::Setup;
+use crate::config::{ParamPolicy, PoolConfig};
+use crate::connection::Hooks;
 use crate::load::LoadAny;
 
 /// Read-only facts and shared counters of one pool.
@@ -24,10 +25,15 @@ pub(crate) struct Shared {
     pub(crate) bus: Bus,
     /// Asked before every connect and statement.
     pub(crate) guards: Guards,
-    /// Run on every new connection, and again after a session reset.
-    pub(crate) setup: Setup,
+    /// Connection setup, checkout and disconnect hooks.
+    pub(crate) hooks: Hooks,
     /// Publishes the pool's own events (no connection).
     pub(crate) events: Emitter,
+    /// The pool on its bus: released once the pool has drained, or when
+    /// the last holder of this state goes; the last pool to leave a bus
+    /// ends its subscriptions (channels disconnect, subscriber threads and
+    /// actors are let go).
+    pub(crate) attachment: PoolAttachment,
     /// Statement classification, cached by SQL text.
     pub(crate) classifier: Classifier,
     /// The SQL text and classification of `Load` queries whose text depends
@@ -61,11 +67,12 @@ impl Shared {
         sqlite_path: Option<String>,
         bus: Bus,
         guards: Guards,
-        setup: Setup,
+        hooks: Hooks,
     ) -> Self {
         let pool: Arc<str> = Arc::from(config.name.as_str());
         Shared {
             events: Emitter::for_pool(bus.clone(), pool.clone(), backend),
+            attachment: bus.attach_pool(),
             pool,
             classifier: Classifier::new(config.classifier_cache),
             load_sql: Default::default(),
@@ -77,7 +84,7 @@ impl Shared {
             sqlite_path,
             bus,
             guards,
-            setup,
+            hooks,
             stats: Counters::default(),
             outage: Default::default(),
             closed: Default::default(),
@@ -103,9 +110,24 @@ impl Shared {
         Ok((sql, classified))
     }
 
-    /// A driver error as the secret-free [`Error`] callers and events get.
+    /// A driver error as the secret-free [`Error`] callers and events get:
+    /// the server's own codes, no password, and (unless the pool shows bind
+    /// values) none of the row values servers quote in their messages.
     pub(crate) fn db_error(&self, err: &diesel::result::Error) -> Error {
-        self.scrub(Error::from(err))
+        self.redact_values(
+            self.scrub(Error::from_diesel(err, self.backend)),
+            &[] as &[&str],
+        )
+    }
+
+    /// Under [`ParamPolicy::Redacted`], `err` without `values` (a
+    /// statement's binds as text) and the row values the server's message
+    /// quotes.
+    pub(crate) fn redact_values<S: AsRef<str>>(&self, err: Error, values: &[S]) -> Error {
+        match self.config.params {
+            ParamPolicy::Redacted => err.without_values(values),
+            _ => err,
+        }
     }
 
     /// Removes any secret from the text an error carries.

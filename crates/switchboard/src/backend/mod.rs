@@ -248,6 +248,7 @@ pub(crate) async fn connect(
     url: &DatabaseUrl,
     backend: Backend,
     sqlite_path: Option<&str>,
+    deadline: Instant,
 ) -> Result<Connected> {
     let started = Instant::now();
     let scrubber = url.scrubber();
@@ -288,7 +289,7 @@ pub(crate) async fn connect(
         _ => {
             let path = sqlite_path.unwrap_or(":memory:");
             let mut c = SqliteAsync::establish(path).await.map_err(fail)?;
-            sqlite::prepare(&mut c, path).await?;
+            sqlite::prepare(&mut c, path, deadline).await?;
             (
                 DbConnection::Sqlite(c),
                 "SELECT 'SQLite ' || sqlite_version() AS v",

@@ -50,7 +50,16 @@ pub(crate) const SESSION_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA for
 
 /// Pragmas every connection gets: [`SESSION_PRAGMAS`], and write-ahead
 /// logging for files.
-pub(super) async fn prepare(conn: &mut SqliteAsync, path: &str) -> Result<()> {
+///
+/// Switching to WAL retries while the database is locked, until `deadline`:
+/// this future must not be dropped half-way (diesel-async's SQLite wrapper
+/// panics when a blocking call is abandoned on actix's single-threaded
+/// runtime), so it bounds its own time instead of being timed out.
+pub(super) async fn prepare(
+    conn: &mut SqliteAsync,
+    path: &str,
+    deadline: std::time::Instant,
+) -> Result<()> {
     conn.batch_execute(SESSION_PRAGMAS).await?;
     if path.starts_with("file:") {
         return Ok(());
@@ -58,15 +67,13 @@ pub(super) async fn prepare(conn: &mut SqliteAsync, path: &str) -> Result<()> {
     // Switching to WAL needs a moment with no other connection busy; when
     // several connections of a new pool open at once, SQLite answers "locked"
     // without waiting. Retry briefly rather than fail the connect.
-    let mut attempt = 0;
     loop {
         match conn
             .batch_execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
             .await
         {
             Ok(()) => return Ok(()),
-            Err(e) if attempt < 100 && e.to_string().contains("locked") => {
-                attempt += 1;
+            Err(e) if std::time::Instant::now() < deadline && e.to_string().contains("locked") => {
                 tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             }
             Err(e) => return Err(e.into()),

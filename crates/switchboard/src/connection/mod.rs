@@ -30,9 +30,9 @@ use crate::shared::Shared;
 pub(crate) use probe::{Instrument, Probe};
 use reset::{Outcome, Owed};
 pub(crate) use session::{Conn, Held, Session, execute_dyn};
-pub(crate) use setup::Setup;
-pub use setup::SetupHook;
-pub(crate) use task::{Job, Mode, Reply, Task};
+pub(crate) use setup::Hooks;
+pub use setup::{CheckoutHook, DisconnectHook, SetupHook};
+pub(crate) use task::{Deadline, Job, Mode, Reply, Task};
 
 /// Tells the manager how a connection came back.
 #[derive(Message)]
@@ -63,6 +63,12 @@ pub(crate) struct Return {
 #[derive(Message)]
 #[rtype(result = "Result<()>")]
 pub(crate) struct Ping;
+
+/// What a check before lending concluded.
+enum Verdict {
+    Accepted,
+    Rejected,
+}
 
 /// Closes the connection and stops the actor.
 #[derive(Message)]
@@ -183,14 +189,22 @@ impl ConnectionActor {
         let work = async move {
             let started = Instant::now();
             let limit = shared.config.connect_timeout;
-            let outcome =
-                match tokio::time::timeout(limit, reset::reset(&mut conn, &shared, owed)).await {
-                    Ok(outcome) => outcome.map_err(|e| shared.scrub(e)),
+            let reset = reset::reset(&mut conn, &shared, owed);
+            // SQLite's blocking calls must not be abandoned half-way (see
+            // `pool::connect`); its reset is local and bounded by its busy
+            // timeout.
+            let outcome = if shared.backend == switchboard_core::Backend::Sqlite {
+                reset.await
+            } else {
+                match tokio::time::timeout(limit, reset).await {
+                    Ok(outcome) => outcome,
                     Err(_) => Err(Error::Timeout {
                         after: limit,
                         phase: switchboard_core::Phase::Reset,
                     }),
-                };
+                }
+            }
+            .map_err(|e| shared.scrub(e));
             (conn, outcome, started.elapsed())
         };
         ctx.wait(
@@ -380,23 +394,40 @@ impl Handler<Ping> for ConnectionActor {
         };
         let shared = self.shared.clone();
         let work = async move {
-            let result = conn
-                .batch_execute("SELECT 1")
-                .await
-                .map_err(|e| shared.scrub(e));
+            // A checkout hook, if the pool has one, replaces the ping.
+            let result = match &shared.hooks.checkout {
+                Some(_) => match shared.hooks.check_out(&mut conn).await {
+                    Ok(true) => Ok(Verdict::Accepted),
+                    Ok(false) => Ok(Verdict::Rejected),
+                    Err(e) => Err(shared.scrub(e)),
+                },
+                None => conn
+                    .batch_execute("SELECT 1")
+                    .await
+                    .map(|()| Verdict::Accepted)
+                    .map_err(|e| shared.scrub(e)),
+            };
             (conn, result)
         };
         AtomicResponse::new(Box::pin(work.into_actor(self).map(
-            |(conn, result), act, ctx| {
-                match &result {
-                    Ok(()) => act.state = State::Ready(conn),
-                    Err(e) => {
-                        drop(conn);
-                        act.invalidate(e.info());
-                        act.close(CloseReason::Invalidated, ctx);
-                    }
+            |(conn, result), act, ctx| match result {
+                Ok(Verdict::Accepted) => {
+                    act.state = State::Ready(conn);
+                    Ok(())
                 }
-                result
+                Ok(Verdict::Rejected) => {
+                    drop(conn);
+                    act.close(CloseReason::Rejected, ctx);
+                    Err(Error::ConnectionLost {
+                        message: "the pool's checkout hook rejected the connection".into(),
+                    })
+                }
+                Err(e) => {
+                    drop(conn);
+                    act.invalidate(e.info());
+                    act.close(CloseReason::Invalidated, ctx);
+                    Err(e)
+                }
             },
         )))
     }

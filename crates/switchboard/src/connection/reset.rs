@@ -229,7 +229,7 @@ pub(crate) async fn reset(conn: &mut DbConnection, shared: &Shared, owed: Owed) 
                 .await?;
         }
     }
-    shared.setup.run(conn).await?;
+    shared.hooks.setup.run(conn).await?;
     Ok(Outcome::Done(ResetScope::Session))
 }
 

@@ -9,9 +9,10 @@ use diesel::pg::Pg;
 use diesel::sqlite::Sqlite;
 use diesel_async::RunQueryDsl;
 use diesel_async::pg::AsyncPgConnection;
-use switchboard_core::{Emitter, Error, Labels, Origin, ParamValue, Params, Result};
+use switchboard_core::{Classified, Emitter, Error, Labels, Origin, ParamValue, Params, Result};
 
 use super::probe::Probe;
+use super::task::Deadline;
 use crate::backend::DbConnection;
 use crate::bind::BindValue;
 use crate::config::ParamPolicy;
@@ -54,7 +55,7 @@ pub(crate) struct Session {
     /// Labels of the message being served.
     pub(crate) labels: Labels,
     /// When the message's timeout passes.
-    pub(crate) deadline: Option<Instant>,
+    pub(crate) deadline: Option<Deadline>,
     /// Set when a statement was abandoned mid-way: the connection's state is
     /// unknown, so it is invalidated instead of reused.
     pub(crate) poisoned: bool,
@@ -78,21 +79,26 @@ impl Session {
                 .into(),
         );
         let classified = self.shared.classifier.classify(&sql, self.shared.dialect);
+        let counts = counts_rows(&classified);
         let statement = StatementRun {
             sql,
             classified,
             params,
             origin: Origin::Execute,
+            binds: &binds,
         };
         statement
             .run(
                 self,
-                async move |conn: Conn<'_>, sql: Arc<str>| match conn {
-                    Conn::Own(c) => execute_dyn(c, &sql, &binds).await,
-                    Conn::Pipelined(c) => {
-                        let mut shared = c;
-                        RunQueryDsl::execute(pg_query(&sql, &binds), &mut shared).await
-                    }
+                async |conn: Conn<'_>, sql: Arc<str>| {
+                    let n = match conn {
+                        Conn::Own(c) => execute_dyn(c, &sql, &binds).await,
+                        Conn::Pipelined(c) => {
+                            let mut shared = c;
+                            RunQueryDsl::execute(pg_query(&sql, &binds), &mut shared).await
+                        }
+                    }?;
+                    Ok(if counts { n } else { 0 })
                 },
                 |n| *n as u64,
             )
@@ -110,6 +116,7 @@ impl Session {
             classified,
             params: Params::none(),
             origin: Origin::Load,
+            binds: &[],
         };
         statement
             .run(
@@ -130,9 +137,17 @@ impl Session {
         F: AsyncFnOnce(&mut DbConnection) -> Result<T>,
     {
         let shared = self.shared.clone();
+        let deadline = self.deadline;
         self.interact(async move |conn: &mut DbConnection| {
             conn.begin().await.map_err(|e| shared.db_error(&e))?;
-            match f(conn).await {
+            let outcome = match f(conn).await {
+                // Its caller was told it timed out: it must not commit.
+                Ok(_) if let Some(d) = deadline.filter(|d| Instant::now() >= d.at) => {
+                    Err(d.error())
+                }
+                other => other,
+            };
+            match outcome {
                 Ok(value) => match conn.commit().await {
                     Ok(()) => Ok(value),
                     Err(e) => Err(shared.db_error(&e)),
@@ -168,23 +183,44 @@ impl Session {
             // stands: its caller has been told it timed out, so what it
             // began must not commit later. The connection, its state
             // unknown mid-statement, is replaced; the server rolls back.
-            Some(deadline) => {
-                let after = deadline.saturating_duration_since(Instant::now());
-                match tokio::time::timeout_at(deadline.into(), f(conn)).await {
+            // (Not on SQLite, whose blocking calls must not be abandoned
+            // half-way: there `transaction` rolls back at the end instead.)
+            Some(deadline) if self.shared.backend != switchboard_core::Backend::Sqlite => {
+                match tokio::time::timeout_at(deadline.at.into(), f(conn)).await {
                     Ok(outcome) => outcome,
                     Err(_) => {
                         self.poisoned = true;
-                        Err(Error::Timeout {
-                            after,
-                            phase: switchboard_core::Phase::Request,
-                        })
+                        Err(deadline.error())
                     }
                 }
             }
-            None => f(conn).await,
+            _ => f(conn).await,
         };
         self.probe.report_statements(false);
-        outcome
+        // A closure's errors may quote row values the server saw.
+        outcome.map_err(|e| {
+            self.shared
+                .hooks
+                .classify(self.shared.redact_values(e, &[] as &[&str]))
+        })
+    }
+}
+
+/// Whether what a driver says `sql` affected is a count of rows changed:
+/// for `INSERT`, `UPDATE`, `DELETE`, `MERGE`, `REPLACE` and `COPY`. Any
+/// other statement affects 0 rows, on every backend (PostgreSQL said 1 for a
+/// `SELECT 1`, SQLite repeated the last write's count, MySQL said 0). SQL
+/// that does not parse, or holds several statements, keeps the driver's
+/// count.
+fn counts_rows(classified: &Classified) -> bool {
+    match &**classified {
+        Ok(c) if c.statements == 1 => {
+            matches!(
+                c.operation.as_str(),
+                "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "REPLACE"
+            ) || c.operation.starts_with("COPY")
+        }
+        _ => true,
     }
 }
 

@@ -77,3 +77,59 @@ fn setup_error(sql: &str, err: Error) -> Error {
         other => other,
     }
 }
+
+/// A checkout hook: given a connection about to be lent, says whether it may
+/// be (`Ok(false)` or an error: it is closed and another one is tried).
+pub type CheckoutHook =
+    Arc<dyn for<'c> Fn(&'c mut DbConnection) -> BoxFuture<'c, Result<bool>> + Send + Sync>;
+
+/// A disconnect classifier: says whether an error a statement or closure
+/// met means the connection is unusable (e.g. a failover error behind a
+/// proxy), so that it is invalidated and a `retryable` statement retried.
+pub type DisconnectHook = Arc<dyn Fn(&Error) -> bool + Send + Sync>;
+
+/// The pool's hooks on its connections' lifecycle, beyond setup.
+#[derive(Clone, Default)]
+pub(crate) struct Hooks {
+    /// Run on every new connection, and again after a session reset.
+    pub(crate) setup: Setup,
+    pub(crate) checkout: Option<CheckoutHook>,
+    pub(crate) disconnect: Option<DisconnectHook>,
+}
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks")
+            .field("setup", &self.setup)
+            .field("checkout", &self.checkout.is_some())
+            .field("disconnect", &self.disconnect.is_some())
+            .finish()
+    }
+}
+
+impl Hooks {
+    /// `err` as `ConnectionLost` when the disconnect hook says it means
+    /// the connection is unusable.
+    pub(crate) fn classify(&self, err: Error) -> Error {
+        match &self.disconnect {
+            Some(hook) if !err.is_connection_lost() && hook(&err) => Error::ConnectionLost {
+                message: format!("{err} (classified as a disconnect by the pool's hook)"),
+            },
+            _ => err,
+        }
+    }
+
+    /// Asks the checkout hook about `conn`: `Ok(true)` when there is none.
+    pub(crate) async fn check_out(&self, conn: &mut DbConnection) -> Result<bool> {
+        let Some(hook) = &self.checkout else {
+            return Ok(true);
+        };
+        match AssertUnwindSafe(hook(conn)).catch_unwind().await {
+            Ok(verdict) => verdict,
+            Err(panic) => Err(Error::Panic(format!(
+                "the checkout hook panicked: {}",
+                switchboard_core::error::panic_message(&*panic)
+            ))),
+        }
+    }
+}

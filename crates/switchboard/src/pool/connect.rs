@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use actix::prelude::*;
 use switchboard_core::{
-    ActorRole, Check, ConnectErrorKind, ConnectionId, Emitter, Error, EventKind, Phase, Result,
+    ActorRole, Backend, Check, ConnectErrorKind, ConnectionId, Emitter, Error, EventKind, Phase,
+    Result,
 };
 use tokio::sync::oneshot;
 
@@ -56,7 +57,7 @@ impl Manager {
                 server_version: connected.server_version.clone(),
                 took: connected.took,
             });
-            if !shared.setup.is_empty() {
+            if !shared.hooks.setup.is_empty() {
                 let started = Instant::now();
                 set_up(&shared, &mut connected).await?;
                 emitter.emit(EventKind::Initialized {
@@ -213,9 +214,22 @@ pub(super) fn is_permanent(err: &Error) -> bool {
 }
 
 /// One connect, bounded by the pool's connect timeout.
+///
+/// A SQLite connect is not timed out from outside: diesel-async's SQLite
+/// wrapper panics when a blocking call is abandoned on actix's
+/// single-threaded runtime. It is local, and bounds its own waits.
 async fn connect_within(shared: &Shared) -> Result<Connected> {
     let limit = shared.config.connect_timeout;
-    let attempt = connect(&shared.url, shared.backend, shared.sqlite_path.as_deref());
+    let deadline = Instant::now() + limit;
+    let attempt = connect(
+        &shared.url,
+        shared.backend,
+        shared.sqlite_path.as_deref(),
+        deadline,
+    );
+    if shared.backend == Backend::Sqlite {
+        return attempt.await;
+    }
     match tokio::time::timeout(limit, attempt).await {
         Ok(result) => result,
         Err(_) => Err(Error::Connect {
@@ -231,9 +245,20 @@ async fn connect_within(shared: &Shared) -> Result<Connected> {
 
 /// Runs the pool's `on_connect` setup on a new connection, bounded by the
 /// connect timeout.
+///
+/// On SQLite it is not timed out (see [`connect_within`]): a hook there
+/// that never ends holds its connect for ever.
 async fn set_up(shared: &Shared, connected: &mut Connected) -> Result<()> {
     let limit = shared.config.connect_timeout;
-    match tokio::time::timeout(limit, shared.setup.run(&mut connected.conn)).await {
+    if shared.backend == Backend::Sqlite {
+        return shared
+            .hooks
+            .setup
+            .run(&mut connected.conn)
+            .await
+            .map_err(|e| shared.scrub(e));
+    }
+    match tokio::time::timeout(limit, shared.hooks.setup.run(&mut connected.conn)).await {
         Ok(result) => result.map_err(|e| shared.scrub(e)),
         Err(_) => Err(Error::Timeout {
             after: limit,

@@ -83,7 +83,10 @@ struct Slot {
 impl Manager {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Manager {
-            state: PoolState::new(Limits::from_config(&shared.config)),
+            state: PoolState::new(
+                Limits::from_config(&shared.config)
+                    .checking_every_lend(shared.hooks.checkout.is_some()),
+            ),
             shared,
             members: HashMap::new(),
             slots: HashMap::new(),

@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 use super::Manager;
 use super::state::{Arrival, Place};
 use crate::backend::DbConnection;
-use crate::connection::{ConnectionActor, Job, Lend, Mode, Reply, Task};
+use crate::connection::{ConnectionActor, Deadline, Job, Lend, Mode, Reply, Task};
 use crate::lease::{Grant, Lease};
 use crate::load::LoadAny;
 use crate::messages::{
@@ -109,7 +109,7 @@ impl Manager {
             let run = async {
                 let grant = acquired.grant(&shared, started, &opts.labels).await?;
                 let addr = grant.addr.clone();
-                let deadline = opts.timeout.map(|t| started + t);
+                let deadline = Deadline::of(started, opts.timeout);
                 let (tx, rx) = oneshot::channel();
                 addr.do_send(work(job, grant, opts, deadline).answering(tx));
                 rx.await
@@ -154,7 +154,7 @@ impl Manager {
 }
 
 /// `job` as the work of the caller holding `grant`.
-fn work<T>(job: Job<T>, grant: Grant, opts: Opts, deadline: Option<Instant>) -> Task<T> {
+fn work<T>(job: Job<T>, grant: Grant, opts: Opts, deadline: Option<Deadline>) -> Task<T> {
     let mode = match grant.place {
         Place::Whole => Mode::OneOff(grant),
         Place::Pipelined => Mode::Pipelined(grant),

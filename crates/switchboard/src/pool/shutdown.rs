@@ -53,6 +53,9 @@ impl Handler<Shutdown> for Manager {
             shared.events.emit(EventKind::PoolStopped { drained });
             let left = timeout.saturating_sub(started.elapsed());
             let flushed = shared.bus.flush(left).await;
+            // Nothing more comes from this pool: if it was the bus's last,
+            // the bus ends its subscriptions.
+            shared.attachment.release();
             (drained, flushed)
         };
         Box::pin(

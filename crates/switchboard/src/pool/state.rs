@@ -209,6 +209,10 @@ impl PoolState {
         );
         if self.draining {
             self.close(id, CloseReason::Shutdown);
+        } else if self.limits.check_every_lend && !self.waiters.is_empty() {
+            // New connections are checked too before they are lent.
+            self.set(id, Use::Pinging);
+            self.out.push_back(Action::Ping { conn: id });
         } else {
             self.free(id, now);
         }
@@ -232,6 +236,9 @@ impl PoolState {
             self.out.push_back(Action::Backoff { id, attempt: next });
             return true;
         }
+        // The callers it was opened for may be served by idle connections
+        // (no new attempt: one that cannot succeed would loop).
+        self.ping_idle();
         if self.open.is_empty() && self.connecting.is_empty() {
             for w in self.waiters.drain(..) {
                 self.out.push_back(Action::Refuse {

@@ -12,15 +12,32 @@ use crate::connection::{Conn, Held, Session};
 /// connection is abandoned.
 const CANCEL_GRACE: Duration = Duration::from_secs(2);
 
-/// The time a statement may run: the pool's statement timeout, or what is
-/// left of the message's, whichever is shorter.
-pub(super) fn time_limit(session: &Session) -> Option<Duration> {
-    let left = session
-        .deadline
-        .map(|d| d.saturating_duration_since(Instant::now()));
-    match (session.shared.config.statement_timeout, left) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+/// A statement's time limit, and the error its passing gives: the same
+/// `Timeout` the caller gets, whoever notices first.
+pub(super) struct Limit {
+    within: Duration,
+    timeout: Error,
+}
+
+/// The time a statement may run: the pool's statement timeout
+/// (`Timeout { phase: Statement }`), or what is left of its message's
+/// (`Timeout { after: <the message's timeout>, phase: Request }`, as the
+/// caller's own timer says), whichever is shorter.
+pub(super) fn time_limit(session: &Session) -> Option<Limit> {
+    let pool = session.shared.config.statement_timeout.map(|after| Limit {
+        within: after,
+        timeout: Error::Timeout {
+            after,
+            phase: Phase::Statement,
+        },
+    });
+    let message = session.deadline.map(|d| Limit {
+        within: d.at.saturating_duration_since(Instant::now()),
+        timeout: d.error(),
+    });
+    match (pool, message) {
+        (Some(p), Some(m)) => Some(if m.within < p.within { m } else { p }),
+        (p, m) => p.or(m),
     }
 }
 
@@ -38,7 +55,7 @@ pub(super) fn time_limit(session: &Session) -> Option<Duration> {
 /// message `.timeout()`, on time while the connection finishes).
 pub(super) async fn run_limited<T>(
     session: &mut Session,
-    limit: Duration,
+    limit: Limit,
     run: impl AsyncFnOnce(Conn<'_>, Arc<str>) -> diesel::QueryResult<T>,
     sql: Arc<str>,
 ) -> Result<T> {
@@ -48,13 +65,10 @@ pub(super) async fn run_limited<T>(
         ));
     };
     let canceller = conn.canceller();
-    let timeout = Error::Timeout {
-        after: limit,
-        phase: Phase::Statement,
-    };
+    let Limit { within, timeout } = limit;
     let statement = run(Conn::Own(conn), sql);
     let mut statement = std::pin::pin!(statement);
-    if let Ok(result) = tokio::time::timeout(limit, &mut statement).await {
+    if let Ok(result) = tokio::time::timeout(within, &mut statement).await {
         return result.map_err(|e| session.shared.db_error(&e));
     }
     let Some(canceller) = canceller else {

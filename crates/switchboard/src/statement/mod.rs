@@ -17,6 +17,7 @@ use std::time::Instant;
 use switchboard_core::guard::{Check, Decision, Statement};
 use switchboard_core::{Classified, Error, EventKind, Origin, Params, Result, StatementClass};
 
+use crate::bind::BindValue;
 use crate::connection::{Conn, Held, Session, reset};
 
 static NEXT_QUERY_ID: AtomicU64 = AtomicU64::new(1);
@@ -27,11 +28,14 @@ pub(crate) fn next_query_id() -> u64 {
 }
 
 /// A statement as the caller gave it, about to run.
-pub(crate) struct StatementRun {
+pub(crate) struct StatementRun<'b> {
     pub(crate) sql: Arc<str>,
     pub(crate) classified: Classified,
     pub(crate) params: Params,
     pub(crate) origin: Origin,
+    /// Its bind values: taken out of a failure's server message (which may
+    /// quote them) unless the pool shows bind values.
+    pub(crate) binds: &'b [Arc<dyn BindValue>],
 }
 
 /// What the guards made of a statement: the SQL to run (the caller's, or a
@@ -43,7 +47,7 @@ struct Cleared {
     decision: Decision,
 }
 
-impl StatementRun {
+impl StatementRun<'_> {
     /// Runs the statement on `session` between its `Executing` and its last
     /// event. `run` is given the connection and the SQL to run; `rows`
     /// counts what it returned, for `Executed`.
@@ -118,6 +122,17 @@ impl StatementRun {
         .await;
         let took = started.elapsed();
         drop(decision);
+        let binds = self.binds;
+        let outcome = outcome.map_err(|e| match e {
+            e @ (Error::Database { .. } | Error::ConnectionLost { .. } | Error::Driver(_)) => {
+                let values: Vec<String> = binds.iter().filter_map(|b| b.text()).collect();
+                session
+                    .shared
+                    .hooks
+                    .classify(session.shared.redact_values(e, &values))
+            }
+            other => other,
+        });
         let outcome_event = match &outcome {
             Ok(v) => EventKind::Executed {
                 query_id,

@@ -14,9 +14,11 @@ impl PoolState {
     }
 
     pub(super) fn needs_ping(&self, idle_since: Instant, now: Instant) -> bool {
-        self.limits
-            .ping_after
-            .is_some_and(|after| now.saturating_duration_since(idle_since) >= after)
+        self.limits.check_every_lend
+            || self
+                .limits
+                .ping_after
+                .is_some_and(|after| now.saturating_duration_since(idle_since) >= after)
     }
 
     pub(super) fn expired(&self, conn: ConnectionId, now: Instant) -> bool {

@@ -11,6 +11,7 @@ fn limits(min: usize, max: usize) -> Limits {
         max,
         pipeline: 1,
         ping_after: None,
+        check_every_lend: false,
         idle_timeout: None,
         max_lifetime: None,
     }
