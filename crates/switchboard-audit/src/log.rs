@@ -15,11 +15,12 @@ use crate::config::AuditConfig;
 use crate::error::{AuditError, Result};
 use crate::gate::{AuditGate, Handshake};
 use crate::intake::{Front, Shared};
+use crate::key::{PublicKey, SecretKey};
 use crate::policy::Policy;
 use crate::record::Recorder;
 use crate::segment::{Segments, resume};
 use crate::stats::{AuditStats, Counters};
-use crate::verify::{VerifyError, VerifyReport, verify};
+use crate::verify::{VerifyError, VerifyOptions, VerifyReport, verify_with};
 use crate::writer::Writer;
 
 /// A lossless, hash-chained audit trail of the statements on one or more
@@ -43,6 +44,8 @@ pub struct AuditLog {
     thread: Mutex<Option<JoinHandle<()>>>,
     /// Checkpoints and witnesses, when signed; stopped after the writer.
     anchoring: Option<Anchoring>,
+    /// The public half of the signing key, to verify with.
+    public: Option<PublicKey>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -138,6 +141,7 @@ impl AuditLog {
             attached: Mutex::new(Vec::new()),
             thread: Mutex::new(Some(thread)),
             anchoring,
+            public: config.checkpoints.key.as_ref().map(SecretKey::public),
         })
     }
 
@@ -200,7 +204,7 @@ impl AuditLog {
             let _ = thread.join();
         }
         let anchored = match (&closed, &self.anchoring) {
-            (Ok(()), Some(anchoring)) => anchoring.close(deadline).await,
+            (Ok(()), Some(anchoring)) => anchoring.close(deadline, within).await,
             _ => Ok(()),
         };
         flushed.and(closed).and(anchored)
@@ -266,13 +270,18 @@ impl AuditLog {
             .collect())
     }
 
-    /// Verifies the log's files (see [`verify`]).
+    /// Verifies the log's files (see [`verify_with`]): against its own
+    /// checkpoints when it signs them, the chain alone otherwise.
     pub fn verify(&self) -> Result<VerifyReport, VerifyError> {
         let files = self.files().map_err(|e| VerifyError::Io {
             path: self.segments.dir.clone(),
             source: std::io::Error::other(e.to_string()),
         })?;
-        verify(&files)
+        let mut options = VerifyOptions::default().base(&self.segments.base);
+        if let Some(key) = self.public {
+            options = options.key(key);
+        }
+        verify_with(&files, options)
     }
 }
 

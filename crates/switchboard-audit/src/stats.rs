@@ -19,7 +19,7 @@ pub struct AuditStats {
     pub fsyncs: u64,
     /// Bytes written.
     pub bytes: u64,
-    /// New files started (rotations, and restarts after a torn tail).
+    /// New files started (rotations, and starts whose newest file was full).
     pub rotations: u64,
     /// Write, fsync or file errors.
     pub errors: u64,

@@ -123,7 +123,7 @@ impl Anchoring {
     /// Signs the last checkpoint (the writer has stopped), then gives the
     /// witnesses until `deadline` to take what they lack. A witness still
     /// behind then is not an error: it is caught up at the next open.
-    pub(crate) async fn close(&self, deadline: Instant) -> Result<()> {
+    pub(crate) async fn close(&self, deadline: Instant, within: std::time::Duration) -> Result<()> {
         let (tx, rx) = oneshot::channel();
         self.anchor.close(tx);
         let at = tokio::time::Instant::from_std(deadline);
@@ -131,9 +131,7 @@ impl Anchoring {
             Ok(Ok(Ok(()))) => Ok(()),
             Ok(Ok(Err(reason))) => Err(AuditError::Unwritable(reason)),
             Ok(Err(_)) => Err(AuditError::Stopped),
-            Err(_) => Err(AuditError::Timeout(
-                deadline.saturating_duration_since(Instant::now()),
-            )),
+            Err(_) => Err(AuditError::Timeout(within)),
         };
         if result.is_ok()
             && let Some(thread) = self.thread.lock().take()
@@ -168,5 +166,13 @@ impl Anchoring {
     /// Checkpoints the slowest witness lacks.
     pub(crate) fn behind(&self) -> u64 {
         self.feeds.behind()
+    }
+}
+
+/// An open that failed after the anchor started, or a handle dropped
+/// without a close: the threads are stopped, never left waiting.
+impl Drop for Anchoring {
+    fn drop(&mut self) {
+        self.close_now();
     }
 }

@@ -1,12 +1,12 @@
 //! Unit tests of the log as a whole, one file per behaviour, with events
 //! published straight onto a bus (no database).
 
-mod anchored;
 mod batching;
 mod durability;
 mod lines;
 mod records;
 mod restart;
+mod signed;
 mod strict;
 mod tamper;
 

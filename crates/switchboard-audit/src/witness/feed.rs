@@ -22,6 +22,9 @@ const RECENT: usize = 64;
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const LAST_RETRY: Duration = Duration::from_secs(10);
 
+/// A checkpoint line and its `seq`, shared by every witness thread.
+type Line = (u64, Arc<[u8]>);
+
 /// What the anchor shares with the witness threads.
 #[derive(Debug)]
 pub(crate) struct Feeds {
@@ -38,7 +41,7 @@ pub(crate) struct Feeds {
 #[derive(Debug)]
 struct FeedState {
     /// The newest checkpoint lines, oldest first.
-    recent: VecDeque<(u64, Arc<[u8]>)>,
+    recent: VecDeque<Line>,
     /// The newest checkpoint's `seq`.
     newest: Option<u64>,
     /// Per witness, the next `seq` it needs, as last known.
@@ -99,7 +102,7 @@ impl Feeds {
     }
 
     /// The lines from `seq` on: from memory, or from the log's file.
-    fn lines_from(&self, seq: u64) -> Result<Vec<(u64, Arc<[u8]>)>, WitnessError> {
+    fn lines_from(&self, seq: u64) -> Result<Vec<Line>, WitnessError> {
         {
             let st = self.state.lock();
             if st.newest.is_none_or(|n| n < seq) {
