@@ -147,7 +147,7 @@ mod writer;
 
 pub use builder::Builder;
 pub use chain::{Digest256, Head};
-pub use checkpoint::{Checkpoint, FileMark, SignedCheckpoint, TornAside, Why};
+pub use checkpoint::{Checkpoint, FileMark, LineError, SignedCheckpoint, TornAside, Why};
 pub use config::{AuditConfig, Checkpoints, Durability, ParamsMode, PerClass, Rotation};
 pub use error::{AuditError, Result};
 pub use key::{KeyError, KeyId, PublicKey, SecretKey};

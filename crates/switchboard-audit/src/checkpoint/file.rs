@@ -74,6 +74,20 @@ pub(crate) struct Lines {
     pub(crate) torn: u64,
 }
 
+impl Lines {
+    /// Lines held elsewhere (a witness read over the network), each
+    /// without its newline.
+    pub(crate) fn from_memory(lines: &[Vec<u8>]) -> Lines {
+        Lines {
+            lines: (1..)
+                .zip(lines)
+                .map(|(n, line)| (n, SignedCheckpoint::parse(line)))
+                .collect(),
+            torn: 0,
+        }
+    }
+}
+
 /// Reads a whole checkpoint file; `Ok(None)` when it does not exist.
 pub(crate) fn read_all(path: &Path) -> std::io::Result<Option<Lines>> {
     let bytes = match std::fs::read(path) {

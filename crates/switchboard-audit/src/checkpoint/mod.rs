@@ -31,7 +31,7 @@ use crate::chain::Digest256;
 use crate::key::{KeyId, PublicKey, SecretKey};
 
 pub(crate) use anchor::Anchor;
-pub(crate) use file::{CheckpointFile, read_all};
+pub(crate) use file::{CheckpointFile, Lines, read_all};
 pub(crate) use running::Anchoring;
 
 /// What a signature signs before the line's bytes: a checkpoint signature
@@ -162,12 +162,15 @@ pub struct SignedCheckpoint {
 
 /// Why a line is not a checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum LineError {
+#[non_exhaustive]
+pub enum LineError {
     /// It does not end with a `"sig"` member of 128 lowercase hex digits.
     Unsigned,
     /// It is signed but is not a checkpoint.
     Unparsable(String),
 }
+
+impl std::error::Error for LineError {}
 
 impl fmt::Display for LineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -199,8 +202,8 @@ fn message(content: &[u8]) -> Vec<u8> {
 }
 
 impl SignedCheckpoint {
-    /// Reads one line (without its newline).
-    pub(crate) fn parse(line: &[u8]) -> Result<SignedCheckpoint, LineError> {
+    /// Reads one line (without its newline); checks no signature.
+    pub fn parse(line: &[u8]) -> Result<SignedCheckpoint, LineError> {
         let content_len = line.len().checked_sub(SIG_LEN).ok_or(LineError::Unsigned)?;
         let (content, tail) = line.split_at(content_len);
         let sig = tail
@@ -221,7 +224,7 @@ impl SignedCheckpoint {
     }
 
     /// Whether `key` made its signature.
-    pub(crate) fn signed_by(&self, key: &PublicKey) -> bool {
+    pub fn signed_by(&self, key: &PublicKey) -> bool {
         let content = &self.line[..self.line.len() - SIG_LEN];
         key.verifies(&message(content), &self.sig.0)
     }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::chain::{Pin, Pins, Walk};
 use super::report::{Anchored, CheckpointInfo, Finding, VerifyError, WitnessInfo};
-use crate::checkpoint::{SignedCheckpoint, Why, read_all};
+use crate::checkpoint::{Lines, SignedCheckpoint, Why, read_all};
 use crate::key::{KeyId, PublicKey};
 
 /// One checkpoint file's checkpoints, each signed and chained.
@@ -19,13 +19,21 @@ struct Source {
     torn: u64,
 }
 
-/// Reads and checks one checkpoint file; `None` when it does not exist.
-fn load(path: &Path, keys: &[PublicKey], partial: bool) -> Result<Option<Source>, VerifyError> {
-    let lines = read_all(path).map_err(|source| VerifyError::Io {
+/// Reads one checkpoint file; `None` when it does not exist.
+pub(super) fn read(path: &Path) -> Result<Option<Lines>, VerifyError> {
+    read_all(path).map_err(|source| VerifyError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    let Some(lines) = lines else { return Ok(None) };
+    })
+}
+
+/// Checks the lines of one checkpoint file (`path` names it in findings).
+fn load(
+    path: &Path,
+    lines: Lines,
+    keys: &[PublicKey],
+    partial: bool,
+) -> Result<Source, VerifyError> {
     let mut source = Source {
         checkpoints: Vec::new(),
         torn: lines.torn,
@@ -77,7 +85,7 @@ fn load(path: &Path, keys: &[PublicKey], partial: bool) -> Result<Option<Source>
         }
         source.checkpoints.push((line, signed));
     }
-    Ok(Some(source))
+    Ok(source)
 }
 
 /// The checkpoints of the log's directory and of the witness, checked and
@@ -95,11 +103,14 @@ pub(super) struct Checked {
 
 pub(super) fn check(
     local: &Path,
-    witness: Option<&Path>,
+    witness: Option<(PathBuf, Lines)>,
     keys: &[PublicKey],
     partial: bool,
 ) -> Result<Checked, VerifyError> {
-    let mine = load(local, keys, partial)?.unwrap_or_default();
+    let mine = match read(local)? {
+        Some(lines) => load(local, lines, keys, partial)?,
+        None => Source::default(),
+    };
     let mut all = BTreeMap::new();
     for (line, cp) in &mine.checkpoints {
         all.insert(cp.checkpoint.seq, (local.to_path_buf(), *line, cp.clone()));
@@ -111,9 +122,10 @@ pub(super) fn check(
         .map(|((_, a), (_, b))| (a.checkpoint.seq, b.checkpoint.seq));
     let mut removed: Option<(u64, u64)> = None;
     let mut witnessed = None;
-    if let Some(path) = witness {
+    if let Some((path, lines)) = witness {
+        let path = path.as_path();
         // The witness may start later than the log (it was added later).
-        let theirs = load(path, keys, true)?.unwrap_or_default();
+        let theirs = load(path, lines, keys, true)?;
         for (line, cp) in &theirs.checkpoints {
             let seq = cp.checkpoint.seq;
             match all.get(&seq) {

@@ -40,6 +40,9 @@ pub struct VerifyOptions {
     pub checkpoints: Option<PathBuf>,
     /// A witness directory holding `<base>.checkpoints.jsonl`.
     pub witness: Option<PathBuf>,
+    /// A witness's checkpoint lines read elsewhere (a NATS witness's
+    /// `read`), with a name for findings; instead of [`witness`](Self::witness).
+    pub witness_lines: Option<(String, Vec<Vec<u8>>)>,
 }
 
 impl Default for VerifyOptions {
@@ -50,6 +53,7 @@ impl Default for VerifyOptions {
             base: "audit".into(),
             checkpoints: None,
             witness: None,
+            witness_lines: None,
         }
     }
 }
@@ -89,6 +93,14 @@ impl VerifyOptions {
         self.witness = Some(dir.into());
         self
     }
+
+    /// Compares with checkpoint `lines` (each without its newline) a
+    /// witness holds, `name` saying which in findings.
+    #[must_use]
+    pub fn witness_lines(mut self, name: impl Into<String>, lines: Vec<Vec<u8>>) -> Self {
+        self.witness_lines = Some((name.into(), lines));
+        self
+    }
 }
 
 /// Verifies a chain spread over `paths`, in chain order (the log's own file
@@ -122,10 +134,19 @@ pub fn verify_with<P: AsRef<Path>>(
                 ),
             });
         }
-        Some(dir) => Some(crate::checkpoint::path(dir, &options.base)),
-        None => None,
+        Some(dir) => {
+            let path = crate::checkpoint::path(dir, &options.base);
+            let lines = anchored::read(&path)?.unwrap_or_default();
+            Some((path, lines))
+        }
+        None => options.witness_lines.as_ref().map(|(name, lines)| {
+            (
+                PathBuf::from(name),
+                crate::checkpoint::Lines::from_memory(lines),
+            )
+        }),
     };
-    let checked = anchored::check(&local, witness.as_deref(), &options.keys, options.partial)?;
+    let checked = anchored::check(&local, witness, &options.keys, options.partial)?;
     let walk = chain::walk(paths, options.partial, &checked.pins)?;
     let anchored = anchored::conclude(checked, &walk, options.partial)?;
     Ok(report(

@@ -209,8 +209,10 @@ impl Feed {
                 (Some(_), None) => true,
                 (Some(newest), Some(next)) => next <= newest,
             };
+            // At the end, a witness that answers gets until `stop` to take
+            // what it lacks; one that is failing is not waited for.
             if let Some(stop) = st.stop_at
-                && (now >= stop || !pending)
+                && (now >= stop || !pending || self.failures > 0)
             {
                 return false;
             }

@@ -8,7 +8,9 @@
 //! counted ([`AuditStats::witness_errors`](crate::AuditStats)) and logged,
 //! and it is retried with a capped backoff; once it answers again, it is
 //! asked for the newest checkpoint it holds and is sent every one after it.
-//! What a witness lacks when the log closes is sent when the log opens again.
+//! At close, a witness that answers gets what is left of the close's time
+//! limit to take what it lacks; one that is failing is not waited for.
+//! Either way, what a witness lacks is sent when the log opens again.
 //!
 //! [`DirWitness`] keeps them in a directory (another disk or mount);
 //! `switchboard_nats::NatsWitness` in a JetStream stream.
