@@ -3,7 +3,7 @@
 //! ```text
 //! switchboard rules check RULES.toml --sql "DELETE FROM t" [--backend postgres] [--label k=v]... [--at TIME] [--read-only]
 //! switchboard rules replay RULES.toml EVENTS.jsonl [--read-only]
-//! switchboard audit verify FILE|DIR... [--base NAME] [--partial] [--key PUBLIC_KEY]... [--witness DIR]
+//! switchboard audit verify FILE|DIR... [--base NAME] [--partial] [--key PUBLIC_KEY]... [--witness DIR|nats://HOST:PORT/STREAM/PREFIX]
 //!                            [--checkpoints FILE] [--max-unanchored N] [--max-unanchored-age SECONDS]
 //! switchboard audit keygen KEY_FILE
 //! ```

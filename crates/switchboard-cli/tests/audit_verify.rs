@@ -13,6 +13,7 @@ use std::time::Duration;
 use switchboard_audit::{AuditLog, SecretKey};
 use switchboard_core::testing::emit_statement;
 use switchboard_core::{Backend, Bus, Emitter, Origin, StatementClass};
+use switchboard_nats::{NatsWitness, StreamSettings};
 use tempfile::TempDir;
 
 struct Run {
@@ -45,6 +46,17 @@ fn signed_log(
     key: Option<&Path>,
     witness: Option<&Path>,
 ) -> Vec<PathBuf> {
+    witnessed_log(dir, statements, key, witness, None)
+}
+
+/// The same, also witnessed by `nats`.
+fn witnessed_log(
+    dir: &Path,
+    statements: u64,
+    key: Option<&Path>,
+    witness: Option<&Path>,
+    nats: Option<NatsWitness>,
+) -> Vec<PathBuf> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -56,6 +68,9 @@ fn signed_log(
         }
         if let Some(witness) = witness {
             builder = builder.witness_dir(witness);
+        }
+        if let Some(nats) = nats {
+            builder = builder.witness(nats);
         }
         let audit = builder.open().unwrap();
         let bus = Bus::new();
@@ -307,4 +322,83 @@ fn unanchored_records_past_the_limit_exit_3() {
         "3600",
     ];
     assert_eq!(switchboard(&args).status, 0);
+}
+
+#[test]
+fn a_nats_witness_is_read_by_verify() {
+    let url =
+        std::env::var("SWITCHBOARD_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let server = url.trim_start_matches("nats://").to_owned();
+    if std::net::TcpStream::connect(&server).is_err() {
+        if std::env::var("SWITCHBOARD_REQUIRE_SERVICES").is_ok_and(|v| v == "1") {
+            panic!("NATS is not reachable at {url} and SWITCHBOARD_REQUIRE_SERVICES=1");
+        }
+        eprintln!(
+            "\n!!! SKIPPED a_nats_witness_is_read_by_verify: NATS is not reachable at {url}\n"
+        );
+        return;
+    }
+    let (keys, log) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    let (secret, public) = keygen(keys.path());
+    let unique = format!("sbcli_witness_{}", std::process::id());
+    let stream = unique.to_uppercase();
+    let settings = StreamSettings::new(&stream, [format!("{unique}.>")]);
+    let nats = NatsWitness::new(&url, settings, &unique).unwrap();
+    witnessed_log(log.path(), 4, Some(&secret), None, Some(nats));
+    let spec = format!("nats://{server}/{stream}/{unique}");
+    let (log_dir, public) = (log.path().to_str().unwrap(), public.to_str().unwrap());
+    let run = switchboard(&[
+        "audit",
+        "verify",
+        log_dir,
+        "--key",
+        public,
+        "--witness",
+        &spec,
+    ]);
+    // Removing the newest checkpoints and records leaves the witness's.
+    let local = log.path().join("audit.checkpoints.jsonl");
+    let text = std::fs::read_to_string(&local).unwrap();
+    std::fs::write(&local, format!("{}\n", text.lines().next().unwrap())).unwrap();
+    for file in switchboard_audit::files(log.path(), "audit").unwrap() {
+        std::fs::write(file, b"").unwrap();
+    }
+    let cut = switchboard(&[
+        "audit",
+        "verify",
+        log_dir,
+        "--key",
+        public,
+        "--witness",
+        &spec,
+    ]);
+    let bad = switchboard(&[
+        "audit",
+        "verify",
+        log_dir,
+        "--key",
+        public,
+        "--witness",
+        "nats://x",
+    ]);
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            if let Ok(client) = async_nats::connect(&url).await {
+                let _ = async_nats::jetstream::new(client)
+                    .delete_stream(&stream)
+                    .await;
+            }
+        });
+    assert_eq!(run.status, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("identical to the log's"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(cut.status, 1, "{}{}", cut.stdout, cut.stderr);
+    assert!(cut.stdout.contains("truncated"), "{}", cut.stdout);
+    assert_eq!(bad.status, 2, "{}", bad.stdout);
 }

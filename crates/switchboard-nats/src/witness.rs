@@ -112,15 +112,18 @@ impl NatsWitness {
         format!("{}.{}", self.prefix, token(log))
     }
 
-    /// Runs `f` on the witness's runtime, within the timeout.
+    /// Runs `f` on the witness's runtime, within the timeout; first
+    /// creates or checks the stream when `ensure` (the log's side: a
+    /// verifier only reads what is there).
     fn run<T>(
         &self,
         what: &str,
+        ensure: bool,
         f: impl std::future::Future<Output = std::result::Result<T, String>>,
     ) -> std::result::Result<T, WitnessError> {
         let timeout = self.timeout;
         let ensure = async {
-            if !self.ensured.load(Ordering::Acquire) {
+            if ensure && !self.ensured.load(Ordering::Acquire) {
                 self.stream
                     .ensure(&self.js)
                     .await
@@ -150,11 +153,11 @@ impl NatsWitness {
     /// `switchboard_audit::VerifyOptions::witness_lines`). Blocks: call it
     /// from a plain thread, not from async code.
     pub fn read(&self, log: &str) -> std::result::Result<Vec<Vec<u8>>, WitnessError> {
-        let Some(last) = self.latest(log)? else {
+        let Some(last) = self.last(log, false)? else {
             return Ok(Vec::new());
         };
         let subject = self.subject(log);
-        self.run("read", async {
+        self.run("read", false, async {
             let stream = self
                 .js
                 .get_stream_no_info(&self.stream.name)
@@ -181,19 +184,11 @@ impl NatsWitness {
             Ok(lines)
         })
     }
-}
 
-impl Witness for NatsWitness {
-    fn describe(&self) -> String {
-        format!(
-            "nats {} stream {} subject {}.*",
-            self.url, self.stream.name, self.prefix
-        )
-    }
-
-    fn latest(&self, log: &str) -> std::result::Result<Option<u64>, WitnessError> {
+    /// The `seq` of the newest checkpoint held for `log`.
+    fn last(&self, log: &str, ensure: bool) -> std::result::Result<Option<u64>, WitnessError> {
         let subject = self.subject(log);
-        self.run("latest", async {
+        self.run("latest", ensure, async {
             let stream = self
                 .js
                 .get_stream_no_info(&self.stream.name)
@@ -208,13 +203,26 @@ impl Witness for NatsWitness {
             }
         })
     }
+}
+
+impl Witness for NatsWitness {
+    fn describe(&self) -> String {
+        format!(
+            "nats {} stream {} subject {}.*",
+            self.url, self.stream.name, self.prefix
+        )
+    }
+
+    fn latest(&self, log: &str) -> std::result::Result<Option<u64>, WitnessError> {
+        self.last(log, true)
+    }
 
     fn keep(&self, log: &str, seq: u64, line: &[u8]) -> std::result::Result<(), WitnessError> {
         let subject = self.subject(log);
         let mut headers = HeaderMap::new();
         headers.insert("Nats-Msg-Id", format!("{log}:{seq}").as_str());
         let payload = bytes::Bytes::copy_from_slice(line);
-        self.run("publish", async {
+        self.run("publish", true, async {
             let ack = self
                 .js
                 .publish_with_headers(subject, headers, payload)

@@ -3,7 +3,10 @@
 
 use std::path::PathBuf;
 
+use std::time::Duration;
+
 use switchboard_audit::{Anchoring, PublicKey, VerifyError, VerifyOptions, verify_with};
+use switchboard_nats::{NatsWitness, StreamSettings};
 
 use crate::{Failure, Status};
 
@@ -29,9 +32,10 @@ pub(crate) struct Args {
     /// the log's files).
     #[arg(long, value_name = "FILE", requires = "keys")]
     checkpoints: Option<PathBuf>,
-    /// A witness directory holding a copy of the checkpoints.
-    #[arg(long, value_name = "DIR", requires = "keys")]
-    witness: Option<PathBuf>,
+    /// A witness holding a copy of the checkpoints: a directory, or
+    /// `nats://HOST:PORT/STREAM/PREFIX` for a NATS JetStream witness.
+    #[arg(long, value_name = "DIR_OR_NATS", requires = "keys")]
+    witness: Option<String>,
     /// Exit 3 when more records than this follow the latest checkpoint.
     #[arg(long, value_name = "RECORDS", requires = "keys")]
     max_unanchored: Option<u64>,
@@ -67,8 +71,13 @@ pub(crate) fn run(args: Args) -> Result<Status, Failure> {
     if let Some(file) = &args.checkpoints {
         options = options.checkpoints(file);
     }
-    if let Some(dir) = &args.witness {
-        options = options.witness(dir);
+    match args.witness.as_deref() {
+        Some(nats) if nats.starts_with("nats://") => {
+            let lines = read_nats_witness(nats, &args.base)?;
+            options = options.witness_lines(nats, lines);
+        }
+        Some(dir) => options = options.witness(dir),
+        None => {}
     }
     let report = match verify_with(&files, options) {
         Ok(report) => report,
@@ -102,4 +111,23 @@ pub(crate) fn run(args: Args) -> Result<Status, Failure> {
         return Ok(Status::Unanchored);
     }
     Ok(Status::Ok)
+}
+
+/// The checkpoints a NATS witness `nats://HOST:PORT/STREAM/PREFIX` holds for
+/// the log `base`.
+fn read_nats_witness(spec: &str, base: &str) -> Result<Vec<Vec<u8>>, Failure> {
+    let rest = spec.trim_start_matches("nats://");
+    let mut parts = rest.splitn(3, '/');
+    let (Some(server), Some(stream), Some(prefix)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(Failure::new(format!(
+            "--witness {spec}: expected nats://HOST:PORT/STREAM/PREFIX"
+        )));
+    };
+    let settings = StreamSettings::new(stream, [format!("{prefix}.>")]);
+    NatsWitness::new(&format!("nats://{server}"), settings, prefix)
+        .map_err(Failure::new)?
+        .timeout(Duration::from_secs(10))
+        .read(base)
+        .map_err(Failure::new)
 }
