@@ -157,7 +157,13 @@ fn a_stream_witnesses_every_checkpoint_and_catches_up_after_an_outage() {
     run_log(&place.dir, down, 5, |s| {
         s.witness_errors > 0 && s.checkpoints >= 2
     });
-    assert!(place.read().is_empty());
+    // Nothing reached the server: not even the stream exists.
+    let read = place.witness(&url).read("audit");
+    assert!(
+        read.as_ref()
+            .is_err_and(|e| e.to_string().contains("stream not found")),
+        "{read:?}"
+    );
 
     // Reachable again at the next start: everything is sent.
     run_log(&place.dir, place.witness(&url), 5, |s| {

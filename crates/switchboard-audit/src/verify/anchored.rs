@@ -194,10 +194,12 @@ pub(super) fn check(
             }
         }
     }
-    pins.time_of = all
-        .values()
-        .next_back()
-        .map(|(_, _, c)| c.checkpoint.records);
+    // The first record no checkpoint covers (all of them when none does).
+    pins.time_of = Some(
+        all.values()
+            .next_back()
+            .map_or(0, |(_, _, c)| c.checkpoint.records),
+    );
     Ok(Checked {
         all,
         pins,

@@ -59,7 +59,7 @@ struct Link<'a> {
     #[serde(default)]
     id: Option<u64>,
     #[serde(default, borrow)]
-    at: Option<&'a str>,
+    at: Option<std::borrow::Cow<'a, str>>,
 }
 
 pub(super) fn walk<P: AsRef<Path>>(
@@ -173,7 +173,7 @@ pub(super) fn walk<P: AsRef<Path>>(
             if pins.time_of == Some(link.n) {
                 out.time = link
                     .at
-                    .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
+                    .and_then(|at| DateTime::parse_from_rfc3339(&at).ok())
                     .map(|at| at.with_timezone(&Utc));
             }
             walked.first.get_or_insert(link.n);

@@ -164,3 +164,18 @@ fn checkpoints_name_why_they_were_written() {
         lines_of(&checkpoint::path(s.witness.path(), "audit"))
     );
 }
+
+#[test]
+fn a_log_never_signed_is_wholly_unanchored_under_a_key() {
+    let s = Signed::new("anchored-never");
+    written_log(&s.log, 2, AuditLog::builder(s.log.path()));
+    let report = s.alone(&[&key_a()]).unwrap();
+    let a = anchored(&report);
+    assert!(a.latest.is_none());
+    assert_eq!(a.unanchored, 4);
+    assert!(a.oldest_unanchored.is_some(), "{report}");
+    assert!(
+        report.to_string().contains("no signed checkpoint found"),
+        "{report}"
+    );
+}
