@@ -15,6 +15,7 @@ mod events;
 mod faults;
 mod guards;
 mod handback;
+mod handback_load;
 mod hooks;
 mod lifecycle;
 mod nats;
