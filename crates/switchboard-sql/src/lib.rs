@@ -58,18 +58,24 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod cache;
-mod classify;
-mod dialect;
-mod error;
-mod placeholders;
-mod statement;
-mod tables;
-mod walk;
+mod cache; // a bounded LRU cache in front of classify
+mod classify; // text -> Classification: lex check, parse, walk
+mod dialect; // the dialects, mapped to sqlparser's
+mod effects; // built-in functions known to change nothing
+mod error; // sqlparser's errors as ParseError
+mod explain; // whether an EXPLAIN runs its statement
+mod lex; // each server's lexer, checked against sqlparser's tokens
+mod names; // table names as the server resolves them, and matching
+mod placeholders; // how many bind parameters
+mod session; // settings that change how the server lexes SQL
+mod statement; // facts about one statement node
+mod tables; // tables touched, with CTE scoping per dialect
+mod walk; // the visitor that gathers it all
 
 pub use cache::{CacheStats, Classified, Classifier};
 pub use classify::classify;
 pub use dialect::Dialect;
 pub use error::ParseError;
+pub use names::table_matches;
 pub use switchboard_core::StatementClass;
 pub use switchboard_core::class::Classification;

@@ -41,7 +41,8 @@ const CASES: &[Case] = &[
     case("SELECT * FROM (SELECT * FROM inner_t) AS sub, inner_t", Postgres, Read, "SELECT", &["inner_t"], false, 1, 0),
     case("SELECT * FROM generate_series(1, 3) AS g JOIN t ON true", Postgres, Read, "SELECT", &["t"], false, 1, 0),
     case("SELECT * FROM pg_catalog.generate_series(1, $1)", Postgres, Read, "SELECT", &[], false, 1, 1),
-    case("SELECT * FROM users FOR UPDATE", Postgres, Read, "SELECT", &["users"], false, 1, 0),
+    // A locking read may write: PostgreSQL refuses it in a read-only transaction.
+    case("SELECT * FROM users FOR UPDATE", Postgres, Write, "SELECT", &["users"], false, 1, 0),
     case("VALUES (1), (2)", Postgres, Read, "VALUES", &[], false, 1, 0),
     case("SHOW search_path", Postgres, Read, "SHOW", &[], false, 1, 0),
     // --- PostgreSQL: CTEs ---
@@ -118,7 +119,8 @@ const CASES: &[Case] = &[
     case("EXPLAIN (ANALYZE off) DELETE FROM users", Postgres, Read, "EXPLAIN", &["users"], false, 1, 0),
     case("VACUUM users", Postgres, Misc, "VACUUM", &["users"], false, 1, 0),
     case("PREPARE upd AS UPDATE users SET a = $1", Postgres, Write, "PREPARE", &["users"], true, 1, 0),
-    case("EXECUTE upd(1)", Postgres, Misc, "EXECUTE", &[], false, 1, 0),
+    // EXECUTE runs what an earlier PREPARE prepared: it may write.
+    case("EXECUTE upd(1)", Postgres, Write, "EXECUTE", &[], false, 1, 0),
     // --- PostgreSQL: several statements ---
     case("BEGIN; UPDATE accounts SET balance = balance - $1 WHERE id = $2; COMMIT",
          Postgres, Write, "BEGIN", &["accounts"], false, 3, 2),
