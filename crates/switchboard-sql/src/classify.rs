@@ -84,3 +84,6 @@ fn rank(class: StatementClass) -> u8 {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod hardening;
