@@ -394,6 +394,8 @@ const POSTGRES: &[&str] = &[
     "percentile_disc",
     "mode",
     "any_value",
+    "currval",
+    "lastval",
 ];
 
 const MYSQL: &[&str] = &[
