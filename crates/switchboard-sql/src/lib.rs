@@ -50,7 +50,9 @@
 //!   `PREPARE` of a misc statement, ...
 //!
 //! `EXPLAIN ANALYZE` and `PREPARE` take the class of the statement they
-//! run or prepare. For several statements the class is the most privileged
+//! run or prepare. On MySQL and MariaDB a plain `EXPLAIN` (or `DESCRIBE`)
+//! of a write does too: it does not run, but the server treats it as the
+//! write and refuses it in a read-only transaction. For several statements the class is the most privileged
 //! one, in the order `Role > Ddl > Write > Read > Misc`.
 //!
 //! Functions known to change nothing are the built-ins of each server that
