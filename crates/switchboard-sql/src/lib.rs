@@ -105,7 +105,7 @@
 //! sqlparser does not know every statement of every backend; known gaps in
 //! sqlparser 0.64 include MySQL's `CREATE USER 'u'@'host'`, PostgreSQL's
 //! `CREATE USER u WITH PASSWORD '...'`, `DO`, `CHECKPOINT`, a top-level
-//! `TABLE t`, SQLite's `PRAGMA table_info(t)`, and `?` placeholders in
+//! `TABLE t`, `BEGIN ... DEFERRABLE` (diesel's `.deferrable()`), SQLite's `PRAGMA table_info(t)`, and `?` placeholders in
 //! PostgreSQL (where `?` is an operator; use `$1`). All are unparsable.
 //! The classifier sees only the statement's text: what a view, a trigger, a
 //! rule, a user-defined operator or type, or a prepared statement does is
