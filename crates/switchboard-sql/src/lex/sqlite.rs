@@ -1,49 +1,41 @@
 //! SQLite's lexer (`src/tokenize.c`) as far as comments, strings, quoted
 //! names and variables go.
 
-use super::{Part, find_from, mark, quoted_end};
+use super::{Part, Region, Scan};
 
-/// Marks each byte of `bytes` as SQLite reads it.
-pub(super) fn scan(bytes: &[u8]) -> Vec<Part> {
-    let mut parts = vec![Part::Code; bytes.len()];
+/// The comments and quoted runs of `sql` as SQLite reads it.
+pub(super) fn scan(sql: &str) -> Vec<Region> {
+    let mut scan = Scan::new(sql);
+    let len = scan.bytes.len();
     let mut at = 0;
-    while at < bytes.len() {
-        let next = bytes.get(at + 1).copied();
-        at = match bytes[at] {
+    while at < len {
+        let next = scan.bytes.get(at + 1).copied();
+        at = match scan.bytes[at] {
             // Runs to the line feed only.
             b'-' if next == Some(b'-') => {
-                let end = find_from(bytes, at, |b| b == b'\n');
-                mark(&mut parts, at, end, Part::Comment);
-                end
+                let end = scan.find(at, len, b'\n');
+                scan.mark(at, end, Part::Comment)
             }
             // Does not nest; an unterminated one runs to the end, silently.
             b'/' if next == Some(b'*') => {
-                let end = bytes[at + 2..]
-                    .windows(2)
-                    .position(|pair| pair == b"*/")
-                    .map_or(bytes.len(), |offset| at + 2 + offset + 2);
-                mark(&mut parts, at, end, Part::Comment);
-                end
+                let close = scan.find_str(at + 2, "*/");
+                scan.mark(at, close.saturating_add(2), Part::Comment)
             }
             quote @ (b'\'' | b'"' | b'`') => {
-                let end = quoted_end(bytes, at, quote, false);
-                mark(&mut parts, at, end, Part::Quoted);
-                end
+                let end = scan.quoted_end(at, quote, false);
+                scan.mark(at, end, Part::Quoted)
             }
             // `[name]`: no escapes, ends at the first `]`.
             b'[' => {
-                let end = find_from(bytes, at, |b| b == b']')
-                    .saturating_add(1)
-                    .min(bytes.len());
-                mark(&mut parts, at, end, Part::Quoted);
-                end
+                let close = scan.find(at, len, b']');
+                scan.mark(at, close.saturating_add(1), Part::Quoted)
             }
-            b'$' | b'@' | b':' | b'#' => variable(bytes, at, &mut parts),
-            byte if is_id_char(byte) => find_from(bytes, at, |b| !is_id_char(b)),
+            b'$' | b'@' | b':' | b'#' => variable(&mut scan, at),
+            byte if is_id_char(byte) => scan.run(at, is_id_char),
             _ => at + 1,
         };
     }
-    parts
+    scan.regions
 }
 
 /// `IdChar`: letters, digits, `_`, `$` and bytes of non-ASCII characters.
@@ -55,7 +47,8 @@ fn is_id_char(byte: u8) -> bool {
 /// forms: `$name::part`, and `$name(anything up to a space or ')')`, so
 /// `$a(;DELETE/**/FROM/**/t)` is one variable, not a statement. The
 /// parenthesised part is marked as quoted: text SQLite does not parse.
-fn variable(bytes: &[u8], at: usize, parts: &mut [Part]) -> usize {
+fn variable(scan: &mut Scan<'_>, at: usize) -> usize {
+    let bytes = scan.bytes;
     let mut end = at + 1;
     let mut name_len = 0;
     while end < bytes.len() {
@@ -65,14 +58,13 @@ fn variable(bytes: &[u8], at: usize, parts: &mut [Part]) -> usize {
                 end += 1;
             }
             b'(' if name_len > 0 => {
-                let close = find_from(bytes, end, |b| b == b')' || b.is_ascii_whitespace());
+                let close = scan.run(end, |b| b != b')' && !b.is_ascii_whitespace());
                 let stop = if bytes.get(close) == Some(&b')') {
                     close + 1
                 } else {
                     close
                 };
-                mark(parts, end, stop, Part::Quoted);
-                return stop;
+                return scan.mark(end, stop, Part::Quoted);
             }
             b':' if bytes.get(end + 1) == Some(&b':') => end += 2,
             _ => break,
