@@ -8,6 +8,7 @@
 
 mod audit;
 mod bad_input;
+mod classifier_corpus;
 mod delivery;
 mod ending;
 mod errors;
