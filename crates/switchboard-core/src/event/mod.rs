@@ -245,7 +245,10 @@ impl fmt::Display for Event {
             EventKind::Lagged { dropped } => write!(f, " dropped={dropped}"),
             EventKind::LeakSuspected { held } => write!(f, " lent out for {held:?}"),
             EventKind::Initialized { took } => write!(f, " took={took:?}"),
-            EventKind::Reset { took, what } => write!(f, " {what:?} took={took:?}"),
+            EventKind::Reset { took, what } => {
+                let what = format!("{what:?}").to_lowercase();
+                write!(f, " what={what} took={took:?}")
+            }
             EventKind::PoolStarted { min, max } => write!(f, " min={min} max={max}"),
             EventKind::PoolStopped { drained } => write!(f, " drained={drained}"),
             EventKind::CheckoutTimedOut {
