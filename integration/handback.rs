@@ -204,7 +204,7 @@ fn postgres_session_state_is_gone_for_the_next_caller() {
         for sql in [
             "SET search_path = pg_catalog",
             "SET app.tenant = 'tenant-a'",
-            "SET statement_timeout = '1ms'",
+            "SET statement_timeout = '42s'",
             "CREATE TEMP TABLE leftover (a int)",
             "PREPARE leftover_stmt AS SELECT 1",
             "SET ROLE pg_monitor",

@@ -203,3 +203,49 @@ fn a_timed_out_statement_reports_one_duration_and_one_phase() {
         sb.shutdown().await.unwrap();
     });
 }
+
+/// SQLite statements cannot be interrupted (diesel exposes no interrupt
+/// handle, and the workspace forbids unsafe code): a shutdown waits for one
+/// at most `shutdown_timeout`, then answers `Timeout { phase: shutdown }`;
+/// the statement finishes on its blocking thread and its connection is
+/// closed then.
+#[test]
+fn a_shutdown_waits_for_an_uninterruptible_sqlite_statement_no_longer_than_its_timeout() {
+    crate::support::run(Db::Sqlite, "sqlite_slow_shutdown", async |t| {
+        let sb = t
+            .builder()
+            .pool_size(1..=1)
+            .shutdown_timeout(Duration::from_millis(500))
+            .start()
+            .await
+            .unwrap();
+        // A few seconds of work for SQLite, whatever the machine.
+        let slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c \
+                    WHERE x < 15000000) SELECT count(*) FROM c";
+        let statement = sb.run(Execute::sql(slow).timeout(Duration::from_millis(100)));
+        let started = Instant::now();
+        let err = statement.await.unwrap_err();
+        assert!(
+            matches!(err, Error::Timeout { .. }),
+            "{err:?} after {:?}",
+            started.elapsed()
+        );
+        let stopping = Instant::now();
+        let stopped = sb.shutdown().await;
+        assert!(
+            matches!(
+                stopped,
+                Err(Error::Timeout {
+                    phase: switchboard::Phase::Shutdown,
+                    ..
+                })
+            ),
+            "{stopped:?}"
+        );
+        assert!(
+            stopping.elapsed() < Duration::from_secs(3),
+            "shutdown took {:?}",
+            stopping.elapsed()
+        );
+    });
+}
