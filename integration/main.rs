@@ -8,6 +8,7 @@
 
 mod audit;
 mod bad_input;
+mod console;
 mod delivery;
 mod errors;
 mod events;

@@ -164,7 +164,9 @@ mod tests {
     use switchboard_core::Labels;
 
     fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {
-        q.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        q.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn watched() -> Vec<Arc<str>> {
@@ -215,7 +217,12 @@ mod tests {
         let f = parse(&[("label", "tenant:acme"), ("kind", "Denied")]).unwrap_or_default();
         assert!(f.matches(&e));
         assert!(!f.matches(&entry(Kind::Denied, "shop", 3, Labels::new())));
-        assert!(!f.matches(&entry(Kind::Denied, "shop", 3, Labels::new().with("tenant", "acm"))));
+        assert!(!f.matches(&entry(
+            Kind::Denied,
+            "shop",
+            3,
+            Labels::new().with("tenant", "acm")
+        )));
     }
 
     #[test]
@@ -233,6 +240,9 @@ mod tests {
             assert_eq!(err.parameter, parameter, "{err}");
         }
         let err = parse(&[("kind", "Bogus")]).expect_err("refused");
-        assert!(err.reason.contains("Executing") && err.reason.contains("Bogus"), "{err}");
+        assert!(
+            err.reason.contains("Executing") && err.reason.contains("Bogus"),
+            "{err}"
+        );
     }
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use metrics_exporter_prometheus::PrometheusHandle;
 use parking_lot::Mutex;
 use switchboard::Switchboard;
-use switchboard_observe::metrics::SharedRecorder;
 use switchboard_observe::MetricsHandle;
+use switchboard_observe::metrics::SharedRecorder;
 use switchboard_rules::RuleEngine;
 
 use crate::activity::PoolActivity;

@@ -63,9 +63,7 @@ impl PoolActivity {
                 self.series.outcome(second, Outcome::Ok);
                 self.notable.finished(slow(event, *query_id, *took, false));
             }
-            EventKind::ExecuteFailed {
-                query_id, took, ..
-            } => {
+            EventKind::ExecuteFailed { query_id, took, .. } => {
                 self.series.outcome(second, Outcome::Error);
                 self.notable.finished(slow(event, *query_id, *took, true));
             }

@@ -139,7 +139,10 @@ impl Notable {
         let horizon = slow.at - self.window;
         self.slowest.retain(|s| s.at >= horizon);
         if self.slowest.len() == SLOWEST
-            && self.slowest.last().is_some_and(|s| s.took_ns >= slow.took_ns)
+            && self
+                .slowest
+                .last()
+                .is_some_and(|s| s.took_ns >= slow.took_ns)
         {
             return;
         }

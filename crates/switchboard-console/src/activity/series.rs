@@ -29,7 +29,11 @@ impl Waits {
             return 0;
         }
         let e = 127 - us.leading_zeros() as usize;
-        let half = if e == 0 { 0 } else { ((us >> (e - 1)) & 1) as usize };
+        let half = if e == 0 {
+            0
+        } else {
+            ((us >> (e - 1)) & 1) as usize
+        };
         (2 * e + half + 1).min(Self::BUCKETS - 1)
     }
 
@@ -189,8 +193,10 @@ impl Series {
             view.ok.push(s.map_or(0, |s| s.ok));
             view.error.push(s.map_or(0, |s| s.error));
             view.denied.push(s.map_or(0, |s| s.denied));
-            view.checkout_wait_p99_s
-                .push(s.and_then(|s| s.waits.quantile(0.99)).map(|d| d.as_secs_f64()));
+            view.checkout_wait_p99_s.push(
+                s.and_then(|s| s.waits.quantile(0.99))
+                    .map(|d| d.as_secs_f64()),
+            );
         }
         view
     }
@@ -202,11 +208,16 @@ mod tests {
 
     #[test]
     fn wait_buckets_bound_their_values_within_half() {
-        for us in [0u64, 1, 2, 3, 5, 7, 100, 1000, 1499, 1500, 65_535, 8_000_000] {
+        for us in [
+            0u64, 1, 2, 3, 5, 7, 100, 1000, 1499, 1500, 65_535, 8_000_000,
+        ] {
             let d = Duration::from_micros(us);
             let upper = Waits::upper(Waits::index(d));
             assert!(upper > d, "{us} µs: bucket ends at {upper:?}");
-            assert!(upper.as_secs_f64() <= (us.max(1) as f64 * 1.5 + 1.0) * 1e-6, "{us} µs: {upper:?}");
+            assert!(
+                upper.as_secs_f64() <= (us.max(1) as f64 * 1.5 + 1.0) * 1e-6,
+                "{us} µs: {upper:?}"
+            );
         }
         // Beyond the last bucket: counted in it.
         assert_eq!(Waits::index(Duration::from_secs(3600)), Waits::BUCKETS - 1);

@@ -9,7 +9,9 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use switchboard_core::{ConnectionId, DatabaseUrl, Event, EventKind, Kind, Labels, ParamValue, Params};
+use switchboard_core::{
+    ConnectionId, DatabaseUrl, Event, EventKind, Kind, Labels, ParamValue, Params,
+};
 
 /// What an entry is about, for the filters.
 #[derive(Debug, Clone)]
@@ -122,7 +124,11 @@ pub(crate) fn public_json(event: &Event) -> String {
             params,
             class,
             origin,
-        } if params.0.iter().any(|p| !matches!(p, ParamValue::Redacted { .. })) => {
+        } if params
+            .0
+            .iter()
+            .any(|p| !matches!(p, ParamValue::Redacted { .. })) =>
+        {
             let kind = EventKind::Executing {
                 query_id: *query_id,
                 sql: sql.clone(),
@@ -190,7 +196,10 @@ mod tests {
         );
         let json = public_json(&ev);
         assert!(!json.contains("BIND-SENTINEL"), "{json}");
-        assert!(json.contains(r#"{"redacted":{"sql_type":"Text"}}"#), "{json}");
+        assert!(
+            json.contains(r#"{"redacted":{"sql_type":"Text"}}"#),
+            "{json}"
+        );
         assert!(json.contains("INSERT INTO t VALUES (?)"), "{json}");
     }
 

@@ -300,7 +300,10 @@ mod tests {
         assert!(hub.join(StreamFilter::default(), None).is_ok());
         assert_eq!(hub.stats().refused, 1);
         hub.close();
-        assert_eq!(hub.join(StreamFilter::default(), None).err(), Some(Refused::Closed));
+        assert_eq!(
+            hub.join(StreamFilter::default(), None).err(),
+            Some(Refused::Closed)
+        );
         assert_eq!(hub.stats().clients, 0);
     }
 }

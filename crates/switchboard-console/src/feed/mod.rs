@@ -174,7 +174,9 @@ mod tests {
     use super::*;
 
     fn at(us: i64) -> Event {
-        let at = chrono::DateTime::from_timestamp_micros(us).unwrap().to_rfc3339();
+        let at = chrono::DateTime::from_timestamp_micros(us)
+            .unwrap()
+            .to_rfc3339();
         Event::from_json(&format!(
             r#"{{"id":1,"at":"{at}","pool":"p","connection":1,"seq":1,"backend":"sqlite","kind":"CheckedIn","held_ns":5}}"#
         ))

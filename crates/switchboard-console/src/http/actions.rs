@@ -38,7 +38,10 @@ pub(crate) async fn read_only(
         authorize(&req, &state.config, Need::Act)?;
         let rules = engine(&state, &name)?;
         let ReadOnly { on } = serde_json::from_slice(&body).map_err(|e| {
-            ApiError::bad("on", format!("the body must be {{\"on\": true}} or {{\"on\": false}}: {e}"))
+            ApiError::bad(
+                "on",
+                format!("the body must be {{\"on\": true}} or {{\"on\": false}}: {e}"),
+            )
         })?;
         let was = rules.engine.is_read_only();
         rules.engine.set_read_only(on);

@@ -152,9 +152,10 @@ pub(crate) async fn healthz(state: web::Data<State>) -> HttpResponse {
 pub(crate) async fn metrics(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
     let answer: Answer = (|| {
         authorize(&req, &state.config, Need::Read)?;
-        let prometheus = state.metrics.as_ref().ok_or_else(|| {
-            ApiError::NotFound("metrics are off on this console".into())
-        })?;
+        let prometheus = state
+            .metrics
+            .as_ref()
+            .ok_or_else(|| ApiError::NotFound("metrics are off on this console".into()))?;
         let stats = state.stats();
         metrics::with_local_recorder(&*prometheus.recorder, || {
             let s = &stats.stream;

@@ -17,7 +17,11 @@ pub(crate) enum Need {
 }
 
 /// Whether `req` may do what it `need`s.
-pub(crate) fn authorize(req: &HttpRequest, config: &ConsoleConfig, need: Need) -> Result<(), ApiError> {
+pub(crate) fn authorize(
+    req: &HttpRequest,
+    config: &ConsoleConfig,
+    need: Need,
+) -> Result<(), ApiError> {
     let presented = bearer(req);
     let holds = |token: &Option<crate::Token>| {
         token
@@ -40,7 +44,5 @@ pub(crate) fn authorize(req: &HttpRequest, config: &ConsoleConfig, need: Need) -
 fn bearer(req: &HttpRequest) -> Option<&str> {
     let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }

@@ -20,10 +20,13 @@ pub(crate) async fn events(req: HttpRequest, state: web::Data<State>) -> HttpRes
             .into_inner();
         let filter = StreamFilter::parse(&pairs, &state.names)?;
         let last = last_event_id(&req)?;
-        let joined = state.hub.join(filter, last).map_err(|refused| match refused {
-            Refused::Full { max } => ApiError::TooManyClients { max },
-            Refused::Closed => ApiError::Unavailable("the console is stopping".into()),
-        })?;
+        let joined = state
+            .hub
+            .join(filter, last)
+            .map_err(|refused| match refused {
+                Refused::Full { max } => ApiError::TooManyClients { max },
+                Refused::Closed => ApiError::Unavailable("the console is stopping".into()),
+            })?;
         let stream = EventStream::new(state.hub.clone(), joined, state.config.keep_alive);
         Ok(HttpResponse::Ok()
             .content_type("text/event-stream")
@@ -46,7 +49,9 @@ fn last_event_id(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
     text.parse::<u64>().map(Some).map_err(|_| {
         ApiError::bad(
             "Last-Event-ID",
-            format!("{text:?} is not an id this stream gave out (a whole number; 0 for everything held)"),
+            format!(
+                "{text:?} is not an id this stream gave out (a whole number; 0 for everything held)"
+            ),
         )
     })
 }

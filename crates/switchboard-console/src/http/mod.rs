@@ -47,6 +47,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<crate::st
             .route("/", web::get().to(page::index))
             .route("/console.js", web::get().to(page::script))
             .route("/console.css", web::get().to(page::style))
+            .route("/favicon.ico", web::get().to(page::no_icon))
             .route("/healthz", web::get().to(api::healthz))
             .route("/metrics", web::get().to(api::metrics))
             .route("/api/console", web::get().to(api::console))
@@ -54,7 +55,10 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<crate::st
             .route("/api/pools/{name}", web::get().to(api::pool))
             .route("/api/pools/{name}/activity", web::get().to(api::activity))
             .route("/api/events", web::get().to(events::events))
-            .route("/api/rules/{name}/read-only", web::post().to(actions::read_only))
+            .route(
+                "/api/rules/{name}/read-only",
+                web::post().to(actions::read_only),
+            )
             .route("/api/rules/{name}/reload", web::post().to(actions::reload))
             .default_service(web::to(not_found)),
     );

@@ -25,3 +25,9 @@ pub(crate) async fn style() -> HttpResponse {
         .content_type("text/css; charset=utf-8")
         .body(STYLE)
 }
+
+/// Browsers ask for an icon; there is none, and saying so without a 404
+/// keeps their consoles free of errors.
+pub(crate) async fn no_icon() -> HttpResponse {
+    HttpResponse::NoContent().finish()
+}
