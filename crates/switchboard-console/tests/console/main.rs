@@ -2,6 +2,8 @@
 //! socket matters, a real server on 127.0.0.1:0), against SQLite pools.
 //! One file per behaviour.
 
+#![allow(clippy::unwrap_used)]
+
 mod actions;
 mod bad_input;
 mod secrets;
