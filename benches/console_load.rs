@@ -4,7 +4,7 @@
 //!
 //! - `switchboard`: a `sqlite::memory:` pool of as many connections;
 //! - `console_10`: the same with a console watching the pool (its feed,
-//!   its metrics, defaults otherwise) and 10 event stream clients
+//!   its metrics, defaults otherwise but `max_clients`) and 10 event stream clients
 //!   connected, each a thread reading its socket as fast as it can.
 //!
 //! The summary reports the throughput the console costs, in percent
@@ -134,6 +134,8 @@ fn main() {
                 let console = Console::builder()
                     .listen("127.0.0.1:0")
                     .watch(&sb)
+                    // The default is 8.
+                    .max_clients(CLIENTS)
                     .start()
                     .expect("a console");
                 let readers = Readers::connect(console.local_addr(), CLIENTS);

@@ -124,3 +124,81 @@ fn the_console_page_shows_pools_connections_events_and_denials_in_chromium() {
         let _ = std::fs::remove_dir_all(&dir);
     });
 }
+
+/// One HTTP/1.1 GET on a fresh connection; everything read within `within`
+/// (an event stream never ends by itself).
+fn get(addr: std::net::SocketAddr, path: &str, header: &str, within: Duration) -> String {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    write!(conn, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{header}\r\n").unwrap();
+    conn.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let deadline = Instant::now() + within;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    while Instant::now() < deadline {
+        match conn.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn no_password_or_bind_value_of_a_postgres_pool_leaves_the_console() {
+    use diesel::sql_types::Text;
+    use switchboard::{ParamPolicy, Switchboard};
+
+    const PASSWORD: &str = "Pw-Sentinel-5f0aa1";
+    const BIND: &str = "Bind-Sentinel-c2e9d7";
+    let Some(url) = crate::support::server_url(crate::support::Db::Postgres) else {
+        return;
+    };
+    // The shared server trusts local connections: the password is carried
+    // to the driver and never checked, which is what this test needs.
+    let mut url = url::Url::parse(&url).unwrap();
+    url.set_password(Some(PASSWORD)).unwrap();
+    run_local(async move {
+        let sb = Switchboard::builder(url.to_string())
+            .name(format!("sb_console_secrets_{}", std::process::id()))
+            .params(ParamPolicy::Plain)
+            // No connection until the console watches: it sees the connect.
+            .pool_size(0..=1)
+            .start()
+            .await
+            .unwrap();
+        let console = Console::builder().listen("127.0.0.1:0").watch(&sb).start().unwrap();
+        sb.run(Execute::sql("SELECT $1::text AS v").bind::<Text, _>(BIND))
+            .await
+            .unwrap();
+        let _ = sb
+            .run(Execute::sql("SELECT nope FROM nowhere WHERE a = $1").bind::<Text, _>(BIND))
+            .await;
+        let addr = console.local_addr();
+        let name = sb.name().to_owned();
+        let everything = actix_rt::task::spawn_blocking(move || {
+            let mut all = String::new();
+            for path in [
+                "/api/pools".to_owned(),
+                format!("/api/pools/{name}"),
+                format!("/api/pools/{name}/activity"),
+                "/api/console".to_owned(),
+                "/metrics".to_owned(),
+            ] {
+                all.push_str(&get(addr, &path, "", Duration::from_secs(3)));
+            }
+            all.push_str(&get(addr, "/api/events", "Last-Event-ID: 0\r\n", Duration::from_secs(1)));
+            all
+        })
+        .await
+        .unwrap();
+        assert!(everything.contains("SELECT $1::text AS v"), "{everything}");
+        assert!(everything.contains(r#""kind":"Connecting""#), "{everything}");
+        assert!(everything.contains("\"sql_type\":\"Text\""), "{everything}");
+        assert!(!everything.contains(BIND), "a bind value left the console");
+        assert!(!everything.contains(PASSWORD), "a password left the console");
+        console.stop().await;
+        sb.shutdown().await.unwrap();
+    });
+}

@@ -46,10 +46,7 @@ function row(cells, cls) {
 }
 
 function td(text, cls) { return el("td", text, cls); }
-
-function fill(tbody, rows) {
-  tbody.replaceChildren(...rows);
-}
+function fill(tbody, rows) { tbody.replaceChildren(...rows); }
 
 function duration(ns) {
   if (ns === undefined || ns === null) return "";
@@ -90,10 +87,7 @@ async function api(path, options) {
   return body;
 }
 
-function askForToken() {
-  $("#token-form").hidden = false;
-  live(false, "token needed");
-}
+function askForToken() { $("#token-form").hidden = false; live(false, "token needed"); }
 
 function live(up, text) {
   const b = $("#live");
@@ -368,13 +362,9 @@ function onFrame(type, id, data) {
   } else if (type === "gap") {
     const g = JSON.parse(data);
     tr = noticeRow(g.missed + " events were forgotten while disconnected (" + g.from + "–" + g.to + ")");
-  } else if (type === "reset") {
-    tr = noticeRow("the console restarted");
-  } else if (type === "dropped") {
-    tr = noticeRow("this page fell behind and was dropped; resuming");
-  } else {
-    return;
-  }
+  } else if (type === "reset") tr = noticeRow("the console restarted");
+  else if (type === "dropped") tr = noticeRow("this page fell behind and was dropped; resuming");
+  else return;
   if (id) state.lastId = id;
   (state.paused ? state.held : state.pending).push(tr);
   if (state.held.length > MAX_ROWS) state.held.splice(0, state.held.length - MAX_ROWS);
