@@ -4,8 +4,11 @@
 //!
 //! - `switchboard`: a `sqlite::memory:` pool of as many connections;
 //! - `console_10`: the same with a console watching the pool (its feed,
-//!   its metrics, defaults otherwise but `max_clients`) and 10 event stream clients
-//!   connected, each a thread reading its socket as fast as it can.
+//!   its metrics, defaults otherwise but `max_clients`) and 10 event
+//!   stream clients connected, each a thread reading its socket as fast as
+//!   it can;
+//! - `console_10_nometrics`: the same with `.metrics(false)` (no
+//!   switchboard-observe `Metrics` subscriber).
 //!
 //! The summary reports the throughput the console costs, in percent
 //! (target: at most 5).
@@ -106,6 +109,63 @@ impl Readers {
     }
 }
 
+/// Measures a pool of `n` watched by a console (with or without its
+/// metrics) that has [`CLIENTS`] stream clients connected.
+fn with_console(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    system: &actix::SystemRunner,
+    stmt: Stmt,
+    n: usize,
+    variant: &str,
+    metrics: bool,
+) -> Option<Figures> {
+    let sb = system.block_on(pool(n));
+    let (console, readers) = system.block_on(async {
+        let console = Console::builder()
+            .listen("127.0.0.1:0")
+            .watch(&sb)
+            // The default is 8.
+            .max_clients(CLIENTS)
+            .metrics(metrics)
+            .start()
+            .expect("a console");
+        let readers = Readers::connect(console.local_addr(), CLIENTS);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while console.stats().stream.clients < CLIENTS {
+            assert!(Instant::now() < deadline, "the stream clients never joined");
+            actix_rt::time::sleep(Duration::from_millis(5)).await;
+        }
+        (console, readers)
+    });
+    let (clients, figures) = measure(
+        group,
+        variant,
+        stmt,
+        vec![sb.clone(); n],
+        on_system(system, stmt),
+    );
+    drop(clients);
+    let stats = console.stats();
+    let read = readers.close();
+    eprintln!(
+        "  console: {} entries streamed, {} skipped over the rate, {} clients dropped, {} events missed; readers got {} MB",
+        stats.stream.entries,
+        stats.stream.skipped,
+        stats.stream.dropped_slow,
+        stats.missed,
+        read / 1_000_000
+    );
+    assert_eq!(
+        stats.stream.dropped_slow, 0,
+        "a stream client was dropped: the row would not measure 10 clients"
+    );
+    system.block_on(async {
+        console.stop().await;
+        sb.shutdown().await.expect("shut down");
+    });
+    figures
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -129,46 +189,9 @@ fn main() {
             drop(clients);
             system.block_on(sb.shutdown()).expect("shut down");
 
-            let sb = system.block_on(pool(n));
-            let (console, readers) = system.block_on(async {
-                let console = Console::builder()
-                    .listen("127.0.0.1:0")
-                    .watch(&sb)
-                    // The default is 8.
-                    .max_clients(CLIENTS)
-                    .start()
-                    .expect("a console");
-                let readers = Readers::connect(console.local_addr(), CLIENTS);
-                let deadline = Instant::now() + Duration::from_secs(10);
-                while console.stats().stream.clients < CLIENTS {
-                    assert!(Instant::now() < deadline, "the stream clients never joined");
-                    actix_rt::time::sleep(Duration::from_millis(5)).await;
-                }
-                (console, readers)
-            });
-            let (clients, f) = measure(
-                &mut group,
-                "console_10",
-                stmt,
-                vec![sb.clone(); n],
-                on_system(&system, stmt),
-            );
-            figures.extend(f);
-            drop(clients);
-            let stats = console.stats();
-            let read = readers.close();
-            eprintln!(
-                "  console: {} entries streamed, {} skipped over the rate, {} clients dropped, {} events missed; readers got {} MB",
-                stats.stream.entries,
-                stats.stream.skipped,
-                stats.stream.dropped_slow,
-                stats.missed,
-                read / 1_000_000
-            );
-            system.block_on(async {
-                console.stop().await;
-                sb.shutdown().await.expect("shut down");
-            });
+            for (variant, metrics) in [("console_10", true), ("console_10_nometrics", false)] {
+                figures.extend(with_console(&mut group, &system, stmt, n, variant, metrics));
+            }
         }
         group.finish();
     }
@@ -188,15 +211,22 @@ fn main() {
     let mut benches: Vec<&str> = figures.iter().map(|f| f.bench.as_str()).collect();
     benches.dedup();
     for bench in benches {
-        let (Some(a), Some(b)) = (get(bench, "switchboard"), get(bench, "console_10")) else {
+        let (Some(a), Some(b), Some(c)) = (
+            get(bench, "switchboard"),
+            get(bench, "console_10"),
+            get(bench, "console_10_nometrics"),
+        ) else {
             continue;
         };
+        let lost = |x: &Figures| (1.0 - x.per_second / a.per_second) * 100.0;
         let (stmt, conc) = bench.split_once("/c").unwrap_or((bench, "?"));
         println!(
-            "| {stmt} | {conc} | {} | {} | {:.1}% |",
+            "| {stmt} | {conc} | {} | {} | {:.1}% | {} | {:.1}% |",
             rate(a.per_second),
             rate(b.per_second),
-            (1.0 - b.per_second / a.per_second) * 100.0
+            lost(b),
+            rate(c.per_second),
+            lost(c)
         );
     }
 }

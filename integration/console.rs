@@ -130,8 +130,13 @@ fn the_console_page_shows_pools_connections_events_and_denials_in_chromium() {
 fn get(addr: std::net::SocketAddr, path: &str, header: &str, within: Duration) -> String {
     use std::io::{Read, Write};
     let mut conn = std::net::TcpStream::connect(addr).unwrap();
-    write!(conn, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{header}\r\n").unwrap();
-    conn.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    write!(
+        conn,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{header}\r\n"
+    )
+    .unwrap();
+    conn.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     let deadline = Instant::now() + within;
     let mut out = Vec::new();
     let mut buf = [0u8; 8192];
@@ -168,7 +173,11 @@ fn no_password_or_bind_value_of_a_postgres_pool_leaves_the_console() {
             .start()
             .await
             .unwrap();
-        let console = Console::builder().listen("127.0.0.1:0").watch(&sb).start().unwrap();
+        let console = Console::builder()
+            .listen("127.0.0.1:0")
+            .watch(&sb)
+            .start()
+            .unwrap();
         sb.run(Execute::sql("SELECT $1::text AS v").bind::<Text, _>(BIND))
             .await
             .unwrap();
@@ -188,16 +197,27 @@ fn no_password_or_bind_value_of_a_postgres_pool_leaves_the_console() {
             ] {
                 all.push_str(&get(addr, &path, "", Duration::from_secs(3)));
             }
-            all.push_str(&get(addr, "/api/events", "Last-Event-ID: 0\r\n", Duration::from_secs(1)));
+            all.push_str(&get(
+                addr,
+                "/api/events",
+                "Last-Event-ID: 0\r\n",
+                Duration::from_secs(1),
+            ));
             all
         })
         .await
         .unwrap();
         assert!(everything.contains("SELECT $1::text AS v"), "{everything}");
-        assert!(everything.contains(r#""kind":"Connecting""#), "{everything}");
+        assert!(
+            everything.contains(r#""kind":"Connecting""#),
+            "{everything}"
+        );
         assert!(everything.contains("\"sql_type\":\"Text\""), "{everything}");
         assert!(!everything.contains(BIND), "a bind value left the console");
-        assert!(!everything.contains(PASSWORD), "a password left the console");
+        assert!(
+            !everything.contains(PASSWORD),
+            "a password left the console"
+        );
         console.stop().await;
         sb.shutdown().await.unwrap();
     });

@@ -81,7 +81,7 @@ impl Feed {
                     if frequent(event.kind()) && !pace.admit(&event) {
                         return;
                     }
-                    let skipped = pace.take_skipped();
+                    let skipped = pace.take_skipped(&event);
                     if skipped > 0 {
                         hub.skipped(skipped);
                         let note = format!(
@@ -125,22 +125,33 @@ impl Drop for Feed {
 }
 
 /// A token bucket on the events' own clock: `rate` events a second, with
-/// a second's worth of burst.
+/// a tenth of a second's worth of burst, so that what one flush of a
+/// client's stream (`stream::FLUSH_EVERY`) carries stays well inside its
+/// buffer.
 struct Pace {
     rate: u32,
+    burst: f64,
     tokens: f64,
     /// Event time (µs since the epoch) of the last refill.
     last_us: i64,
     skipped: u64,
+    /// Event time of the last `skipped` notice: at most one a second.
+    noticed_us: i64,
 }
+
+/// Microseconds between two `skipped` notices of a feed.
+const NOTICE_EVERY_US: i64 = 1_000_000;
 
 impl Pace {
     fn new(rate: u32) -> Pace {
+        let burst = (f64::from(rate) / 10.0).max(1.0);
         Pace {
             rate,
-            tokens: f64::from(rate),
+            burst,
+            tokens: burst,
             last_us: i64::MIN,
             skipped: 0,
+            noticed_us: i64::MIN,
         }
     }
 
@@ -152,7 +163,7 @@ impl Pace {
             } else {
                 (now - self.last_us) as f64 / 1e6
             };
-            self.tokens = (self.tokens + elapsed * f64::from(self.rate)).min(f64::from(self.rate));
+            self.tokens = (self.tokens + elapsed * f64::from(self.rate)).min(self.burst);
             self.last_us = now;
         }
         if self.tokens >= 1.0 {
@@ -164,7 +175,14 @@ impl Pace {
         }
     }
 
-    fn take_skipped(&mut self) -> u64 {
+    /// Events skipped since the last notice, when one is due at `event`
+    /// (a second after the last), else 0.
+    fn take_skipped(&mut self, event: &Event) -> u64 {
+        let now = event.meta().at.timestamp_micros();
+        if self.skipped == 0 || now.saturating_sub(self.noticed_us) < NOTICE_EVERY_US {
+            return 0;
+        }
+        self.noticed_us = now;
         std::mem::take(&mut self.skipped)
     }
 }
@@ -184,17 +202,21 @@ mod tests {
     }
 
     #[test]
-    fn pace_lets_through_a_seconds_worth_then_the_rate() {
+    fn pace_lets_through_a_tenth_of_a_second_then_the_rate() {
         let mut pace = Pace::new(100);
         let t0 = 1_800_000_000_000_000;
         let passed = (0..1000).filter(|i| pace.admit(&at(t0 + i))).count();
-        assert_eq!(passed, 100); // the burst
-        assert_eq!(pace.take_skipped(), 900);
-        // Half a second later: fifty more.
-        let passed = (0..1000)
-            .filter(|i| pace.admit(&at(t0 + 500_000 + i)))
+        assert_eq!(passed, 10); // the burst
+        assert_eq!(pace.take_skipped(&at(t0 + 1000)), 990);
+        // Half a second later: fifty more (the burst refilled, then the rate).
+        let passed = (0..10_000)
+            .filter(|i| pace.admit(&at(t0 + 500_000 + i * 50)))
             .count();
-        assert!((50..=51).contains(&passed), "{passed}");
+        assert!((55..=62).contains(&passed), "{passed}");
+        // Skipped events are announced once a second at most.
+        assert_eq!(pace.take_skipped(&at(t0 + 600_000)), 0);
+        assert!(pace.take_skipped(&at(t0 + 1_001_000)) > 9000);
+        assert_eq!(pace.take_skipped(&at(t0 + 1_001_001)), 0);
         // An event from the past (another connection's clock read) is
         // judged on the tokens left, without refilling.
         assert!(!pace.admit(&at(t0)));

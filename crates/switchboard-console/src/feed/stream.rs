@@ -15,8 +15,8 @@
 //! off the hub: nothing of it is left.
 
 use std::collections::VecDeque;
-use std::future::Future;
 use std::convert::Infallible;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

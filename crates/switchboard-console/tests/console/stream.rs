@@ -204,10 +204,10 @@ fn frequent_events_past_the_rate_are_counted_and_announced_rare_ones_always_stre
         }
         crate::support::eventually("everything offered", WAIT, || {
             let s = console.stats().stream;
-            s.skipped > 0 && s.entries > 5 + 20
+            s.skipped > 0 && s.entries > 21
         })
         .await;
-        let got = frames.events(25, WAIT).await;
+        let got = frames.events(21, WAIT).await;
         let rare = got
             .iter()
             .filter(|f| f.event.is_none() && f.data.contains("rare"))
