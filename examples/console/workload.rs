@@ -160,14 +160,14 @@ impl Shop {
             _ => {}
         }
         // Now and then a lease held past the leak threshold (400 ms).
-        if worker == 0 && round % 20 == 4 {
-            if let Ok(lease) = sb
+        if worker == 0
+            && round % 20 == 4
+            && let Ok(lease) = sb
                 .run_checkout(switchboard::Checkout::new().label("job", "nightly-export"))
                 .await
-            {
-                actix_rt::time::sleep(Duration::from_millis(600)).await;
-                drop(lease);
-            }
+        {
+            actix_rt::time::sleep(Duration::from_millis(600)).await;
+            drop(lease);
         }
     }
 
