@@ -23,7 +23,8 @@ use switchboard_console::Console;
 use crate::support::chromium::{self, Browser};
 use crate::support::run_local;
 
-/// What the test reads from the rendered page.
+/// What the test reads from the rendered page; also before the page has
+/// loaded (`Page.navigate` answers before the load), when nothing is there.
 const FINDINGS: &str = r##"JSON.stringify({
   pools: document.querySelectorAll("#pools tbody tr.pool-row").length,
   connections: document.querySelectorAll("#connections tbody tr.conn-row").length,
@@ -31,8 +32,8 @@ const FINDINGS: &str = r##"JSON.stringify({
   deniedEvents: document.querySelectorAll("#events tbody tr.kind-Denied").length,
   denials: document.querySelectorAll("#denials tbody tr.denial").length,
   charts: document.querySelectorAll("#charts svg path").length,
-  live: document.querySelector("#live").textContent,
-  hostileShown: document.querySelector("#events").innerText.includes("<img src=x onerror"),
+  live: document.querySelector("#live")?.textContent ?? "",
+  hostileShown: (document.querySelector("#events")?.innerText ?? "").includes("<img src=x onerror"),
   injected: document.querySelectorAll("main img, main script, #events b").length,
 })"##;
 
