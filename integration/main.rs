@@ -9,6 +9,7 @@
 mod audit;
 mod bad_input;
 mod classifier_corpus;
+mod console;
 mod delivery;
 mod ending;
 mod errors;

@@ -1,6 +1,7 @@
 //! Shared helpers: which servers to use, unique table names, running a test
 //! body inside an actix System, collecting events.
 
+pub mod chromium;
 pub mod private_pg;
 pub mod proxy;
 
