@@ -15,9 +15,24 @@ impl From<DieselError> for Error {
     }
 }
 
+impl Error {
+    /// This error as diesel's, for code that must answer in diesel's terms
+    /// (a guarded connection's `AsyncConnection` methods): converting it
+    /// back gives this error again, so a denial a closure `?`s stays a
+    /// denial.
+    pub fn into_diesel(self) -> DieselError {
+        DieselError::QueryBuilderError(Box::new(self))
+    }
+}
+
 /// By reference, for diesel's instrumentation, which only lends its error.
 impl From<&DieselError> for Error {
     fn from(e: &DieselError) -> Self {
+        if let DieselError::QueryBuilderError(inner) = e
+            && let Some(carried) = inner.downcast_ref::<Error>()
+        {
+            return carried.clone();
+        }
         match e {
             DieselError::DatabaseError(kind, info) => {
                 let message = info.message().to_owned();
@@ -235,5 +250,19 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn an_error_carried_through_diesel_comes_back_unchanged() {
+        let denied = Error::Denied {
+            guard: "rules".into(),
+            reason: "DELETE without WHERE".into(),
+        };
+        let back = Error::from(denied.clone().into_diesel());
+        assert_eq!(back.to_string(), denied.to_string());
+        assert!(matches!(back, Error::Denied { ref guard, .. } if guard == "rules"));
+        // Other query-builder errors stay driver errors.
+        let other = DieselError::QueryBuilderError("bad query".into());
+        assert!(matches!(Error::from(other), Error::Driver(_)));
     }
 }

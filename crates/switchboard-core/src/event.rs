@@ -234,8 +234,8 @@ impl Params {
     }
 }
 
-/// Where a statement came from: a query message, or diesel's instrumentation
-/// of a statement issued inside an `Interact`/`Transaction` closure.
+/// Where a statement came from: a query message, or a statement issued
+/// inside an `Interact`/`Transaction` closure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -244,7 +244,9 @@ pub enum Origin {
     Execute,
     /// A `Load` message.
     Load,
-    /// A statement reported by diesel's instrumentation from a closure.
+    /// A statement an `Interact` or `Transaction` closure sent through its
+    /// connection (`execute`, `load`, `batch_execute` or diesel's own
+    /// methods); guarded like the others.
     Closure,
 }
 
@@ -291,11 +293,17 @@ pub enum Kind {
     Lagged,
     /// A connection has been lent out longer than the leak threshold.
     LeakSuspected,
+    /// A savepoint was set inside a transaction.
+    Savepoint,
+    /// A savepoint was released: its work joins the enclosing transaction.
+    SavepointReleased,
+    /// The work since a savepoint was rolled back.
+    SavepointRolledBack,
 }
 
 impl Kind {
     /// Every kind, in declaration order.
-    pub const ALL: [Kind; 19] = [
+    pub const ALL: [Kind; 22] = [
         Kind::Connecting,
         Kind::Connected,
         Kind::ConnectFailed,
@@ -315,12 +323,16 @@ impl Kind {
         Kind::Closed,
         Kind::Lagged,
         Kind::LeakSuspected,
+        Kind::Savepoint,
+        Kind::SavepointReleased,
+        Kind::SavepointRolledBack,
     ];
 
     /// The kind a SQLAlchemy connection-event name corresponds to
     /// (`before_connect`, `after_connect`, `before_execute`, `after_execute`,
     /// `before_close`, `after_close`, and also `checkout`, `checkin`,
-    /// `handle_error`, `begin`, `commit`, `rollback`, `invalidate`).
+    /// `handle_error`, `begin`, `commit`, `rollback`, `savepoint`,
+    /// `release_savepoint`, `rollback_savepoint`, `invalidate`).
     pub fn from_sqlalchemy(name: &str) -> Option<Kind> {
         Some(match name {
             "before_connect" | "do_connect" => Kind::Connecting,
@@ -335,6 +347,9 @@ impl Kind {
             "begin" => Kind::TxBegin,
             "commit" => Kind::TxCommit,
             "rollback" => Kind::TxRollback,
+            "savepoint" => Kind::Savepoint,
+            "release_savepoint" => Kind::SavepointReleased,
+            "rollback_savepoint" => Kind::SavepointRolledBack,
             "invalidate" => Kind::Invalidated,
             _ => return None,
         })
@@ -362,6 +377,9 @@ impl Kind {
             Kind::Closed => "Closed",
             Kind::Lagged => "Lagged",
             Kind::LeakSuspected => "LeakSuspected",
+            Kind::Savepoint => "Savepoint",
+            Kind::SavepointReleased => "SavepointReleased",
+            Kind::SavepointRolledBack => "SavepointRolledBack",
         }
     }
 
@@ -485,19 +503,20 @@ pub enum EventKind {
         /// The SQL that runs instead.
         sql: Arc<str>,
     },
-    /// A transaction (depth 1) or savepoint (depth > 1) began.
+    /// A transaction began. (Savepoints inside it have events of their
+    /// own: `Savepoint`, `SavepointReleased`, `SavepointRolledBack`.)
     TxBegin {
-        /// Nesting depth after the begin.
+        /// Nesting depth after the begin: 1.
         depth: u32,
     },
-    /// A transaction or savepoint committed.
+    /// A transaction committed.
     TxCommit {
-        /// Nesting depth of what committed.
+        /// Nesting depth of what committed: 1.
         depth: u32,
     },
-    /// A transaction or savepoint rolled back.
+    /// A transaction rolled back.
     TxRollback {
-        /// Nesting depth of what rolled back.
+        /// Nesting depth of what rolled back: 1.
         depth: u32,
     },
     /// The connection was found broken.
@@ -530,6 +549,32 @@ pub enum EventKind {
         #[serde(rename = "held_ns", with = "serde_duration")]
         held: Duration,
     },
+    /// A savepoint was set inside a transaction: a named one
+    /// (`DbConnection::savepoint`), or diesel's for a nested
+    /// `transaction` (`diesel_savepoint_1`, ...).
+    Savepoint {
+        /// The savepoint's name, as sent to the database.
+        name: Arc<str>,
+        /// Nesting depth after it was set: 2 for the first savepoint inside
+        /// a transaction (which is depth 1).
+        depth: u32,
+    },
+    /// A savepoint was released: the work since it joins the enclosing
+    /// transaction (and commits or rolls back with it).
+    SavepointReleased {
+        /// The savepoint's name.
+        name: Arc<str>,
+        /// Its depth, as in its `Savepoint` event.
+        depth: u32,
+    },
+    /// The work since a savepoint was rolled back; the enclosing
+    /// transaction goes on.
+    SavepointRolledBack {
+        /// The savepoint's name.
+        name: Arc<str>,
+        /// Its depth, as in its `Savepoint` event.
+        depth: u32,
+    },
 }
 
 impl EventKind {
@@ -555,6 +600,9 @@ impl EventKind {
             EventKind::Closed { .. } => Kind::Closed,
             EventKind::Lagged { .. } => Kind::Lagged,
             EventKind::LeakSuspected { .. } => Kind::LeakSuspected,
+            EventKind::Savepoint { .. } => Kind::Savepoint,
+            EventKind::SavepointReleased { .. } => Kind::SavepointReleased,
+            EventKind::SavepointRolledBack { .. } => Kind::SavepointRolledBack,
         }
     }
 }
@@ -742,6 +790,11 @@ impl fmt::Display for Event {
             }
             EventKind::Lagged { dropped } => write!(f, " dropped={dropped}"),
             EventKind::LeakSuspected { held } => write!(f, " lent out for {held:?}"),
+            EventKind::Savepoint { name, depth }
+            | EventKind::SavepointReleased { name, depth }
+            | EventKind::SavepointRolledBack { name, depth } => {
+                write!(f, " {name} depth={depth}")
+            }
         }?;
         if !m.labels.is_empty() {
             write!(f, " labels={:?}", m.labels)?;
