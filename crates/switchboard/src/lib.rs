@@ -13,6 +13,8 @@
 //! - [`lease`]: a connection borrowed for a session;
 //! - [`config`]: pool configuration and its defaults;
 //! - [`backend`]: PostgreSQL, MySQL/MariaDB and SQLite behind [`DbConnection`];
+//! - [`guarded`]: the connection closures get, every statement guarded;
+//!   transaction options and savepoints;
 //! - `pool` (the Manager actor and its decisions) and `connection`: the
 //!   actors;
 //! - [`guard`]: guards that may veto a connect or a statement
@@ -26,6 +28,7 @@ mod bind;
 pub mod builder;
 pub mod config;
 mod connection;
+pub mod guarded;
 pub mod handle;
 pub mod lease;
 mod listen;
@@ -43,6 +46,7 @@ pub use config::{Backoff, HealthCheck, ParamPolicy, PoolConfig};
 pub use diesel;
 /// diesel-async, re-exported for `Interact` and `Transaction` closures.
 pub use diesel_async;
+pub use guarded::{Guarded, Isolation, TxOptions};
 pub use handle::Switchboard;
 pub use lease::Lease;
 pub use load::LoadAny;
@@ -57,5 +61,6 @@ pub use switchboard_core::status::{
 pub use switchboard_core::{
     Backend, Bus, Check, CloseReason, ConnectionId, DbErrorKind, Delivery, Error, ErrorInfo, Event,
     EventKind, EventReceiver, Filter, Flow, Guard, GuardPolicy, Kind, Labels, Meta, Origin,
-    ParamValue, Params, Result, Ruling, StatementClass, SubscriptionId, SubscriptionStats, Verdict,
+    ParamValue, Params, ReadOnly, Result, Ruling, StatementClass, SubscriptionId,
+    SubscriptionStats, Verdict,
 };

@@ -26,7 +26,7 @@ use crate::lease::Grant;
 use crate::pool::state::Release;
 use crate::shared::Shared;
 pub(crate) use probe::{Instrument, Probe};
-pub(crate) use session::{Conn, Held, Session, execute_dyn};
+pub(crate) use session::{Session, pg_query};
 pub(crate) use task::{Job, Mode, Reply, Task};
 
 /// Tells the manager how a connection came back.
@@ -164,7 +164,7 @@ impl ConnectionActor {
     fn share(&mut self) -> Option<Rc<AsyncPgConnection>> {
         self.state = match std::mem::replace(&mut self.state, State::Closed) {
             State::Ready(DbConnection::Postgres(pg)) => State::Pipelined(Pipeline {
-                conn: Rc::new(pg),
+                conn: Rc::new(pg.into_raw()),
                 in_flight: 0,
                 broken: None,
             }),
@@ -218,7 +218,7 @@ impl ConnectionActor {
             // Every statement's future, and its clone, is gone by now.
             self.state = match std::mem::replace(&mut self.state, State::Closed) {
                 State::Pipelined(p) => match Rc::try_unwrap(p.conn) {
-                    Ok(pg) => State::Ready(DbConnection::Postgres(pg)),
+                    Ok(pg) => State::Ready(DbConnection::from(pg)),
                     Err(conn) => State::Pipelined(Pipeline { conn, ..p }),
                 },
                 other => other,
@@ -307,7 +307,7 @@ impl Handler<Ping> for ConnectionActor {
         let shared = self.shared.clone();
         let work = async move {
             let result = conn
-                .batch_execute("SELECT 1")
+                .raw_batch_execute("SELECT 1")
                 .await
                 .map_err(|e| shared.scrub(e));
             (conn, result)

@@ -1,47 +1,39 @@
 //! The diesel `Instrumentation` bridge: turns what diesel reports about a
-//! connection into events on the bus.
+//! connection's transactions into events on the bus, and keeps what a
+//! connection's statements share (their count, the read-only backstop).
 //!
-//! Transaction boundaries are always reported from here. Statements are
-//! reported from here only while a closure (`Interact`, `Transaction`) runs;
-//! `Execute` and `Load` report their own, richer events (parameters, rows),
-//! and the guard hook runs before them.
+//! Only transaction boundaries are reported from here (`TxBegin`,
+//! `TxCommit`, `TxRollback`, at depth 1; savepoints have events of their
+//! own, from `guarded::tx`). Statements tell their own story, every one of
+//! them in `statement`: those of messages and those of closures alike, so
+//! none is reported twice and none unguarded.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use diesel::connection::{Instrumentation, InstrumentationEvent};
-use parking_lot::Mutex;
-use switchboard_core::{Emitter, EventKind, Origin, Params, StatementClass};
+use switchboard_core::{Emitter, EventKind};
 
 use crate::shared::Shared;
-use crate::statement::next_query_id;
+use crate::statement::backstop::Backstop;
 
-/// State shared by a connection actor and its driver's instrumentation.
+/// State shared by a connection actor, its driver's instrumentation and
+/// the closures it lends the connection to.
 pub(crate) struct Probe {
     emitter: Arc<Emitter>,
-    shared: Arc<Shared>,
-    /// Whether statements are reported from instrumentation right now.
-    report: AtomicBool,
     /// Statements run on the connection, by any path.
     statements: AtomicU64,
-    /// The closure statement under way: its query id and start.
-    current: Mutex<Option<(u64, Instant)>>,
+    /// What the connection's read-only setting is known to be.
+    pub(crate) backstop: Backstop,
 }
 
 impl Probe {
-    pub(crate) fn new(emitter: Arc<Emitter>, shared: Arc<Shared>) -> Arc<Self> {
+    pub(crate) fn new(emitter: Arc<Emitter>, _shared: Arc<Shared>) -> Arc<Self> {
         Arc::new(Probe {
             emitter,
-            shared,
-            report: AtomicBool::new(false),
             statements: AtomicU64::new(0),
-            current: Mutex::new(None),
+            backstop: Backstop::default(),
         })
-    }
-
-    pub(crate) fn report_statements(&self, on: bool) {
-        self.report.store(on, Ordering::Relaxed);
     }
 
     pub(crate) fn count_statement(&self) {
@@ -54,67 +46,20 @@ impl Probe {
 
     fn on_event(&self, event: InstrumentationEvent<'_>) {
         match event {
-            InstrumentationEvent::BeginTransaction { depth, .. } => {
-                self.emitter.emit(EventKind::TxBegin { depth: depth.get() })
+            InstrumentationEvent::BeginTransaction { depth, .. } if depth.get() == 1 => {
+                self.emitter.emit(EventKind::TxBegin { depth: 1 })
             }
-            InstrumentationEvent::CommitTransaction { depth, .. } => self
-                .emitter
-                .emit(EventKind::TxCommit { depth: depth.get() }),
-            InstrumentationEvent::RollbackTransaction { depth, .. } => self
-                .emitter
-                .emit(EventKind::TxRollback { depth: depth.get() }),
-            InstrumentationEvent::StartQuery { query, .. }
-                if self.report.load(Ordering::Relaxed) =>
-            {
-                let sql = sql_without_binds(&query.to_string());
-                let class = match &*self.shared.classifier.classify(&sql, self.shared.dialect) {
-                    Ok(c) => c.class,
-                    Err(_) => StatementClass::Misc,
-                };
-                let query_id = next_query_id();
-                *self.current.lock() = Some((query_id, Instant::now()));
-                self.emitter.emit(EventKind::Executing {
-                    query_id,
-                    sql: sql.into(),
-                    params: Params::none(),
-                    class,
-                    origin: Origin::Closure,
-                });
+            InstrumentationEvent::CommitTransaction { depth, .. } if depth.get() == 1 => {
+                self.emitter.emit(EventKind::TxCommit { depth: 1 })
             }
-            InstrumentationEvent::FinishQuery { error, .. } => {
-                let Some((query_id, started)) = self.current.lock().take() else {
-                    return;
-                };
-                self.count_statement();
-                let took = started.elapsed();
-                let kind = match error {
-                    None => EventKind::Executed {
-                        query_id,
-                        took,
-                        rows: None,
-                    },
-                    Some(e) => {
-                        let err = self.shared.db_error(e);
-                        EventKind::ExecuteFailed {
-                            query_id,
-                            took,
-                            error: err.info(),
-                        }
-                    }
-                };
-                self.emitter.emit(kind);
+            InstrumentationEvent::RollbackTransaction { depth, .. } if depth.get() == 1 => {
+                // A `SET` of the read-only setting made inside the
+                // transaction is undone with it (PostgreSQL).
+                self.backstop.forget();
+                self.emitter.emit(EventKind::TxRollback { depth: 1 })
             }
             _ => {}
         }
-    }
-}
-
-/// diesel's `Display` of a query appends ` -- binds: [...]`; bind values must
-/// not reach events, so cut it off.
-fn sql_without_binds(shown: &str) -> String {
-    match shown.rfind(" -- binds: ") {
-        Some(i) => shown[..i].to_owned(),
-        None => shown.to_owned(),
     }
 }
 
