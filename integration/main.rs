@@ -8,10 +8,12 @@
 
 mod audit;
 mod bad_input;
+mod closures;
 mod delivery;
 mod errors;
 mod events;
 mod faults;
+mod guard_view;
 mod guards;
 mod lifecycle;
 mod nats;
@@ -19,8 +21,10 @@ mod observe;
 mod pipeline;
 mod pool;
 mod queries;
+mod read_only;
 mod rules;
 mod soak;
 mod status;
 mod support;
 mod timeouts;
+mod transactions;

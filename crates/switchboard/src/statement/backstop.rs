@@ -198,8 +198,7 @@ fn changes_read_only(sql: &str) -> bool {
         }
         let mut previous = "";
         for word in words {
-            if SETTINGS.contains(&word) || (previous == "read" && word == "write")
-            {
+            if SETTINGS.contains(&word) || (previous == "read" && word == "write") {
                 return true;
             }
             previous = word;
