@@ -311,3 +311,159 @@ async fn an_actor_guard_deadline_holds_inside_a_closure(t: Target) {
     sb.shutdown().await.unwrap();
 }
 each_backend!(an_actor_guard_deadline_holds_inside_a_closure);
+
+async fn a_closure_statement_has_the_pools_time_limit(t: Target) {
+    let sleep = match t.db {
+        crate::support::Db::Postgres => "SELECT pg_sleep(5)",
+        crate::support::Db::Mysql => "SELECT SLEEP(5)",
+        // SQLite cannot be interrupted; its statements run to their end.
+        crate::support::Db::Sqlite => return,
+    };
+    let sb = t
+        .builder()
+        .pool_size(1..=1)
+        .statement_timeout(Duration::from_millis(200))
+        .start()
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let err = sb
+        .run(Transaction::new(async move |conn: &mut DbConnection| {
+            let q = diesel::sql_query(sleep);
+            on_each!(conn, c => q.execute(c).await)?;
+            Ok(())
+        }))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Timeout { .. }),
+        "cancelled on the server: {err:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    // The connection (or its replacement) serves the next caller.
+    let v: Vec<i32> = sb
+        .run(Interact::new(async |conn: &mut DbConnection| {
+            conn.load(diesel::select(1.into_sql::<Integer>())).await
+        }))
+        .await
+        .unwrap();
+    assert_eq!(v, [1]);
+    sb.shutdown().await.unwrap();
+}
+each_backend!(a_closure_statement_has_the_pools_time_limit);
+
+/// A user-defined PostgreSQL type, whose OID only the driver can look up.
+#[derive(diesel::sql_types::SqlType, diesel::query_builder::QueryId)]
+#[diesel(postgres_type(name = "sb_guarded_mood"))]
+struct MoodType;
+
+#[derive(Debug, diesel::expression::AsExpression)]
+#[diesel(sql_type = MoodType)]
+struct Mood(&'static str);
+
+impl diesel::serialize::ToSql<MoodType, diesel::pg::Pg> for Mood {
+    fn to_sql<'b>(
+        &'b self,
+        out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+    ) -> diesel::serialize::Result {
+        use std::io::Write;
+        out.write_all(self.0.as_bytes())?;
+        Ok(diesel::serialize::IsNull::No)
+    }
+}
+
+/// Rewrites every UPDATE (to the same text): a rewrite to refuse.
+struct RewriteUpdates;
+impl switchboard::Guard for RewriteUpdates {
+    fn name(&self) -> &str {
+        "rewrite-updates"
+    }
+    fn check(&self, check: &Check) -> Ruling {
+        match check.as_statement() {
+            Some(s) if s.sql.starts_with("UPDATE") => Ruling::rewrite(s.sql.to_string(), "same"),
+            _ => Ruling::allow(),
+        }
+    }
+}
+
+#[test]
+fn user_defined_postgres_types_are_guarded_too() {
+    let Some(t) = crate::support::target(crate::support::Db::Postgres, "pg_custom_type") else {
+        return;
+    };
+    crate::support::run_local(async move {
+        let sb = t
+            .builder()
+            .guard(NO_DELETES)
+            .guard_with(RewriteUpdates, GuardPolicy::default().may_rewrite())
+            .start()
+            .await
+            .unwrap();
+        let table = t.table.clone();
+        for sql in [
+            "DROP TYPE IF EXISTS sb_guarded_mood CASCADE".to_owned(),
+            "CREATE TYPE sb_guarded_mood AS ENUM ('happy', 'sad')".to_owned(),
+            format!("CREATE TABLE {table} (id INTEGER PRIMARY KEY, mood sb_guarded_mood NOT NULL)"),
+            format!("INSERT INTO {table} VALUES (1, 'sad')"),
+        ] {
+            sb.run(Execute::sql(sql)).await.unwrap();
+        }
+        let q = table.clone();
+        let outcome = sb
+            .run(Interact::new(async move |conn: &mut DbConnection| {
+                let DbConnection::Postgres(c) = conn else {
+                    unreachable!("a PostgreSQL pool")
+                };
+                let denied = diesel::sql_query(format!("DELETE FROM {q} WHERE mood = $1"))
+                    .bind::<MoodType, _>(Mood("sad"))
+                    .execute(c)
+                    .await;
+                let inserted = diesel::sql_query(format!("INSERT INTO {q} VALUES (2, $1)"))
+                    .bind::<MoodType, _>(Mood("happy"))
+                    .execute(c)
+                    .await?;
+                let rewritten = diesel::sql_query(format!("UPDATE {q} SET mood = $1"))
+                    .bind::<MoodType, _>(Mood("happy"))
+                    .execute(c)
+                    .await;
+                Ok((
+                    denied.map_err(switchboard::Error::from),
+                    inserted,
+                    rewritten.map_err(switchboard::Error::from),
+                ))
+            }))
+            .await
+            .unwrap();
+        assert!(
+            matches!(&outcome.0, Err(Error::Denied { guard, .. }) if guard == "no-deletes"),
+            "{:?}",
+            outcome.0
+        );
+        assert_eq!(
+            outcome.1, 1,
+            "allowed statements run, the driver binding the type"
+        );
+        assert!(
+            matches!(&outcome.2, Err(Error::Denied { reason, .. }) if reason.contains("user-defined PostgreSQL types")),
+            "{:?}",
+            outcome.2
+        );
+        assert_eq!(count_rows(&sb, &t).await, 2, "the DELETE never ran");
+        let sad: Vec<Id> = sb
+            .run(switchboard::Load::new(diesel::sql_query(format!(
+                "SELECT id FROM {table} WHERE mood = 'sad'"
+            ))))
+            .await
+            .unwrap();
+        assert_eq!(sad.len(), 1, "the UPDATE never ran");
+        drop_table(&sb, &t).await;
+        sb.run(Execute::sql("DROP TYPE IF EXISTS sb_guarded_mood"))
+            .await
+            .unwrap();
+        sb.shutdown().await.unwrap();
+    });
+}
