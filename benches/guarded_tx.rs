@@ -32,7 +32,8 @@ const CONCURRENCY: [usize; 2] = [1, 8];
 const PG_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// The table and its rows, on SQLite.
-const SQLITE_SETUP: &str = "CREATE TABLE sb_bench_rows (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+const SQLITE_SETUP: &str =
+    "CREATE TABLE sb_bench_rows (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
     WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < 1000)
     INSERT INTO sb_bench_rows (id, name) SELECT x, 'row ' || x FROM g;";
 
@@ -59,9 +60,8 @@ impl Client for Tx {
 async fn pool(url: &str, n: usize, guarded: bool) -> Switchboard {
     let builder = Switchboard::builder(url).name("bench").pool_size(n..=n);
     let builder = match guarded {
-        true => builder.guard(
-            RuleEngine::from_toml(support::subscribers::RULES).expect("the bench rules"),
-        ),
+        true => builder
+            .guard(RuleEngine::from_toml(support::subscribers::RULES).expect("the bench rules")),
         false => builder,
     };
     let sb = builder.start().await.expect("a switchboard pool");

@@ -129,7 +129,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         }))
         .await??;
 
-    println!("> a transaction whose DELETE the rule denies: guarded inside it too, so it rolls back whole");
+    println!(
+        "> a transaction whose DELETE the rule denies: guarded inside it too, so it rolls back whole"
+    );
     let outcome = manager
         .send(Transaction::new(async |conn: &mut DbConnection| {
             conn.execute(Execute::sql(
