@@ -15,6 +15,13 @@
 //! gives the guarded row's cost over the unguarded one.
 //!
 //! `cargo bench --bench guarded_tx` (add `-- --quick` for a short run).
+//!
+//! On a shared machine wall-clock figures swing with the other processes.
+//! `SB_BENCH_FIXED=<sqlite|pg>/<variant>/<count>` runs `count` transactions
+//! with one client and exits, for counting instructions under valgrind
+//! (`valgrind --tool=callgrind`), which the neighbours do not move: the
+//! difference between two counts over the difference in transactions is
+//! the instructions of one transaction, setup left out.
 //! `SWITCHBOARD_PG_URL` (default `postgres://postgres@127.0.0.1:5432/test`);
 //! without a server the PostgreSQL rows are skipped, loudly, or fail under
 //! `SWITCHBOARD_REQUIRE_SERVICES=1`.
@@ -90,9 +97,39 @@ async fn prepare_pg(url: &str) -> Result<(), String> {
     .map_err(|e| e.to_string())
 }
 
+/// `SB_BENCH_FIXED`'s run: `count` transactions, one client, no criterion.
+fn fixed(spec: &str, pg_url: &str) {
+    let mut parts = spec.split('/');
+    let (Some(backend), Some(variant), Some(count)) = (parts.next(), parts.next(), parts.next())
+    else {
+        panic!("SB_BENCH_FIXED={spec}: expected <sqlite|pg>/<variant>/<count>");
+    };
+    let count: u64 = count.parse().expect("a transaction count");
+    let url = match backend {
+        "pg" => pg_url.to_owned(),
+        _ => "sqlite::memory:".to_owned(),
+    };
+    let system = actix::System::new();
+    system.block_on(async {
+        if backend == "pg" {
+            prepare_pg(&url).await.expect("the PostgreSQL table");
+        }
+        let sb = pool(&url, 1, variant == "tx_guarded").await;
+        let mut client = Tx(sb.clone());
+        for k in 0..count {
+            client.exec(Stmt::ReadPk, support::key(0, k)).await;
+        }
+        sb.shutdown().await.expect("shut down");
+    });
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
+    }
+    if let Ok(spec) = std::env::var("SB_BENCH_FIXED") {
+        let pg_url = std::env::var("SWITCHBOARD_PG_URL").unwrap_or_else(|_| PG_DEFAULT.to_owned());
+        return fixed(&spec, &pg_url);
     }
     let system = actix::System::new();
     let mut c = support::criterion();

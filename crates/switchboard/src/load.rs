@@ -130,15 +130,11 @@ where
     }
 
     fn params_for(&self, backend: Backend, plain: bool) -> QueryResult<Params> {
-        fn params<C: Driver, Q: QueryFragment<C::Backend> + QueryId>(
+        fn params<C: Driver, Q: QueryFragment<C::Backend>>(
             q: &Q,
             plain: bool,
         ) -> QueryResult<Params> {
-            match C::collect(q, plain) {
-                Ok(collected) => Ok(collected.params),
-                Err(crate::guarded::driver::NotCollected::NeedsDriver { params, .. }) => Ok(params),
-                Err(crate::guarded::driver::NotCollected::Failed(e)) => Err(e),
-            }
+            Ok(C::params(&C::bind(q)?.binds, plain))
         }
         match backend {
             Backend::Postgres => params::<AsyncPgConnection, _>(self, plain),

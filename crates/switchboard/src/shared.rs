@@ -96,13 +96,31 @@ impl Shared {
     /// values are not shown).
     pub(crate) fn load_sql<Q: LoadAny<U>, U>(&self, query: &Q) -> Result<LoadSql> {
         let plain = self.config.params == ParamPolicy::Plain;
-        let key = query.sql_key(self.backend).filter(|_| !plain);
+        self.typed_sql(query.sql_key(self.backend), || {
+            Ok((
+                query.sql_for(self.backend)?,
+                query.params_for(self.backend, plain)?,
+            ))
+        })
+    }
+
+    /// The SQL text, classification and parameters of a typed query: from
+    /// the cache when `key` names its type (whose text, and whose binds'
+    /// types, depend on the type alone) and values are not shown; else
+    /// from `make` (text and parameters), classified, and cached when
+    /// `key` allows.
+    pub(crate) fn typed_sql(
+        &self,
+        key: Option<TypeId>,
+        make: impl FnOnce() -> diesel::QueryResult<(String, Params)>,
+    ) -> Result<LoadSql> {
+        let key = key.filter(|_| self.config.params != ParamPolicy::Plain);
         if let Some(hit) = key.and_then(|k| self.load_sql.read().get(&k).cloned()) {
             return Ok(hit);
         }
-        let sql: Arc<str> = query.sql_for(self.backend).map_err(Error::from)?.into();
+        let (sql, params) = make().map_err(Error::from)?;
+        let sql: Arc<str> = sql.into();
         let classified = self.classifier.classify(&sql, self.dialect);
-        let params = query.params_for(self.backend, plain).map_err(Error::from)?;
         if let Some(key) = key {
             let mut cache = self.load_sql.write();
             // Bounded like the classifier: past it, texts are built per use.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use diesel::QueryResult;
 use diesel::connection::{CacheSize, Instrumentation};
-use diesel::query_builder::{AsQuery, Query, QueryFragment, QueryId};
+use diesel::query_builder::{AsQuery, CollectedQuery, Query, QueryFragment, QueryId};
 use diesel_async::pg::AsyncPgConnection;
 use diesel_async::{
     AsyncConnection, AsyncConnectionCore, AsyncMysqlConnection, SimpleAsyncConnection,
@@ -20,9 +20,7 @@ use diesel_async::{
 use futures_util::future::BoxFuture;
 use switchboard_core::{Error, Origin, Params};
 
-use diesel::query_builder::CollectedQuery;
-
-use super::driver::{Collected, Driver, NotCollected};
+use super::driver::{Driver, collected};
 use super::{Guarded, tx};
 use crate::backend::SqliteAsync;
 use crate::config::ParamPolicy;
@@ -38,8 +36,14 @@ type RunCollected<'c, C, T> =
 
 /// A typed query's driver work, before its story starts.
 enum Pending<'c, C: Driver, T> {
-    /// Collected: handed to the driver once the guards allowed it.
-    Collected(&'c mut C, Collected<C::Binds>, RunCollected<'c, C, T>),
+    /// Collected: handed to the driver, with the SQL the story settles
+    /// on, once the guards allowed it.
+    Collected {
+        raw: &'c mut C,
+        binds: C::Binds,
+        safe_to_cache: bool,
+        run: RunCollected<'c, C, T>,
+    },
     /// Collected by the driver itself (user-defined PostgreSQL types): its
     /// future, which starts nothing before it is polled.
     Started(BoxFuture<'c, QueryResult<T>>),
@@ -48,6 +52,10 @@ enum Pending<'c, C: Driver, T> {
 /// Guards and runs a typed query; `execute` and `load` differ only in the
 /// driver calls (`run` for a collected query, `early` for one the driver
 /// collects itself) and in what they count.
+///
+/// The text, classification and parameter types of a query whose type
+/// fixes them are cached per pool, like `Load`'s: only the binds are
+/// collected per statement.
 fn guarded<'c, C, Q, T>(
     conn: &'c mut Guarded<C>,
     query: Q,
@@ -65,23 +73,39 @@ where
         Err(e) => return failed(e.into_diesel()),
     };
     let plain = scope.shared.config.params == ParamPolicy::Plain;
+    let prepared = C::safe_to_cache(&query).and_then(|safe| Ok((safe, C::bind(&query)?)));
+    let (safe_to_cache, bound) = match prepared {
+        Ok(prepared) => prepared,
+        Err(e) => return failed(e),
+    };
+    let key = Q::query_id().filter(|_| safe_to_cache);
+    let described = scope.shared.typed_sql(key, || {
+        Ok((C::render(&query)?, C::params(&bound.binds, plain)))
+    });
+    let (sql, classified, params) = match described {
+        Ok(described) => described,
+        Err(e) => return failed(e.into_diesel()),
+    };
     // Made now, while the connection is at hand: the early path hands it
     // to the driver's future. Only for a statement with a time limit.
     let canceller = time_limited(scope).then(|| raw.canceller()).flatten();
-    let (sql, params, pending) = match C::collect(&query, plain) {
-        Ok(collected) => (
-            collected.sql.clone(),
-            collected.params.clone(),
-            Pending::Collected(raw, collected, run),
-        ),
-        Err(NotCollected::NeedsDriver { sql, params }) => {
-            (sql, params, Pending::Started(early(raw, query)))
-        }
-        Err(NotCollected::Failed(e)) => return failed(e),
+    let pending = match bound.by_driver {
+        true => Pending::Started(early(raw, query)),
+        false => Pending::Collected {
+            raw,
+            binds: bound.binds,
+            safe_to_cache,
+            run,
+        },
     };
-    let rewritable = matches!(pending, Pending::Collected(..));
-    let statement = closure_statement(scope, sql, params, rewritable);
-    let written = statement.sql.clone();
+    let statement = StatementRun {
+        sql,
+        classified,
+        params,
+        origin: Origin::Closure,
+        check_binds: false,
+        rewritable: !bound.by_driver,
+    };
     Box::pin(async move {
         let (at, poisoned) = scope.split();
         statement
@@ -90,11 +114,14 @@ where
                 Stop::Cancel,
                 poisoned,
                 move |sql: Arc<str>, _| match pending {
-                    Pending::Collected(raw, collected, run) => {
-                        // A guard's rewrite runs with the query's binds.
-                        let rewrite = (!Arc::ptr_eq(&sql, &written)).then_some(&*sql);
-                        (run(raw, collected.query(rewrite)), canceller)
-                    }
+                    // The story's SQL: the caller's, or a guard's rewrite,
+                    // run with the query's binds.
+                    Pending::Collected {
+                        raw,
+                        binds,
+                        safe_to_cache,
+                        run,
+                    } => (run(raw, collected(&sql, safe_to_cache, binds)), canceller),
                     Pending::Started(work) => (work, canceller),
                 },
                 rows,

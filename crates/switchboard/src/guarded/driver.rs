@@ -2,14 +2,14 @@
 //! collecting a query before the guards are asked, running it once they
 //! allowed it, and cancelling it.
 //!
-//! A query is collected (SQL text, binds serialized into owned data, their
-//! description for guards) *before* the guards are asked, because the
-//! query itself need not be `Send` and the wait for an actor guard must be;
-//! and because SQLite's driver starts running a statement as soon as it is
-//! handed one (diesel-async spawns the blocking call eagerly), so nothing
-//! may reach the driver before the guards allowed it. The driver is then
-//! given a `CollectedQuery`: the same SQL (or a guard's rewrite) with the
-//! same binds.
+//! A query is rendered and its binds collected (serialized into owned
+//! data) *before* the guards are asked, because the query itself need not
+//! be `Send` and the wait for an actor guard must be; and because SQLite's
+//! driver starts running a statement as soon as it is handed one
+//! (diesel-async spawns the blocking call eagerly), so nothing may reach
+//! the driver before the guards allowed it. The driver is then given a
+//! `CollectedQuery`: the same SQL (or a guard's rewrite) with the same
+//! binds.
 
 use std::sync::Arc;
 
@@ -17,9 +17,7 @@ use diesel::QueryResult;
 use diesel::mysql::{Mysql, MysqlQueryBuilder};
 use diesel::pg::{Pg, PgMetadataLookup, PgQueryBuilder, PgTypeMetadata};
 use diesel::query_builder::bind_collector::RawBytesBindCollector;
-use diesel::query_builder::{
-    CollectedQuery, MoveableBindCollector, QueryBuilder, QueryFragment, QueryId,
-};
+use diesel::query_builder::{CollectedQuery, MoveableBindCollector, QueryBuilder, QueryFragment};
 use diesel::sqlite::{Sqlite, SqliteQueryBuilder};
 use diesel_async::pg::AsyncPgConnection;
 use diesel_async::{AsyncConnection, AsyncConnectionCore, AsyncMysqlConnection, RunQueryDsl};
@@ -31,40 +29,19 @@ use super::params;
 use crate::backend::{Canceller, SqliteAsync};
 use crate::bind::BindValue;
 
-/// A query rendered and its binds collected, ready to be guarded and run.
-pub(crate) struct Collected<B> {
-    pub(crate) sql: String,
-    pub(crate) safe_to_cache: bool,
+/// A query's binds, collected ahead of the driver.
+pub(crate) struct Bound<B> {
     pub(crate) binds: B,
-    pub(crate) params: Params,
+    /// The query binds user-defined PostgreSQL types, whose OIDs only the
+    /// driver can look up (`binds` shows them as unknown): the driver must
+    /// collect the query itself.
+    pub(crate) by_driver: bool,
 }
 
-impl<B> Collected<B> {
-    /// The query for the driver, with `sql` (the original text or a guard's
-    /// rewrite) and the collected binds.
-    pub(crate) fn query(self, sql: Option<&str>) -> CollectedQuery<B> {
-        let sql = match sql {
-            Some(s) => s.to_owned(),
-            None => self.sql,
-        };
-        CollectedQuery::new(sql, self.safe_to_cache, self.binds)
-    }
-}
-
-/// Why a query could not be collected ahead of the driver.
-pub(crate) enum NotCollected {
-    /// It failed to render or serialize: the statement's error.
-    Failed(diesel::result::Error),
-    /// It binds user-defined PostgreSQL types, whose OIDs only the driver
-    /// can look up: the driver must collect it itself (SQL and parameters
-    /// for the guards are known).
-    NeedsDriver { sql: String, params: Params },
-}
-
-impl From<diesel::result::Error> for NotCollected {
-    fn from(e: diesel::result::Error) -> Self {
-        NotCollected::Failed(e)
-    }
+/// The query for the driver: `sql` (the caller's text or a guard's
+/// rewrite) with binds collected ahead.
+pub(crate) fn collected<B>(sql: &str, safe_to_cache: bool, binds: B) -> CollectedQuery<B> {
+    CollectedQuery::new(sql.to_owned(), safe_to_cache, binds)
 }
 
 /// A driver connection of one of the three backends.
@@ -73,10 +50,19 @@ pub(crate) trait Driver: AsyncConnection + Send + 'static {
     /// the driver's own collector by `CollectedQuery`.
     type Binds: Send + 'static;
 
-    /// Renders `query` and collects its binds.
-    fn collect<Q>(query: &Q, plain: bool) -> Result<Collected<Self::Binds>, NotCollected>
-    where
-        Q: QueryFragment<Self::Backend> + QueryId;
+    /// Renders `query`'s SQL text.
+    fn render<Q: QueryFragment<Self::Backend>>(query: &Q) -> QueryResult<String>;
+
+    /// Whether `query`'s text may be cached by its type (and so by the
+    /// driver's prepared statement cache).
+    fn safe_to_cache<Q: QueryFragment<Self::Backend>>(query: &Q) -> QueryResult<bool>;
+
+    /// Collects `query`'s binds.
+    fn bind<Q: QueryFragment<Self::Backend>>(query: &Q) -> QueryResult<Bound<Self::Binds>>;
+
+    /// How collected binds show to guards and in events (values only if
+    /// `plain`).
+    fn params(binds: &Self::Binds, plain: bool) -> Params;
 
     /// Runs a collected query for its row count.
     fn run_execute(
@@ -127,25 +113,26 @@ impl PgMetadataLookup for NoLookup {
 impl Driver for AsyncPgConnection {
     type Binds = RawBytesBindCollector<Pg>;
 
-    fn collect<Q>(query: &Q, plain: bool) -> Result<Collected<Self::Binds>, NotCollected>
-    where
-        Q: QueryFragment<Pg> + QueryId,
-    {
-        let sql = render(query, PgQueryBuilder::new(), &Pg)?;
-        let safe_to_cache = query.is_safe_to_cache_prepared(&Pg)?;
+    fn render<Q: QueryFragment<Pg>>(query: &Q) -> QueryResult<String> {
+        render(query, PgQueryBuilder::new(), &Pg)
+    }
+
+    fn safe_to_cache<Q: QueryFragment<Pg>>(query: &Q) -> QueryResult<bool> {
+        query.is_safe_to_cache_prepared(&Pg)
+    }
+
+    fn bind<Q: QueryFragment<Pg>>(query: &Q) -> QueryResult<Bound<Self::Binds>> {
         let mut binds = RawBytesBindCollector::<Pg>::new();
         let mut lookup = NoLookup::default();
         query.collect_binds(&mut binds, &mut lookup, &Pg)?;
-        let params = params::pg(&binds, plain);
-        if lookup.asked {
-            return Err(NotCollected::NeedsDriver { sql, params });
-        }
-        Ok(Collected {
-            sql,
-            safe_to_cache,
+        Ok(Bound {
             binds,
-            params,
+            by_driver: lookup.asked,
         })
+    }
+
+    fn params(binds: &Self::Binds, plain: bool) -> Params {
+        params::pg(binds, plain)
     }
 
     fn run_execute(
@@ -179,21 +166,25 @@ impl Driver for AsyncPgConnection {
 impl Driver for AsyncMysqlConnection {
     type Binds = RawBytesBindCollector<Mysql>;
 
-    fn collect<Q>(query: &Q, plain: bool) -> Result<Collected<Self::Binds>, NotCollected>
-    where
-        Q: QueryFragment<Mysql> + QueryId,
-    {
-        let sql = render(query, MysqlQueryBuilder::new(), &Mysql)?;
-        let safe_to_cache = query.is_safe_to_cache_prepared(&Mysql)?;
+    fn render<Q: QueryFragment<Mysql>>(query: &Q) -> QueryResult<String> {
+        render(query, MysqlQueryBuilder::new(), &Mysql)
+    }
+
+    fn safe_to_cache<Q: QueryFragment<Mysql>>(query: &Q) -> QueryResult<bool> {
+        query.is_safe_to_cache_prepared(&Mysql)
+    }
+
+    fn bind<Q: QueryFragment<Mysql>>(query: &Q) -> QueryResult<Bound<Self::Binds>> {
         let mut binds = RawBytesBindCollector::<Mysql>::new();
         query.collect_binds(&mut binds, &mut (), &Mysql)?;
-        let params = params::mysql(&binds, plain);
-        Ok(Collected {
-            sql,
-            safe_to_cache,
+        Ok(Bound {
             binds,
-            params,
+            by_driver: false,
         })
+    }
+
+    fn params(binds: &Self::Binds, plain: bool) -> Params {
+        params::mysql(binds, plain)
     }
 
     fn run_execute(
@@ -236,22 +227,25 @@ type SqliteBinds =
 impl Driver for SqliteAsync {
     type Binds = SqliteBinds;
 
-    fn collect<Q>(query: &Q, plain: bool) -> Result<Collected<Self::Binds>, NotCollected>
-    where
-        Q: QueryFragment<Sqlite> + QueryId,
-    {
-        let sql = render(query, SqliteQueryBuilder::new(), &Sqlite)?;
-        let safe_to_cache = query.is_safe_to_cache_prepared(&Sqlite)?;
+    fn render<Q: QueryFragment<Sqlite>>(query: &Q) -> QueryResult<String> {
+        render(query, SqliteQueryBuilder::new(), &Sqlite)
+    }
+
+    fn safe_to_cache<Q: QueryFragment<Sqlite>>(query: &Q) -> QueryResult<bool> {
+        query.is_safe_to_cache_prepared(&Sqlite)
+    }
+
+    fn bind<Q: QueryFragment<Sqlite>>(query: &Q) -> QueryResult<Bound<Self::Binds>> {
         let mut collector = <Sqlite as diesel::backend::Backend>::BindCollector::default();
         query.collect_binds(&mut collector, &mut (), &Sqlite)?;
-        let binds = collector.moveable();
-        let params = params::sqlite(&binds, plain);
-        Ok(Collected {
-            sql,
-            safe_to_cache,
-            binds,
-            params,
+        Ok(Bound {
+            binds: collector.moveable(),
+            by_driver: false,
         })
+    }
+
+    fn params(binds: &Self::Binds, plain: bool) -> Params {
+        params::sqlite(binds, plain)
     }
 
     fn run_execute(
