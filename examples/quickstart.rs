@@ -1,9 +1,10 @@
 //! Quickstart: a pool on SQLite (no server, no setup), an actor printing
 //! every lifecycle event, statements, a typed load, a rule denying a
 //! statement before it reaches the database, a transaction that commits,
-//! one that rolls back, a lease abandoned with its transaction open (rolled
-//! back before the next caller), a graceful shutdown, and the audit trail
-//! every statement left behind, verified against its signed checkpoints.
+//! one whose DELETE the same rule denies (so it rolls back whole), a lease
+//! abandoned with its transaction open (rolled back before the next
+//! caller), a graceful shutdown, and the audit trail every statement left
+//! behind, verified against its signed checkpoints.
 //!
 //! Run it with `cargo run --example quickstart`.
 
@@ -133,17 +134,31 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         }))
         .await??;
 
-    println!("> a transaction that rolls back");
+    println!(
+        "> a transaction whose DELETE the rule denies: guarded inside it too, so it rolls back whole"
+    );
     let outcome = manager
         .send(Transaction::new(async |conn: &mut DbConnection| {
+            conn.execute(Execute::sql(
+                "INSERT INTO users (name, active) VALUES ('mallory', 1)",
+            ))
+            .await?;
             conn.execute(Execute::sql("DELETE FROM users")).await?;
-            Err::<(), _>(Error::msg("changed my mind"))
+            Ok(())
         }))
         .await?;
-    println!("  transaction returned: {outcome:?}");
+    match &outcome {
+        Err(Error::Denied { guard, reason }) => {
+            println!("  denied by {guard}: {reason}; the transaction rolled back")
+        }
+        other => println!("  unexpected: {other:?}"),
+    }
 
     let all: Vec<User> = manager.send(Load::new(users::table)).await??;
-    println!("  {} users after the rollback (expected 3)", all.len());
+    println!(
+        "  {} users after the rollback (expected 3: no DELETE ran, mallory's INSERT undone)",
+        all.len()
+    );
 
     println!("> a lease dropped with its transaction open: rolled back before the next caller");
     let lease = manager.checkout().await?;

@@ -19,6 +19,16 @@ impl From<DieselError> for Error {
     }
 }
 
+impl Error {
+    /// This error as diesel's, for code that must answer in diesel's terms
+    /// (a guarded connection's `AsyncConnection` methods): converting it
+    /// back gives this error again, so a denial a closure `?`s stays a
+    /// denial.
+    pub fn into_diesel(self) -> DieselError {
+        DieselError::QueryBuilderError(Box::new(self))
+    }
+}
+
 /// By reference, for diesel's instrumentation, which only lends its error.
 /// The backend is told from the message (a MySQL or SQLite template, else
 /// PostgreSQL); where the backend is known, [`Error::from_diesel`] is exact.
@@ -36,6 +46,11 @@ impl Error {
     /// A diesel error from a connection of `backend`, with that server's
     /// codes: PostgreSQL's SQLSTATE, MySQL's error number, none for SQLite.
     pub fn from_diesel(e: &DieselError, backend: Backend) -> Self {
+        if let DieselError::QueryBuilderError(inner) = e
+            && let Some(carried) = inner.downcast_ref::<Error>()
+        {
+            return carried.clone();
+        }
         match e {
             DieselError::DatabaseError(kind, info) => {
                 let message = info.message().to_owned();

@@ -15,7 +15,7 @@ use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::serialize::ToSql;
 use diesel::sql_types::HasSqlType;
 use diesel::sqlite::Sqlite;
-use switchboard_core::ParamValue;
+use switchboard_core::{ParamValue, Params};
 
 /// A boxed raw SQL query of one backend.
 pub(crate) type Boxed<DB> = BoxedSqlQuery<'static, DB, SqlQuery>;
@@ -161,6 +161,21 @@ fn unescape_debug(s: &str) -> String {
         }
     }
     out
+}
+
+/// `Execute`'s binds as events and guards show them: values only if
+/// `plain`.
+pub(crate) fn describe(binds: &[Arc<dyn BindValue>], plain: bool) -> Params {
+    if binds.is_empty() {
+        return Params::none();
+    }
+    Params(
+        binds
+            .iter()
+            .map(|b| b.describe(plain))
+            .collect::<Vec<ParamValue>>()
+            .into(),
+    )
 }
 
 /// `diesel::sql_types::Nullable<diesel::sql_types::Integer>` → `Nullable<Integer>`.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use actix::{Actor, Context, Handler, Recipient};
 use switchboard_core::{
     Backend, Bus, Check, DatabaseUrl, Delivery, Event, Filter, Flow, Guard, GuardPolicy, Guards,
-    Kind, Result,
+    Kind, ReadOnly, Result,
 };
 
 use crate::backend::DbConnection;
@@ -17,6 +17,7 @@ use crate::connection::Hooks;
 use crate::handle::Switchboard;
 use crate::pool::{Manager, Warm};
 use crate::shared::Shared;
+use crate::statement::backstop::Switches;
 use futures_util::future::BoxFuture;
 
 /// A subscription made before the pool opens its first connection, so it
@@ -32,6 +33,8 @@ pub struct Builder {
     attach: Vec<Attach>,
     guards: Guards,
     hooks: Hooks,
+    /// Read-only switches the pool obeys (its guards' and its own).
+    read_only: Switches,
 }
 
 impl std::fmt::Debug for Builder {
@@ -58,6 +61,7 @@ impl Builder {
             attach: Vec::new(),
             guards: Guards::new(),
             hooks: Hooks::default(),
+            read_only: Switches::default(),
         }
     }
 
@@ -283,16 +287,34 @@ impl Builder {
     /// the guards added before it. It fails closed (a panic denies the work)
     /// and may not rewrite; see [`guard_with`](Self::guard_with).
     ///
-    /// Guards see `Execute` and `Load` statements. Statements a `Transaction`
-    /// or `Interact` closure issues through diesel are reported in events but
-    /// not guarded: diesel runs them without asking.
+    /// Guards see every statement: `Execute` and `Load` messages, and every
+    /// statement a `Transaction` or `Interact` closure sends through its
+    /// connection. A guard with a read-only mode ([`Guard::read_only`], the
+    /// rule engine's) also switches the pool's connections to the
+    /// database's own read-only mode while it is on; see
+    /// [`read_only`](Self::read_only).
     pub fn guard(self, guard: impl Guard) -> Self {
         self.guard_with(guard, GuardPolicy::default())
     }
 
     /// Adds an inline guard with its own policy (fail open, may rewrite).
     pub fn guard_with(mut self, guard: impl Guard, policy: GuardPolicy) -> Self {
+        if let Some(switch) = guard.read_only() {
+            self.read_only.add(switch);
+        }
         self.guards = self.guards.inline(guard, policy);
+        self
+    }
+
+    /// Obeys a read-only switch: while it is on, every connection runs in
+    /// the database's own read-only mode (PostgreSQL
+    /// `default_transaction_read_only`, MySQL/MariaDB `SET SESSION
+    /// TRANSACTION READ ONLY`, SQLite `PRAGMA query_only`), switched before
+    /// its next use after each change, and statements that would turn that
+    /// off are refused. Inline guards with a read-only mode (the rule
+    /// engine) are obeyed without this.
+    pub fn read_only(mut self, switch: ReadOnly) -> Self {
+        self.read_only.add(switch);
         self
     }
 
@@ -321,15 +343,18 @@ impl Builder {
         for attach in self.attach {
             attach(&bus, &self.config.name)?;
         }
-        let shared = Arc::new(Shared::new(
-            self.config,
-            url,
-            backend,
-            sqlite_path,
-            bus,
-            self.guards,
-            self.hooks,
-        ));
+        let shared = Arc::new(
+            Shared::new(
+                self.config,
+                url,
+                backend,
+                sqlite_path,
+                bus,
+                self.guards,
+                self.hooks,
+            )
+            .with_read_only(self.read_only),
+        );
         shared
             .events
             .emit(switchboard_core::EventKind::PoolStarted {

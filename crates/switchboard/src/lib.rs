@@ -13,6 +13,8 @@
 //! - [`lease`]: a connection borrowed for a session;
 //! - [`config`]: pool configuration and its defaults;
 //! - [`backend`]: PostgreSQL, MySQL/MariaDB and SQLite behind [`DbConnection`];
+//! - [`guarded`]: the connection closures get, every statement guarded;
+//!   transaction options and savepoints;
 //! - `pool` (the Manager actor and its decisions) and `connection`: the
 //!   actors;
 //! - [`guard`]: guards that may veto a connect or a statement
@@ -26,6 +28,7 @@ mod bind;
 pub mod builder;
 pub mod config;
 mod connection;
+pub mod guarded;
 pub mod handle;
 pub mod lease;
 mod listen;
@@ -44,6 +47,7 @@ pub use connection::{CheckoutHook, DisconnectHook, SetupHook};
 pub use diesel;
 /// diesel-async, re-exported for `Interact` and `Transaction` closures.
 pub use diesel_async;
+pub use guarded::{Guarded, Isolation, TxOptions};
 pub use handle::Switchboard;
 pub use lease::Lease;
 pub use load::LoadAny;
@@ -58,6 +62,6 @@ pub use switchboard_core::status::{
 pub use switchboard_core::{
     ActorRole, Backend, Bus, Check, CloseReason, ConnectionId, DbErrorKind, Delivery, Error,
     ErrorInfo, Event, EventKind, EventReceiver, Filter, Flow, Guard, GuardPolicy, Kind, Labels,
-    Meta, Origin, ParamValue, Params, Phase, ResetScope, Result, RollbackReason, Ruling,
+    Meta, Origin, ParamValue, Params, Phase, ReadOnly, ResetScope, Result, RollbackReason, Ruling,
     StatementClass, SubscriptionId, SubscriptionStats, Verdict,
 };

@@ -194,3 +194,17 @@ fn postgresql_client_errors_say_what_they_can_mean() {
     );
     assert!(e.to_string().contains("could not be encoded"), "{e}");
 }
+
+#[test]
+fn an_error_carried_through_diesel_comes_back_unchanged() {
+    let denied = Error::Denied {
+        guard: "rules".into(),
+        reason: "DELETE without WHERE".into(),
+    };
+    let back = Error::from(denied.clone().into_diesel());
+    assert_eq!(back.to_string(), denied.to_string());
+    assert!(matches!(back, Error::Denied { ref guard, .. } if guard == "rules"));
+    // Other query-builder errors stay driver errors.
+    let other = DieselError::QueryBuilderError("bad query".into());
+    assert!(matches!(Error::from(other), Error::Driver(_)));
+}

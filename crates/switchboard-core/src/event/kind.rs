@@ -57,11 +57,17 @@ pub enum Kind {
     PoolStopped,
     /// A caller gave up waiting for a connection.
     CheckoutTimedOut,
+    /// A savepoint was set inside a transaction.
+    Savepoint,
+    /// A savepoint was released: its work joins the enclosing transaction.
+    SavepointReleased,
+    /// The work since a savepoint was rolled back.
+    SavepointRolledBack,
 }
 
 impl Kind {
     /// Every kind, in declaration order.
-    pub const ALL: [Kind; 24] = [
+    pub const ALL: [Kind; 27] = [
         Kind::Connecting,
         Kind::Connected,
         Kind::ConnectFailed,
@@ -86,12 +92,16 @@ impl Kind {
         Kind::PoolStarted,
         Kind::PoolStopped,
         Kind::CheckoutTimedOut,
+        Kind::Savepoint,
+        Kind::SavepointReleased,
+        Kind::SavepointRolledBack,
     ];
 
     /// The kind a SQLAlchemy connection-event name corresponds to
     /// (`before_connect`, `after_connect`, `before_execute`, `after_execute`,
     /// `before_close`, `after_close`, and also `checkout`, `checkin`,
-    /// `handle_error`, `begin`, `commit`, `rollback`, `invalidate`).
+    /// `handle_error`, `begin`, `commit`, `rollback`, `savepoint`,
+    /// `release_savepoint`, `rollback_savepoint`, `invalidate`).
     pub fn from_sqlalchemy(name: &str) -> Option<Kind> {
         Some(match name {
             "before_connect" | "do_connect" => Kind::Connecting,
@@ -106,6 +116,9 @@ impl Kind {
             "begin" => Kind::TxBegin,
             "commit" => Kind::TxCommit,
             "rollback" => Kind::TxRollback,
+            "savepoint" => Kind::Savepoint,
+            "release_savepoint" => Kind::SavepointReleased,
+            "rollback_savepoint" => Kind::SavepointRolledBack,
             "invalidate" => Kind::Invalidated,
             _ => return None,
         })
@@ -138,6 +151,9 @@ impl Kind {
             Kind::PoolStarted => "PoolStarted",
             Kind::PoolStopped => "PoolStopped",
             Kind::CheckoutTimedOut => "CheckoutTimedOut",
+            Kind::Savepoint => "Savepoint",
+            Kind::SavepointReleased => "SavepointReleased",
+            Kind::SavepointRolledBack => "SavepointRolledBack",
         }
     }
 

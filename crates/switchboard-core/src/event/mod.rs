@@ -244,6 +244,11 @@ impl fmt::Display for Event {
             }
             EventKind::Lagged { dropped } => write!(f, " dropped={dropped}"),
             EventKind::LeakSuspected { held } => write!(f, " lent out for {held:?}"),
+            EventKind::Savepoint { name, depth }
+            | EventKind::SavepointReleased { name, depth }
+            | EventKind::SavepointRolledBack { name, depth } => {
+                write!(f, " {name} depth={depth}")
+            }
             EventKind::Initialized { took } => write!(f, " took={took:?}"),
             EventKind::Reset { took, what } => {
                 let what = format!("{what:?}").to_lowercase();

@@ -118,23 +118,24 @@ pub enum EventKind {
         /// The SQL that runs instead.
         sql: Arc<str>,
     },
-    /// A transaction (depth 1) or savepoint (depth > 1) began.
+    /// A transaction began. (Savepoints inside it have events of their
+    /// own: `Savepoint`, `SavepointReleased`, `SavepointRolledBack`.)
     TxBegin {
-        /// Nesting depth after the begin.
+        /// Nesting depth after the begin: 1.
         depth: u32,
     },
-    /// A transaction or savepoint committed.
+    /// A transaction committed.
     TxCommit {
-        /// Nesting depth of what committed.
+        /// Nesting depth of what committed: 1.
         depth: u32,
     },
-    /// A transaction or savepoint rolled back.
+    /// A transaction rolled back.
     TxRollback {
         /// Why: the caller's (or its closure's) rollback, or the pool's
         /// reset of a connection handed back with a transaction open.
         #[serde(default, skip_serializing_if = "RollbackReason::is_caller")]
         reason: RollbackReason,
-        /// Nesting depth of what rolled back.
+        /// Nesting depth of what rolled back: 1.
         depth: u32,
     },
     /// The connection was found broken.
@@ -210,6 +211,32 @@ pub enum EventKind {
         #[serde(rename = "held_ns", with = "serde_duration")]
         held: Duration,
     },
+    /// A savepoint was set inside a transaction: a named one
+    /// (`DbConnection::savepoint`), or diesel's for a nested
+    /// `transaction` (`diesel_savepoint_1`, ...).
+    Savepoint {
+        /// The savepoint's name, as sent to the database.
+        name: Arc<str>,
+        /// Nesting depth after it was set: 2 for the first savepoint inside
+        /// a transaction (which is depth 1).
+        depth: u32,
+    },
+    /// A savepoint was released: the work since it joins the enclosing
+    /// transaction (and commits or rolls back with it).
+    SavepointReleased {
+        /// The savepoint's name.
+        name: Arc<str>,
+        /// Its depth, as in its `Savepoint` event.
+        depth: u32,
+    },
+    /// The work since a savepoint was rolled back; the enclosing
+    /// transaction goes on.
+    SavepointRolledBack {
+        /// The savepoint's name.
+        name: Arc<str>,
+        /// Its depth, as in its `Savepoint` event.
+        depth: u32,
+    },
 }
 
 impl EventKind {
@@ -240,6 +267,9 @@ impl EventKind {
             EventKind::PoolStarted { .. } => Kind::PoolStarted,
             EventKind::PoolStopped { .. } => Kind::PoolStopped,
             EventKind::CheckoutTimedOut { .. } => Kind::CheckoutTimedOut,
+            EventKind::Savepoint { .. } => Kind::Savepoint,
+            EventKind::SavepointReleased { .. } => Kind::SavepointReleased,
+            EventKind::SavepointRolledBack { .. } => Kind::SavepointRolledBack,
         }
     }
 }

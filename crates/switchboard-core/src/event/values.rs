@@ -119,8 +119,8 @@ pub enum ResetScope {
     Custom,
 }
 
-/// Where a statement came from: a query message, or diesel's instrumentation
-/// of a statement issued inside an `Interact`/`Transaction` closure.
+/// Where a statement came from: a query message, or a statement issued
+/// inside an `Interact`/`Transaction` closure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -129,6 +129,8 @@ pub enum Origin {
     Execute,
     /// A `Load` message.
     Load,
-    /// A statement reported by diesel's instrumentation from a closure.
+    /// A statement an `Interact` or `Transaction` closure sent through its
+    /// connection (`execute`, `load`, `batch_execute` or diesel's own
+    /// methods); guarded like the others.
     Closure,
 }

@@ -136,6 +136,15 @@ impl LoggerState {
                 labels = labels(&meta.labels),
                 "a caller gave up waiting for a connection after {waited:?}"
             ),
+            EventKind::Savepoint { name, depth } => {
+                tracing::debug!(target: TARGET_CONNECTION, pool, connection = meta.connection, depth, savepoint = &**name, "savepoint");
+            }
+            EventKind::SavepointReleased { name, depth } => {
+                tracing::debug!(target: TARGET_CONNECTION, pool, connection = meta.connection, depth, savepoint = &**name, "release savepoint");
+            }
+            EventKind::SavepointRolledBack { name, depth } => {
+                tracing::debug!(target: TARGET_CONNECTION, pool, connection = meta.connection, depth, savepoint = &**name, "rollback to savepoint");
+            }
             EventKind::Invalidated { error } => tracing::warn!(
                 target: TARGET_CONNECTION,
                 pool,

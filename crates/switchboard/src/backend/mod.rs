@@ -10,16 +10,15 @@ mod sqlite;
 
 use std::time::{Duration, Instant};
 
-use diesel::QueryResult;
 use diesel::connection::Instrumentation;
 use diesel::sqlite::SqliteConnection;
 use diesel_async::pg::AsyncPgConnection;
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{
-    AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection, TransactionManager,
-};
+use diesel_async::{AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection};
 use switchboard_core::diesel_error::connect_error_kind;
 use switchboard_core::{Backend, DatabaseUrl, Error, Result};
+
+use crate::guarded::Guarded;
 
 pub(crate) use sqlite::{SESSION_PRAGMAS as SQLITE_SESSION_PRAGMAS, sqlite_target};
 
@@ -27,20 +26,32 @@ pub(crate) use sqlite::{SESSION_PRAGMAS as SQLITE_SESSION_PRAGMAS, sqlite_target
 /// tokio's blocking pool by diesel-async's wrapper.
 pub type SqliteAsync = SyncConnectionWrapper<SqliteConnection>;
 
-/// One driver connection, of whichever backend the URL named.
+/// One connection, of whichever backend the URL named, as `Interact` and
+/// `Transaction` closures receive it.
 ///
-/// `Interact` and `Transaction` closures receive it; match on it to use
-/// diesel-async with the concrete connection type. Variants are not boxed:
-/// a connection is moved rarely (into and out of its actor per job), and
-/// closures reach the driver without an extra indirection.
+/// Every statement sent through it is guarded like an `Execute` or `Load`
+/// message: [`execute`](Self::execute), [`load`](Self::load),
+/// [`batch_execute`](Self::batch_execute), and diesel's own methods on the
+/// backend's [`Guarded`] connection (match on the variant to use diesel-async
+/// with its backend). There is no way to the unguarded driver connection.
+///
+/// Variants are not boxed: a connection is moved rarely (into and out of
+/// its actor per job), and closures reach the driver without an extra
+/// indirection.
 #[allow(clippy::large_enum_variant)]
 pub enum DbConnection {
     /// PostgreSQL.
-    Postgres(AsyncPgConnection),
+    Postgres(Guarded<AsyncPgConnection>),
     /// MySQL or MariaDB.
-    Mysql(AsyncMysqlConnection),
+    Mysql(Guarded<AsyncMysqlConnection>),
     /// SQLite.
-    Sqlite(SqliteAsync),
+    Sqlite(Guarded<SqliteAsync>),
+}
+
+impl From<AsyncPgConnection> for DbConnection {
+    fn from(c: AsyncPgConnection) -> Self {
+        DbConnection::Postgres(Guarded::new(c))
+    }
 }
 
 impl std::fmt::Debug for DbConnection {
@@ -49,16 +60,28 @@ impl std::fmt::Debug for DbConnection {
     }
 }
 
-/// Applies the same expression to whichever connection is inside.
+/// Applies the same expression to whichever driver connection is inside,
+/// unguarded: for the pool's own statements (pings, transaction control,
+/// the read-only switch) and for statements already guarded.
 macro_rules! each {
     ($conn:expr, $c:ident => $body:expr) => {
         match $conn {
-            DbConnection::Postgres($c) => $body,
-            DbConnection::Mysql($c) => $body,
-            DbConnection::Sqlite($c) => $body,
+            DbConnection::Postgres(g) => {
+                let $c = g.raw();
+                $body
+            }
+            DbConnection::Mysql(g) => {
+                let $c = g.raw();
+                $body
+            }
+            DbConnection::Sqlite(g) => {
+                let $c = g.raw();
+                $body
+            }
         }
     };
 }
+pub(crate) use each;
 
 /// Cancels a running statement from outside its connection.
 pub(crate) enum Canceller {
@@ -94,76 +117,20 @@ impl DbConnection {
     /// outside it: PostgreSQL's cancel request, or MySQL's `KILL QUERY` from
     /// a side connection. `None` for SQLite, whose interrupt handle diesel
     /// does not expose.
-    pub(crate) fn canceller(&self) -> Option<Canceller> {
-        match self {
-            DbConnection::Postgres(c) => Some(Canceller::Postgres(c.cancel_token())),
-            DbConnection::Mysql(c) => Some(Canceller::Mysql(c.cancel_token())),
-            DbConnection::Sqlite(_) => None,
-        }
+    pub(crate) fn canceller(&mut self) -> Option<Canceller> {
+        use crate::guarded::Driver;
+        each!(self, c => c.canceller())
     }
 
-    /// Runs SQL text without binds (several statements allowed), like
-    /// diesel's `batch_execute`.
-    pub async fn batch_execute(&mut self, sql: &str) -> Result<()> {
-        let backend = self.backend();
-        each!(self, c => c.batch_execute(sql).await).map_err(|e| Error::from_diesel(&e, backend))
-    }
-
-    /// Runs an [`Execute`](crate::Execute) on this connection (inside an
-    /// `Interact` or `Transaction` closure); reported through
-    /// instrumentation like any statement of the closure.
-    pub async fn execute(&mut self, statement: crate::Execute) -> Result<usize> {
-        if statement.sql.trim().is_empty() {
-            return Err(Error::EmptyStatement);
-        }
-        let backend = self.backend();
-        crate::connection::execute_dyn(self, &statement.sql, &statement.binds)
-            .await
-            .map_err(|e| Error::from_diesel(&e, backend))
-    }
-
-    /// Loads a typed diesel query on this connection (inside a closure).
-    pub async fn load<A, Q, U>(&mut self, query: A) -> Result<Vec<U>>
-    where
-        A: diesel::query_builder::AsQuery<Query = Q>,
-        Q: crate::LoadAny<U>,
-        U: Send + 'static,
-    {
-        let backend = self.backend();
-        query
-            .as_query()
-            .load_on(self)
-            .await
-            .map_err(|e| Error::from_diesel(&e, backend))
+    /// Runs SQL text on the driver connection, unguarded and unreported:
+    /// the pool's own statements only (pings).
+    pub(crate) async fn raw_batch_execute(&mut self, sql: &str) -> Result<()> {
+        Ok(each!(self, c => c.batch_execute(sql).await)?)
     }
 
     pub(crate) fn set_instrumentation(&mut self, i: impl Instrumentation) {
         each!(self, c => c.set_instrumentation(i))
     }
-
-    pub(crate) async fn begin(&mut self) -> QueryResult<()> {
-        each!(self, c => begin(c).await)
-    }
-
-    pub(crate) async fn commit(&mut self) -> QueryResult<()> {
-        each!(self, c => commit(c).await)
-    }
-
-    pub(crate) async fn rollback(&mut self) -> QueryResult<()> {
-        each!(self, c => rollback(c).await)
-    }
-}
-
-async fn begin<C: AsyncConnection>(c: &mut C) -> QueryResult<()> {
-    C::TransactionManager::begin_transaction(c).await
-}
-
-async fn commit<C: AsyncConnection>(c: &mut C) -> QueryResult<()> {
-    C::TransactionManager::commit_transaction(c).await
-}
-
-async fn rollback<C: AsyncConnection>(c: &mut C) -> QueryResult<()> {
-    C::TransactionManager::rollback_transaction(c).await
 }
 
 /// The backend a URL names, or a typed error for anything else.
@@ -268,7 +235,7 @@ pub(crate) async fn connect(
     };
     let (conn, version_sql) = match backend {
         Backend::Postgres => (
-            DbConnection::Postgres(match AsyncPgConnection::establish(url.expose()).await {
+            DbConnection::from(match AsyncPgConnection::establish(url.expose()).await {
                 Ok(c) => c,
                 Err(e) => {
                     let mut err = fail(e);
@@ -279,11 +246,11 @@ pub(crate) async fn connect(
             "SELECT version() AS v",
         ),
         Backend::Mysql => (
-            DbConnection::Mysql(
+            DbConnection::Mysql(Guarded::new(
                 AsyncMysqlConnection::establish(&url.expose().replacen("mariadb:", "mysql:", 1))
                     .await
                     .map_err(fail)?,
-            ),
+            )),
             "SELECT VERSION() AS v",
         ),
         _ => {
@@ -291,7 +258,7 @@ pub(crate) async fn connect(
             let mut c = SqliteAsync::establish(path).await.map_err(fail)?;
             sqlite::prepare(&mut c, path, deadline).await?;
             (
-                DbConnection::Sqlite(c),
+                DbConnection::Sqlite(Guarded::new(c)),
                 "SELECT 'SQLite ' || sqlite_version() AS v",
             )
         }

@@ -24,12 +24,13 @@ use switchboard_core::{
 };
 
 use crate::backend::DbConnection;
+use crate::guarded::Scope;
 use crate::lease::Grant;
 use crate::pool::state::Release;
 use crate::shared::Shared;
 pub(crate) use probe::{Instrument, Probe};
 use reset::{Outcome, Owed};
-pub(crate) use session::{Conn, Held, Session, execute_dyn};
+pub(crate) use session::{Session, pg_query};
 pub(crate) use setup::Hooks;
 pub use setup::{CheckoutHook, DisconnectHook, SetupHook};
 pub(crate) use task::{Deadline, Job, Mode, Reply, Task};
@@ -186,10 +187,11 @@ impl ConnectionActor {
     fn reset(&mut self, mut conn: DbConnection, owed: Owed, ctx: &mut Context<Self>) {
         self.state = State::Resetting;
         let shared = self.shared.clone();
+        let scope = Scope::for_hooks(&self.emitter, &self.shared, &self.probe);
         let work = async move {
             let started = Instant::now();
             let limit = shared.config.connect_timeout;
-            let reset = reset::reset(&mut conn, &shared, owed);
+            let reset = reset::reset(&mut conn, &shared, owed, scope);
             // SQLite's blocking calls must not be abandoned half-way (see
             // `pool::connect`); its reset is local and bounded by its busy
             // timeout.
@@ -241,7 +243,7 @@ impl ConnectionActor {
     fn share(&mut self) -> Option<Rc<AsyncPgConnection>> {
         self.state = match std::mem::replace(&mut self.state, State::Closed) {
             State::Ready(DbConnection::Postgres(pg)) => State::Pipelined(Pipeline {
-                conn: Rc::new(pg),
+                conn: Rc::new(pg.into_raw()),
                 in_flight: 0,
                 broken: None,
             }),
@@ -295,7 +297,7 @@ impl ConnectionActor {
             // Every statement's future, and its clone, is gone by now.
             self.state = match std::mem::replace(&mut self.state, State::Closed) {
                 State::Pipelined(p) => match Rc::try_unwrap(p.conn) {
-                    Ok(pg) => State::Ready(DbConnection::Postgres(pg)),
+                    Ok(pg) => State::Ready(DbConnection::from(pg)),
                     Err(conn) => State::Pipelined(Pipeline { conn, ..p }),
                 },
                 other => other,
@@ -393,16 +395,17 @@ impl Handler<Ping> for ConnectionActor {
             }
         };
         let shared = self.shared.clone();
+        let scope = Scope::for_hooks(&self.emitter, &self.shared, &self.probe);
         let work = async move {
             // A checkout hook, if the pool has one, replaces the ping.
             let result = match &shared.hooks.checkout {
-                Some(_) => match shared.hooks.check_out(&mut conn).await {
+                Some(_) => match shared.hooks.check_out(&mut conn, scope).await {
                     Ok(true) => Ok(Verdict::Accepted),
                     Ok(false) => Ok(Verdict::Rejected),
                     Err(e) => Err(shared.scrub(e)),
                 },
                 None => conn
-                    .batch_execute("SELECT 1")
+                    .raw_batch_execute("SELECT 1")
                     .await
                     .map(|()| Verdict::Accepted)
                     .map_err(|e| shared.scrub(e)),

@@ -18,6 +18,7 @@ use switchboard_core::{Classified, Error, ResetScope, Result};
 
 use crate::backend::DbConnection;
 use crate::config::ResetPolicy;
+use crate::guarded::Scope;
 use crate::shared::Shared;
 
 /// Functions that change session state from inside an otherwise harmless
@@ -192,7 +193,12 @@ pub(crate) enum Outcome {
 
 /// Pays what `conn` owes, per the pool's [`ResetPolicy`]. An open
 /// transaction is always rolled back, whatever the policy.
-pub(crate) async fn reset(conn: &mut DbConnection, shared: &Shared, owed: Owed) -> Result<Outcome> {
+pub(crate) async fn reset(
+    conn: &mut DbConnection,
+    shared: &Shared,
+    owed: Owed,
+    scope: Scope,
+) -> Result<Outcome> {
     let policy = &shared.config.reset;
     let session = owed.session && matches!(policy, ResetPolicy::Session | ResetPolicy::Custom(_));
     if !session {
@@ -201,11 +207,12 @@ pub(crate) async fn reset(conn: &mut DbConnection, shared: &Shared, owed: Owed) 
     }
     if let ResetPolicy::Custom(sql) = policy {
         rollback(conn).await?;
-        conn.batch_execute(sql).await?;
+        conn.raw_batch_execute(sql).await?;
         return Ok(Outcome::Done(ResetScope::Custom));
     }
     match conn {
-        DbConnection::Postgres(c) => {
+        DbConnection::Postgres(g) => {
+            let c = g.raw();
             // `DISCARD ALL` would also drop the driver's own prepared
             // statements (diesel-async caches them by name and would fail
             // on its next use of one); this is the rest of it.
@@ -222,23 +229,24 @@ pub(crate) async fn reset(conn: &mut DbConnection, shared: &Shared, owed: Owed) 
         // `COM_RESET_CONNECTION`, private; SQL cannot list user variables
         // or temporary tables. Only a new connection is certainly clean.
         DbConnection::Mysql(_) => return Ok(Outcome::Replace),
-        DbConnection::Sqlite(c) => {
+        DbConnection::Sqlite(g) => {
+            let c = g.raw();
             rollback_sqlite(c).await?;
             drop_sqlite_temp_objects(c).await?;
             c.batch_execute(crate::backend::SQLITE_SESSION_PRAGMAS)
                 .await?;
         }
     }
-    shared.hooks.setup.run(conn).await?;
+    shared.hooks.setup.run(conn, scope).await?;
     Ok(Outcome::Done(ResetScope::Session))
 }
 
 async fn rollback(conn: &mut DbConnection) -> Result<()> {
     match conn {
-        DbConnection::Sqlite(c) => rollback_sqlite(c).await,
+        DbConnection::Sqlite(g) => rollback_sqlite(g.raw()).await,
         // Both answer a ROLLBACK outside a transaction with a warning at
         // most.
-        other => other.batch_execute("ROLLBACK").await,
+        other => other.raw_batch_execute("ROLLBACK").await,
     }
 }
 

@@ -12,6 +12,7 @@ use futures_util::future::BoxFuture;
 use switchboard_core::{Error, Result};
 
 use crate::backend::DbConnection;
+use crate::guarded::Scope;
 
 /// A setup hook: given the new connection, prepares its session.
 pub type SetupHook =
@@ -41,12 +42,31 @@ impl Setup {
 
     /// Runs the setup on `conn`. A hook that panics fails the setup with
     /// `Error::Panic`; the caller bounds the time it may take.
-    pub(crate) async fn run(&self, conn: &mut DbConnection) -> Result<()> {
+    ///
+    /// The SQL texts are the pool's own statements, run as they are; the
+    /// hooks get the connection in `scope`, so what they send is guarded
+    /// and reported like a closure's statements.
+    pub(crate) async fn run(&self, conn: &mut DbConnection, scope: Scope) -> Result<()> {
         for sql in &self.sql {
-            conn.batch_execute(sql)
+            conn.raw_batch_execute(sql)
                 .await
                 .map_err(|e| setup_error(sql, e))?;
         }
+        if self.hooks.is_empty() {
+            return Ok(());
+        }
+        conn.enter(scope);
+        let outcome = self.run_hooks(conn).await;
+        let poisoned = conn.leave().is_some_and(|scope| scope.poisoned);
+        match outcome {
+            Ok(()) if poisoned => Err(Error::ConnectionLost {
+                message: "an on_connect hook's statement was abandoned mid-way".into(),
+            }),
+            other => other,
+        }
+    }
+
+    async fn run_hooks(&self, conn: &mut DbConnection) -> Result<()> {
         for hook in &self.hooks {
             match AssertUnwindSafe(hook(conn)).catch_unwind().await {
                 Ok(result) => result?,
@@ -120,11 +140,17 @@ impl Hooks {
     }
 
     /// Asks the checkout hook about `conn`: `Ok(true)` when there is none.
-    pub(crate) async fn check_out(&self, conn: &mut DbConnection) -> Result<bool> {
+    /// The hook gets the connection in `scope`: what it sends is guarded
+    /// and reported like a closure's statements.
+    pub(crate) async fn check_out(&self, conn: &mut DbConnection, scope: Scope) -> Result<bool> {
         let Some(hook) = &self.checkout else {
             return Ok(true);
         };
-        match AssertUnwindSafe(hook(conn)).catch_unwind().await {
+        conn.enter(scope);
+        let verdict = AssertUnwindSafe(hook(conn)).catch_unwind().await;
+        let poisoned = conn.leave().is_some_and(|scope| scope.poisoned);
+        match verdict {
+            Ok(Ok(true)) if poisoned => Ok(false),
             Ok(verdict) => verdict,
             Err(panic) => Err(Error::Panic(format!(
                 "the checkout hook panicked: {}",

@@ -16,6 +16,8 @@ use tokio::sync::oneshot;
 use super::{Manager, Member, Slot};
 use crate::backend::{Connected, connect};
 use crate::connection::ConnectionActor;
+use crate::connection::Probe;
+use crate::guarded::Scope;
 use crate::shared::{Outage, Shared};
 
 impl Manager {
@@ -59,7 +61,7 @@ impl Manager {
             });
             if !shared.hooks.setup.is_empty() {
                 let started = Instant::now();
-                set_up(&shared, &mut connected).await?;
+                set_up(&shared, &emitter, &mut connected).await?;
                 emitter.emit(EventKind::Initialized {
                     took: started.elapsed(),
                 });
@@ -248,17 +250,21 @@ async fn connect_within(shared: &Shared) -> Result<Connected> {
 ///
 /// On SQLite it is not timed out (see [`connect_within`]): a hook there
 /// that never ends holds its connect for ever.
-async fn set_up(shared: &Shared, connected: &mut Connected) -> Result<()> {
+async fn set_up(
+    shared: &Arc<Shared>,
+    emitter: &Arc<Emitter>,
+    connected: &mut Connected,
+) -> Result<()> {
     let limit = shared.config.connect_timeout;
+    // The connection's actor, and its probe, come after: the hooks'
+    // statements are counted on one of their own.
+    let probe = Probe::new(emitter.clone(), shared.clone());
+    let scope = Scope::for_hooks(emitter, shared, &probe);
+    let setup = shared.hooks.setup.run(&mut connected.conn, scope);
     if shared.backend == Backend::Sqlite {
-        return shared
-            .hooks
-            .setup
-            .run(&mut connected.conn)
-            .await
-            .map_err(|e| shared.scrub(e));
+        return setup.await.map_err(|e| shared.scrub(e));
     }
-    match tokio::time::timeout(limit, shared.hooks.setup.run(&mut connected.conn)).await {
+    match tokio::time::timeout(limit, setup).await {
         Ok(result) => result.map_err(|e| shared.scrub(e)),
         Err(_) => Err(Error::Timeout {
             after: limit,
