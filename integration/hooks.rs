@@ -338,3 +338,71 @@ fn an_error_classified_as_a_disconnect_invalidates_and_retries() {
         sb.shutdown().await.unwrap();
     });
 }
+
+/// A hook is no way around the rules: what `on_connect` and `on_checkout`
+/// send through their connection is guarded like a closure's statements.
+/// (Before, a hook's statements reached the driver unguarded: the table
+/// was dropped.)
+async fn statements_a_hook_sends_are_guarded(t: Target) {
+    let setup = t.builder().start().await.unwrap();
+    crate::support::create_table(&setup, &t).await;
+    setup.shutdown().await.unwrap();
+    let engine = switchboard_rules::RuleEngine::from_toml(&format!(
+        "[[rule]]\nkind = \"deny_tables\"\ntables = [\"{}\"]\nclasses = [\"ddl\", \"write\"]\n",
+        t.table
+    ))
+    .unwrap();
+    let drop_sql = format!("DROP TABLE {}", t.table);
+
+    // In the setup hook: the connect fails with the guard's denial.
+    let sql = drop_sql.clone();
+    let err = t
+        .builder()
+        .guard(engine.clone())
+        .on_connect(move |conn: &mut DbConnection| {
+            let sql = sql.clone();
+            Box::pin(async move { conn.batch_execute(&sql).await })
+        })
+        .start()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Denied { .. }), "{err:?}");
+
+    // In the checkout hook: the hook sees the denial as its error, and the
+    // connection is rejected.
+    let (bus, rx) = observed("hook-guarded", Filter::all(), 4096);
+    let sql = drop_sql.clone();
+    let denied = Arc::new(AtomicUsize::new(0));
+    let seen = denied.clone();
+    let sb = t
+        .builder()
+        .bus(bus)
+        .pool_size(1..=1)
+        .guard(engine)
+        .on_checkout(move |conn: &mut DbConnection| {
+            let (sql, seen) = (sql.clone(), seen.clone());
+            Box::pin(async move {
+                if let Err(Error::Denied { .. }) = conn.batch_execute(&sql).await {
+                    seen.fetch_add(1, Ordering::SeqCst);
+                }
+                Ok(true)
+            })
+        })
+        .start()
+        .await
+        .unwrap();
+    // The table is still there, for the pool's own reads.
+    let n = crate::support::count_rows(&sb, &t).await;
+    assert_eq!(n, 0);
+    assert!(denied.load(Ordering::SeqCst) >= 1);
+    sb.bus().flush(Duration::from_secs(5)).await.unwrap();
+    assert!(
+        drain(&rx).iter().any(|e| e.kind() == Kind::Denied),
+        "the hook's statement was reported, and denied"
+    );
+    sb.shutdown().await.unwrap();
+    let cleanup = t.builder().start().await.unwrap();
+    crate::support::drop_table(&cleanup, &t).await;
+    cleanup.shutdown().await.unwrap();
+}
+each_backend!(statements_a_hook_sends_are_guarded);

@@ -10,9 +10,11 @@ use switchboard_rules::RuleEngine;
 use crate::each_backend;
 use crate::support::{Db, Target, count_rows, create_table, drop_table};
 
-/// A write the rule engine takes for something else: a function that
-/// inserts, called from a `SELECT` (PostgreSQL, MariaDB), or a `PRAGMA`
-/// that writes the database header (SQLite, class misc).
+/// A write the rule engine takes for something else: a read of a view
+/// whose column calls a function that inserts (PostgreSQL, MariaDB: the
+/// parser sees a plain `SELECT` from a table; a function called in the
+/// statement itself is classed a write), or a `PRAGMA` that writes the
+/// database header (SQLite, class misc).
 async fn smuggled_write(sb: &switchboard::Switchboard, t: &Target) -> String {
     let f = format!("{}_f", t.table);
     match t.db {
@@ -24,7 +26,7 @@ async fn smuggled_write(sb: &switchboard::Switchboard, t: &Target) -> String {
             )))
             .await
             .unwrap();
-            format!("SELECT {f}()")
+            view_of(sb, &f).await
         }
         Db::Mysql => {
             sb.run(Execute::sql(format!(
@@ -34,14 +36,27 @@ async fn smuggled_write(sb: &switchboard::Switchboard, t: &Target) -> String {
             )))
             .await
             .unwrap();
-            format!("SELECT {f}()")
+            view_of(sb, &f).await
         }
         Db::Sqlite => "PRAGMA user_version = 7".to_owned(),
     }
 }
 
+/// A view over function `f`, and a read of it.
+async fn view_of(sb: &switchboard::Switchboard, f: &str) -> String {
+    sb.run(Execute::sql(format!(
+        "CREATE VIEW {f}_v AS SELECT {f}() AS x"
+    )))
+    .await
+    .unwrap();
+    format!("SELECT x FROM {f}_v")
+}
+
 async fn cleanup(sb: &switchboard::Switchboard, t: &Target) {
     if t.db != Db::Sqlite {
+        sb.run(Execute::sql(format!("DROP VIEW {}_f_v", t.table)))
+            .await
+            .unwrap();
         sb.run(Execute::sql(format!("DROP FUNCTION {}_f", t.table)))
             .await
             .unwrap();

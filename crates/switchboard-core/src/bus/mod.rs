@@ -260,6 +260,12 @@ impl Bus {
         });
     }
 
+    /// Whether any durability gate is registered: when none is,
+    /// [`Bus::pass_gates`] answers at once, and a caller may skip its future.
+    pub fn has_gates(&self) -> bool {
+        !self.inner.gates.load().is_empty()
+    }
+
     /// Waits until every gate that holds `event` (a statement's
     /// `Executing`) has passed it. Free when there are no gates.
     pub async fn pass_gates(&self, event: &Event) -> Result<()> {

@@ -91,7 +91,7 @@ impl Scope {
             shared: &self.shared,
             probe: &self.probe,
             labels: &self.labels,
-            deadline: self.deadline,
+            deadline: self.deadline.as_ref(),
         };
         (at, &mut self.poisoned)
     }

@@ -42,7 +42,7 @@ pub(crate) struct Teller<'a> {
     pub(crate) shared: &'a Shared,
     pub(crate) probe: &'a Probe,
     pub(crate) labels: &'a Labels,
-    pub(crate) deadline: Option<Deadline>,
+    pub(crate) deadline: Option<&'a Deadline>,
 }
 
 /// Whether a statement may have a time limit.
@@ -170,7 +170,9 @@ impl StatementRun<'_> {
             if !bus.has_room() {
                 Box::pin(bus.ready()).await?;
             }
-            bus.pass_gates(&executing).await?;
+            if bus.has_gates() {
+                Box::pin(bus.pass_gates(&executing)).await?;
+            }
             at.probe.count_statement();
             at.probe.debt.note(reset::effect(&sql, &classified));
             match limit::time_limit(at).filter(|_| stop == Stop::Cancel) {
