@@ -9,6 +9,7 @@
 //! subscriptions push back on publishers through [`Bus::ready`], which a
 //! connection awaits before it runs a statement.
 
+mod feed;
 mod gate;
 mod pump;
 mod queue;

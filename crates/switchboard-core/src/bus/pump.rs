@@ -54,9 +54,9 @@ impl Bus {
     /// top of the event's one (`cargo bench --bench bus_alloc`). A
     /// `Recipient` offers no way to deliver without them: even `do_send`
     /// allocates the envelope and the node, and would acknowledge an event
-    /// before its handler ran. A subscriber on a hot path is better started
-    /// with [`Bus::subscribe_supervised`], which allocates nothing per
-    /// event.
+    /// before its handler ran. [`Bus::subscribe_actor`] starts an actor
+    /// fed without them, and [`Bus::subscribe_supervised`] one that is
+    /// also restarted when it dies: neither allocates per event.
     pub fn subscribe(
         &self,
         name: &str,
