@@ -73,6 +73,21 @@ pub trait Request: Send + 'static {
         false
     }
 
+    /// Whether the message only reads (a typed `Load`): the pool pipelines
+    /// reads, and spreads statements that may write over connections so
+    /// that their commits share the server's log flushes.
+    #[doc(hidden)]
+    fn reads_only(&self) -> bool {
+        false
+    }
+
+    /// The key under which the pool keeps this statement's measured time
+    /// (see `timings`), if it names one statement text.
+    #[doc(hidden)]
+    fn timing_key(&self, _backend: switchboard_core::Backend) -> Option<u64> {
+        None
+    }
+
     /// The message to send again if this one loses its connection: `Some`
     /// only for a message marked `retryable` with retries left.
     #[doc(hidden)]
@@ -181,6 +196,10 @@ impl Request for Execute {
         true
     }
 
+    fn timing_key(&self, _: switchboard_core::Backend) -> Option<u64> {
+        Some(crate::timings::Timings::key(&*self.sql))
+    }
+
     fn next_attempt(&self) -> Option<Self> {
         Some(Execute {
             sql: self.sql.clone(),
@@ -261,6 +280,16 @@ where
 
     fn pipelinable(&self) -> bool {
         true
+    }
+
+    fn reads_only(&self) -> bool {
+        true
+    }
+
+    fn timing_key(&self, backend: switchboard_core::Backend) -> Option<u64> {
+        self.query
+            .sql_key(backend)
+            .map(|id| crate::timings::Timings::key(&id))
     }
 
     fn next_attempt(&self) -> Option<Self> {

@@ -11,6 +11,7 @@ use switchboard_sql::{Classifier, Dialect};
 
 use crate::config::PoolConfig;
 use crate::load::LoadAny;
+use crate::timings::Timings;
 
 /// Read-only facts and shared counters of one pool.
 pub(crate) struct Shared {
@@ -37,6 +38,9 @@ pub(crate) struct Shared {
     /// Set by `shutdown()`: a manager that stops answering was shut down,
     /// not lost.
     pub(crate) closed: std::sync::atomic::AtomicBool,
+    /// How long statements take, as connections measure them: the
+    /// manager pipelines only statements known to be fast.
+    pub(crate) timings: Timings,
 }
 
 /// The state of a connect outage, for callers' `Unreachable` errors.
@@ -72,6 +76,7 @@ impl Shared {
             stats: Counters::default(),
             outage: Default::default(),
             closed: Default::default(),
+            timings: Timings::default(),
         }
     }
 

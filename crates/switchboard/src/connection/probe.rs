@@ -27,6 +27,9 @@ pub(crate) struct Probe {
     statements: AtomicU64,
     /// The closure statement under way: its query id and start.
     current: Mutex<Option<(u64, Instant)>>,
+    /// When the last pipelined statement's answer came: the next one's
+    /// time on the server starts then, or when it was sent if later.
+    answered: Mutex<Option<Instant>>,
 }
 
 impl Probe {
@@ -37,6 +40,7 @@ impl Probe {
             report: AtomicBool::new(false),
             statements: AtomicU64::new(0),
             current: Mutex::new(None),
+            answered: Mutex::new(None),
         })
     }
 
@@ -46,6 +50,16 @@ impl Probe {
 
     pub(crate) fn count_statement(&self) {
         self.statements.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A pipelined statement sent at `sent` was answered `now`: when its
+    /// time on the server began (the answer before it, if that came later
+    /// than it was sent).
+    pub(crate) fn answered(&self, sent: Instant, now: Instant) -> Instant {
+        let mut last = self.answered.lock();
+        let began = last.map_or(sent, |a| a.max(sent));
+        *last = Some(now);
+        began
     }
 
     pub(crate) fn statements(&self) -> u64 {

@@ -9,7 +9,7 @@ use diesel::pg::Pg;
 use diesel::sqlite::Sqlite;
 use diesel_async::RunQueryDsl;
 use diesel_async::pg::AsyncPgConnection;
-use switchboard_core::{Emitter, Error, Labels, Origin, ParamValue, Params, Result};
+use switchboard_core::{Backend, Emitter, Error, Labels, Origin, ParamValue, Params, Result};
 
 use super::probe::Probe;
 use crate::backend::DbConnection;
@@ -18,6 +18,7 @@ use crate::config::ParamPolicy;
 use crate::load::LoadAny;
 use crate::shared::Shared;
 use crate::statement::StatementRun;
+use crate::timings::Timings;
 
 /// How a session holds its connection. Not boxed: like `DbConnection`, it
 /// is moved once into a session and once out.
@@ -78,13 +79,15 @@ impl Session {
                 .into(),
         );
         let classified = self.shared.classifier.classify(&sql, self.shared.dialect);
+        let key = self.times_statements().then(|| Timings::key(&*sql));
         let statement = StatementRun {
             sql,
             classified,
             params,
             origin: Origin::Execute,
         };
-        statement
+        let started = Instant::now();
+        let outcome = statement
             .run(
                 self,
                 async move |conn: Conn<'_>, sql: Arc<str>| match conn {
@@ -96,7 +99,11 @@ impl Session {
                 },
                 |n| *n as u64,
             )
-            .await
+            .await;
+        if let Some(key) = key {
+            self.note_time(key, started);
+        }
+        outcome
     }
 
     pub(crate) async fn load<Q, U>(&mut self, query: Q) -> Result<Vec<U>>
@@ -105,13 +112,19 @@ impl Session {
         U: Send + 'static,
     {
         let (sql, classified) = self.shared.load_sql(&query)?;
+        let key = self
+            .times_statements()
+            .then(|| query.sql_key(self.shared.backend))
+            .flatten()
+            .map(|id| Timings::key(&id));
         let statement = StatementRun {
             sql,
             classified,
             params: Params::none(),
             origin: Origin::Load,
         };
-        statement
+        let started = Instant::now();
+        let outcome = statement
             .run(
                 self,
                 async move |conn: Conn<'_>, _: Arc<str>| match conn {
@@ -120,7 +133,31 @@ impl Session {
                 },
                 |rows| rows.len() as u64,
             )
-            .await
+            .await;
+        if let Some(key) = key {
+            self.note_time(key, started);
+        }
+        outcome
+    }
+
+    /// Whether statements' times are measured, for the pool's placement:
+    /// on PostgreSQL with pipelining, where statements share connections.
+    fn times_statements(&self) -> bool {
+        self.shared.backend == Backend::Postgres && self.shared.config.pipeline > 1
+    }
+
+    /// Notes how long statement `key`, started at `started`, took on the
+    /// server. A pipelined statement's time starts when the one before it
+    /// was answered.
+    fn note_time(&self, key: u64, started: Instant) {
+        let now = Instant::now();
+        let began = match self.conn {
+            Held::Pipelined(_) => self.probe.answered(started, now),
+            Held::Own(_) => started,
+        };
+        self.shared
+            .timings
+            .record(key, now.saturating_duration_since(began));
     }
 
     /// `f` between BEGIN and COMMIT, or ROLLBACK when it fails; run as an
