@@ -18,6 +18,7 @@ mod nats;
 mod observe;
 mod pipeline;
 mod pool;
+mod prepared;
 mod queries;
 mod rules;
 mod soak;

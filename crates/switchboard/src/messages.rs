@@ -129,6 +129,11 @@ macro_rules! opts_methods {
 /// and SQLite (SQLite also accepts `$1`). A bind count that differs from the
 /// placeholders is refused with `Error::BindMismatch` before the statement
 /// is sent.
+///
+/// A connection keeps the text of an `Execute` it runs a second time
+/// prepared, so that later runs cost one round trip instead of two (at
+/// most 64 texts per connection; texts beyond run unprepared). An
+/// `Execute` inside an `Interact` or `Transaction` closure is never kept.
 #[derive(Clone)]
 #[must_use]
 pub struct Execute {

@@ -14,6 +14,7 @@ use diesel::connection::{Instrumentation, InstrumentationEvent};
 use parking_lot::Mutex;
 use switchboard_core::{Emitter, EventKind, Origin, Params, StatementClass};
 
+use super::session::prepared::Texts;
 use crate::shared::Shared;
 use crate::statement::next_query_id;
 
@@ -27,6 +28,9 @@ pub(crate) struct Probe {
     statements: AtomicU64,
     /// The closure statement under way: its query id and start.
     current: Mutex<Option<(u64, Instant)>>,
+    /// The `Execute` texts this connection keeps prepared. Here because
+    /// every session on the connection (pipelined ones at once) shares it.
+    pub(crate) prepared: Mutex<Texts>,
     /// When the last pipelined statement's answer came: the next one's
     /// time on the server starts then, or when it was sent if later.
     answered: Mutex<Option<Instant>>,
@@ -40,6 +44,7 @@ impl Probe {
             report: AtomicBool::new(false),
             statements: AtomicU64::new(0),
             current: Mutex::new(None),
+            prepared: Mutex::new(Texts::default()),
             answered: Mutex::new(None),
         })
     }

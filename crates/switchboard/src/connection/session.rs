@@ -1,5 +1,7 @@
 //! Running statements on a connection, with their events.
 
+pub(crate) mod prepared;
+
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,6 +21,7 @@ use crate::load::LoadAny;
 use crate::shared::Shared;
 use crate::statement::StatementRun;
 use crate::timings::Timings;
+use prepared::Cached;
 
 /// How a session holds its connection. Not boxed: like `DbConnection`, it
 /// is moved once into a session and once out.
@@ -86,15 +89,24 @@ impl Session {
             params,
             origin: Origin::Execute,
         };
+        let probe = self.probe.clone();
         let started = Instant::now();
         let outcome = statement
             .run(
                 self,
-                async move |conn: Conn<'_>, sql: Arc<str>| match conn {
-                    Conn::Own(c) => execute_dyn(c, &sql, &binds).await,
-                    Conn::Pipelined(c) => {
-                        let mut shared = c;
-                        RunQueryDsl::execute(pg_query(&sql, &binds), &mut shared).await
+                // Admitted as it runs: a guard may have rewritten the text.
+                async move |conn: Conn<'_>, sql: Arc<str>| {
+                    let cache = probe.prepared.lock().admit(&sql);
+                    match conn {
+                        Conn::Own(c) => execute_on(c, &sql, &binds, cache).await,
+                        Conn::Pipelined(c) => {
+                            let mut shared = c;
+                            let query = Cached {
+                                query: pg_query(&sql, &binds),
+                                cache,
+                            };
+                            RunQueryDsl::execute(query, &mut shared).await
+                        }
                     }
                 },
                 |n| *n as u64,
@@ -206,28 +218,45 @@ impl Session {
     }
 }
 
+/// `sql` with `binds` run unprepared: what a closure's
+/// [`DbConnection::execute`] runs, where no connection's kept texts are at
+/// hand.
 pub(crate) async fn execute_dyn(
     conn: &mut DbConnection,
     sql: &str,
     binds: &[Arc<dyn BindValue>],
 ) -> diesel::QueryResult<usize> {
+    execute_on(conn, sql, binds, false).await
+}
+
+/// `sql` with `binds`, kept prepared by diesel if `cache` (see
+/// [`prepared`]).
+async fn execute_on(
+    conn: &mut DbConnection,
+    sql: &str,
+    binds: &[Arc<dyn BindValue>],
+    cache: bool,
+) -> diesel::QueryResult<usize> {
     match conn {
-        DbConnection::Postgres(c) => RunQueryDsl::execute(pg_query(sql, binds), c).await,
+        DbConnection::Postgres(c) => {
+            let query = pg_query(sql, binds);
+            RunQueryDsl::execute(Cached { query, cache }, c).await
+        }
         DbConnection::Mysql(c) => {
-            let q = binds
+            let query = binds
                 .iter()
                 .fold(diesel::sql_query(sql).into_boxed::<Mysql>(), |q, b| {
                     b.bind_mysql(q)
                 });
-            RunQueryDsl::execute(q, c).await
+            RunQueryDsl::execute(Cached { query, cache }, c).await
         }
         DbConnection::Sqlite(c) => {
-            let q = binds
+            let query = binds
                 .iter()
                 .fold(diesel::sql_query(sql).into_boxed::<Sqlite>(), |q, b| {
                     b.bind_sqlite(q)
                 });
-            RunQueryDsl::execute(q, c).await
+            RunQueryDsl::execute(Cached { query, cache }, c).await
         }
     }
 }
