@@ -22,7 +22,8 @@
 //!
 //! `cargo bench --bench workloads` (add `-- --quick` for a short run).
 //! `SB_BENCH_ONLY=pg/mixed/8/` (`backend/workload/concurrency/variant`, a
-//! substring) measures only matching rows. URLs from `SWITCHBOARD_PG_URL`
+//! substring) measures only matching rows; `SB_BENCH_CONC=1,8` other
+//! concurrency levels. URLs from `SWITCHBOARD_PG_URL`
 //! and `SWITCHBOARD_MYSQL_URL`; a server that does not answer is skipped
 //! (a failure under `SWITCHBOARD_REQUIRE_SERVICES=1`).
 
@@ -280,7 +281,7 @@ fn main() {
         for workload in Workload::ALL {
             let mut group = c.benchmark_group(format!("{}_{}", db.name(), workload.name()));
             group.throughput(Throughput::Elements(PER_ITER));
-            for n in CONCURRENCY {
+            for n in concurrency() {
                 let mut rows = Rows {
                     system: &system,
                     mt: &mt,
@@ -305,6 +306,15 @@ fn main() {
     }
     c.final_summary();
     print_summary(&figures);
+}
+
+/// The concurrency levels measured: [`CONCURRENCY`], or those listed in
+/// `SB_BENCH_CONC` (`1,8`), to look at one more closely.
+fn concurrency() -> Vec<usize> {
+    match std::env::var("SB_BENCH_CONC") {
+        Ok(list) => list.split(',').filter_map(|n| n.trim().parse().ok()).collect(),
+        Err(_) => CONCURRENCY.to_vec(),
+    }
 }
 
 fn find<'a>(figures: &'a [Figures], bench: &str, variant: &str) -> Option<&'a Figures> {
