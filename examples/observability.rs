@@ -1,28 +1,29 @@
-//! Observability: a SQLite pool (no server) with the TracingLogger and the
-//! Metrics subscriber, a Prometheus endpoint and a JSON status page, under
-//! a mixed workload (reads, writes, a failing statement, a slow one, one a
-//! guard denies, a transaction, and a lease held past the leak threshold).
+//! Observability: a SQLite pool (no server) with the TracingLogger, and
+//! the operations console serving Prometheus metrics and the pool's JSON
+//! status on one port, under a mixed workload (reads, writes, a failing
+//! statement, a slow one, one a guard denies, a transaction, and a lease
+//! held past the leak threshold).
 //!
 //! Run it with `cargo run --example observability`, then look at:
 //!
 //! - the log on stdout: one line per statement at INFO (`LOG=debug` adds
 //!   each statement's SQL; `LOG=trace` checkouts too);
-//! - `curl http://127.0.0.1:9000/metrics`: Prometheus text format
-//!   (metrics-exporter-prometheus answers every path there, so the JSON
-//!   status cannot share its port);
-//! - `curl http://127.0.0.1:9001/status`: the pool and its connections.
+//! - `curl http://127.0.0.1:9000/metrics`: Prometheus text format, recorded
+//!   by switchboard-observe's `Metrics` inside the console;
+//! - `curl http://127.0.0.1:9000/api/pools/shop`: the pool and its
+//!   connections (`/api/pools/shop/activity` for denials and the slowest
+//!   statements, `/api/events` for the live stream, `/` for the page).
 //!
-//! `METRICS_ADDR`, `STATUS_ADDR` and `RUN_FOR` (seconds, default 30)
-//! change the addresses and how long the workload runs.
+//! `CONSOLE_ADDR` and `RUN_FOR` (seconds, default 30) change the address
+//! and how long the workload runs.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use diesel::sql_types::{Integer, Text};
 use switchboard::guard::Subject;
 use switchboard::{Bus, Check, DbConnection, Execute, Guard, Ruling, Switchboard, Transaction};
-use switchboard_observe::{Exporter, Metrics, TracingLogger};
+use switchboard_console::Console;
+use switchboard_observe::TracingLogger;
 use tracing_subscriber::filter::LevelFilter;
 
 /// Denies `DROP`: the workload tries one, to show a denial.
@@ -56,16 +57,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    // The exporter becomes the global `metrics` recorder.
-    let exporter = Exporter::builder()
-        .listen(env_or("METRICS_ADDR", "127.0.0.1:9000"))
-        .install()?;
     let bus = Bus::new();
-    // Both attach before the pool starts, so they see its first connects.
+    // Attached before the pool starts, so it sees its first connects.
     let _log = TracingLogger::new()
         .slow_threshold(Duration::from_millis(20))
         .attach(&bus)?;
-    let metrics = Metrics::new().attach(&bus)?;
     // One connection: every `sqlite::memory:` connection is a database of
     // its own, and the workload needs its table.
     let sb = Switchboard::builder("sqlite::memory:")
@@ -76,13 +72,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .bus(bus)
         .start()
         .await?;
-    metrics.watch(&sb);
-    let status_addr = serve_status(&env_or("STATUS_ADDR", "127.0.0.1:9001"), sb.clone())?;
-
-    println!(
-        "\nmetrics: curl http://{}/metrics\nstatus:  curl http://{status_addr}/status\n",
-        exporter.local_addr()
-    );
+    // The console records the metrics itself (switchboard-observe's
+    // Metrics, into a recorder of its own) and serves them beside the API.
+    let console = Console::builder()
+        .listen(env_or("CONSOLE_ADDR", "127.0.0.1:9000"))
+        .watch(&sb)
+        .start()?;
+    let url = console.url();
+    println!("\nmetrics: curl {url}metrics\nstatus:  curl {url}api/pools/shop\npage:    {url}\n");
 
     sb.run(Execute::sql(
         "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer TEXT NOT NULL, total INTEGER NOT NULL)",
@@ -99,11 +96,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     println!("\nthe last scrape, Switchboard's statement counters:");
-    for line in exporter.render().lines() {
+    for line in console.render_metrics().unwrap_or_default().lines() {
         if line.starts_with("switchboard_statements_total") {
             println!("  {line}");
         }
     }
+    console.stop().await;
     sb.shutdown().await?;
     Ok(())
 }
@@ -164,55 +162,4 @@ async fn workload(sb: &Switchboard, round: i32) {
         }
         _ => {}
     }
-}
-
-/// Serves `GET /status` (the pool's status as JSON) on a thread of its own:
-/// a minimal HTTP/1.1 responder, one request per connection, enough for an
-/// example. Returns the address it listens on.
-fn serve_status(addr: &str, sb: Switchboard) -> std::io::Result<std::net::SocketAddr> {
-    let listener = TcpListener::bind(addr)?;
-    let local = listener.local_addr()?;
-    // Asks the manager from outside its arbiter; lives as long as the thread.
-    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
-    // Ends with the process.
-    std::thread::Builder::new()
-        .name("status-http".into())
-        .spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let _ = answer(stream, &sb, &runtime);
-            }
-        })?;
-    Ok(local)
-}
-
-fn answer(
-    mut stream: TcpStream,
-    sb: &Switchboard,
-    runtime: &tokio::runtime::Runtime,
-) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut request_line = String::new();
-    BufReader::new(&stream)
-        .take(8192)
-        .read_line(&mut request_line)?;
-    let path = request_line.split_whitespace().nth(1).unwrap_or("/");
-    let (status, body) = if path == "/status" {
-        match runtime.block_on(sb.status()) {
-            Ok(s) => (
-                "200 OK",
-                serde_json::to_string_pretty(&s).unwrap_or_default(),
-            ),
-            Err(e) => (
-                "503 Service Unavailable",
-                format!("{{\"error\": {:?}}}", e.to_string()),
-            ),
-        }
-    } else {
-        ("404 Not Found", "{\"error\": \"try /status\"}".to_owned())
-    };
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
 }

@@ -1,8 +1,10 @@
 //! Quickstart: a pool on SQLite (no server, no setup), an actor printing
 //! every lifecycle event, statements, a typed load, a rule denying a
 //! statement before it reaches the database, a transaction that commits,
-//! one that rolls back, a graceful shutdown, and the audit trail every
-//! statement left behind, verified.
+//! one whose DELETE the same rule denies (so it rolls back whole), a lease
+//! abandoned with its transaction open (rolled back before the next
+//! caller), a graceful shutdown, and the audit trail every statement left
+//! behind, verified against its signed checkpoints.
 //!
 //! Run it with `cargo run --example quickstart`.
 
@@ -14,7 +16,7 @@ use std::time::Duration;
 use switchboard::{
     Bus, DbConnection, Delivery, Error, Event, Execute, Filter, Load, Switchboard, Transaction,
 };
-use switchboard_audit::AuditLog;
+use switchboard_audit::{AuditLog, SecretKey, VerifyOptions};
 use switchboard_rules::RuleEngine;
 
 diesel::table! {
@@ -59,11 +61,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    // A tamper-evident audit trail (hash-chained JSON Lines) in a temp dir.
+    // A tamper-evident audit trail (hash-chained JSON Lines) in a temp dir,
+    // with checkpoints signed by a key of its own (`switchboard audit
+    // keygen` writes one to a file) that verification checks.
     let audit_dir =
         std::env::temp_dir().join(format!("switchboard-quickstart-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&audit_dir);
-    let audit = AuditLog::builder(&audit_dir).open()?;
+    let key = SecretKey::generate()?;
+    let public = key.public();
+    let audit = AuditLog::builder(&audit_dir).sign_checkpoints(key).open()?;
     let bus = Bus::new();
     audit.attach(&bus)?;
 
@@ -123,17 +129,46 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         }))
         .await??;
 
-    println!("> a transaction that rolls back");
+    println!(
+        "> a transaction whose DELETE the rule denies: guarded inside it too, so it rolls back whole"
+    );
     let outcome = manager
         .send(Transaction::new(async |conn: &mut DbConnection| {
+            conn.execute(Execute::sql(
+                "INSERT INTO users (name, active) VALUES ('mallory', 1)",
+            ))
+            .await?;
             conn.execute(Execute::sql("DELETE FROM users")).await?;
-            Err::<(), _>(Error::msg("changed my mind"))
+            Ok(())
         }))
         .await?;
-    println!("  transaction returned: {outcome:?}");
+    match &outcome {
+        Err(Error::Denied { guard, reason }) => {
+            println!("  denied by {guard}: {reason}; the transaction rolled back")
+        }
+        other => println!("  unexpected: {other:?}"),
+    }
 
     let all: Vec<User> = manager.send(Load::new(users::table)).await??;
-    println!("  {} users after the rollback (expected 3)", all.len());
+    println!(
+        "  {} users after the rollback (expected 3: no DELETE ran, mallory's INSERT undone)",
+        all.len()
+    );
+
+    println!("> a lease dropped with its transaction open: rolled back before the next caller");
+    let lease = manager.checkout().await?;
+    lease.send(Execute::sql("BEGIN")).await?;
+    lease
+        .send(Execute::sql(
+            "INSERT INTO users (name, active) VALUES ('abandoned', 1)",
+        ))
+        .await?;
+    drop(lease);
+    let all: Vec<User> = manager.send(Load::new(users::table)).await??;
+    println!(
+        "  {} users after the abandoned insert (expected 3)",
+        all.len()
+    );
 
     println!("> shutdown");
     manager.shutdown().await?;
@@ -146,8 +181,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         println!("  a record: {line}");
     }
     println!(
-        "  switchboard audit verify: {}",
-        switchboard_audit::verify(&files)?
+        "  switchboard audit verify --key: {}",
+        switchboard_audit::verify_with(&files, VerifyOptions::default().key(public))?
     );
     std::fs::remove_dir_all(&audit_dir)?;
     println!("done: every connection closed, every event delivered and audited");

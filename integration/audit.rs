@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use switchboard::{Bus, Error, Execute, Kind, Switchboard};
-use switchboard_audit::{AuditLog, Durability, Outcome, Record, verify};
+use switchboard_audit::{
+    Anchoring, AuditLog, Durability, Outcome, Record, SecretKey, VerifyOptions, verify, verify_with,
+};
 
 use crate::support::{Db, DenyOperation, Target, count_rows, create_table, target};
 
@@ -46,6 +48,11 @@ const NO_DELETES: DenyOperation = DenyOperation {
 fn verified_records(log: &Path) -> Vec<Record> {
     let files = switchboard_audit::files(log, "audit").unwrap();
     let report = verify(&files).unwrap();
+    records_of(&files, report.records)
+}
+
+/// The records of `files`, which hold `expected` complete ones.
+fn records_of(files: &[PathBuf], expected: u64) -> Vec<Record> {
     let records: Vec<Record> = files
         .iter()
         .flat_map(|f| {
@@ -58,7 +65,7 @@ fn verified_records(log: &Path) -> Vec<Record> {
                 .collect::<Vec<_>>()
         })
         .collect();
-    assert_eq!(report.records, records.len() as u64, "{report}");
+    assert_eq!(expected, records.len() as u64);
     records
 }
 
@@ -215,6 +222,26 @@ fn a_strict_statement_whose_record_cannot_be_written_never_reaches_the_database(
 /// Set in the child process of the SIGKILL test: where it works.
 const CHILD_DIR: &str = "SB_AUDIT_KILL_CHILD_DIR";
 
+/// The key the SIGKILL test's log signs its checkpoints with.
+fn kill_key() -> SecretKey {
+    SecretKey::from_bytes(&[0x5b; 32])
+}
+
+/// The SIGKILL test's log (in `dir`/log, its witness in `dir`/witness),
+/// verified against its checkpoints and the witness's copy.
+fn anchored_records(dir: &Path) -> (Vec<Record>, u64) {
+    let log = dir.join("log");
+    let files = switchboard_audit::files(&log, "audit").unwrap();
+    let options = VerifyOptions::default()
+        .key(kill_key().public())
+        .witness(dir.join("witness"));
+    let report = verify_with(&files, options).unwrap_or_else(|e| panic!("{e}"));
+    let Anchoring::Signed(anchored) = &report.anchoring else {
+        panic!("not anchored: {report}")
+    };
+    (records_of(&files, report.records), anchored.unanchored)
+}
+
 /// The SIGKILL test's child: a strict load on a SQLite file, forever (until
 /// the parent kills it, or a bound). Does nothing in a normal run.
 #[test]
@@ -229,6 +256,9 @@ fn strict_load_child() {
         let audit = AuditLog::builder(dir.join("log"))
             .durability_all(Durability::Strict)
             .rotate_at_size(256 * 1024)
+            .sign_checkpoints(kill_key())
+            .checkpoint_every(Duration::from_millis(100), 1_000)
+            .witness_dir(dir.join("witness"))
             .open()
             .unwrap();
         audit.attach(&bus).unwrap();
@@ -270,6 +300,7 @@ fn sigkill_mid_load_leaves_a_log_that_verifies_and_covers_the_database() {
         return;
     };
     let dir = TempDir::new(&t);
+    std::fs::create_dir_all(dir.0.join("witness")).unwrap();
     let module = module_path!().split_once("::").map_or("", |(_, m)| m);
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", &format!("{module}::strict_load_child")])
@@ -300,7 +331,8 @@ fn sigkill_mid_load_leaves_a_log_that_verifies_and_covers_the_database() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 
-    let records = verified_records(&log);
+    // Intact: anything after the last checkpoint is unanchored, not forged.
+    let (records, _) = anchored_records(&dir.0);
     let recorded: BTreeSet<i64> = records
         .iter()
         .filter(|r| r.kind == Kind::Executing)
@@ -335,9 +367,14 @@ fn sigkill_mid_load_leaves_a_log_that_verifies_and_covers_the_database() {
         );
         sb.shutdown().await.unwrap();
 
-        // A restart continues the chain after the torn tail.
+        // A restart moves any torn tail aside, signs a checkpoint over what
+        // survived, and continues the chain.
         let bus = Bus::new();
-        let audit = AuditLog::builder(&log).open().unwrap();
+        let audit = AuditLog::builder(&log)
+            .sign_checkpoints(kill_key())
+            .witness_dir(dir.0.join("witness"))
+            .open()
+            .unwrap();
         audit.attach(&bus).unwrap();
         let url = format!("sqlite://{}", dir.0.join("db.sqlite").display());
         let sb = Switchboard::builder(url).bus(bus).start().await.unwrap();
@@ -347,6 +384,13 @@ fn sigkill_mid_load_leaves_a_log_that_verifies_and_covers_the_database() {
         sb.shutdown().await.unwrap();
         audit.close(WAIT).await.unwrap();
     });
-    let after = verified_records(&log);
+    let (after, unanchored) = anchored_records(&dir.0);
     assert!(after.len() > records.len());
+    assert_eq!(unanchored, 0, "the closing checkpoint covers every record");
+    assert!(
+        verify(&switchboard_audit::files(&log, "audit").unwrap())
+            .unwrap()
+            .torn
+            .is_empty()
+    );
 }

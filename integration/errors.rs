@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use switchboard::{DbErrorKind, Error, Execute, Filter, Switchboard};
+use switchboard::{DbErrorKind, Error, Execute, Filter, Kind, Switchboard};
 use switchboard_core::ConnectErrorKind;
 
 use crate::each_backend;
@@ -214,3 +214,67 @@ async fn closure_panic_discards_connection(t: Target) {
     sb.shutdown().await.unwrap();
 }
 each_backend!(closure_panic_discards_connection);
+
+/// Each backend's errors carry that server's own code: PostgreSQL's
+/// SQLSTATE, MySQL's error number with its SQLSTATE (MariaDB's syntax error
+/// was labelled `42601`, PostgreSQL's, before), none on SQLite. Also on the
+/// `ExecuteFailed` event, and for a closure's statement.
+async fn errors_carry_their_servers_codes(t: Target) {
+    let (bus, rx) = crate::support::observed("codes", Filter::kinds([Kind::ExecuteFailed]), 64);
+    let sb = t.builder().bus(bus.clone()).start().await.unwrap();
+    crate::support::create_table(&sb, &t).await;
+    let insert = format!("INSERT INTO {} (id, name, n) VALUES (1, 'a', 1)", t.table);
+    sb.run(Execute::sql(insert.clone())).await.unwrap();
+    let (syntax, duplicate, label) = match t.db {
+        Db::Postgres => (Some("42601"), Some("23505"), " 42601: "),
+        Db::Mysql => (Some("1064"), Some("1062"), " 1064 (42000): "),
+        Db::Sqlite => (None, None, "database error: "),
+    };
+    let sqlstates = match t.db {
+        Db::Postgres => (Some("42601"), Some("23505")),
+        Db::Mysql => (Some("42000"), Some("23000")),
+        Db::Sqlite => (None, None),
+    };
+    let code = |e: &Error| match e {
+        Error::Database { code, .. } => code.clone(),
+        other => panic!("expected a database error, got {other:?}"),
+    };
+    let err = sb.run(Execute::sql("SELEC 1")).await.unwrap_err();
+    assert_eq!(code(&err).as_deref(), syntax, "{err}");
+    assert_eq!(err.sqlstate(), sqlstates.0, "{err}");
+    assert!(err.to_string().contains(label), "{err}");
+    let err = sb.run(Execute::sql(insert.clone())).await.unwrap_err();
+    assert_eq!(code(&err).as_deref(), duplicate, "{err}");
+    assert_eq!(err.sqlstate(), sqlstates.1, "{err}");
+    // A closure's statement, through `DbConnection` and diesel's
+    // instrumentation.
+    let err = sb
+        .run(switchboard::Interact::new(
+            async |conn: &mut switchboard::DbConnection| conn.batch_execute("SELEC 1").await,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err).as_deref(), syntax, "{err}");
+    sb.run(Execute::sql(format!("DROP TABLE {}", t.table)))
+        .await
+        .unwrap();
+    sb.shutdown().await.unwrap();
+    bus.flush(Duration::from_secs(5)).await.unwrap();
+    let failed: Vec<_> = drain(&rx)
+        .into_iter()
+        .filter_map(|e| match e.payload() {
+            switchboard::EventKind::ExecuteFailed { error, .. } => Some(error.code.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            syntax.map(str::to_owned),
+            duplicate.map(str::to_owned),
+            syntax.map(str::to_owned)
+        ],
+        "ExecuteFailed codes"
+    );
+}
+each_backend!(errors_carry_their_servers_codes);

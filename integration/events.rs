@@ -93,6 +93,20 @@ async fn event_order(t: Target) {
             _ => true,
         })
         .collect();
+    // The pool's own events open and close the story; the rest is the
+    // connection's.
+    let pool_kinds: Vec<Kind> = events
+        .iter()
+        .filter(|e| e.meta().connection.is_none())
+        .map(Event::kind)
+        .collect();
+    assert_eq!(pool_kinds, [Kind::PoolStarted, Kind::PoolStopped]);
+    assert_eq!(events.first().map(Event::kind), Some(Kind::PoolStarted));
+    assert_eq!(events.last().map(Event::kind), Some(Kind::PoolStopped));
+    let events: Vec<Event> = events
+        .into_iter()
+        .filter(|e| e.meta().connection.is_some())
+        .collect();
     let all_seqs: Vec<u64> = drain(&rx).iter().map(|e| e.meta().seq).collect();
     assert!(all_seqs.is_empty(), "everything was drained already");
     let kinds: Vec<Kind> = events.iter().map(Event::kind).collect();

@@ -389,6 +389,14 @@ fn denied_connect_fails_start_with_the_reason() {
             "{err:?}"
         );
         let kinds: Vec<Kind> = drain(&rx).iter().map(|e| e.kind()).collect();
-        assert_eq!(kinds, [Kind::Connecting, Kind::Denied]);
+        assert_eq!(
+            kinds,
+            [
+                Kind::PoolStarted,
+                Kind::Connecting,
+                Kind::Denied,
+                Kind::PoolStopped
+            ]
+        );
     });
 }

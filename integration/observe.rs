@@ -261,3 +261,73 @@ fn mysql_failed_connect_never_logs_the_password() {
         assert!(!text.contains(SENTINEL), "the password was logged:\n{text}");
     });
 }
+
+/// A leak is one log line, the logger's (the manager logged it too, so it
+/// showed twice with the TracingLogger attached).
+#[test]
+fn a_leak_is_logged_once() {
+    let printed = Printed::default();
+    let process_wide = tracing_subscriber::fmt()
+        .with_writer(printed.clone())
+        .without_time()
+        .finish();
+    // The manager runs on this thread, inside this test's actix System.
+    let _default = tracing_subscriber::util::SubscriberInitExt::set_default(process_wide);
+    crate::support::run(Db::Sqlite, "leak_once", async |t| {
+        let bus = switchboard::Bus::new();
+        let attached = printed.logger(LevelFilter::WARN).attach(&bus).unwrap();
+        let sb = t
+            .builder()
+            .bus(bus)
+            .pool_size(1..=1)
+            .leak_detection(Duration::from_millis(50))
+            .start()
+            .await
+            .unwrap();
+        let lease = sb.checkout().await.unwrap();
+        actix_rt::time::sleep(Duration::from_millis(300)).await;
+        drop(lease);
+        caught_up(&attached).await;
+        let text = printed.text();
+        let lines = text.lines().filter(|l| l.contains("leak")).count();
+        assert_eq!(lines, 1, "{text}");
+        sb.shutdown().await.unwrap();
+    });
+}
+
+async fn execute_counts_rows_changed_and_nothing_else(t: Target) {
+    let sb = t.builder().pool_size(1..=1).start().await.unwrap();
+    create_table(&sb, &t).await;
+    for id in 1..=5 {
+        sb.run(Execute::sql(format!(
+            "INSERT INTO {} (id, name, n) VALUES ({id}, 'x', 0)",
+            t.table
+        )))
+        .await
+        .unwrap();
+    }
+    let updated = sb
+        .run(Execute::sql(format!("UPDATE {} SET n = n + 1", t.table)))
+        .await
+        .unwrap();
+    assert_eq!(updated, 5);
+    // SQLite said 5 here (the last write's count), PostgreSQL 1.
+    assert_eq!(sb.run(Execute::sql("SELECT 1")).await.unwrap(), 0);
+    assert_eq!(
+        sb.run(Execute::sql(format!("SELECT * FROM {}", t.table)))
+            .await
+            .unwrap(),
+        0
+    );
+    let deleted = sb
+        .run(Execute::sql(format!(
+            "DELETE FROM {} WHERE id <= 2",
+            t.table
+        )))
+        .await
+        .unwrap();
+    assert_eq!(deleted, 2);
+    drop_table(&sb, &t).await;
+    sb.shutdown().await.unwrap();
+}
+each_backend!(execute_counts_rows_changed_and_nothing_else);

@@ -409,7 +409,10 @@ fn shutdown_lets_pipelined_statements_finish() {
         assert!(sleeps.iter().all(|r| r.is_ok()), "{sleeps:?}");
         stopped.unwrap();
         let kinds: Vec<Kind> = drain(&rx).iter().map(|e| e.kind()).collect();
-        assert!(kinds.ends_with(&[Kind::Closing, Kind::Closed]), "{kinds:?}");
+        assert!(
+            kinds.ends_with(&[Kind::Closing, Kind::Closed, Kind::PoolStopped]),
+            "{kinds:?}"
+        );
         assert_eq!(kinds.iter().filter(|k| **k == Kind::Executed).count(), 4);
     });
 }

@@ -140,3 +140,112 @@ fn sqlite_caller_is_answered_on_time_and_the_connection_stays_clean() {
         sb.shutdown().await.unwrap();
     });
 }
+
+/// A message's timeout reads the same wherever it is reported: the caller's
+/// error, the statement's `ExecuteFailed` and the connection's status say
+/// the message's timeout and phase `request` (they said "after 200ms,
+/// during request" and "199ms (statement)" before).
+#[test]
+fn a_timed_out_statement_reports_one_duration_and_one_phase() {
+    let Some(url) = server_url(Db::Postgres) else {
+        return;
+    };
+    run_local(async move {
+        let (bus, rx) = crate::support::observed(
+            "one-timeout",
+            switchboard::Filter::kinds([switchboard::Kind::ExecuteFailed]),
+            64,
+        );
+        let sb = Switchboard::builder(url)
+            .name("one-timeout")
+            .bus(bus)
+            .pool_size(1..=1)
+            .start()
+            .await
+            .unwrap();
+        let err = sb
+            .run(Execute::sql("SELECT pg_sleep(5)").timeout(Duration::from_millis(200)))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Timeout {
+                    after,
+                    phase: switchboard::Phase::Request
+                } if after == Duration::from_millis(200)
+            ),
+            "{err:?}"
+        );
+        // The connection cancels the statement as the caller's own timer
+        // fires; its ExecuteFailed follows at once.
+        // The connection cancels the statement as the caller's own timer
+        // fires; its ExecuteFailed follows (polled: this thread runs the
+        // actors, so it must not block).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let event = loop {
+            if let Ok(event) = rx.try_recv() {
+                break event;
+            }
+            assert!(Instant::now() < deadline, "no ExecuteFailed");
+            actix_rt::time::sleep(Duration::from_millis(10)).await;
+        };
+        let switchboard::EventKind::ExecuteFailed { error, .. } = event.payload() else {
+            unreachable!("filtered")
+        };
+        assert_eq!(error.message, err.to_string());
+        let status = sb.status().await.unwrap();
+        let last = status.connections[0]
+            .last_error
+            .as_ref()
+            .expect("the connection's last error");
+        assert_eq!(last.message, err.to_string());
+        sb.shutdown().await.unwrap();
+    });
+}
+
+/// SQLite statements cannot be interrupted (diesel exposes no interrupt
+/// handle, and the workspace forbids unsafe code): a shutdown waits for one
+/// at most `shutdown_timeout`, then answers `Timeout { phase: shutdown }`;
+/// the statement finishes on its blocking thread and its connection is
+/// closed then.
+#[test]
+fn a_shutdown_waits_for_an_uninterruptible_sqlite_statement_no_longer_than_its_timeout() {
+    crate::support::run(Db::Sqlite, "sqlite_slow_shutdown", async |t| {
+        let sb = t
+            .builder()
+            .pool_size(1..=1)
+            .shutdown_timeout(Duration::from_millis(500))
+            .start()
+            .await
+            .unwrap();
+        // A few seconds of work for SQLite, whatever the machine.
+        let slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c \
+                    WHERE x < 15000000) SELECT count(*) FROM c";
+        let statement = sb.run(Execute::sql(slow).timeout(Duration::from_millis(100)));
+        let started = Instant::now();
+        let err = statement.await.unwrap_err();
+        assert!(
+            matches!(err, Error::Timeout { .. }),
+            "{err:?} after {:?}",
+            started.elapsed()
+        );
+        let stopping = Instant::now();
+        let stopped = sb.shutdown().await;
+        assert!(
+            matches!(
+                stopped,
+                Err(Error::Timeout {
+                    phase: switchboard::Phase::Shutdown,
+                    ..
+                })
+            ),
+            "{stopped:?}"
+        );
+        assert!(
+            stopping.elapsed() < Duration::from_secs(3),
+            "shutdown took {:?}",
+            stopping.elapsed()
+        );
+    });
+}

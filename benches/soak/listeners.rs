@@ -25,6 +25,9 @@ pub struct Listeners {
     tally: Arc<Mutex<Tally>>,
     /// Deliveries to `faulty`, across restarts (each Nth one panics).
     deliveries: Arc<AtomicU64>,
+    /// Instances of `faulty` made: its first, and one per restart (counted
+    /// here, as the bus's own count ends with the pool's subscriptions).
+    starts: Arc<AtomicU64>,
     fault_every: u64,
     /// Connection events `reference` received.
     published: Arc<AtomicU64>,
@@ -54,30 +57,36 @@ impl Listeners {
         let listeners = Listeners {
             tally: Arc::new(Mutex::new(Tally::with_room_for(plan.statements * 5))),
             deliveries: Arc::default(),
+            starts: Arc::default(),
             fault_every: plan.fault_every,
             published: Arc::default(),
             sleepy_seen: Arc::default(),
             sleepy_dropped: Arc::default(),
         };
         let lossless = Delivery::lossless(4096).with_deadline(Duration::from_secs(60));
-        let (tally, deliveries, every) = (
+        let (tally, deliveries, starts, every) = (
             listeners.tally.clone(),
             listeners.deliveries.clone(),
+            listeners.starts.clone(),
             plan.fault_every,
         );
         bus.subscribe_supervised(
             "faulty",
-            move || Faulty {
-                tally: tally.clone(),
-                deliveries: deliveries.clone(),
-                every,
+            move || {
+                starts.fetch_add(1, Ordering::Relaxed);
+                Faulty {
+                    tally: tally.clone(),
+                    deliveries: deliveries.clone(),
+                    every,
+                }
             },
             Filter::all(),
             lossless,
         );
         let published = listeners.published.clone();
         bus.subscribe_fn("reference", Filter::all(), lossless, move |e: Event| {
-            if e.meta().connection.is_some() {
+            // Not the Lagged probe meant for the lossy subscriber.
+            if e.kind() != Kind::Lagged {
                 published.fetch_add(1, Ordering::Relaxed);
             }
         })
@@ -125,11 +134,7 @@ impl Listeners {
             self.sleepy_seen.load(Ordering::Relaxed),
             self.sleepy_dropped.load(Ordering::Relaxed),
         );
-        let restarts = bus
-            .stats()
-            .iter()
-            .find(|s| s.name == "faulty")
-            .map_or(0, |s| s.restarts);
+        let restarts = self.starts.load(Ordering::Relaxed).saturating_sub(1);
         let faults = self.deliveries.load(Ordering::Relaxed) / self.fault_every;
         let tally = self.tally.lock();
         let mut problems = tally.problems(published, statements, failed);
@@ -214,9 +219,11 @@ impl Tally {
 
     fn record(&mut self, e: &Event) {
         let meta = e.meta();
-        let Some(conn) = meta.connection else {
-            return; // a Lagged notice meant for the lossy subscriber
-        };
+        if e.kind() == Kind::Lagged {
+            return; // a notice meant for the lossy subscriber
+        }
+        // The pool's own events (no connection) count their own sequence.
+        let conn = meta.connection.unwrap_or(0);
         let (word, bit) = ((meta.id / 64) as usize, meta.id % 64);
         if word >= self.ids.len() {
             self.ids.resize((word + 1) * 2, 0);
@@ -261,7 +268,7 @@ impl Tally {
             ));
         }
         for (conn, (seq, closed)) in &self.connections {
-            if !closed {
+            if !closed && *conn != 0 {
                 problems.push(format!("connection {conn}: no Closed after {seq} events"));
             }
         }

@@ -18,7 +18,7 @@ pub(super) struct Servers {
 }
 
 impl Servers {
-    fn find() -> Self {
+    pub(super) fn find() -> Self {
         let parse = |db| server_url(db).map(|u| url::Url::parse(&u).unwrap());
         Servers {
             pg: parse(Db::Postgres),
@@ -35,17 +35,22 @@ impl Servers {
         fixed(&format!("{scheme}://{userinfo}@{host}{port}/{rest}"))
     }
 
-    fn pg(&self, userinfo: &str, rest: &str) -> Option<String> {
+    pub(super) fn pg(&self, userinfo: &str, rest: &str) -> Option<String> {
         Self::with(&self.pg, "postgres", userinfo, rest)
     }
 
-    fn mysql(&self, scheme: &str, userinfo: &str, rest: &str) -> Option<String> {
+    pub(super) fn mysql(&self, scheme: &str, userinfo: &str, rest: &str) -> Option<String> {
         Self::with(&self.mysql, scheme, userinfo, rest)
+    }
+
+    /// The PostgreSQL server's URL, if it is there.
+    pub(super) fn pg_url(&self) -> &Option<url::Url> {
+        &self.pg
     }
 
     /// `host:port` of a server, for pointing one backend's URL at the
     /// other's port.
-    fn addr(server: &Option<url::Url>, default_port: u16) -> Option<String> {
+    pub(super) fn addr(server: &Option<url::Url>, default_port: u16) -> Option<String> {
         let u = server.as_ref()?;
         Some(format!(
             "{}:{}",
@@ -274,18 +279,17 @@ fn url_cases() -> Vec<Case> {
                 &["Unknown database 'no_such_db_sb'"],
             ),
         ),
+        // A configuration error the driver finds: not retried (see
+        // secrets.rs for the same without fail_fast).
         start(
             "invalid sslmode",
             |s| s.pg("postgres:PW", "test?sslmode=bogus"),
-            err(Connect(CK::Other), &["invalid connection string"]),
+            err(InvalidUrl, &["invalid connection string"]),
         ),
         start(
             "password as a MySQL query parameter",
             |s| s.mysql("mysql", "root", "test?password=PW"),
-            err(
-                Connect(CK::Other),
-                &["Unknown connection URL parameter `password'"],
-            ),
+            err(InvalidUrl, &["Unknown connection URL parameter `password'"]),
         ),
         // Down, without fail_fast: start() succeeds, the statement waits
         // its checkout timeout and hears why.

@@ -45,7 +45,7 @@ impl Case {
 
 /// The target's URL, with the sentinel as its password where the server
 /// accepts any (PostgreSQL here trusts local users).
-fn url_with_sentinel(t: &Target) -> String {
+pub(super) fn url_with_sentinel(t: &Target) -> String {
     match t.db {
         Db::Postgres => {
             let mut u = url::Url::parse(&t.url).unwrap();

@@ -112,11 +112,12 @@ impl Recorder {
 /// Each connection's events, in order.
 pub(super) fn stories(events: &[Event]) -> BTreeMap<u64, Vec<&Event>> {
     let mut by_conn = BTreeMap::<u64, Vec<&Event>>::new();
+    // The pool's own events (no connection) tell no connection's story.
     for e in events {
-        by_conn
-            .entry(e.meta().connection.expect("a connection event"))
-            .or_default()
-            .push(e);
+        let Some(conn) = e.meta().connection else {
+            continue;
+        };
+        by_conn.entry(conn).or_default().push(e);
     }
     by_conn
 }

@@ -126,7 +126,8 @@ fn ten_thousand_events_from_two_managers_arrive_once_each_in_per_connection_orde
                 m.id
             );
             *per_service.entry(service.clone()).or_default() += 1;
-            let conn = m.connection.expect("connection events only");
+            // The pool's own events count their own sequence, as connection 0.
+            let conn = m.connection.unwrap_or(0);
             let last = last_seq
                 .insert((service.clone(), m.pool.to_string(), conn), m.seq)
                 .unwrap_or(0);

@@ -1,13 +1,16 @@
 //! Configuring an audit log step by step.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_core::{Kind, StatementClass};
 
 use crate::config::{AuditConfig, Durability, ParamsMode};
 use crate::error::Result;
+use crate::key::SecretKey;
 use crate::log::AuditLog;
+use crate::witness::{DirWitness, Witness};
 
 /// Configures an [`AuditLog`]; [`Builder::open`] opens it. Every setting
 /// starts at the default documented on [`AuditConfig`].
@@ -108,6 +111,35 @@ impl Builder {
     /// How often a failing writer tries again (default 200 ms).
     pub fn retry_every(mut self, every: Duration) -> Self {
         self.config.retry_every = every;
+        self
+    }
+
+    /// Signs checkpoints with `key` (see [`Checkpoints`](crate::Checkpoints)): every
+    /// [`every`](crate::Checkpoints::every) or
+    /// [`records`](crate::Checkpoints::records), at every
+    /// rotation and at close. The key is never written into the log.
+    pub fn sign_checkpoints(mut self, key: SecretKey) -> Self {
+        self.config.checkpoints.key = Some(key);
+        self
+    }
+
+    /// How long and how many durable records may wait for a checkpoint
+    /// (default 1 s, 100,000).
+    pub fn checkpoint_every(mut self, every: Duration, records: u64) -> Self {
+        self.config.checkpoints.every = every;
+        self.config.checkpoints.records = records;
+        self
+    }
+
+    /// Also keeps the checkpoints in `dir`, which must exist and be out of
+    /// the log's directory (another disk or mount); see [`DirWitness`].
+    pub fn witness_dir(self, dir: impl Into<PathBuf>) -> Self {
+        self.witness(DirWitness::new(dir))
+    }
+
+    /// Also keeps the checkpoints at `witness`.
+    pub fn witness(mut self, witness: impl Witness + 'static) -> Self {
+        self.config.checkpoints.witnesses.push(Arc::new(witness));
         self
     }
 

@@ -34,31 +34,15 @@ impl Digest256 {
         Digest256(Sha256::digest(bytes).into())
     }
 
-    /// Parses 64 hex digits (either case).
+    /// Parses 64 lowercase hex digits, the only spelling the log writes:
+    /// `None` for anything else, upper case included.
     pub fn from_hex(hex: &str) -> Option<Self> {
-        let hex = hex.as_bytes();
-        if hex.len() != 64 {
-            return None;
-        }
-        let mut out = [0u8; 32];
-        for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
-            *byte = (nibble(pair[0])? << 4) | nibble(pair[1])?;
-        }
-        Some(Digest256(out))
+        crate::hex::decode(hex.as_bytes()).map(Digest256)
     }
 
     /// Appends the 64 lowercase hex digits to `out`.
     pub(crate) fn write_hex(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(hex_into(&self.0, &mut [0; 64]).as_bytes());
-    }
-}
-
-fn nibble(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+        crate::hex::encode_into(&self.0, out);
     }
 }
 
@@ -95,8 +79,9 @@ impl Serialize for Digest256 {
 impl<'de> Deserialize<'de> for Digest256 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Digest256::from_hex(&s)
-            .ok_or_else(|| serde::de::Error::custom("expected 64 hex digits of a SHA-256"))
+        Digest256::from_hex(&s).ok_or_else(|| {
+            serde::de::Error::custom("expected 64 lowercase hex digits of a SHA-256")
+        })
     }
 }
 
@@ -141,6 +126,9 @@ pub(crate) fn seal(buf: &mut Vec<u8>, start: usize) -> Digest256 {
 pub(crate) enum SealError {
     /// The line does not end with a `"hash"` member of 64 hex digits.
     Missing,
+    /// The hash is spelled in something else than lowercase hex: the
+    /// line was edited (the log writes only lowercase).
+    NotCanonical,
     /// The recorded hash is not the hash of the content.
     Mismatch {
         recorded: Digest256,
@@ -154,12 +142,14 @@ pub(crate) fn unseal(line: &[u8]) -> Result<Digest256, SealError> {
         return Err(SealError::Missing);
     };
     let (content, seal) = line.split_at(content_len);
-    let recorded = seal
+    let hex = seal
         .strip_prefix(SEAL_PREFIX)
         .and_then(|rest| rest.strip_suffix(b"\"}"))
-        .and_then(|hex| std::str::from_utf8(hex).ok())
-        .and_then(Digest256::from_hex)
+        .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit))
         .ok_or(SealError::Missing)?;
+    let recorded = crate::hex::decode(hex)
+        .map(Digest256)
+        .ok_or(SealError::NotCanonical)?;
     let computed = Digest256::of(content);
     if recorded == computed {
         Ok(computed)
@@ -201,6 +191,16 @@ mod tests {
     }
 
     #[test]
+    fn an_upper_case_hash_is_not_canonical() {
+        let (line, _) = sealed(r#"{"n":1,"sql":"SELECT 1"}"#);
+        let text = String::from_utf8(line[..line.len() - 1].to_vec()).unwrap();
+        let at = text.rfind(":\"").unwrap() + 2;
+        let upper = format!("{}{}", &text[..at], text[at..].to_uppercase());
+        assert_ne!(upper, text);
+        assert_eq!(unseal(upper.as_bytes()), Err(SealError::NotCanonical));
+    }
+
+    #[test]
     fn hex_round_trips() {
         let d = Digest256::of(b"abc");
         assert_eq!(
@@ -208,7 +208,7 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(Digest256::from_hex(&d.to_string()), Some(d));
-        assert_eq!(Digest256::from_hex(&d.to_string().to_uppercase()), Some(d));
+        assert_eq!(Digest256::from_hex(&d.to_string().to_uppercase()), None);
         assert_eq!(Digest256::from_hex("xyz"), None);
         assert_eq!(Digest256::GENESIS.to_string(), "0".repeat(64));
     }

@@ -3,11 +3,14 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_core::{Kind, StatementClass};
 
 use crate::error::{AuditError, Result};
+use crate::key::SecretKey;
+use crate::witness::Witness;
 
 /// When a record is forced to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,6 +151,49 @@ pub struct Rotation {
     pub every: Option<Duration>,
 }
 
+/// Signed checkpoints: off until a key is given.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Checkpoints {
+    /// The key checkpoints are signed with; `None` (the default) writes
+    /// none, and the log can only be verified as an unanchored chain. Keep
+    /// it out of the log's reach: whoever holds it can sign a rewritten log.
+    pub key: Option<SecretKey>,
+    /// Longest a durable record waits for a checkpoint. Default 1 s.
+    pub every: Duration,
+    /// Most durable records waiting for a checkpoint. Default 100,000.
+    pub records: u64,
+    /// Where copies of the checkpoints go, outside the log's directory.
+    /// Default none.
+    pub witnesses: Vec<Arc<dyn Witness>>,
+}
+
+impl Default for Checkpoints {
+    fn default() -> Self {
+        Checkpoints {
+            key: None,
+            every: Duration::from_secs(1),
+            records: 100_000,
+            witnesses: Vec::new(),
+        }
+    }
+}
+
+/// Witnesses compare by identity.
+impl PartialEq for Checkpoints {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+            && self.every == other.every
+            && self.records == other.records
+            && self.witnesses.len() == other.witnesses.len()
+            && self
+                .witnesses
+                .iter()
+                .zip(&other.witnesses)
+                .all(|(a, b)| Arc::ptr_eq(a, b))
+    }
+}
+
 /// How an audit log behaves. [`AuditConfig::new`] gives the defaults.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -185,6 +231,8 @@ pub struct AuditConfig {
     pub backpressure_deadline: Duration,
     /// While the disk fails, how often the writer tries again. Default 200 ms.
     pub retry_every: Duration,
+    /// Signed checkpoints and their witnesses. Default off.
+    pub checkpoints: Checkpoints,
 }
 
 impl AuditConfig {
@@ -219,6 +267,7 @@ impl AuditConfig {
             queue_capacity: 8192,
             backpressure_deadline: Duration::from_secs(5),
             retry_every: Duration::from_millis(200),
+            checkpoints: Checkpoints::default(),
         }
     }
 
@@ -243,6 +292,26 @@ impl AuditConfig {
         if self.rotation.max_bytes == Some(0) {
             return bad("rotation size is 0 bytes; use None for no size limit".into());
         }
+        let cp = &self.checkpoints;
+        if cp.key.is_none() && !cp.witnesses.is_empty() {
+            return bad("witnesses keep signed checkpoints: give a signing key too".into());
+        }
+        if cp.every.is_zero() || cp.records == 0 {
+            return bad(
+                "checkpoints every 0 s or 0 records; use at least a millisecond and a record"
+                    .into(),
+            );
+        }
+        for witness in &cp.witnesses {
+            if let Some(dir) = witness.local_dir()
+                && same_or_inside(dir, &self.dir)
+            {
+                return bad(format!(
+                    "witness directory {} is the log's own directory or inside it; a witness must be out of reach of whoever can rewrite the log",
+                    dir.display()
+                ));
+            }
+        }
         for class in [
             Some(StatementClass::Read),
             Some(StatementClass::Write),
@@ -257,4 +326,12 @@ impl AuditConfig {
         }
         Ok(())
     }
+}
+
+/// Whether `dir` is `log_dir` or a directory inside it (compared after
+/// resolving links, where they exist).
+fn same_or_inside(dir: &std::path::Path, log_dir: &std::path::Path) -> bool {
+    let resolve =
+        |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    resolve(dir).starts_with(resolve(log_dir))
 }

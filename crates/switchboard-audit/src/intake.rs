@@ -13,7 +13,7 @@ use parking_lot::{Condvar, Mutex};
 use switchboard_core::{ConnectionId, Event, EventKind, Flow, StatementClass};
 use tokio::sync::oneshot;
 
-use crate::chain::{Head, seal};
+use crate::chain::{Digest256, Head, seal};
 use crate::config::Durability;
 use crate::gate::Handshake;
 use crate::policy::Policy;
@@ -53,6 +53,8 @@ pub(crate) struct Records {
     pub(crate) ends: Vec<usize>,
     /// Held `Executing` events among them: (event id, query id).
     pub(crate) held: Vec<(u64, u64)>,
+    /// The first one's `n` (set when the writer takes them).
+    pub(crate) first: u64,
 }
 
 impl Records {
@@ -66,6 +68,16 @@ impl Records {
             Some(before) => self.ends[before],
             None => 0,
         }
+    }
+
+    /// Record `i`'s hash, read back from the end of its line
+    /// (`…,"hash":"<64 hex>"}` and a newline).
+    pub(crate) fn hash(&self, i: usize) -> Digest256 {
+        let end = self.ends[i];
+        std::str::from_utf8(&self.bytes[end - 67..end - 3])
+            .ok()
+            .and_then(Digest256::from_hex)
+            .unwrap_or_default()
     }
 
     pub(crate) fn clear(&mut self) {
@@ -292,6 +304,7 @@ impl Front {
     pub(crate) fn take_batch(&mut self, into: &mut Records) {
         let pending = &mut self.pending;
         std::mem::swap(&mut pending.records, into);
+        into.first = self.head.next - into.len() as u64;
         pending.records.clear();
         pending.strict = false;
         pending.due = None;

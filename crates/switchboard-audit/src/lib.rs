@@ -5,7 +5,11 @@
 //! - [`builder`] and [`config`]: what is audited, how durably, where;
 //! - [`record`]: what one line holds;
 //! - [`chain`]: sealing records into a hash chain;
-//! - [`verify`](mod@verify): checking a set of files;
+//! - [`checkpoint`] and [`key`]: signed checkpoints of the chain, and the
+//!   Ed25519 keys that sign them;
+//! - [`witness`]: where copies of the checkpoints go, outside the log;
+//! - [`verify`](mod@verify): checking a set of files (against their
+//!   checkpoints, given the public keys);
 //! - `intake`, `line`: how each bus's subscriber thread turns events into
 //!   sealed record lines, batched in memory;
 //! - `writer`, `gate`, `segment`: the writer thread that writes and fsyncs
@@ -69,9 +73,23 @@
 //!   ([`ParamsMode::Hash`]) or the `value` itself ([`ParamsMode::Plain`]).
 //!
 //! [`verify`](verify()) reports the first record where any of this fails
-//! (file, line, event id, what differs), or `ok: N records`. Removing the
-//! newest records leaves a shorter chain that still verifies: keep the head
-//! hash of [`VerifyReport::head`] elsewhere to catch that.
+//! (file, line, event id, what differs), or `ok: N records`. A hash is only
+//! ever written in lowercase hex: any other spelling is an edit.
+//!
+//! # Signed checkpoints
+//!
+//! The chain alone cannot show that its newest records were removed, or
+//! that it was rewritten and re-chained whole: nothing secret goes into a
+//! hash. Given a [`SecretKey`] ([`Builder::sign_checkpoints`]), the log
+//! signs a [`Checkpoint`] (the record count, the last hash, the files and
+//! the previous checkpoint's signature) when it opens, every
+//! [`Checkpoints::every`] (1 s) or [`Checkpoints::records`] while records
+//! come, at every rotation and when it closes, into
+//! `<dir>/<base>.checkpoints.jsonl`, and sends each to its [`witness`]es.
+//! [`verify_with`] given the public keys then finds a log shorter than a
+//! checkpoint (truncated), a record that hashes otherwise than signed
+//! (rewritten), records after the closing checkpoint (added), and reports
+//! how many records no checkpoint covers yet (unanchored).
 //!
 //! # Durability
 //!
@@ -94,9 +112,11 @@
 //! # Crashes and failing disks
 //!
 //! A crash can leave a torn last line (no newline). [`verify`](verify())
-//! reports it as a torn tail, not as tampering; the next start leaves it in
-//! place and continues the chain, in a new file, after the last complete
-//! record. When a write or fsync fails (disk full, file or directory gone)
+//! reports it as a torn tail, not as tampering, only at the end of the
+//! newest file and only when it is not a complete record; anywhere else a
+//! line without a newline is tampering. The next start moves the torn bytes
+//! aside into `<base>.<NNNNNN>.<offset>.torn` (its opening checkpoint names
+//! them), and continues the chain after the last complete record. When a write or fsync fails (disk full, file or directory gone)
 //! the writer keeps every record not yet durable in memory, takes no new
 //! batch (once [`AuditConfig::queue_capacity`] records wait, the bus's
 //! subscriber thread waits too, and connections are pushed back), refuses
@@ -108,10 +128,13 @@
 
 pub mod builder;
 pub mod chain;
+pub mod checkpoint;
 pub mod config;
 pub mod error;
 mod gate;
+mod hex;
 mod intake;
+pub mod key;
 mod line;
 pub mod log;
 mod policy;
@@ -119,19 +142,24 @@ pub mod record;
 mod segment;
 mod stats;
 pub mod verify;
+pub mod witness;
 mod writer;
 
 pub use builder::Builder;
 pub use chain::{Digest256, Head};
-pub use config::{AuditConfig, Durability, ParamsMode, PerClass, Rotation};
+pub use checkpoint::{Checkpoint, FileMark, LineError, SignedCheckpoint, TornAside, Why};
+pub use config::{AuditConfig, Checkpoints, Durability, ParamsMode, PerClass, Rotation};
 pub use error::{AuditError, Result};
+pub use key::{KeyError, KeyId, PublicKey, SecretKey};
 pub use log::AuditLog;
 pub use record::{AuditParam, Outcome, Record};
 pub use segment::files;
 pub use stats::AuditStats;
 pub use verify::{
-    Broken, Problem, TornTail, VerifyError, VerifyOptions, VerifyReport, verify, verify_with,
+    Anchored, Anchoring, Broken, CheckpointInfo, Finding, Problem, Tampered, TornTail, VerifyError,
+    VerifyOptions, VerifyReport, WitnessInfo, verify, verify_with,
 };
+pub use witness::{DirWitness, Witness, WitnessError};
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

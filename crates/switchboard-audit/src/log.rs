@@ -10,15 +10,17 @@ use switchboard_core::{Bus, Delivery, Gate, SubscriptionId};
 use tokio::sync::oneshot;
 
 use crate::builder::Builder;
+use crate::checkpoint::Anchoring;
 use crate::config::AuditConfig;
 use crate::error::{AuditError, Result};
 use crate::gate::{AuditGate, Handshake};
 use crate::intake::{Front, Shared};
+use crate::key::{PublicKey, SecretKey};
 use crate::policy::Policy;
 use crate::record::Recorder;
 use crate::segment::{Segments, resume};
 use crate::stats::{AuditStats, Counters};
-use crate::verify::{VerifyError, VerifyReport, verify};
+use crate::verify::{VerifyError, VerifyOptions, VerifyReport, verify_with};
 use crate::writer::Writer;
 
 /// A lossless, hash-chained audit trail of the statements on one or more
@@ -40,6 +42,10 @@ pub struct AuditLog {
     attached: Mutex<Vec<(Bus, SubscriptionId)>>,
     /// The writer thread; joined by `close` or on drop.
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Checkpoints and witnesses, when signed; stopped after the writer.
+    anchoring: Option<Anchoring>,
+    /// The public half of the signing key, to verify with.
+    public: Option<PublicKey>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -71,15 +77,13 @@ impl AuditLog {
         };
         let resumed = resume(&segments, config.rotation.max_bytes)?;
         let stats = Arc::new(Counters::default());
+        let anchoring = Anchoring::start(&config, &resumed, &stats)?;
         let (current, next_index) = match resumed.append_to {
-            Some((index, len)) => (segments.reopen(index, len)?, resumed.next_index),
+            Some((index, len)) => {
+                let marks = resumed.newest.as_ref().map(|n| n.2).unwrap_or_default();
+                (segments.reopen(index, len, marks)?, resumed.next_index)
+            }
             None => {
-                if resumed.torn > 0 {
-                    tracing::warn!(
-                        bytes = resumed.torn,
-                        "audit log ends in a torn write (a crash); it is left as it is and the chain continues in a new file"
-                    );
-                }
                 Counters::add(&stats.rotations, u64::from(resumed.next_index > 1));
                 (segments.create(resumed.next_index)?, resumed.next_index + 1)
             }
@@ -109,6 +113,9 @@ impl AuditLog {
             retry_every: config.retry_every,
             current: Some(current),
             next_index,
+            anchor: anchoring
+                .as_ref()
+                .map(|a| (a.anchor.clone(), a.records_due)),
         };
         let thread = std::thread::Builder::new()
             .name(format!("sb-audit-{}", config.name))
@@ -133,6 +140,8 @@ impl AuditLog {
             stats,
             attached: Mutex::new(Vec::new()),
             thread: Mutex::new(Some(thread)),
+            anchoring,
+            public: config.checkpoints.key.as_ref().map(SecretKey::public),
         })
     }
 
@@ -181,8 +190,12 @@ impl AuditLog {
     }
 
     /// Detaches from every bus (after handing over what they hold), writes
-    /// and fsyncs everything, and stops the writer.
+    /// and fsyncs everything, and stops the writer. When signed, then
+    /// signs the closing checkpoint and gives the witnesses what is left of
+    /// `within` to take what they lack (one that cannot is caught up at the
+    /// next open).
     pub async fn close(self, within: Duration) -> Result<()> {
+        let deadline = std::time::Instant::now() + within;
         let flushed = self.flush(within).await;
         self.detach();
         let closed = self.ask(true, within).await;
@@ -190,7 +203,11 @@ impl AuditLog {
             // The writer answered `Close` as its last act: this returns at once.
             let _ = thread.join();
         }
-        flushed.and(closed)
+        let anchored = match (&closed, &self.anchoring) {
+            (Ok(()), Some(anchoring)) => anchoring.close(deadline, within).await,
+            _ => Ok(()),
+        };
+        flushed.and(closed).and(anchored)
     }
 
     /// Asks the writer to write and fsync everything taken so far, and to
@@ -238,7 +255,9 @@ impl AuditLog {
 
     /// Counters so far.
     pub fn stats(&self) -> AuditStats {
-        self.stats.snapshot()
+        let mut stats = self.stats.snapshot();
+        stats.witness_behind = self.anchoring.as_ref().map_or(0, Anchoring::behind);
+        stats
     }
 
     /// The log's files, in chain order.
@@ -251,13 +270,18 @@ impl AuditLog {
             .collect())
     }
 
-    /// Verifies the log's files (see [`verify`]).
+    /// Verifies the log's files (see [`verify_with`]): against its own
+    /// checkpoints when it signs them, the chain alone otherwise.
     pub fn verify(&self) -> Result<VerifyReport, VerifyError> {
         let files = self.files().map_err(|e| VerifyError::Io {
             path: self.segments.dir.clone(),
             source: std::io::Error::other(e.to_string()),
         })?;
-        verify(&files)
+        let mut options = VerifyOptions::default().base(&self.segments.base);
+        if let Some(key) = self.public {
+            options = options.key(key);
+        }
+        verify_with(&files, options)
     }
 }
 
@@ -271,6 +295,10 @@ impl Drop for AuditLog {
             && self.request(true).is_some()
         {
             let _ = thread.join();
+        }
+        // After a close this finds nothing left to stop.
+        if let Some(anchoring) = &self.anchoring {
+            anchoring.close_now();
         }
     }
 }

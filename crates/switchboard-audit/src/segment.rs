@@ -2,11 +2,12 @@
 //! existing chain stops so a new start can continue it.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::chain::{Head, SealError, unseal};
+use crate::chain::{Digest256, Head, SealError, unseal};
+use crate::checkpoint::TornAside;
 use crate::error::{AuditError, Result};
 
 /// The files `<dir>/<base>.<NNNNNN>.jsonl` of one log.
@@ -27,6 +28,18 @@ pub(crate) struct Segment {
     /// where a failed write is cut back to.
     pub(crate) synced: u64,
     pub(crate) opened: Instant,
+    /// Its durable records: what a checkpoint says of the file.
+    pub(crate) marks: Marks,
+}
+
+/// A file's durable records, as a checkpoint lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Marks {
+    /// The first record's `n` (`None` while the file holds none).
+    pub(crate) first: Option<u64>,
+    pub(crate) records: u64,
+    /// The last record's hash.
+    pub(crate) last: Digest256,
 }
 
 impl Segments {
@@ -92,11 +105,13 @@ impl Segments {
             len: 0,
             synced: 0,
             opened: Instant::now(),
+            marks: Marks::default(),
         })
     }
 
-    /// Opens segment `index` to append after its `len` bytes.
-    pub(crate) fn reopen(&self, index: u64, len: u64) -> Result<Segment> {
+    /// Opens segment `index` to append after its `len` bytes, which hold
+    /// the records `marks` says.
+    pub(crate) fn reopen(&self, index: u64, len: u64, marks: Marks) -> Result<Segment> {
         let path = self.path(index);
         let file = OpenOptions::new()
             .append(true)
@@ -108,6 +123,7 @@ impl Segments {
             len,
             synced: len,
             opened: Instant::now(),
+            marks,
         })
     }
 }
@@ -180,12 +196,15 @@ pub(crate) fn read_tail(path: &Path) -> Result<Tail> {
 #[derive(Debug)]
 pub(crate) struct Resume {
     pub(crate) head: Head,
-    /// The newest file, when the next record may be appended to it.
+    /// The newest file, when the next record may be appended to it: its
+    /// index and length.
     pub(crate) append_to: Option<(u64, u64)>,
     /// The index of the next new file.
     pub(crate) next_index: u64,
-    /// A torn tail found at the end of the newest file (bytes).
-    pub(crate) torn: u64,
+    /// The newest file's name and records, if it holds any.
+    pub(crate) newest: Option<(String, u64, Marks)>,
+    /// A torn write found at the end of the newest file, moved aside.
+    pub(crate) torn: Option<TornAside>,
 }
 
 #[derive(serde::Deserialize)]
@@ -194,8 +213,10 @@ struct Position {
 }
 
 /// Finds the last complete record of the log, checks its seal, and decides
-/// whether to append to the newest file (it ends cleanly and has room) or to
-/// start a new one (it ends in a torn write, which is left as it is).
+/// whether to append to the newest file (it has room) or to start a new
+/// one. A torn write at the end of the newest file (a crash) is moved
+/// aside first, so the file ends with its last complete record and no
+/// torn bytes ever sit in the middle of the log.
 pub(crate) fn resume(segments: &Segments, max_bytes: Option<u64>) -> Result<Resume> {
     let files = segments.list()?;
     let next_index = files.last().map_or(1, |(i, _)| i + 1);
@@ -203,14 +224,19 @@ pub(crate) fn resume(segments: &Segments, max_bytes: Option<u64>) -> Result<Resu
         head: Head::GENESIS,
         append_to: None,
         next_index,
-        torn: 0,
+        newest: None,
+        torn: None,
     };
     for (pos, (index, path)) in files.iter().enumerate().rev() {
-        let tail = read_tail(path)?;
+        let mut tail = read_tail(path)?;
         let newest = pos + 1 == files.len();
         if newest {
-            resume.torn = tail.torn;
-            if tail.torn == 0 && max_bytes.is_none_or(|max| tail.len < max) {
+            if tail.torn > 0 {
+                resume.torn = Some(move_torn_aside(path, &tail)?);
+                tail.len -= tail.torn;
+                tail.torn = 0;
+            }
+            if max_bytes.is_none_or(|max| tail.len < max) {
                 resume.append_to = Some((*index, tail.len));
             }
         }
@@ -222,6 +248,9 @@ pub(crate) fn resume(segments: &Segments, max_bytes: Option<u64>) -> Result<Resu
         };
         let hash = unseal(&line).map_err(|e| match e {
             SealError::Missing => corrupt("it has no \"hash\" member at its end".into()),
+            SealError::NotCanonical => {
+                corrupt("its hash is not written in lowercase hex: it was edited".into())
+            }
             SealError::Mismatch { recorded, computed } => corrupt(format!(
                 "its hash says {recorded} but its content hashes to {computed}"
             )),
@@ -232,13 +261,106 @@ pub(crate) fn resume(segments: &Segments, max_bytes: Option<u64>) -> Result<Resu
             next: position.n + 1,
             prev: hash,
         };
+        if newest {
+            let first = first_n(path)?.unwrap_or(position.n);
+            let marks = Marks {
+                first: Some(first),
+                records: (position.n + 1).saturating_sub(first),
+                last: hash,
+            };
+            resume.newest = Some((file_name(path), tail.len, marks));
+        }
         return Ok(resume);
     }
     Ok(resume)
 }
 
+/// A file's name, as checkpoints list it.
+pub(crate) fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The `n` of a file's first record.
+fn first_n(path: &Path) -> Result<Option<u64>> {
+    use std::io::BufRead;
+    let io = |e| AuditError::io("read", path.to_path_buf(), e);
+    let mut line = Vec::new();
+    std::io::BufReader::new(File::open(path).map_err(io)?)
+        .read_until(b'\n', &mut line)
+        .map_err(io)?;
+    Ok(serde_json::from_slice::<Position>(line.trim_ascii_end())
+        .ok()
+        .map(|p| p.n))
+}
+
+/// Moves the torn end of `path` into `<file>.<offset>.torn` beside it
+/// (fsynced), then cuts it off the file. A torn write is never a complete
+/// record: bytes that parse as one, newline missing, are refused as an
+/// edit, not moved.
+fn move_torn_aside(path: &Path, tail: &Tail) -> Result<TornAside> {
+    let offset = tail.len - tail.torn;
+    let io = |op, e| AuditError::io(op, path.to_path_buf(), e);
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| io("open", e))?;
+    let mut torn = Vec::new();
+    file.seek(SeekFrom::Start(offset))
+        .and_then(|_| file.read_to_end(&mut torn))
+        .map_err(|e| io("read", e))?;
+    if serde_json::from_slice::<serde::de::IgnoredAny>(&torn).is_ok() {
+        return Err(AuditError::Corrupt {
+            path: path.to_path_buf(),
+            line: line_count(path).unwrap_or(0) + 1,
+            reason: "its last line is a complete record without its newline, which no crash leaves: it was edited".into(),
+        });
+    }
+    let name = file_name(path);
+    let aside_name = format!(
+        "{}.{offset}.torn",
+        name.strip_suffix(".jsonl").unwrap_or(&name)
+    );
+    let aside = path.with_file_name(&aside_name);
+    match OpenOptions::new().write(true).create_new(true).open(&aside) {
+        Ok(mut f) => f
+            .write_all(&torn)
+            .and_then(|()| f.sync_all())
+            .map_err(|e| AuditError::io("write", aside.clone(), e))?,
+        // A start that crashed after moving them and before cutting them.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            if std::fs::read(&aside).ok().as_deref() != Some(&torn[..]) {
+                return Err(AuditError::io("create", aside.clone(), e));
+            }
+        }
+        Err(e) => return Err(AuditError::io("create", aside.clone(), e)),
+    }
+    if let Some(dir) = path.parent() {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| AuditError::io("fsync the directory", dir.to_path_buf(), e))?;
+    }
+    file.set_len(offset)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| io("cut the torn end of", e))?;
+    tracing::warn!(
+        file = %path.display(),
+        bytes = tail.torn,
+        aside = %aside.display(),
+        "audit log ended in a torn write (a crash); it is moved aside and the chain continues after the last complete record"
+    );
+    Ok(TornAside {
+        file: name,
+        offset,
+        bytes: tail.torn,
+        aside: aside_name,
+    })
+}
+
 /// Complete lines in a file (only to name a damaged line in an error).
-fn line_count(path: &Path) -> Option<u64> {
+pub(crate) fn line_count(path: &Path) -> Option<u64> {
     let bytes = std::fs::read(path).ok()?;
     Some(bytes.iter().filter(|b| **b == b'\n').count() as u64)
 }

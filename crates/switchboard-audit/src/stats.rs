@@ -19,7 +19,7 @@ pub struct AuditStats {
     pub fsyncs: u64,
     /// Bytes written.
     pub bytes: u64,
-    /// New files started (rotations, and restarts after a torn tail).
+    /// New files started (rotations, and starts whose newest file was full).
     pub rotations: u64,
     /// Write, fsync or file errors.
     pub errors: u64,
@@ -27,6 +27,12 @@ pub struct AuditStats {
     pub failing: Option<String>,
     /// The file being written.
     pub file: Option<PathBuf>,
+    /// Signed checkpoints written to the log's checkpoint file.
+    pub checkpoints: u64,
+    /// Failed attempts to reach a witness (each is retried).
+    pub witness_errors: u64,
+    /// Checkpoints the slowest witness does not hold yet, as last known.
+    pub witness_behind: u64,
 }
 
 #[derive(Debug, Default)]
@@ -37,6 +43,8 @@ pub(crate) struct Counters {
     pub(crate) bytes: AtomicU64,
     pub(crate) rotations: AtomicU64,
     pub(crate) errors: AtomicU64,
+    pub(crate) checkpoints: AtomicU64,
+    pub(crate) witness_errors: AtomicU64,
     /// Written by the writer when it fails or recovers, or starts a file.
     pub(crate) failing: Mutex<Option<String>>,
     pub(crate) file: Mutex<Option<PathBuf>>,
@@ -58,6 +66,9 @@ impl Counters {
             errors: get(&self.errors),
             failing: self.failing.lock().clone(),
             file: self.file.lock().clone(),
+            checkpoints: get(&self.checkpoints),
+            witness_errors: get(&self.witness_errors),
+            witness_behind: 0,
         }
     }
 }

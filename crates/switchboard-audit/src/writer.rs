@@ -23,11 +23,13 @@ use std::time::{Duration, Instant};
 
 use parking_lot::MutexGuard;
 
+use crate::chain::Head;
+use crate::checkpoint::{Anchor, FileMark};
 use crate::config::Rotation;
 use crate::error::{AuditError, Result};
 use crate::gate::Handshake;
 use crate::intake::{Front, Records, Shared};
-use crate::segment::{Segment, Segments};
+use crate::segment::{Segment, Segments, file_name};
 use crate::stats::Counters;
 
 /// Why the writer cannot write, and when it tries again.
@@ -46,6 +48,8 @@ pub(crate) struct Writer {
     /// The file being appended to; `None` until one is (re)created.
     pub(crate) current: Option<Segment>,
     pub(crate) next_index: u64,
+    /// Where durable records are reported for checkpoints, when signed.
+    pub(crate) anchor: Option<(Arc<Anchor>, u64)>,
 }
 
 /// The batch taken from the intake, until it is durable.
@@ -159,7 +163,7 @@ impl Writer {
                     Ok(()) => seg.len = seg.synced,
                     Err(e) => {
                         tracing::error!(file = %seg.path.display(), error = %e, "could not cut the audit file back to its last durable record; continuing in a new file");
-                        self.current = None;
+                        self.finish_current();
                     }
                 }
             }
@@ -225,7 +229,7 @@ impl Writer {
             }
             if to == from {
                 // Full or old, and durable: the next record starts a file.
-                self.current = None;
+                self.finish_current();
                 continue;
             }
             let bytes = &records.bytes[start..records.start(to)];
@@ -240,8 +244,29 @@ impl Writer {
             Counters::add(&self.stats.fsyncs, 1);
             seg.synced = seg.len;
             batch.durable = to;
+            let marks = &mut seg.marks;
+            marks.first.get_or_insert(records.first + from as u64);
+            marks.records += (to - from) as u64;
+            marks.last = records.hash(to - 1);
+            if let Some((anchor, due)) = &self.anchor {
+                let head = Head {
+                    next: records.first + to as u64,
+                    prev: marks.last,
+                };
+                anchor.durable(head, (to - from) as u64, mark(seg), *due);
+            }
         }
         Ok(())
+    }
+
+    /// Gives up the current file: no record will be added to it.
+    fn finish_current(&mut self) {
+        if let Some(seg) = self.current.take()
+            && let Some((anchor, _)) = &self.anchor
+            && seg.marks.records > 0
+        {
+            anchor.finished(mark(&seg));
+        }
     }
 
     fn ensure_segment(&mut self) -> Result<()> {
@@ -253,5 +278,17 @@ impl Writer {
             self.current = Some(seg);
         }
         Ok(())
+    }
+}
+
+/// What a checkpoint says of a file's durable records.
+fn mark(seg: &Segment) -> FileMark {
+    FileMark {
+        file: file_name(&seg.path),
+        first: seg.marks.first.unwrap_or(0),
+        records: seg.marks.records,
+        bytes: seg.synced,
+        last: seg.marks.last,
+        closed: false,
     }
 }

@@ -10,8 +10,11 @@ pub(crate) enum Status {
     Ok,
     /// 1: the statement was denied.
     Denied,
-    /// 1: an audit log's chain is broken.
+    /// 1: an audit log was tampered with.
     Broken,
+    /// 3: an audit log is intact, but more of it than allowed is not yet
+    /// covered by a signed checkpoint.
+    Unanchored,
     /// 2: bad usage or a file that cannot be used.
     Usage,
 }
@@ -22,6 +25,7 @@ impl From<Status> for ExitCode {
             Status::Ok => 0,
             Status::Denied | Status::Broken => 1,
             Status::Usage => 2,
+            Status::Unanchored => 3,
         })
     }
 }

@@ -418,3 +418,45 @@ fn replay_of_a_missing_file_exits_2() {
     assert_eq!(run.status, 2);
     assert!(run.stderr.contains("cannot read events"), "{}", run.stderr);
 }
+
+#[test]
+fn the_hardened_classifier_decides_the_verdict() {
+    let dir = TempDir::new().expect("temp dir");
+    let rules = write(&dir, "rules.toml", RULES);
+    let denied = |args: &[&str], expected: &[&str]| {
+        let run = check(&rules, args);
+        assert_eq!(run.status, 1, "{}", run.stdout);
+        for text in expected {
+            assert!(run.stdout.contains(text), "{text:?} in {}", run.stdout);
+        }
+    };
+    // ANALYSE runs the DELETE: a write without WHERE.
+    denied(
+        &["--sql", "EXPLAIN (ANALYSE) DELETE FROM orders"],
+        &[
+            "rule:      no-unbounded-delete\n",
+            "statement: EXPLAIN (write), tables: orders, no WHERE",
+        ],
+    );
+    // A CTE named like the table does not hide it; names are folded.
+    let sql = "WITH payroll AS (SELECT 1) DELETE FROM PAYROLL WHERE id = 1";
+    denied(
+        &["--sql", sql, "--label", "tenant=acme"],
+        &["table payroll is denied for tenant=acme"],
+    );
+    // An executable comment is unparsable, so denied.
+    let sql = "SELECT 1 /*!50000 , (SELECT * FROM payroll) */";
+    denied(
+        &["--sql", sql, "--backend", "mysql"],
+        &[
+            "rule:      on_parse_error\n",
+            "cannot be classified with certainty: executable comment",
+        ],
+    );
+    // Read-only mode refuses a read that may write.
+    let sql = "SELECT nextval('orders_id_seq')";
+    denied(
+        &["--sql", sql, "--read-only"],
+        &["rule:      read_only\n", "statement: SELECT (write)"],
+    );
+}

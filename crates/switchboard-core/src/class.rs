@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 pub enum StatementClass {
     /// `SELECT`, `COPY ... TO`, `SHOW`, `EXPLAIN` of a read, `WITH` without writes.
     Read,
-    /// `INSERT`, `UPDATE`, `DELETE`, `MERGE`, `TRUNCATE`, `COPY ... FROM`.
+    /// `INSERT`, `UPDATE`, `DELETE`, `MERGE`, `TRUNCATE`, `COPY ... FROM`;
+    /// also a statement that may write, such as a `SELECT` calling a
+    /// function not known to change nothing, or `SELECT ... FOR UPDATE`.
     Write,
     /// Schema changes: `CREATE`, `ALTER`, `DROP` of tables, indexes, views, ...
     Ddl,
@@ -77,9 +79,12 @@ pub struct Classification {
     /// `JOIN`, subqueries, CTE bodies (not references to the CTEs
     /// themselves), `INSERT INTO`, `UPDATE`, `DELETE FROM`, `MERGE`, `COPY`,
     /// and the targets of `CREATE`/`ALTER`/`DROP`/`TRUNCATE`/`RENAME`.
-    /// Names are unquoted and keep the case and schema qualification they
-    /// were written with (`public.users`, `shop.orders`). Table functions
-    /// (`FROM generate_series(1, 3)`) are not tables.
+    /// Names are unquoted, keep their schema qualification (`public.users`,
+    /// `shop.orders`) and are normalized as the server resolves them:
+    /// PostgreSQL folds unquoted names to lower case (quoted ones are kept)
+    /// and clips them to 63 bytes, SQLite's are lower-cased, MySQL's kept as
+    /// written. Compare them with `switchboard_sql::table_matches`. Table
+    /// functions (`FROM generate_series(1, 3)`) are not tables.
     pub tables: Vec<String>,
     /// Whether some `UPDATE` or `DELETE` in the string has no `WHERE`
     /// clause, including one in a CTE, a `PREPARE` or a trigger body. The

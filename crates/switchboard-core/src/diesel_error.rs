@@ -1,13 +1,17 @@
 //! Turning diesel's errors into [`Error`] (feature `diesel`).
 //!
-//! diesel-async does not pass SQLSTATE codes or MySQL error numbers through
-//! diesel's error type, so the kind comes from diesel's own classification
-//! and, for syntax and missing-object errors, from the server's message; the
-//! code is filled in where the kind pins it down exactly.
+//! diesel-async passes neither PostgreSQL's SQLSTATE nor MySQL's error
+//! number through diesel's error type: the kind comes from diesel's own
+//! classification and the server's message. The code is the server's own:
+//! on PostgreSQL the SQLSTATE where the kind pins it down; on MySQL and
+//! MariaDB the error number (and its SQLSTATE) of the message's template
+//! (see `mysql_codes`); none on SQLite, which has neither.
 
 use diesel::result::{ConnectionError, DatabaseErrorKind, Error as DieselError};
 
 use crate::error::{ConnectErrorKind, DbErrorKind, Error};
+use crate::event::Backend;
+use crate::mysql_codes;
 
 impl From<DieselError> for Error {
     fn from(e: DieselError) -> Self {
@@ -15,20 +19,60 @@ impl From<DieselError> for Error {
     }
 }
 
+impl Error {
+    /// This error as diesel's, for code that must answer in diesel's terms
+    /// (a guarded connection's `AsyncConnection` methods): converting it
+    /// back gives this error again, so a denial a closure `?`s stays a
+    /// denial.
+    pub fn into_diesel(self) -> DieselError {
+        DieselError::QueryBuilderError(Box::new(self))
+    }
+}
+
 /// By reference, for diesel's instrumentation, which only lends its error.
+/// The backend is told from the message (a MySQL or SQLite template, else
+/// PostgreSQL); where the backend is known, [`Error::from_diesel`] is exact.
 impl From<&DieselError> for Error {
     fn from(e: &DieselError) -> Self {
+        let backend = match e {
+            DieselError::DatabaseError(_, info) => guess_backend(info.message()),
+            _ => Backend::Postgres,
+        };
+        Error::from_diesel(e, backend)
+    }
+}
+
+impl Error {
+    /// A diesel error from a connection of `backend`, with that server's
+    /// codes: PostgreSQL's SQLSTATE, MySQL's error number, none for SQLite.
+    pub fn from_diesel(e: &DieselError, backend: Backend) -> Self {
+        if let DieselError::QueryBuilderError(inner) = e
+            && let Some(carried) = inner.downcast_ref::<Error>()
+        {
+            return carried.clone();
+        }
         match e {
             DieselError::DatabaseError(kind, info) => {
                 let message = info.message().to_owned();
-                let kind = db_kind(*kind, &message);
-                match kind {
-                    None => Error::ConnectionLost { message },
-                    Some(kind) => Error::Database {
-                        code: sqlstate(kind).map(str::to_owned),
-                        kind,
-                        message: with_detail(message, info.details(), info.hint()),
-                    },
+                if let Some(explained) = explain_postgres_client_error(&message) {
+                    return Error::Driver(explained);
+                }
+                let known = match backend {
+                    Backend::Mysql => mysql_codes::recognize(&message),
+                    _ => None,
+                };
+                let Some(kind) = db_kind(*kind, &message, known.map(|k| k.kind)) else {
+                    return Error::ConnectionLost { message };
+                };
+                let code = match backend {
+                    Backend::Postgres => postgres_sqlstate(kind, &message).map(str::to_owned),
+                    Backend::Mysql => known.map(|k| k.errno.to_string()),
+                    Backend::Sqlite => None,
+                };
+                Error::Database {
+                    code,
+                    kind,
+                    message: with_detail(message, info.details(), info.hint()),
                 }
             }
             DieselError::NotFound => Error::Database {
@@ -42,8 +86,59 @@ impl From<&DieselError> for Error {
     }
 }
 
-/// `None` means the connection itself is gone.
-fn db_kind(kind: DatabaseErrorKind, message: &str) -> Option<DbErrorKind> {
+/// Which server a message came from, by its wording: a known MySQL template,
+/// one of SQLite's, else PostgreSQL.
+fn guess_backend(message: &str) -> Backend {
+    if mysql_codes::recognize(message).is_some() {
+        Backend::Mysql
+    } else if is_sqlite_message(message) {
+        Backend::Sqlite
+    } else {
+        Backend::Postgres
+    }
+}
+
+fn is_sqlite_message(message: &str) -> bool {
+    message.ends_with(": syntax error")
+        || message.starts_with("no such table: ")
+        || message.starts_with("no such column: ")
+        || [
+            "UNIQUE constraint failed: ",
+            "NOT NULL constraint failed: ",
+            "CHECK constraint failed: ",
+            "FOREIGN KEY constraint failed",
+        ]
+        .iter()
+        .any(|p| message.starts_with(p))
+}
+
+/// tokio-postgres's errors that arise in the client, before anything reaches
+/// the server, come through diesel-async as their bare `Display`, which
+/// leaves out the cause (`tokio_postgres::Error` shows its kind only;
+/// diesel-async keeps `to_string()`). What each of them can mean, so that
+/// the caller can act on it.
+fn explain_postgres_client_error(message: &str) -> Option<String> {
+    let why = if message == "error encoding message to server" {
+        "the SQL text contains a NUL character (\\0), which PostgreSQL cannot take \
+         (remove it), or the statement has more than 65,535 bind values or is over \
+         the protocol's 1 GiB message limit (split it)"
+    } else if message.starts_with("error serializing parameter ") {
+        "a bind value could not be encoded as its SQL type"
+    } else if message.starts_with("error deserializing column ") {
+        "a column's value could not be read as the Rust type asked for"
+    } else {
+        return None;
+    };
+    Some(format!("{message}: {why}"))
+}
+
+/// `None` means the connection itself is gone. `template` is the kind a
+/// MySQL message's template names, used where diesel's is unspecific.
+fn db_kind(
+    kind: DatabaseErrorKind,
+    message: &str,
+    template: Option<DbErrorKind>,
+) -> Option<DbErrorKind> {
     Some(match kind {
         DatabaseErrorKind::UniqueViolation => DbErrorKind::UniqueViolation,
         DatabaseErrorKind::ForeignKeyViolation => DbErrorKind::ForeignKeyViolation,
@@ -60,7 +155,7 @@ fn db_kind(kind: DatabaseErrorKind, message: &str) -> Option<DbErrorKind> {
         {
             return None;
         }
-        _ => classify_message(message),
+        _ => template.unwrap_or_else(|| classify_message(message)),
     })
 }
 
@@ -117,8 +212,9 @@ fn looks_disconnected(message: &str) -> bool {
 }
 
 /// The PostgreSQL SQLSTATE a kind stands for, where it is one code.
-fn sqlstate(kind: DbErrorKind) -> Option<&'static str> {
+fn postgres_sqlstate(kind: DbErrorKind, message: &str) -> Option<&'static str> {
     Some(match kind {
+        DbErrorKind::SerializationFailure if message.contains("deadlock detected") => "40P01",
         DbErrorKind::Syntax => "42601",
         DbErrorKind::UniqueViolation => "23505",
         DbErrorKind::ForeignKeyViolation => "23503",
@@ -181,59 +277,4 @@ pub fn connect_error_kind(e: &ConnectionError, message: &str) -> ConnectErrorKin
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn db_error(kind: DatabaseErrorKind, message: &str) -> Error {
-        Error::from(DieselError::DatabaseError(
-            kind,
-            Box::new(message.to_owned()),
-        ))
-    }
-
-    #[test]
-    fn a_session_the_server_ended_is_a_lost_connection() {
-        for message in [
-            "terminating connection due to administrator command",
-            "FATAL: terminating connection due to idle-session timeout",
-            "Server shutdown in progress",
-        ] {
-            let err = db_error(DatabaseErrorKind::Unknown, message);
-            assert!(err.is_connection_lost(), "{message}: {err:?}");
-        }
-    }
-
-    #[test]
-    fn mysql_io_errors_reported_as_unknown_are_lost_connections() {
-        for message in [
-            "Input/output error: Connection to the server is closed",
-            "Input/output error: packet too large",
-        ] {
-            let err = db_error(DatabaseErrorKind::Unknown, message);
-            assert!(err.is_connection_lost(), "{message}: {err:?}");
-        }
-    }
-
-    #[test]
-    fn ordinary_errors_keep_their_kind() {
-        let err = db_error(DatabaseErrorKind::Unknown, "relation \"x\" does not exist");
-        assert!(
-            matches!(
-                err,
-                Error::Database {
-                    kind: DbErrorKind::UndefinedObject,
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
-        let err = db_error(DatabaseErrorKind::UniqueViolation, "duplicate key value");
-        assert!(matches!(
-            err,
-            Error::Database {
-                kind: DbErrorKind::UniqueViolation,
-                ..
-            }
-        ));
-    }
-}
+mod tests;

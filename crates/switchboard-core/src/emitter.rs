@@ -89,6 +89,9 @@ impl Track {
     }
 }
 
+/// The connection id of a pool's own emitter: connection ids start at 1.
+const POOL: ConnectionId = 0;
+
 impl Emitter {
     /// An emitter for one connection.
     pub fn new(bus: Bus, pool: Arc<str>, backend: Backend, connection: ConnectionId) -> Self {
@@ -100,6 +103,13 @@ impl Emitter {
             opened: Instant::now(),
             state: Mutex::new(Track::default()),
         }
+    }
+
+    /// An emitter for the pool itself: its events (`PoolStarted`,
+    /// `PoolStopped`, `CheckoutTimedOut`) carry no connection, and their
+    /// sequence numbers count the pool's own events.
+    pub fn for_pool(bus: Bus, pool: Arc<str>, backend: Backend) -> Self {
+        Emitter::new(bus, pool, backend, POOL)
     }
 
     /// The bus events go to.
@@ -164,7 +174,7 @@ impl Emitter {
                 id: next_event_id(),
                 at: wall_now(),
                 pool: self.pool.clone(),
-                connection: Some(self.connection),
+                connection: (self.connection != POOL).then_some(self.connection),
                 seq: track.seq,
                 backend: self.backend,
                 labels: labels.unwrap_or(&track.labels).clone(),

@@ -121,11 +121,13 @@ pub enum Error {
         retry_every: Duration,
     },
     /// The database rejected the statement.
-    #[error("database error{}: {message}", code.as_ref().map(|c| format!(" {c}")).unwrap_or_default())]
+    #[error("database error{}: {message}", code_label(code.as_deref()))]
     Database {
         /// What kind of error it is.
         kind: DbErrorKind,
-        /// SQLSTATE (PostgreSQL) or error number (MySQL).
+        /// The server's own code: the SQLSTATE on PostgreSQL (`42601`), the
+        /// error number on MySQL and MariaDB (`1064`; its SQLSTATE is
+        /// [`Error::sqlstate`]), none on SQLite.
         code: Option<String>,
         /// The server's message.
         message: String,
@@ -243,6 +245,55 @@ impl Error {
         ErrorInfo::new(self.kind_name(), code, self.to_string())
     }
 
+    /// The SQLSTATE of a [`Database`](Error::Database) error: its code on
+    /// PostgreSQL, the one MySQL pairs with its error number on MySQL and
+    /// MariaDB (`1064` → `42000`), where known.
+    pub fn sqlstate(&self) -> Option<&str> {
+        let Error::Database {
+            code: Some(code), ..
+        } = self
+        else {
+            return None;
+        };
+        if crate::mysql_codes::is_errno(code) {
+            crate::mysql_codes::sqlstate(code)
+        } else {
+            Some(code)
+        }
+    }
+
+    /// The error with the bind values and row values a server quoted in its
+    /// text replaced by `***` ([`scrub_values`](crate::redact::scrub_values)
+    /// says what goes and what stays); kind and code stay. Only the driver's
+    /// text is touched (`Database`, `ConnectionLost`, `Driver`); other
+    /// variants come back as they are.
+    ///
+    /// For a pool whose parameters are redacted (`ParamPolicy::Redacted`,
+    /// the default): call it on every error of a statement before the error
+    /// is returned, published in `ExecuteFailed`, recorded or logged, with
+    /// the statement's bind values rendered as text (`values`), or `&[]`
+    /// when they are unknown (a closure's statements).
+    #[must_use]
+    pub fn without_values<S: AsRef<str>>(self, values: &[S]) -> Self {
+        let scrub = |m: String| crate::redact::scrub_values(&m, values);
+        match self {
+            Error::Database {
+                kind,
+                code,
+                message,
+            } => Error::Database {
+                kind,
+                code,
+                message: scrub(message),
+            },
+            Error::ConnectionLost { message } => Error::ConnectionLost {
+                message: scrub(message),
+            },
+            Error::Driver(message) => Error::Driver(scrub(message)),
+            other => other,
+        }
+    }
+
     /// Wraps a caller's own error (from a `Transaction` or `Interact` closure).
     pub fn user(err: impl std::error::Error + Send + Sync + 'static) -> Self {
         Error::User(std::sync::Arc::new(err))
@@ -267,6 +318,10 @@ pub enum Phase {
     Statement,
     /// The drain of a pool whose connections were still lent out.
     Shutdown,
+    /// Resetting a connection handed back, before it is lent again.
+    Reset,
+    /// Setting up a new connection (`on_connect`).
+    Setup,
 }
 
 impl std::fmt::Display for Phase {
@@ -276,6 +331,8 @@ impl std::fmt::Display for Phase {
             Phase::Request => "request",
             Phase::Statement => "statement",
             Phase::Shutdown => "shutdown: connections still lent out",
+            Phase::Reset => "reset of a returned connection",
+            Phase::Setup => "on_connect setup",
         })
     }
 }
@@ -299,6 +356,19 @@ impl std::fmt::Display for ActorRole {
             ActorRole::Connection => "connection",
             ActorRole::ManagerOrConnection => "manager or connection",
         })
+    }
+}
+
+/// How a database error's code shows in its message: ` 42601` for a
+/// PostgreSQL SQLSTATE, ` 1064 (42000)` for a MySQL error number, as the
+/// `mysql` client shows it.
+fn code_label(code: Option<&str>) -> String {
+    match code {
+        None => String::new(),
+        Some(code) => match crate::mysql_codes::sqlstate(code) {
+            Some(sqlstate) => format!(" {code} ({sqlstate})"),
+            None => format!(" {code}"),
+        },
     }
 }
 

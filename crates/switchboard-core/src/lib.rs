@@ -7,6 +7,7 @@
 //! - [`guard`]: guards, asked before a connect or statement, able to veto;
 //! - [`emitter`]: stamps one connection's events with gap-free sequences;
 //! - [`class`]: the pgAudit statement classes;
+//! - [`read_only`]: the read-only switch a guard flips and connections obey;
 //! - [`status`]: live status of a pool and its connections;
 //! - [`redact`]: keeping passwords out of events, logs and errors;
 //! - [`error`]: the error type callers see.
@@ -20,6 +21,8 @@ pub mod error;
 pub mod event;
 pub mod filter;
 pub mod guard;
+mod mysql_codes;
+pub mod read_only;
 pub mod redact;
 pub mod serde_duration;
 pub mod status;
@@ -32,10 +35,11 @@ pub use emitter::Emitter;
 pub use error::{ActorRole, ConnectErrorKind, DbErrorKind, Error, Phase, Result};
 pub use event::{
     Backend, CloseReason, ConnectionId, ErrorInfo, Event, EventBody, EventKind, Kind, Labels, Meta,
-    Origin, ParamValue, Params,
+    Origin, ParamValue, Params, ResetScope, RollbackReason,
 };
 pub use filter::Filter;
 pub use guard::{Check, Guard, GuardPolicy, Guards, Ruling, Verdict};
+pub use read_only::ReadOnly;
 pub use redact::DatabaseUrl;
 
 #[cfg(feature = "diesel")]

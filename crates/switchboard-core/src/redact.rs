@@ -3,13 +3,18 @@
 //! A [`DatabaseUrl`] holds the real URL for the driver and shows only a
 //! redacted form in `Debug`, `Display`, events and errors. [`Scrubber`] removes
 //! the password from text that came back from a driver, in case a driver ever
-//! echoes it.
+//! echoes it. [`scrub_values`] removes bind values and row values from a
+//! server's error message.
+
+mod forms;
+mod values;
 
 use std::fmt;
 
 use url::Url;
 
 use crate::error::{Error, Result};
+pub use values::scrub_values;
 
 /// What replaces a password wherever a URL is shown.
 pub const REDACTED: &str = "***";
@@ -27,6 +32,18 @@ pub struct DatabaseUrl {
 
 impl DatabaseUrl {
     /// Parses a URL, keeping the password out of every error it may give.
+    ///
+    /// Refused with [`Error::InvalidUrl`], without showing the password:
+    /// - a URL whose user name or password holds an unencoded `@`, `#`, `/`
+    ///   or `?` (`postgres://app:#pw@db/app`): the PostgreSQL driver reads
+    ///   the user info up to the first `@`, the URL parser redaction uses
+    ///   (and the MySQL driver) up to the end of the authority, so the two
+    ///   would disagree on where the password is. Percent-encode them
+    ///   (`%23` for `#`);
+    /// - a libpq keyword/value string (`host=db user=app password=…`): the
+    ///   PostgreSQL driver takes it, Switchboard takes URLs only, so that
+    ///   one grammar decides where the password is and which backend runs.
+    ///   The error shows its keywords, not their values.
     pub fn parse(raw: &str) -> Result<Self> {
         let trimmed = raw.trim();
         if trimmed.is_empty() {
@@ -45,6 +62,15 @@ impl DatabaseUrl {
                 secrets: Vec::new(),
             });
         }
+        if forms::is_keyword_value(trimmed) {
+            return Err(Error::InvalidUrl {
+                url: forms::keywords_only(trimmed),
+                reason: "a keyword/value connection string is not taken, only a URL: \
+                         postgres://user:password@host:port/dbname?sslmode=... \
+                         (percent-encode @ # / ? : in the user name and password)"
+                    .into(),
+            });
+        }
         let parsed = Url::parse(trimmed).map_err(|e| Error::InvalidUrl {
             url: redact_unparsed(trimmed),
             reason: e.to_string(),
@@ -60,6 +86,15 @@ impl DatabaseUrl {
                     "no host: expected {}://user@host/database (is the // missing?)",
                     parsed.scheme()
                 ),
+            });
+        }
+        if server
+            && let Some(reason) =
+                forms::misread_user_info(trimmed, parsed.scheme().starts_with("postgres"))
+        {
+            return Err(Error::InvalidUrl {
+                url: redact_unparsed(trimmed),
+                reason,
             });
         }
         let mut secrets = Vec::new();
@@ -165,23 +200,25 @@ impl fmt::Debug for Scrubber {
     }
 }
 
-/// Best effort for text that is not a usable URL: hide what sits between
-/// the first `:` of the authority (after `//`, or after the scheme when the
-/// `//` is missing) and the last `@`, and the value of every secret query
-/// parameter.
+/// Best effort for text that is not a usable URL: hide the value of every
+/// secret query parameter, then what sits between the first `:` of the
+/// authority (after `//`, or after the scheme when the `//` is missing) and
+/// the last `@`. Parameters go first: a `@` in a password parameter's value
+/// would otherwise be taken for the end of the user info, and the rest of
+/// the value shown.
 fn redact_unparsed(raw: &str) -> String {
+    let raw = redact_params(raw);
     let start = match raw.find("://") {
         Some(i) => i + 3,
         None => raw.find(':').map_or(0, |i| i + 1),
     };
-    let userinfo_hidden = match raw[start..].rfind('@').map(|i| i + start) {
+    match raw[start..].rfind('@').map(|i| i + start) {
         Some(at) => match raw[start..at].find(':') {
             Some(colon) => format!("{}{}{}", &raw[..start + colon + 1], REDACTED, &raw[at..]),
-            None => raw.to_owned(),
+            None => raw,
         },
-        None => raw.to_owned(),
-    };
-    redact_params(&userinfo_hidden)
+        None => raw,
+    }
 }
 
 /// `text` with the value of every `password=`-like parameter hidden.
@@ -283,6 +320,53 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("//"), "{text}");
+    }
+
+    /// tokio-postgres takes the user info up to the first `@`; the `url`
+    /// crate saw host `app` and no password, and showed the password.
+    #[test]
+    fn user_info_the_drivers_would_misread_is_refused_without_its_password() {
+        for raw in [
+            format!("postgres://app:#{SENTINEL}@db/app"),
+            format!("postgres://app:/{SENTINEL}@db/app"),
+            format!("postgres://app:?{SENTINEL}@db/app"),
+            format!("postgresql://app:{SENTINEL}@x@db/app"),
+            format!("mysql://root:#{SENTINEL}@db/test"),
+            format!("mariadb://root:/{SENTINEL}@db/test"),
+            format!("mysql://root:?{SENTINEL}@db/test"),
+            format!("postgres://db:5432/app?password=a@{SENTINEL}"),
+        ] {
+            let err = DatabaseUrl::parse(&raw).unwrap_err();
+            assert!(matches!(err, Error::InvalidUrl { .. }), "{raw}: {err:?}");
+            let shown = format!("{err} {err:?}");
+            assert!(!shown.contains(SENTINEL), "{shown}");
+        }
+        let err = DatabaseUrl::parse("postgres://app:#pw@db/app").unwrap_err();
+        assert!(err.to_string().contains("%23"), "{err}");
+    }
+
+    #[test]
+    fn percent_encoded_user_info_is_taken() {
+        let url = DatabaseUrl::parse(&format!("postgres://app:%23{SENTINEL}%40@db/app")).unwrap();
+        assert_eq!(url.redacted(), "postgres://app:***@db/app");
+        let s = url.scrubber();
+        assert_eq!(s.scrub(&format!("#{SENTINEL}@ was wrong")), "*** was wrong");
+    }
+
+    #[test]
+    fn keyword_value_strings_are_refused_showing_keywords_only() {
+        let raw = format!("host=db user=app password='{SENTINEL} x' dbname=app");
+        let err = DatabaseUrl::parse(&raw).unwrap_err();
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains(SENTINEL), "{shown}");
+        assert!(
+            matches!(&err, Error::InvalidUrl { url, .. } if url == "host=… user=… password=… dbname=…"),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("postgres://user:password@host"),
+            "{err}"
+        );
     }
 
     #[test]

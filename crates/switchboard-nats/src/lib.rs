@@ -8,6 +8,8 @@
 //!   local bus;
 //! - [`stream`]: the stream's settings, created or checked by both;
 //! - [`subject`]: subjects, message ids and headers;
+//! - [`witness`]: [`NatsWitness`], where an audit log's signed checkpoints
+//!   are kept apart from the log;
 //! - [`backoff`]: reconnect and retry delays;
 //! - [`error`]: the error type, [`NatsError`].
 #![forbid(unsafe_code)]
@@ -20,9 +22,11 @@ pub mod exporter;
 pub mod source;
 pub mod stream;
 pub mod subject;
+pub mod witness;
 
 pub use backoff::Backoff;
 pub use error::{NatsError, Result};
 pub use exporter::{ExporterBuilder, ExporterConfig, ExporterStats, NatsExporter, OnFull, State};
 pub use source::{NatsSource, SourceBuilder, SourceConfig, SourceState, SourceStats};
 pub use stream::{Retention, Storage, StreamSettings};
+pub use witness::NatsWitness;

@@ -3,12 +3,11 @@
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
-use switchboard_core::Verdict;
 use switchboard_core::guard::{Check, Guard, Ruling};
+use switchboard_core::{ReadOnly, Verdict};
 
 use crate::compile::{RuleSet, compile};
 use crate::error::{Result, RulesError};
@@ -31,7 +30,9 @@ struct Inner {
     /// sees one consistent set, and read without a lock on the hot path.
     rules: ArcSwap<RuleSet>,
     /// Read-only mode. Outside the rules: a reload leaves it as it is.
-    read_only: AtomicBool,
+    /// Pools that register the engine watch the switch and make the
+    /// database refuse writes too while it is on.
+    read_only: ReadOnly,
     /// Serialises reloads, so that two of them cannot both carry counters
     /// over from the same old set and one lose the other's update. Held
     /// while a file is compiled, never by a check.
@@ -69,7 +70,7 @@ impl RuleEngine {
         Ok(RuleEngine {
             inner: Arc::new(Inner {
                 name: rules.name.clone(),
-                read_only: AtomicBool::new(rules.read_only),
+                read_only: ReadOnly::new(rules.read_only),
                 rules: ArcSwap::from_pointee(rules),
                 reloading: Mutex::new(()),
             }),
@@ -125,17 +126,18 @@ impl RuleEngine {
 
     /// Turns read-only mode on or off. In read-only mode every statement
     /// that is not a read (or a misc statement such as `BEGIN` or `SET`) is
-    /// denied, and so is every statement that cannot be parsed.
+    /// denied, and so is every statement that cannot be parsed. Pools that
+    /// registered the engine also switch their connections to the
+    /// database's own read-only mode, before each connection's next use.
     pub fn set_read_only(&self, on: bool) {
-        let was = self.inner.read_only.swap(on, Ordering::AcqRel);
-        if was != on {
+        if self.inner.read_only.set(on) {
             tracing::info!(guard = %self.inner.name, read_only = on, "read-only mode switched");
         }
     }
 
     /// Whether read-only mode is on.
     pub fn is_read_only(&self) -> bool {
-        self.inner.read_only.load(Ordering::Acquire)
+        self.inner.read_only.is_on()
     }
 
     /// How many rules are in force.
@@ -185,6 +187,10 @@ impl Guard for RuleEngine {
     fn check(&self, check: &Check) -> Ruling {
         self.judge(check).into_ruling()
     }
+
+    fn read_only(&self) -> Option<ReadOnly> {
+        Some(self.inner.read_only.clone())
+    }
 }
 
 impl fmt::Debug for RuleEngine {
@@ -206,3 +212,21 @@ fn read(path: &Path) -> Result<String> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod read_only_switch {
+    use super::*;
+
+    #[test]
+    fn the_guard_offers_the_switch_it_judges_by() {
+        let engine = RuleEngine::from_toml("read_only = true").expect("valid rules");
+        let switch = Guard::read_only(&engine).expect("a rule engine has a read-only switch");
+        assert!(switch.is_on(), "the file's initial mode");
+        engine.set_read_only(false);
+        assert!(!switch.is_on(), "pools see the engine's switch");
+        switch.set(true);
+        assert!(engine.is_read_only(), "one switch, seen from both sides");
+        let clone = engine.clone();
+        assert!(Guard::read_only(&clone).expect("a switch").same(&switch));
+    }
+}

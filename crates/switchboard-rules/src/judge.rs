@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use switchboard_core::guard::{Check, Permit, Ruling};
 use switchboard_core::{StatementClass, Verdict};
+use switchboard_sql::Dialect;
 
 use crate::compile::{PARSE_ERROR, READ_ONLY, RuleSet};
 use crate::file::OnParseError;
@@ -195,11 +196,12 @@ impl RuleSet {
         }
 
         let parsed = parsed.ok();
+        let dialect = Dialect::for_backend(check.backend);
         for rule in &self.statics {
             if !rule.applies(class, labels) {
                 continue;
             }
-            if let Some(reason) = rule.violation(statement, parsed, labels, check.at)
+            if let Some(reason) = rule.violation(statement, parsed, dialect, labels, check.at)
                 && out.refuse(rule.shadow, Decider::Rule(rule.name.clone()), reason)
             {
                 return out;

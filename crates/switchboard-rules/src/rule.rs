@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use switchboard_core::class::Classification;
 use switchboard_core::guard::Statement;
 use switchboard_core::{Labels, StatementClass};
+use switchboard_sql::{Dialect, table_matches};
 
 use crate::limit::{ConcurrencyLimit, RateLimit};
 use crate::window::Window;
@@ -70,11 +71,13 @@ impl<K> Rule<K> {
 impl Rule<Test> {
     /// Why the rule denies the statement, if it does. `parsed` is `None`
     /// when the statement could not be parsed: then only the class filter
-    /// (as `misc`), the time and the length can be judged.
+    /// (as `misc`), the time and the length can be judged. `dialect` is the
+    /// statement's backend's, for comparing table names as it resolves them.
     pub(crate) fn violation(
         &self,
         statement: &Statement,
         parsed: Option<&Classification>,
+        dialect: Dialect,
         labels: &Labels,
         at: DateTime<Utc>,
     ) -> Option<String> {
@@ -86,7 +89,7 @@ impl Rule<Test> {
                 labels,
             )),
             Test::DenyTables(names) => {
-                let table = names.first_denied(&parsed?.tables)?;
+                let table = names.first_denied(&parsed?.tables, dialect)?;
                 Some(self.reason(format_args!("table {table} is denied"), labels))
             }
             Test::RequireWhere => {
@@ -190,40 +193,40 @@ impl When {
     }
 }
 
-/// The tables a `deny_tables` rule lists, lowercased.
+/// The tables a `deny_tables` rule lists, unquoted dotted names.
 ///
-/// A listed name matches a statement's table when it equals the table's
-/// last components, ignoring ASCII case: `payroll` matches `payroll`,
-/// `hr.payroll` and `db.hr.payroll`; `hr.salaries` matches `hr.salaries`
-/// and `db.hr.salaries` but not an unqualified `salaries`, whose schema
-/// the statement does not say.
+/// A listed name matches a statement's table as
+/// [`switchboard_sql::table_matches`] says: part by part from the right,
+/// ignoring case, so `payroll` matches `payroll`, `hr.payroll` and
+/// `db.hr.payroll`, and `hr.salaries` matches `hr.salaries` and
+/// `db.hr.salaries` but not an unqualified `salaries`, whose schema the
+/// statement does not say. Ignoring case is what makes the match hold on
+/// every server: the classifier reports names folded as the server folds
+/// them (PostgreSQL lower-cases unquoted names, SQLite ignores case), but
+/// MySQL's case sensitivity is the server's setting, and a deny list must
+/// rather deny PostgreSQL's `"Payroll"` along with `payroll` than miss one.
 #[derive(Debug)]
 pub(crate) struct TableNames(Box<[Box<str>]>);
 
 impl TableNames {
     pub(crate) fn new(names: Vec<String>) -> Self {
-        TableNames(
-            names
-                .into_iter()
-                .map(|n| n.to_ascii_lowercase().into_boxed_str())
-                .collect(),
-        )
+        TableNames(names.into_iter().map(String::into_boxed_str).collect())
     }
 
-    /// The first of `tables` that a listed name matches.
-    pub(crate) fn first_denied<'t>(&self, tables: &'t [String]) -> Option<&'t str> {
+    /// The first of `tables` that a listed name matches on `dialect`.
+    pub(crate) fn first_denied<'t>(
+        &self,
+        tables: &'t [String],
+        dialect: Dialect,
+    ) -> Option<&'t str> {
         tables
             .iter()
-            .find(|table| self.0.iter().any(|name| Self::matches(table, name)))
+            .find(|table| {
+                self.0
+                    .iter()
+                    .any(|name| table_matches(table, name, dialect))
+            })
             .map(String::as_str)
-    }
-
-    fn matches(table: &str, name: &str) -> bool {
-        let (table, name) = (table.as_bytes(), name.as_bytes());
-        let Some(cut) = table.len().checked_sub(name.len()) else {
-            return false;
-        };
-        table[cut..].eq_ignore_ascii_case(name) && (cut == 0 || table[cut - 1] == b'.')
     }
 }
 
@@ -234,7 +237,11 @@ mod tests {
     #[test]
     fn table_names_match_trailing_components_ignoring_case() {
         let names = TableNames::new(vec!["payroll".into(), "HR.Salaries".into()]);
-        let denied = |t: &str| names.first_denied(&[t.to_owned()]).is_some();
+        let denied = |t: &str| {
+            names
+                .first_denied(&[t.to_owned()], Dialect::Postgres)
+                .is_some()
+        };
         assert!(denied("payroll"));
         assert!(denied("PAYROLL"));
         assert!(denied("hr.payroll"));
@@ -253,7 +260,7 @@ mod tests {
     fn the_first_denied_table_is_named() {
         let names = TableNames::new(vec!["b".into(), "c".into()]);
         let tables = ["a".to_owned(), "c".to_owned(), "b".to_owned()];
-        assert_eq!(names.first_denied(&tables), Some("c"));
+        assert_eq!(names.first_denied(&tables, Dialect::Sqlite), Some("c"));
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! Parsing a SQL string once and reporting what it does.
 
-use sqlparser::parser::Parser;
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::Tokenizer;
 use switchboard_core::StatementClass;
 
 use crate::error::from_parser;
-use crate::statement;
 use crate::walk::Walk;
-use crate::{Classification, Dialect, ParseError};
+use crate::{Classification, Dialect, ParseError, lex, statement};
 
 /// Parses `sql` in `dialect` and reports what it does.
 ///
@@ -34,13 +34,21 @@ use crate::{Classification, Dialect, ParseError};
 /// # Ok::<(), switchboard_sql::ParseError>(())
 /// ```
 pub fn classify(sql: &str, dialect: Dialect) -> Result<Classification, ParseError> {
-    let statements = Parser::parse_sql(dialect.parser_dialect(), sql).map_err(from_parser)?;
+    let parser_dialect = dialect.parser_dialect();
+    let tokens = Tokenizer::new(parser_dialect, sql)
+        .tokenize_with_location()
+        .map_err(|e| from_parser(ParserError::TokenizerError(e.to_string())))?;
+    lex::check(sql, dialect, &tokens)?;
+    let statements = Parser::new(parser_dialect)
+        .with_tokens_with_locations(tokens)
+        .parse_statements()
+        .map_err(from_parser)?;
     let first = statements.first().ok_or_else(ParseError::empty)?;
     let operation = statement::operation(first);
 
     let mut walk = Walk::new(dialect);
     for statement in &statements {
-        walk.statement(statement);
+        walk.statement(statement)?;
     }
     Ok(Classification {
         class: walk.class,
@@ -76,3 +84,6 @@ fn rank(class: StatementClass) -> u8 {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod hardening;

@@ -4,10 +4,10 @@
 //! Nothing here looks inside nested statements; `walk.rs` visits those and
 //! combines what this module says about each of them.
 
-use sqlparser::ast::{CopySource, Expr, ObjectName, ObjectType, Query, SetExpr, Statement, Value};
+use sqlparser::ast::{CopySource, ObjectName, ObjectType, Query, SetExpr, Statement};
 use switchboard_core::StatementClass;
 
-use crate::tables;
+use crate::{Dialect, names};
 
 /// The class of `statement` itself, ignoring any statement nested in it.
 ///
@@ -127,8 +127,8 @@ pub(crate) fn own_class(statement: &Statement) -> StatementClass {
         // Transactions, SET/RESET (including SET ROLE), VACUUM, ANALYZE,
         // PRAGMA, USE, DISCARD, LOCK, LISTEN/NOTIFY, PREPARE/EXECUTE/CALL,
         // cursors, ATTACH, ... A PREPARE is raised to the class of the
-        // statement it prepares by the walk; EXECUTE and CALL stay Misc
-        // because the text does not say what they run.
+        // statement it prepares by the walk; EXECUTE and CALL are raised
+        // to Write by it, because the text does not say what they run.
         _ => Misc,
     }
 }
@@ -142,39 +142,10 @@ pub(crate) fn lacks_where(statement: &Statement) -> bool {
     }
 }
 
-/// Whether `statement` is an `EXPLAIN` that only plans the statement it
-/// explains: no `ANALYZE` keyword and no PostgreSQL `(ANALYZE [on])` option.
-pub(crate) fn plans_only(statement: &Statement) -> bool {
-    let Statement::Explain {
-        analyze, options, ..
-    } = statement
-    else {
-        return false;
-    };
-    let analyze_option = options.iter().flatten().any(|option| {
-        option.name.value.eq_ignore_ascii_case("analyze")
-            && !option.arg.as_ref().is_some_and(is_false)
-    });
-    !analyze && !analyze_option
-}
-
-/// Whether an option argument turns the option off (`false`, `off`, `0`).
-/// Anything unrecognised counts as on, so that a statement that may run is
-/// never taken for one that only plans.
-fn is_false(arg: &Expr) -> bool {
-    let text = match arg {
-        Expr::Value(value) => match &value.value {
-            Value::Boolean(on) => return !on,
-            Value::Number(number, _) => number.as_str(),
-            Value::SingleQuotedString(text) => text.as_str(),
-            _ => return false,
-        },
-        Expr::Identifier(ident) => ident.value.as_str(),
-        _ => return false,
-    };
-    ["false", "off", "0"]
-        .iter()
-        .any(|off| text.eq_ignore_ascii_case(off))
+/// Whether `statement` runs code its text does not show: `CALL` of a
+/// procedure, `EXECUTE` of a prepared statement. Either may write.
+pub(crate) fn runs_unseen_code(statement: &Statement) -> bool {
+    matches!(statement, Statement::Call(_) | Statement::Execute { .. })
 }
 
 /// Whether `statement` lists the objects of a schema or database
@@ -194,9 +165,14 @@ pub(crate) fn lists_schema(statement: &Statement) -> bool {
 
 /// Calls `found` with each table that `statement` names where sqlparser's
 /// visitor does not report a relation: the targets of `DROP TABLE|VIEW`,
-/// `COPY`, `RENAME TABLE` (both names), triggers, `VACUUM`, `LOCK TABLES`.
-pub(crate) fn unvisited_tables(statement: &Statement, mut found: impl FnMut(String)) {
-    let mut name = |name: &ObjectName| found(tables::render(name));
+/// `COPY`, `RENAME TABLE` (both names), triggers, `VACUUM`, `LOCK TABLES`;
+/// normalized for `dialect`.
+pub(crate) fn unvisited_tables(
+    statement: &Statement,
+    dialect: Dialect,
+    mut found: impl FnMut(String),
+) {
+    let mut name = |name: &ObjectName| found(names::render(name, dialect));
     match statement {
         Statement::Drop {
             object_type:
@@ -222,7 +198,7 @@ pub(crate) fn unvisited_tables(statement: &Statement, mut found: impl FnMut(Stri
         Statement::Vacuum(vacuum) => vacuum.table_name.iter().for_each(name),
         Statement::LockTables { tables } => {
             for table in tables {
-                found(table.table.value.clone());
+                found(names::normalize(&table.table, dialect));
             }
         }
         _ => {}

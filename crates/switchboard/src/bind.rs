@@ -15,7 +15,7 @@ use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::serialize::ToSql;
 use diesel::sql_types::HasSqlType;
 use diesel::sqlite::Sqlite;
-use switchboard_core::ParamValue;
+use switchboard_core::{ParamValue, Params};
 
 /// A boxed raw SQL query of one backend.
 pub(crate) type Boxed<DB> = BoxedSqlQuery<'static, DB, SqlQuery>;
@@ -31,6 +31,14 @@ pub trait BindValue: Send + Sync + 'static {
     /// How the value appears in events: its type, and its value only if
     /// `plain`.
     fn describe(&self, plain: bool) -> ParamValue;
+    /// The value as a server would quote it in an error message (text as
+    /// it is, a number in decimal), so that it can be scrubbed from one
+    /// ([`Error::without_values`](switchboard_core::Error::without_values));
+    /// `None` for a null, or a value with no such form (bytes). Defaults to
+    /// `None`: only the message's shapes are scrubbed then.
+    fn text(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A value of Rust type `T` bound as SQL type `ST` (what
@@ -72,6 +80,10 @@ where
         q.bind::<ST, T>(self.value.clone())
     }
 
+    fn text(&self) -> Option<String> {
+        text_of(&self.value)
+    }
+
     fn describe(&self, plain: bool) -> ParamValue {
         let sql_type = short_type_name::<ST>();
         if plain {
@@ -83,6 +95,87 @@ where
             ParamValue::Redacted { sql_type }
         }
     }
+}
+
+/// A bound value as text: text types as they are; anything else from its
+/// `Debug`, which is its plain form for numbers, booleans, dates and times
+/// (chrono), with `Some(..)` unwrapped and a quoted string unescaped.
+fn text_of<T: Debug + 'static>(value: &T) -> Option<String> {
+    let any: &dyn std::any::Any = value;
+    if let Some(s) = any.downcast_ref::<String>() {
+        return Some(s.clone());
+    }
+    if let Some(s) = any.downcast_ref::<&'static str>() {
+        return Some((*s).to_owned());
+    }
+    if let Some(s) = any.downcast_ref::<Option<String>>() {
+        return s.clone();
+    }
+    if let Some(s) = any.downcast_ref::<Option<&'static str>>() {
+        return s.map(str::to_owned);
+    }
+    from_debug(&format!("{value:?}"))
+}
+
+fn from_debug(debug: &str) -> Option<String> {
+    let inner = match debug.strip_prefix("Some(") {
+        Some(rest) => rest.strip_suffix(')')?,
+        None => debug,
+    };
+    if inner == "None" || inner.starts_with('[') {
+        return None;
+    }
+    match inner.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+        Some(quoted) => Some(unescape_debug(quoted)),
+        None => Some(inner.to_owned()),
+    }
+}
+
+/// Undoes `str`'s `Debug` escapes (`\"`, `\\`, `\n`, `\t`, `\r`, `\0`,
+/// `\'`, `\u{..}`).
+fn unescape_debug(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('0') => out.push('\0'),
+            Some('u') => {
+                let code: String = chars
+                    .by_ref()
+                    .skip_while(|&c| c == '{')
+                    .take_while(|&c| c != '}')
+                    .collect();
+                if let Some(c) = u32::from_str_radix(&code, 16).ok().and_then(char::from_u32) {
+                    out.push(c);
+                }
+            }
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// `Execute`'s binds as events and guards show them: values only if
+/// `plain`.
+pub(crate) fn describe(binds: &[Arc<dyn BindValue>], plain: bool) -> Params {
+    if binds.is_empty() {
+        return Params::none();
+    }
+    Params(
+        binds
+            .iter()
+            .map(|b| b.describe(plain))
+            .collect::<Vec<ParamValue>>()
+            .into(),
+    )
 }
 
 /// `diesel::sql_types::Nullable<diesel::sql_types::Integer>` → `Nullable<Integer>`.
@@ -114,6 +207,54 @@ mod tests {
         assert_eq!(
             short_type_name::<diesel::sql_types::Nullable<diesel::sql_types::Integer>>(),
             "Nullable<Integer>"
+        );
+    }
+
+    #[test]
+    fn values_render_as_a_server_quotes_them() {
+        use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text};
+        let text = |v: Arc<dyn BindValue>| v.text();
+        assert_eq!(
+            text(Typed::<Text, String>::boxed("a \"b\"\n\\c".into())).as_deref(),
+            Some("a \"b\"\n\\c")
+        );
+        assert_eq!(
+            text(Typed::<Text, &str>::boxed("x'y")).as_deref(),
+            Some("x'y")
+        );
+        assert_eq!(
+            text(Typed::<BigInt, i64>::boxed(-42)).as_deref(),
+            Some("-42")
+        );
+        assert_eq!(
+            text(Typed::<Double, f64>::boxed(1.5)).as_deref(),
+            Some("1.5")
+        );
+        assert_eq!(
+            text(Typed::<Bool, bool>::boxed(true)).as_deref(),
+            Some("true")
+        );
+        assert_eq!(
+            text(Typed::<Nullable<BigInt>, Option<i64>>::boxed(Some(7))).as_deref(),
+            Some("7")
+        );
+        assert_eq!(
+            text(Typed::<Nullable<BigInt>, Option<i64>>::boxed(None)),
+            None
+        );
+        assert_eq!(
+            text(Typed::<diesel::sql_types::Binary, Vec<u8>>::boxed(vec![
+                1, 2
+            ])),
+            None
+        );
+        // A string type other than String and &str goes through its Debug.
+        assert_eq!(
+            text(Typed::<Text, std::borrow::Cow<'static, str>>::boxed(
+                "é\u{301}\t".into()
+            ))
+            .as_deref(),
+            Some("é\u{301}\t")
         );
     }
 

@@ -7,14 +7,18 @@ use std::time::Duration;
 use actix::{Actor, Context, Handler, Recipient};
 use switchboard_core::{
     Backend, Bus, Check, DatabaseUrl, Delivery, Event, Filter, Flow, Guard, GuardPolicy, Guards,
-    Kind, Result,
+    Kind, ReadOnly, Result,
 };
 
+use crate::backend::DbConnection;
 use crate::backend::{backend_of, sqlite_target};
-use crate::config::{Backoff, HealthCheck, ParamPolicy, PoolConfig};
+use crate::config::{Backoff, HealthCheck, ParamPolicy, PoolConfig, ResetPolicy};
+use crate::connection::Hooks;
 use crate::handle::Switchboard;
 use crate::pool::{Manager, Warm};
 use crate::shared::Shared;
+use crate::statement::backstop::Switches;
+use futures_util::future::BoxFuture;
 
 /// A subscription made before the pool opens its first connection, so it
 /// sees `Connecting` and `Connected` too.
@@ -28,6 +32,9 @@ pub struct Builder {
     bus: Option<Bus>,
     attach: Vec<Attach>,
     guards: Guards,
+    hooks: Hooks,
+    /// Read-only switches the pool obeys (its guards' and its own).
+    read_only: Switches,
 }
 
 impl std::fmt::Debug for Builder {
@@ -40,6 +47,7 @@ impl std::fmt::Debug for Builder {
             .field("config", &self.config)
             .field("subscriptions", &self.attach.len())
             .field("guards", &self.guards)
+            .field("hooks", &self.hooks)
             .finish()
     }
 }
@@ -52,6 +60,8 @@ impl Builder {
             bus: None,
             attach: Vec::new(),
             guards: Guards::new(),
+            hooks: Hooks::default(),
+            read_only: Switches::default(),
         }
     }
 
@@ -128,6 +138,66 @@ impl Builder {
         self
     }
 
+    /// SQL run on every new connection before it is lent (and again after
+    /// a session reset, which clears what it set): `SET application_name =
+    /// 'billing'`, `SET search_path = app`, a time zone, SQLite pragmas
+    /// (they run after the pool's default pragmas, so they may override
+    /// them). Several calls run in order. A failure fails that connect
+    /// (`ConnectFailed`); a syntax or permission error is not retried.
+    pub fn on_connect_sql(mut self, sql: impl Into<String>) -> Self {
+        self.hooks.setup.sql.push(sql.into());
+        self
+    }
+
+    /// A hook run on every new connection after the `on_connect_sql`
+    /// statements (and again after a session reset), like sqlx's
+    /// `after_connect`: `|conn| Box::pin(async move { ... })`. Its error or
+    /// panic fails that connect; it is bounded by the connect timeout.
+    pub fn on_connect<F>(mut self, hook: F) -> Self
+    where
+        F: for<'c> Fn(&'c mut DbConnection) -> BoxFuture<'c, Result<()>> + Send + Sync + 'static,
+    {
+        self.hooks.setup.hooks.push(Arc::new(hook));
+        self
+    }
+
+    /// A hook asked about every connection before it is lent whole (like
+    /// SQLAlchemy's `checkout` event or sqlx's `before_acquire`):
+    /// `Ok(false)` or an error rejects it (`Closing { reason: rejected }`,
+    /// or `Invalidated` for an error) and another is tried, opened if need
+    /// be. It replaces the idle ping, and costs every checkout a round trip
+    /// to the connection actor; statements joining a pipeline already
+    /// checked are not asked again.
+    pub fn on_checkout<F>(mut self, hook: F) -> Self
+    where
+        F: for<'c> Fn(&'c mut DbConnection) -> BoxFuture<'c, Result<bool>> + Send + Sync + 'static,
+    {
+        self.hooks.checkout = Some(Arc::new(hook));
+        self
+    }
+
+    /// Marks errors that mean the connection is unusable, though the driver
+    /// did not say so (HikariCP's `SQLExceptionOverride`, SQLAlchemy's
+    /// `handle_error` with `is_disconnect`): e.g. a proxy's failover error.
+    /// Such an error becomes `Error::ConnectionLost`: the connection is
+    /// invalidated and replaced, and a statement marked `retryable` is sent
+    /// again on another connection.
+    pub fn treat_as_disconnect(
+        mut self,
+        hook: impl Fn(&switchboard_core::Error) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.disconnect = Some(Arc::new(hook));
+        self
+    }
+
+    /// What is reset on a connection handed back with a transaction open or
+    /// its session changed; see [`ResetPolicy`]. Default
+    /// [`ResetPolicy::Session`].
+    pub fn reset_on_return(mut self, policy: ResetPolicy) -> Self {
+        self.config.reset = policy;
+        self
+    }
+
     /// How long one connect attempt may take (default 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.config.connect_timeout = timeout;
@@ -156,7 +226,9 @@ impl Builder {
     }
 
     /// Publishes on an existing bus (shared by several pools) instead of a
-    /// bus of its own.
+    /// bus of its own. When the last pool publishing on it has shut down,
+    /// the bus ends its subscriptions ([`Bus::close`]): to hand subscribers
+    /// over to a new pool, start the new one before shutting the old down.
     pub fn bus(mut self, bus: Bus) -> Self {
         self.bus = Some(bus);
         self
@@ -237,16 +309,34 @@ impl Builder {
     /// the guards added before it. It fails closed (a panic denies the work)
     /// and may not rewrite; see [`guard_with`](Self::guard_with).
     ///
-    /// Guards see `Execute` and `Load` statements. Statements a `Transaction`
-    /// or `Interact` closure issues through diesel are reported in events but
-    /// not guarded: diesel runs them without asking.
+    /// Guards see every statement: `Execute` and `Load` messages, and every
+    /// statement a `Transaction` or `Interact` closure sends through its
+    /// connection. A guard with a read-only mode ([`Guard::read_only`], the
+    /// rule engine's) also switches the pool's connections to the
+    /// database's own read-only mode while it is on; see
+    /// [`read_only`](Self::read_only).
     pub fn guard(self, guard: impl Guard) -> Self {
         self.guard_with(guard, GuardPolicy::default())
     }
 
     /// Adds an inline guard with its own policy (fail open, may rewrite).
     pub fn guard_with(mut self, guard: impl Guard, policy: GuardPolicy) -> Self {
+        if let Some(switch) = guard.read_only() {
+            self.read_only.add(switch);
+        }
         self.guards = self.guards.inline(guard, policy);
+        self
+    }
+
+    /// Obeys a read-only switch: while it is on, every connection runs in
+    /// the database's own read-only mode (PostgreSQL
+    /// `default_transaction_read_only`, MySQL/MariaDB `SET SESSION
+    /// TRANSACTION READ ONLY`, SQLite `PRAGMA query_only`), switched before
+    /// its next use after each change, and statements that would turn that
+    /// off are refused. Inline guards with a read-only mode (the rule
+    /// engine) are obeyed without this.
+    pub fn read_only(mut self, switch: ReadOnly) -> Self {
+        self.read_only.add(switch);
         self
     }
 
@@ -275,14 +365,24 @@ impl Builder {
         for attach in self.attach {
             attach(&bus, &self.config.name)?;
         }
-        let shared = Arc::new(Shared::new(
-            self.config,
-            url,
-            backend,
-            sqlite_path,
-            bus,
-            self.guards,
-        ));
+        let shared = Arc::new(
+            Shared::new(
+                self.config,
+                url,
+                backend,
+                sqlite_path,
+                bus,
+                self.guards,
+                self.hooks,
+            )
+            .with_read_only(self.read_only),
+        );
+        shared
+            .events
+            .emit(switchboard_core::EventKind::PoolStarted {
+                min: shared.config.min_size,
+                max: shared.config.max_size,
+            });
         let handle = Switchboard::new(Manager::new(shared.clone()).start(), shared);
         let warmed = handle
             .send(Warm)

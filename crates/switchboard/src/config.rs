@@ -72,6 +72,39 @@ impl Backoff {
     }
 }
 
+/// What is reset on a connection handed back before the pool lends it
+/// again, when its holder left something behind. See the README's "Clean
+/// hand-back" section for what each backend does.
+///
+/// What a connection owes is tracked per statement, by classifying every
+/// statement it ran since it was lent (messages and closures alike): a
+/// transaction begun and not ended, or a statement that may change session
+/// state (`SET`, `PREPARE`, `LISTEN`, `DECLARE`, temporary tables,
+/// `set_config()`, session advisory locks, MySQL `@variables`, any SQL the
+/// classifier cannot parse). A connection that owes nothing is handed on
+/// at no cost.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ResetPolicy {
+    /// Roll back an open transaction; leave session state as it is.
+    Rollback,
+    /// Roll back, and clear session state: PostgreSQL settings, roles,
+    /// temporary tables, SQL-level prepared statements, cursors,
+    /// listeners and advisory locks (`DISCARD ALL` without dropping the
+    /// driver's own prepared statements); SQLite temporary objects and
+    /// attached databases; MySQL/MariaDB by replacing the connection. The
+    /// pool's connection setup runs again after it. The default.
+    #[default]
+    Session,
+    /// Roll back, then run this SQL.
+    Custom(String),
+    /// Roll back an open transaction only (a transaction is never left
+    /// open for the next caller); session state stays, for the next
+    /// holder to inherit. For pools whose callers share one session setup
+    /// on purpose.
+    None,
+}
+
 /// How a pool behaves. Every field has a default; see [`PoolConfig::default`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -133,6 +166,9 @@ pub struct PoolConfig {
     /// transactions, closures and other backends always have their
     /// connection to themselves. Default 8; 1 turns pipelining off.
     pub pipeline: usize,
+    /// What is reset on a connection handed back with a transaction open or
+    /// its session changed. Default [`ResetPolicy::Session`].
+    pub reset: ResetPolicy,
 }
 
 impl Default for PoolConfig {
@@ -154,6 +190,7 @@ impl Default for PoolConfig {
             connect_timeout: Duration::from_secs(10),
             fail_fast: false,
             pipeline: 8,
+            reset: ResetPolicy::Session,
         }
     }
 }

@@ -11,7 +11,7 @@ use switchboard_core::{
 use crate::builder::Builder;
 use crate::lease::Lease;
 use crate::messages::{Checkout, Request, Shutdown};
-use crate::pool::{Manager, Status};
+use crate::pool::{Manager, Recycle, Status};
 use crate::shared::{PoolStats, Shared};
 use switchboard_core::status::PoolStatus;
 
@@ -91,7 +91,11 @@ impl Switchboard {
         self.addr.send(checkout).await.map_err(|_| self.gone())?
     }
 
-    /// Drains and stops the manager; see [`Shutdown`].
+    /// Drains and stops the manager; see [`Shutdown`]. Then every
+    /// subscription of the pool's bus ends, once it has received what was
+    /// queued for it (channels disconnect, `listen` threads return, actor
+    /// subscribers are let go), unless another pool still running shares
+    /// the bus ([`Bus::close`], [`Bus::attach_pool`]).
     pub async fn shutdown(&self) -> Result<()> {
         self.shared
             .closed
@@ -101,6 +105,16 @@ impl Switchboard {
             // Already stopped: nothing left to drain.
             Err(_) => Ok(()),
         }
+    }
+
+    /// Replaces every connection without stopping the pool (HikariCP's
+    /// `softEvictConnections`): idle ones are closed now, lent ones when
+    /// they come back (`Closing { reason: recycled }`), and new ones open
+    /// as callers need them. No caller fails for it. Use it after a
+    /// failover, a password rotation or a schema change that cached plans
+    /// must not outlive. During shutdown: `Error::ShuttingDown`.
+    pub async fn recycle(&self) -> Result<()> {
+        self.addr.send(Recycle).await.map_err(|_| self.gone())?
     }
 
     /// The manager's address.
@@ -184,7 +198,10 @@ impl Switchboard {
             .subscribe_supervised(name, factory, filter, delivery)
     }
 
-    /// A crossbeam channel of events for code on plain threads.
+    /// A crossbeam channel of events for code on plain threads. It
+    /// disconnects once the pool has shut down and the events queued before
+    /// were sent (or on [`unsubscribe`](Self::unsubscribe) with the
+    /// receiver's [`EventReceiver::id`]), so `for event in rx.iter()` ends.
     pub fn subscribe_channel(
         &self,
         name: &str,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use actix::{Addr, WeakAddr};
 use switchboard_core::{ActorRole, ConnectionId, Error, Labels, Phase, Result};
 
-use crate::connection::{ConnectionActor, Mode, Released, Return, Task};
+use crate::connection::{ConnectionActor, Deadline, Mode, Released, Return, Task};
 use crate::messages::{Request, Work};
 use crate::pool::Manager;
 use crate::pool::state::{Place, Release};
@@ -75,6 +75,8 @@ pub struct Lease {
     id: ConnectionId,
     addr: Addr<ConnectionActor>,
     labels: Labels,
+    /// Throw the connection away when the lease ends.
+    discard: bool,
 }
 
 impl std::fmt::Debug for Lease {
@@ -87,7 +89,19 @@ impl std::fmt::Debug for Lease {
 
 impl Lease {
     pub(crate) fn new(id: ConnectionId, addr: Addr<ConnectionActor>, labels: Labels) -> Self {
-        Lease { id, addr, labels }
+        Lease {
+            id,
+            addr,
+            labels,
+            discard: false,
+        }
+    }
+
+    /// Ends the lease and throws its connection away instead of returning
+    /// it (`Invalidated`, `CheckedIn`, `Closing`, `Closed`; the pool opens
+    /// another as needed): for a session tainted in a way no reset covers.
+    pub fn invalidate(mut self) {
+        self.discard = true;
     }
 
     /// The leased connection.
@@ -103,7 +117,7 @@ impl Lease {
             .labels
             .iter()
             .fold(self.labels.clone(), |l, (k, v)| l.with(k, v));
-        let deadline = opts.timeout.map(|t| std::time::Instant::now() + t);
+        let deadline = Deadline::of(std::time::Instant::now(), opts.timeout);
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.addr
             .do_send(Task::new(job, Mode::Lease, labels, deadline).answering(tx));
@@ -113,7 +127,7 @@ impl Lease {
                 .await
                 .map_err(|_| Error::Timeout {
                     after,
-                    phase: Phase::Statement,
+                    phase: Phase::Request,
                 })?
                 .unwrap_or_else(|_| Err(gone())),
             None => rx.await.unwrap_or_else(|_| Err(gone())),
@@ -123,6 +137,8 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        self.addr.do_send(Return);
+        self.addr.do_send(Return {
+            discard: self.discard,
+        });
     }
 }

@@ -13,6 +13,8 @@
 //! - [`lease`]: a connection borrowed for a session;
 //! - [`config`]: pool configuration and its defaults;
 //! - [`backend`]: PostgreSQL, MySQL/MariaDB and SQLite behind [`DbConnection`];
+//! - [`guarded`]: the connection closures get, every statement guarded;
+//!   transaction options and savepoints;
 //! - `pool` (the Manager actor and its decisions) and `connection`: the
 //!   actors;
 //! - [`guard`]: guards that may veto a connect or a statement
@@ -26,6 +28,7 @@ mod bind;
 pub mod builder;
 pub mod config;
 mod connection;
+pub mod guarded;
 pub mod handle;
 pub mod lease;
 mod listen;
@@ -39,16 +42,18 @@ mod timings;
 pub use backend::DbConnection;
 pub use bind::{BindValue, Typed};
 pub use builder::Builder;
-pub use config::{Backoff, HealthCheck, ParamPolicy, PoolConfig};
+pub use config::{Backoff, HealthCheck, ParamPolicy, PoolConfig, ResetPolicy};
+pub use connection::{CheckoutHook, DisconnectHook, SetupHook};
 /// diesel, re-exported so user code builds queries with the same version.
 pub use diesel;
 /// diesel-async, re-exported for `Interact` and `Transaction` closures.
 pub use diesel_async;
+pub use guarded::{Guarded, Isolation, TxOptions};
 pub use handle::Switchboard;
 pub use lease::Lease;
 pub use load::LoadAny;
 pub use messages::{Checkout, Execute, Interact, Load, Opts, Request, Shutdown, Transaction};
-pub use pool::{Dispatched, Manager, Status};
+pub use pool::{Dispatched, Manager, Recycle, Status};
 pub use shared::PoolStats;
 /// Guards: asked before every connect and statement, able to veto.
 pub use switchboard_core::guard;
@@ -56,7 +61,8 @@ pub use switchboard_core::status::{
     ConnectionState, ConnectionStatus, CurrentStatement, PoolStatus,
 };
 pub use switchboard_core::{
-    Backend, Bus, Check, CloseReason, ConnectionId, DbErrorKind, Delivery, Error, ErrorInfo, Event,
-    EventKind, EventReceiver, Filter, Flow, Guard, GuardPolicy, Kind, Labels, Meta, Origin,
-    ParamValue, Params, Result, Ruling, StatementClass, SubscriptionId, SubscriptionStats, Verdict,
+    ActorRole, Backend, Bus, Check, CloseReason, ConnectionId, DbErrorKind, Delivery, Error,
+    ErrorInfo, Event, EventKind, EventReceiver, Filter, Flow, Guard, GuardPolicy, Kind, Labels,
+    Meta, Origin, ParamValue, Params, Phase, ReadOnly, ResetScope, Result, RollbackReason, Ruling,
+    StatementClass, SubscriptionId, SubscriptionStats, Verdict,
 };

@@ -11,6 +11,7 @@
 //! | `checkout` / `checkin` | `CheckedOut` / `CheckedIn` |
 //! | `handle_error` | `ExecuteFailed` |
 //! | `begin` / `commit` / `rollback` | `TxBegin` / `TxCommit` / `TxRollback` |
+//! | `savepoint` / `release_savepoint` / `rollback_savepoint` | `Savepoint` / `SavepointReleased` / `SavepointRolledBack` |
 //! | `invalidate` | `Invalidated` |
 
 use switchboard_core::{Bus, Delivery, Error, Event, Filter, Flow, Kind, Result, SubscriptionId};
@@ -29,7 +30,7 @@ pub(crate) fn kind_named(name: &str) -> Result<Kind> {
         Error::Config(format!(
             "unknown event name {name:?}; use before_connect, after_connect, before_execute, \
              after_execute, before_close, after_close, checkout, checkin, handle_error, begin, \
-             commit, rollback or invalidate"
+             commit, rollback, savepoint, release_savepoint, rollback_savepoint or invalidate"
         ))
     })
 }

@@ -13,8 +13,10 @@ use switchboard_core::{Labels, Result};
 
 use crate::backend::DbConnection;
 use crate::bind::{BindValue, Typed};
-use crate::connection::{Job, Session};
+use crate::connection::{Job, Session, reset};
+use crate::guarded::{Isolation, TxOptions};
 use crate::load::LoadAny;
+use crate::shared::Shared;
 
 /// Labels and timeout of one message.
 #[derive(Debug, Clone, Default)]
@@ -96,6 +98,32 @@ pub trait Request: Send + 'static {
         Self: Sized,
     {
         None
+    }
+}
+
+/// How the manager may place a message: whether it may share a PostgreSQL
+/// connection with other callers' statements (pipelining).
+pub(crate) trait Placement {
+    /// Whether it is one autocommit statement that leaves nothing behind on
+    /// its session (no transaction, no session state; see
+    /// `connection::reset`): only such statements may share a connection,
+    /// or one caller's `SET` would reach the others.
+    fn shareable(&self, shared: &Shared) -> bool;
+}
+
+impl Placement for Execute {
+    fn shareable(&self, shared: &Shared) -> bool {
+        let classified = shared.classifier.classify(&self.sql, shared.dialect);
+        reset::effect(&self.sql, &classified).is_neutral()
+    }
+}
+
+impl<Q: LoadAny<U>, U> Placement for Load<Q, U> {
+    fn shareable(&self, shared: &Shared) -> bool {
+        match shared.load_sql(&self.query) {
+            Ok((sql, classified, _)) => reset::effect(&sql, &classified).is_neutral(),
+            Err(_) => false,
+        }
     }
 }
 
@@ -349,6 +377,12 @@ macro_rules! closure_message {
             type Result = Result<T>;
         }
 
+        impl<F, T> Placement for $name<F, T> {
+            fn shareable(&self, _: &Shared) -> bool {
+                false
+            }
+        }
+
         impl<F, T> Request for $name<F, T>
         where
             F: AsyncFnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
@@ -364,26 +398,108 @@ macro_rules! closure_message {
     };
 }
 
-closure_message!(
-    /// A closure run inside a transaction on one connection: committed when
-    /// it returns `Ok`, rolled back when it returns `Err`. Emits `TxBegin`
-    /// and `TxCommit`/`TxRollback`; statements the closure runs are reported
-    /// through diesel's instrumentation.
-    ///
-    /// ```ignore
-    /// let n = manager.send(Transaction::new(async |conn: &mut DbConnection| {
-    ///     conn.execute(Execute::sql("INSERT INTO t VALUES (1)")).await
-    /// })).await??;
-    /// ```
-    Transaction,
-    transaction,
-    "inside a transaction"
-);
+/// A closure run inside a transaction on one connection: committed when
+/// it returns `Ok`, rolled back when it returns `Err` (a statement a guard
+/// denied included, once the closure `?`s it). Emits `TxBegin` and
+/// `TxCommit`/`TxRollback`; every statement the closure sends is guarded
+/// and reported like an `Execute` (origin `closure`).
+///
+/// How it begins is configurable: [`isolation`](Self::isolation),
+/// [`read_only`](Self::read_only), [`deferrable`](Self::deferrable) (see
+/// [`TxOptions`]); inside it, [`DbConnection::savepoint`] nests.
+///
+/// ```ignore
+/// let n = manager.send(Transaction::new(async |conn: &mut DbConnection| {
+///     conn.execute(Execute::sql("INSERT INTO t VALUES (1)")).await
+/// }).isolation(Isolation::Serializable)).await??;
+/// ```
+#[must_use]
+pub struct Transaction<F, T> {
+    f: F,
+    options: TxOptions,
+    opts: Opts,
+    _out: PhantomData<fn() -> T>,
+}
+
+impl<F, T> Transaction<F, T>
+where
+    F: AsyncFnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    /// A message running `f` inside a transaction.
+    pub fn new(f: F) -> Self {
+        Transaction {
+            f,
+            options: TxOptions::default(),
+            opts: Opts::default(),
+            _out: PhantomData,
+        }
+    }
+
+    /// Begins the transaction at this isolation level.
+    pub fn isolation(mut self, level: Isolation) -> Self {
+        self.options.isolation = Some(level);
+        self
+    }
+
+    /// Begins a read-only transaction: the database refuses its writes.
+    pub fn read_only(mut self) -> Self {
+        self.options.read_only = true;
+        self
+    }
+
+    /// Begins a deferrable transaction (PostgreSQL; with serializable and
+    /// read only it never fails with a serialization error). Refused with
+    /// `Error::Config` on other backends.
+    pub fn deferrable(mut self) -> Self {
+        self.options.deferrable = true;
+        self
+    }
+
+    /// Replaces all the options of how the transaction begins.
+    pub fn options(mut self, options: TxOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    opts_methods!();
+}
+
+impl<F, T> std::fmt::Debug for Transaction<F, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("options", &self.options)
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, T> Placement for Transaction<F, T> {
+    fn shareable(&self, _: &Shared) -> bool {
+        false
+    }
+}
+
+impl<F, T: 'static> actix::Message for Transaction<F, T> {
+    type Result = Result<T>;
+}
+
+impl<F, T> Request for Transaction<F, T>
+where
+    F: AsyncFnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    type Output = T;
+    fn into_work(self) -> (Work<T>, Opts) {
+        let (f, options) = (self.f, self.options);
+        let job: Job<T> = Box::new(move |s: &mut Session| Box::pin(s.transaction(options, f)));
+        (Work(job), self.opts)
+    }
+}
 
 closure_message!(
-    /// A closure given the connection for anything else. Its statements are
-    /// reported through diesel's instrumentation (`Executing`/`Executed`
-    /// with origin `closure`).
+    /// A closure given the connection for anything else. Every statement it
+    /// sends is guarded and reported like an `Execute` (origin `closure`).
     Interact,
     interact,
     "with the connection"

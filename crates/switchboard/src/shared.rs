@@ -5,13 +5,22 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use switchboard_core::bus::PoolAttachment;
 use switchboard_core::redact::Scrubber;
-use switchboard_core::{Backend, Bus, Classified, DatabaseUrl, Error, Guards, Result};
+use switchboard_core::{
+    Backend, Bus, Classified, DatabaseUrl, Emitter, Error, Guards, Params, Result,
+};
 use switchboard_sql::{Classifier, Dialect};
 
-use crate::config::PoolConfig;
+use crate::config::{ParamPolicy, PoolConfig};
+use crate::connection::Hooks;
 use crate::load::LoadAny;
 use crate::timings::Timings;
+use crate::statement::backstop::Switches;
+
+/// A `Load` query's SQL text, its classification and its parameters as
+/// guards and events show them.
+pub(crate) type LoadSql = (Arc<str>, Classified, Params);
 
 /// Read-only facts and shared counters of one pool.
 pub(crate) struct Shared {
@@ -24,12 +33,22 @@ pub(crate) struct Shared {
     pub(crate) bus: Bus,
     /// Asked before every connect and statement.
     pub(crate) guards: Guards,
+    /// Connection setup, checkout and disconnect hooks.
+    pub(crate) hooks: Hooks,
+    /// Publishes the pool's own events (no connection).
+    pub(crate) events: Emitter,
+    /// The pool on its bus: released once the pool has drained, or when
+    /// the last holder of this state goes; the last pool to leave a bus
+    /// ends its subscriptions (channels disconnect, subscriber threads and
+    /// actors are let go).
+    pub(crate) attachment: PoolAttachment,
     /// Statement classification, cached by SQL text.
     pub(crate) classifier: Classifier,
-    /// The SQL text and classification of `Load` queries whose text depends
-    /// on their type alone, by [`LoadAny::sql_key`]: built once, not per
-    /// statement.
-    pub(crate) load_sql: parking_lot::RwLock<HashMap<TypeId, (Arc<str>, Classified)>>,
+    /// The SQL text, classification and (redacted) parameters of `Load`
+    /// queries whose text depends on their type alone, by
+    /// [`LoadAny::sql_key`]: built once, not per statement. (A type fixes
+    /// its binds' types too; values are never cached.)
+    pub(crate) load_sql: parking_lot::RwLock<HashMap<TypeId, LoadSql>>,
     pub(crate) dialect: Dialect,
     pub(crate) scrubber: Scrubber,
     pub(crate) stats: Counters,
@@ -41,6 +60,9 @@ pub(crate) struct Shared {
     /// How long statements take, as connections measure them: the
     /// manager pipelines only statements known to be fast.
     pub(crate) timings: Timings,
+    /// The read-only switches the pool obeys (its guards' and the
+    /// builder's): while one is on, the database refuses writes too.
+    pub(crate) read_only: Switches,
 }
 
 /// The state of a connect outage, for callers' `Unreachable` errors.
@@ -60,9 +82,13 @@ impl Shared {
         sqlite_path: Option<String>,
         bus: Bus,
         guards: Guards,
+        hooks: Hooks,
     ) -> Self {
+        let pool: Arc<str> = Arc::from(config.name.as_str());
         Shared {
-            pool: Arc::from(config.name.as_str()),
+            events: Emitter::for_pool(bus.clone(), pool.clone(), backend),
+            attachment: bus.attach_pool(),
+            pool,
             classifier: Classifier::new(config.classifier_cache),
             load_sql: Default::default(),
             dialect: Dialect::for_backend(backend),
@@ -73,35 +99,79 @@ impl Shared {
             sqlite_path,
             bus,
             guards,
+            hooks,
             stats: Counters::default(),
             outage: Default::default(),
             closed: Default::default(),
             timings: Timings::default(),
+            read_only: Switches::default(),
         }
     }
 
-    /// The SQL text of a `Load` query and its classification, from the
-    /// cache when the text depends on the query's type alone.
-    pub(crate) fn load_sql<Q: LoadAny<U>, U>(&self, query: &Q) -> Result<(Arc<str>, Classified)> {
-        let key = query.sql_key(self.backend);
+    /// The same shared state, obeying `switches`.
+    pub(crate) fn with_read_only(mut self, switches: Switches) -> Self {
+        self.read_only = switches;
+        self
+    }
+
+    /// The SQL text of a `Load` query, its classification and parameters,
+    /// from the cache when the text depends on the query's type alone (and
+    /// values are not shown).
+    pub(crate) fn load_sql<Q: LoadAny<U>, U>(&self, query: &Q) -> Result<LoadSql> {
+        let plain = self.config.params == ParamPolicy::Plain;
+        self.typed_sql(query.sql_key(self.backend), || {
+            Ok((
+                query.sql_for(self.backend)?,
+                query.params_for(self.backend, plain)?,
+            ))
+        })
+    }
+
+    /// The SQL text, classification and parameters of a typed query: from
+    /// the cache when `key` names its type (whose text, and whose binds'
+    /// types, depend on the type alone) and values are not shown; else
+    /// from `make` (text and parameters), classified, and cached when
+    /// `key` allows.
+    pub(crate) fn typed_sql(
+        &self,
+        key: Option<TypeId>,
+        make: impl FnOnce() -> diesel::QueryResult<(String, Params)>,
+    ) -> Result<LoadSql> {
+        let key = key.filter(|_| self.config.params != ParamPolicy::Plain);
         if let Some(hit) = key.and_then(|k| self.load_sql.read().get(&k).cloned()) {
             return Ok(hit);
         }
-        let sql: Arc<str> = query.sql_for(self.backend).map_err(Error::from)?.into();
+        let (sql, params) = make().map_err(Error::from)?;
+        let sql: Arc<str> = sql.into();
         let classified = self.classifier.classify(&sql, self.dialect);
         if let Some(key) = key {
             let mut cache = self.load_sql.write();
             // Bounded like the classifier: past it, texts are built per use.
             if cache.len() < self.config.classifier_cache {
-                cache.insert(key, (sql.clone(), classified.clone()));
+                cache.insert(key, (sql.clone(), classified.clone(), params.clone()));
             }
         }
-        Ok((sql, classified))
+        Ok((sql, classified, params))
     }
 
-    /// A driver error as the secret-free [`Error`] callers and events get.
+    /// A driver error as the secret-free [`Error`] callers and events get:
+    /// the server's own codes, no password, and (unless the pool shows bind
+    /// values) none of the row values servers quote in their messages.
     pub(crate) fn db_error(&self, err: &diesel::result::Error) -> Error {
-        self.scrub(Error::from(err))
+        self.redact_values(
+            self.scrub(Error::from_diesel(err, self.backend)),
+            &[] as &[&str],
+        )
+    }
+
+    /// Under [`ParamPolicy::Redacted`], `err` without `values` (a
+    /// statement's binds as text) and the row values the server's message
+    /// quotes.
+    pub(crate) fn redact_values<S: AsRef<str>>(&self, err: Error, values: &[S]) -> Error {
+        match self.config.params {
+            ParamPolicy::Redacted => err.without_values(values),
+            _ => err,
+        }
     }
 
     /// Removes any secret from the text an error carries.

@@ -6,6 +6,7 @@ mod durability;
 mod lines;
 mod records;
 mod restart;
+mod signed;
 mod strict;
 mod tamper;
 
@@ -176,14 +177,9 @@ pub(crate) fn lines(dir: &Path) -> Vec<Vec<u8>> {
     out
 }
 
+/// The log files `audit.NNNNNN.jsonl` in `dir`, in chain order.
 pub(crate) fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .collect();
-    files.sort();
-    files
+    crate::files(dir, "audit").unwrap()
 }
 
 /// A log with `n` write statements recorded and closed; returns its files.

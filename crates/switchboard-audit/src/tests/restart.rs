@@ -20,9 +20,10 @@ fn reopening_continues_the_chain_in_the_same_file() {
 }
 
 #[test]
-fn after_a_torn_tail_the_chain_continues_in_a_new_file() {
+fn after_a_torn_tail_the_torn_bytes_are_moved_aside_and_the_chain_continues() {
     let dir = TempDir::new("torn-restart");
     let first = written_log(&dir, 3, AuditLog::builder(dir.path()));
+    let clean = std::fs::read(&first[0]).unwrap();
     let mut f = std::fs::OpenOptions::new()
         .append(true)
         .open(&first[0])
@@ -30,16 +31,32 @@ fn after_a_torn_tail_the_chain_continues_in_a_new_file() {
     f.write_all(b"{\"n\":6,\"prev\":\"0123").unwrap();
     drop(f);
     let files = written_log(&dir, 2, AuditLog::builder(dir.path()));
-    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(files.len(), 1, "{files:?}");
     let report = verify(&files).unwrap();
     assert_eq!(report.records, 10);
-    assert_eq!(report.torn.len(), 1);
-    assert_eq!(report.torn[0].file, files[0]);
-    // The torn bytes are left as they were.
-    assert!(
-        std::fs::read(&files[0])
-            .unwrap()
-            .ends_with(b"\"prev\":\"0123")
+    assert!(report.torn.is_empty(), "no torn bytes stay in the log");
+    assert!(std::fs::read(&files[0]).unwrap().starts_with(&clean));
+    // The torn bytes are kept, beside the log.
+    let aside = dir
+        .path()
+        .join(format!("audit.000001.{}.torn", clean.len()));
+    assert_eq!(std::fs::read(aside).unwrap(), b"{\"n\":6,\"prev\":\"0123");
+}
+
+#[test]
+fn a_complete_record_without_its_newline_stops_the_log_from_opening() {
+    let dir = TempDir::new("unterminated");
+    let files = written_log(&dir, 2, AuditLog::builder(dir.path()));
+    let mut bytes = std::fs::read(&files[0]).unwrap();
+    bytes.pop();
+    std::fs::write(&files[0], &bytes).unwrap();
+    let err = AuditLog::builder(dir.path()).open().unwrap_err();
+    assert!(matches!(err, AuditError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("without its newline"), "{err}");
+    assert_eq!(
+        std::fs::read(&files[0]).unwrap(),
+        bytes,
+        "nothing was moved"
     );
 }
 

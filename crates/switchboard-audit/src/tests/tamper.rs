@@ -29,7 +29,7 @@ fn write_lines(file: &PathBuf, lines: &[Vec<u8>]) {
     std::fs::write(file, lines.concat()).unwrap();
 }
 
-fn broken_at(files: &[PathBuf]) -> (u64, Problem) {
+fn broken_at<P: AsRef<std::path::Path>>(files: &[P]) -> (u64, Problem) {
     match verify(files) {
         Err(VerifyError::Broken(b)) => (b.line, b.problem),
         other => panic!("expected a broken chain, got {other:?}"),
@@ -130,7 +130,7 @@ fn deleting_the_first_record_fails_unless_the_chain_may_start_late() {
             found: 1
         }
     ));
-    let partial = VerifyOptions { partial: true };
+    let partial = VerifyOptions::default().allow_partial(true);
     assert_eq!(verify_with(&[file], partial).unwrap().records, 5);
 }
 
@@ -174,6 +174,60 @@ fn a_torn_tail_is_reported_apart_from_tampering() {
     assert_eq!(report.torn[0].line, 9);
     assert_eq!(report.torn[0].bytes, 17);
     assert!(report.to_string().contains("torn tail"), "{report}");
+    assert!(
+        report.to_string().contains("\nunanchored: no key given"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_line_without_newline_is_tampering_unless_it_ends_the_newest_file() {
+    let dir = TempDir::new("no-newline");
+    let files = written_log(
+        &dir,
+        20,
+        AuditLog::builder(dir.path()).rotate_at_size(2_000),
+    );
+    assert!(files.len() > 2);
+    // A torn-looking end of an older file.
+    let mut bytes = std::fs::read(&files[0]).unwrap();
+    bytes.extend_from_slice(b"{\"n\":99,\"prev\":\"ab");
+    std::fs::write(&files[0], &bytes).unwrap();
+    let (_, problem) = broken_at(&files);
+    assert_eq!(problem, Problem::MissingNewline);
+}
+
+#[test]
+fn a_complete_record_without_newline_is_tampering_even_at_the_end() {
+    let (_dir, file) = one_file("unterminated", 3);
+    // The last record's newline removed: an edit of the last record, or a
+    // forged one appended without its newline, reads the same.
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes.pop();
+    std::fs::write(&file, &bytes).unwrap();
+    assert_eq!(broken_at(&[&file]), (6, Problem::UnterminatedRecord));
+
+    // A sealed, correctly chained record in the middle, newline missing.
+    let mut lines = read_lines(&file);
+    lines.last_mut().unwrap().push(b'\n');
+    let mut forged = lines.remove(3);
+    forged.pop();
+    lines.insert(3, forged);
+    write_lines(&file, &lines);
+    let (line, _) = broken_at(&[&file]);
+    assert_eq!(line, 4, "the forged line and the next read as one");
+}
+
+#[test]
+fn an_upper_case_hash_is_an_edit() {
+    let (_dir, file) = one_file("upper", 3);
+    let mut lines = read_lines(&file);
+    let text = String::from_utf8(lines[2].clone()).unwrap();
+    let at = text.rfind("\"hash\":\"").unwrap() + 8;
+    lines[2] = format!("{}{}", &text[..at], text[at..].to_uppercase()).into_bytes();
+    assert_ne!(lines[2], text.as_bytes());
+    write_lines(&file, &lines);
+    assert_eq!(broken_at(&[&file]), (3, Problem::NotCanonical));
 }
 
 #[test]

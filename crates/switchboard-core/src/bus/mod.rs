@@ -9,6 +9,7 @@
 //! subscriptions push back on publishers through [`Bus::ready`], which a
 //! connection awaits before it runs a statement.
 
+mod close;
 mod feed;
 mod gate;
 mod pump;
@@ -25,8 +26,9 @@ use crossbeam_queue::ArrayQueue;
 use crate::error::{Error, Result};
 use crate::event::{Event, EventKind, Meta, Spare};
 use crate::filter::Filter;
+pub use close::PoolAttachment;
 pub use gate::Gate;
-pub use pump::{EventReceiver, Flow};
+pub use pump::{EventReceiver, Flow, MAX_REDELIVERIES};
 use queue::Queue;
 
 /// How a subscription receives events when it falls behind.
@@ -156,6 +158,9 @@ struct Inner {
     /// bus that has none.
     lossless: AtomicUsize,
     next_id: AtomicU64,
+    /// Pools publishing on this bus ([`Bus::attach_pool`]); the last to
+    /// leave closes it.
+    pools: AtomicUsize,
     /// Allocations of events the subscriber threads were last to let go,
     /// for the next events: a subscriber thread freeing what a publisher
     /// allocated takes the allocator's lock of the publisher's arena
@@ -195,6 +200,7 @@ impl Bus {
                 gates: ArcSwap::from_pointee(Vec::new()),
                 lossless: AtomicUsize::new(0),
                 next_id: AtomicU64::new(1),
+                pools: AtomicUsize::new(0),
                 spares: ArrayQueue::new(SPARES),
             }),
         }
@@ -382,8 +388,8 @@ impl Bus {
         sub
     }
 
-    /// Drops the subscription from the list after its pump found the
-    /// subscriber gone.
+    /// Drops the subscription from the list after its pump ended: the
+    /// subscriber was gone, or everything was delivered after a close.
     fn remove_dead(&self, id: SubscriptionId) {
         self.unsubscribe(id);
     }

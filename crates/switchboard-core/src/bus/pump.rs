@@ -72,7 +72,9 @@ impl Bus {
         let sub = self.add(name, filter, delivery);
         let id = sub.id;
         let bus = self.clone();
-        // Ends when the queue closes (unsubscribe) or the recipient is gone.
+        // Ends when the queue closes (unsubscribe, or the bus closed and
+        // everything was delivered) or the recipient is gone; the recipient
+        // goes with it.
         actix::spawn(async move {
             // Taken from the queue, delivered from here; swapped with the
             // queue's buffer on every take.
@@ -102,6 +104,7 @@ impl Bus {
                     sub.queue.ack_taken(run);
                 }
             }
+            bus.remove_dead(sub.id);
         });
         id
     }
@@ -130,7 +133,9 @@ impl Bus {
         let id = sub.id;
         let bus = self.clone();
         let thread_sub = sub.clone();
-        // Ends when the queue closes (unsubscribe) or the closure says Stop.
+        // Ends when the queue closes (unsubscribe, or the bus closed and
+        // everything was delivered) or the closure says Stop; the closure
+        // (a channel's sender) is dropped with it.
         let spawned = std::thread::Builder::new()
             .name(format!("sb-sub-{name}"))
             .spawn(move || run_closure(&bus, &thread_sub, &mut f));
@@ -146,7 +151,9 @@ impl Bus {
     /// Subscribes a crossbeam channel, for code that lives on plain threads.
     /// The channel holds up to the contract's capacity; the contract applies
     /// to the bus-side queue in front of it. Dropping the receiver ends the
-    /// subscription.
+    /// subscription. The channel disconnects once the subscription ends
+    /// ([`Bus::unsubscribe`], or the bus [closed](Bus::close) and every
+    /// event queued before was sent), so `for event in rx.iter()` ends.
     pub fn subscribe_channel(
         &self,
         name: &str,
@@ -194,6 +201,7 @@ where
         }
         sub.queue.ack_taken(done);
     }
+    bus.remove_dead(sub.id);
 }
 
 /// Delivers one event, again after a panic, at most [`MAX_REDELIVERIES`]

@@ -52,6 +52,9 @@ struct State {
     waker: Option<Waker>,
     /// Drops not yet announced by a `Lagged` notice (lossy only).
     unannounced: u64,
+    /// Set by [`Queue::finish`]: no more pushes; once what is queued is
+    /// delivered, the queue closes.
+    finishing: bool,
     /// Pool and backend of the first unannounced drop, for the notice.
     lag_origin: Option<(Arc<str>, Backend)>,
     /// Where in the subscription's stream the queued notices are (they are
@@ -164,7 +167,7 @@ impl Queue {
     /// [`Queue::wait_len_at_most`] before starting more work.
     pub(crate) fn push(&self, event: &Event) {
         let mut st = self.state.lock();
-        if self.closed.load(Ordering::Relaxed) {
+        if self.closed.load(Ordering::Relaxed) || st.finishing {
             return;
         }
         if self.lossless {
@@ -236,7 +239,7 @@ impl Queue {
         let mut naps = naps.iter();
         loop {
             let mut st = self.state.lock();
-            if self.closed.load(Ordering::Relaxed) {
+            if self.closed.load(Ordering::Relaxed) || self.finished(&st) {
                 return false;
             }
             if !st.buf.is_empty() {
@@ -293,7 +296,7 @@ impl Queue {
             st.acknowledge(handled);
             self.pending.store(st.pending(), Ordering::Release);
         }
-        let taken = if self.closed.load(Ordering::Relaxed) {
+        let taken = if self.closed.load(Ordering::Relaxed) || self.finished(&st) {
             Poll::Ready(false)
         } else if !st.buf.is_empty() {
             std::mem::swap(&mut st.buf, hand);
@@ -329,7 +332,7 @@ impl Queue {
     pub(crate) async fn peek(&self) -> Option<Event> {
         std::future::poll_fn(|cx| {
             let mut st = self.state.lock();
-            if self.closed.load(Ordering::Relaxed) {
+            if self.closed.load(Ordering::Relaxed) || self.finished(&st) {
                 return Poll::Ready(None);
             }
             match st.buf.front() {
@@ -358,6 +361,37 @@ impl Queue {
         }
         self.acked(st);
         front
+    }
+
+    /// Ends the queue once the pump has delivered what it holds: pushes are
+    /// refused from now on, a lossy queue's drops not yet announced get
+    /// their `Lagged` notice, and the pump's `peek` or `take` that finds
+    /// the queue empty closes it and says so.
+    pub(crate) fn finish(&self) {
+        let mut st = self.state.lock();
+        if st.finishing || self.closed.load(Ordering::Relaxed) {
+            return;
+        }
+        st.finishing = true;
+        if let Some((pool, backend)) = st.lag_origin.take() {
+            let dropped = std::mem::take(&mut st.unannounced);
+            let at = st.acked + st.pending() as u64;
+            st.notices.push_back(at);
+            st.buf.push_back(Event::lagged(pool, backend, dropped));
+            self.pending.store(st.pending(), Ordering::Release);
+        }
+        // A busy pump sees the end at its next look; a sleeping one is woken.
+        self.wake_pump(st);
+    }
+
+    /// Finishing and nothing left to deliver: closes the queue.
+    fn finished(&self, st: &State) -> bool {
+        let done = st.finishing && st.buf.is_empty() && st.in_hand == 0;
+        if done {
+            self.closed.store(true, Ordering::Release);
+            self.writable.notify_waiters();
+        }
+        done
     }
 
     /// Stops the queue: the pump's next `peek` or `take` says so.

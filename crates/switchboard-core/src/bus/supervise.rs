@@ -55,8 +55,9 @@ impl Bus {
         // Started now, so that events flow even before this arbiter gets
         // to run the supervisor.
         let ended = start(&sub, &factory, &arbiter);
-        // Ends when the queue closes (unsubscribe); stops the arbiter then.
-        actix::spawn(supervise(sub, factory, arbiter, ended));
+        // Ends when the queue closes (unsubscribe, or the bus closed and
+        // everything was delivered); stops the arbiter then.
+        actix::spawn(supervise(self.clone(), sub, factory, arbiter, ended));
         id
     }
 }
@@ -86,6 +87,7 @@ where
 /// Starts a new actor each time the one started before dies, until the
 /// subscription ends; then stops the arbiter (and the actor on it).
 async fn supervise<A, F>(
+    bus: Bus,
     sub: Arc<Subscription>,
     factory: Arc<F>,
     arbiter: Arbiter,
@@ -131,4 +133,5 @@ async fn supervise<A, F>(
         ended = start(&sub, &factory, &arbiter);
     }
     arbiter.stop();
+    bus.remove_dead(sub.id);
 }

@@ -323,6 +323,7 @@ fn within_5s<T>(rx: &crossbeam_channel::Receiver<T>) -> T {
 mod actor;
 mod backpressure;
 mod batches;
+mod close;
 mod recipient;
 mod spares;
 mod supervised;

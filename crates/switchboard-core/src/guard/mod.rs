@@ -27,7 +27,8 @@ use actix::{Actor, Message};
 use chrono::{DateTime, Utc};
 
 use crate::class::{Classified, StatementClass};
-use crate::event::{Backend, ConnectionId, Labels, Origin};
+use crate::event::{Backend, ConnectionId, Labels, Origin, Params};
+use crate::read_only::ReadOnly;
 
 /// What a guard is asked about: one connect attempt or one statement.
 #[derive(Debug, Clone)]
@@ -74,17 +75,29 @@ pub struct Statement {
     pub origin: Origin,
     /// What the SQL does, or why it could not be parsed.
     pub classified: Classified,
+    /// The bind parameters, as the statement's `Executing` event shows them:
+    /// always each one's SQL type, and its value only when the pool's
+    /// `ParamPolicy` is `Plain`.
+    pub params: Params,
 }
 
 impl Statement {
-    /// A statement to check.
+    /// A statement to check, without bind parameters.
     pub fn new(query_id: u64, sql: Arc<str>, origin: Origin, classified: Classified) -> Self {
         Statement {
             query_id,
             sql,
             origin,
             classified,
+            params: Params::none(),
         }
+    }
+
+    /// The same statement with its bind parameters.
+    #[must_use]
+    pub fn with_params(mut self, params: Params) -> Self {
+        self.params = params;
+        self
     }
 
     /// Its pgAudit class; `Misc` when it could not be parsed.
@@ -274,6 +287,13 @@ pub trait Guard: Send + Sync + 'static {
 
     /// Decides on one check.
     fn check(&self, check: &Check) -> Ruling;
+
+    /// The switch of this guard's read-only mode, if it has one. A pool
+    /// registering the guard watches it and makes the database enforce the
+    /// mode too (see [`ReadOnly`]). Default: none.
+    fn read_only(&self) -> Option<ReadOnly> {
+        None
+    }
 }
 
 /// How a guard is treated when it fails, and what it may do.

@@ -92,8 +92,58 @@ impl LoggerState {
             EventKind::TxCommit { depth } => {
                 tracing::debug!(target: TARGET_CONNECTION, pool, connection = meta.connection, depth, "commit");
             }
-            EventKind::TxRollback { depth } => {
-                tracing::debug!(target: TARGET_CONNECTION, pool, connection = meta.connection, depth, "rollback");
+            EventKind::TxRollback { depth, reason } => {
+                tracing::debug!(target: TARGET_CONNECTION, pool, connection = meta.connection, depth, reason = ?reason, "rollback");
+            }
+            EventKind::Initialized { took } => tracing::debug!(
+                target: TARGET_CONNECTION,
+                pool,
+                connection = meta.connection,
+                took_ms = ms(*took),
+                "initialized"
+            ),
+            EventKind::Reset { took, what } => tracing::debug!(
+                target: TARGET_CONNECTION,
+                pool,
+                connection = meta.connection,
+                what = ?what,
+                took_ms = ms(*took),
+                "reset"
+            ),
+            EventKind::PoolStarted { min, max } => tracing::info!(
+                target: TARGET_POOL,
+                pool,
+                min,
+                max,
+                "pool starting"
+            ),
+            EventKind::PoolStopped { drained } => tracing::info!(
+                target: TARGET_POOL,
+                pool,
+                drained,
+                "pool stopped"
+            ),
+            EventKind::CheckoutTimedOut {
+                waited,
+                waiting,
+                unreachable,
+            } => tracing::warn!(
+                target: TARGET_POOL,
+                pool,
+                waited_ms = ms(*waited),
+                waiting,
+                unreachable,
+                labels = labels(&meta.labels),
+                "a caller gave up waiting for a connection after {waited:?}"
+            ),
+            EventKind::Savepoint { name, depth } => {
+                tracing::debug!(target: TARGET_CONNECTION, pool, connection = meta.connection, depth, savepoint = &**name, "savepoint");
+            }
+            EventKind::SavepointReleased { name, depth } => {
+                tracing::debug!(target: TARGET_CONNECTION, pool, connection = meta.connection, depth, savepoint = &**name, "release savepoint");
+            }
+            EventKind::SavepointRolledBack { name, depth } => {
+                tracing::debug!(target: TARGET_CONNECTION, pool, connection = meta.connection, depth, savepoint = &**name, "rollback to savepoint");
             }
             EventKind::Invalidated { error } => tracing::warn!(
                 target: TARGET_CONNECTION,

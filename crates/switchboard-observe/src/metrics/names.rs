@@ -11,6 +11,10 @@ use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 pub const STATEMENT_DURATION: &str = "switchboard_statement_duration_seconds";
 /// Histogram: how long callers waited for a connection.
 pub const CHECKOUT_WAIT: &str = "switchboard_checkout_wait_seconds";
+/// Histogram: how long callers held a connection (lent to checked in).
+pub const HELD: &str = "switchboard_connection_held_seconds";
+/// Histogram: how long resets of connections handed back took.
+pub const RESET_DURATION: &str = "switchboard_reset_duration_seconds";
 /// Histogram: how long successful connects took.
 pub const CONNECT_DURATION: &str = "switchboard_connect_duration_seconds";
 
@@ -26,6 +30,9 @@ pub const CONNECT_FAILURES: &str = "switchboard_connect_failures_total";
 pub const DENIALS: &str = "switchboard_denials_total";
 /// Counter: what a shadow-mode guard would have denied, by `guard`.
 pub const SHADOW_DENIALS: &str = "switchboard_shadow_denials_total";
+/// Counter: callers that gave up waiting for a connection; label
+/// `unreachable` (`true` when connects were failing meanwhile).
+pub const CHECKOUT_TIMEOUTS: &str = "switchboard_checkout_timeouts_total";
 /// Counter: connections found broken.
 pub const INVALIDATIONS: &str = "switchboard_invalidations_total";
 /// Counter: loans that passed the leak threshold (once per loan).
@@ -54,6 +61,16 @@ pub(crate) fn describe() {
         CHECKOUT_WAIT,
         Unit::Seconds,
         "Time callers waited for a connection"
+    );
+    describe_histogram!(HELD, Unit::Seconds, "Time callers held a connection");
+    describe_histogram!(
+        RESET_DURATION,
+        Unit::Seconds,
+        "Time resets of returned connections took"
+    );
+    describe_counter!(
+        CHECKOUT_TIMEOUTS,
+        "Callers that gave up waiting for a connection"
     );
     describe_histogram!(
         CONNECT_DURATION,

@@ -78,6 +78,19 @@ impl Recorder {
                 metrics::histogram!(CHECKOUT_WAIT, "pool" => pool, "backend" => backend)
                     .record(waited.as_secs_f64());
             }
+            EventKind::CheckedIn { held } => {
+                metrics::histogram!(HELD, "pool" => pool, "backend" => backend)
+                    .record(held.as_secs_f64());
+            }
+            EventKind::Reset { took, .. } => {
+                metrics::histogram!(RESET_DURATION, "pool" => pool, "backend" => backend)
+                    .record(took.as_secs_f64());
+            }
+            EventKind::CheckoutTimedOut { unreachable, .. } => {
+                metrics::counter!(CHECKOUT_TIMEOUTS, "pool" => pool, "backend" => backend,
+                    "unreachable" => if *unreachable { "true" } else { "false" })
+                .increment(1);
+            }
             EventKind::Connected { took, .. } => {
                 metrics::counter!(CONNECTS, "pool" => pool.clone(), "backend" => backend)
                     .increment(1);

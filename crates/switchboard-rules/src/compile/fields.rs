@@ -143,6 +143,15 @@ pub(super) fn tables(here: &Here<'_>, spec: &RuleSpec) -> Result<TableNames> {
         ));
     }
     for table in tables.get_ref() {
+        if table.contains(['"', '`', '[', ']']) {
+            return Err(here.invalid(
+                "tables",
+                Some(tables.span()),
+                format!(
+                    "{table:?} is quoted; write names without quotes (`hr.payroll`): they are matched ignoring case against the tables a statement names, which are reported unquoted"
+                ),
+            ));
+        }
         if table.is_empty() || table.split('.').any(|part| part.trim().is_empty()) {
             return Err(here.invalid(
                 "tables",

@@ -195,6 +195,15 @@ fn empty_lists_are_refused() {
         &error("[[rule]]\nkind = \"deny_tables\"\ntables = [\"hr.\"]\n"),
         &["line 3", "field `tables`", "\"hr.\" is not a table name"],
     );
+    // Quotes would be compared literally and never match a reported table.
+    assert_mentions(
+        &error("[[rule]]\nkind = \"deny_tables\"\ntables = ['\"Payroll\"']\n"),
+        &[
+            "line 3",
+            "field `tables`",
+            "is quoted; write names without quotes",
+        ],
+    );
 }
 
 #[test]

@@ -73,7 +73,7 @@ fn deny_tables() {
             "SELECT * FROM orders o JOIN HR.Salaries s ON s.id = o.id",
             &[]
         ),
-        "rule \"pay\": table HR.Salaries is denied"
+        "rule \"pay\": table hr.salaries is denied"
     );
     assert_eq!(
         denial(&e, "UPDATE finance.payroll SET x = 1 WHERE id = 2", &[]),

@@ -190,7 +190,8 @@ fn statements_are_classified_in_their_backends_dialect() {
     );
     assert_eq!(
         rules[1],
-        ("pay", "rule \"pay\": table HR.payroll is denied")
+        ("pay", "rule \"pay\": table hr.payroll is denied"),
+        "SQLite names are reported folded"
     );
     assert_eq!(
         rules[2].0, "on_parse_error",

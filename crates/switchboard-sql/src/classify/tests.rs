@@ -41,7 +41,8 @@ const CASES: &[Case] = &[
     case("SELECT * FROM (SELECT * FROM inner_t) AS sub, inner_t", Postgres, Read, "SELECT", &["inner_t"], false, 1, 0),
     case("SELECT * FROM generate_series(1, 3) AS g JOIN t ON true", Postgres, Read, "SELECT", &["t"], false, 1, 0),
     case("SELECT * FROM pg_catalog.generate_series(1, $1)", Postgres, Read, "SELECT", &[], false, 1, 1),
-    case("SELECT * FROM users FOR UPDATE", Postgres, Read, "SELECT", &["users"], false, 1, 0),
+    // A locking read may write: PostgreSQL refuses it in a read-only transaction.
+    case("SELECT * FROM users FOR UPDATE", Postgres, Write, "SELECT", &["users"], false, 1, 0),
     case("VALUES (1), (2)", Postgres, Read, "VALUES", &[], false, 1, 0),
     case("SHOW search_path", Postgres, Read, "SHOW", &[], false, 1, 0),
     // --- PostgreSQL: CTEs ---
@@ -118,7 +119,8 @@ const CASES: &[Case] = &[
     case("EXPLAIN (ANALYZE off) DELETE FROM users", Postgres, Read, "EXPLAIN", &["users"], false, 1, 0),
     case("VACUUM users", Postgres, Misc, "VACUUM", &["users"], false, 1, 0),
     case("PREPARE upd AS UPDATE users SET a = $1", Postgres, Write, "PREPARE", &["users"], true, 1, 0),
-    case("EXECUTE upd(1)", Postgres, Misc, "EXECUTE", &[], false, 1, 0),
+    // EXECUTE runs what an earlier PREPARE prepared: it may write.
+    case("EXECUTE upd(1)", Postgres, Write, "EXECUTE", &[], false, 1, 0),
     // --- PostgreSQL: several statements ---
     case("BEGIN; UPDATE accounts SET balance = balance - $1 WHERE id = $2; COMMIT",
          Postgres, Write, "BEGIN", &["accounts"], false, 3, 2),
@@ -288,4 +290,78 @@ fn the_same_text_differs_between_dialects() {
     let sql = "SELECT * FROM t WHERE a = ?";
     assert_eq!(classify(sql, Mysql).map(|c| c.placeholders), Ok(1));
     assert!(classify(sql, Postgres).is_err());
+}
+
+/// What diesel and diesel-async send on their own (connection setup,
+/// transactions, savepoints) and what their query builders write: a guard
+/// sees these too, so none may be unparsable.
+#[test]
+fn the_statements_diesel_writes_classify() {
+    let misc = [
+        (Postgres, "SET TIME ZONE 'UTC'"),
+        (Postgres, "SET CLIENT_ENCODING TO 'UTF8'"),
+        (
+            Postgres,
+            "BEGIN TRANSACTION ISOLATION LEVEL SERIALIZABLE READ ONLY",
+        ),
+        (Postgres, "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE"),
+        (Mysql, "SET time_zone = '+00:00';"),
+        (Mysql, "SET character_set_client = 'utf8mb4'"),
+        (Mysql, "SET character_set_connection = 'utf8mb4'"),
+        (Mysql, "SET character_set_results = 'utf8mb4'"),
+        (Sqlite, "BEGIN IMMEDIATE"),
+        (Sqlite, "BEGIN EXCLUSIVE"),
+    ];
+    // diesel's `.deferrable()` writes `... DEFERRABLE`, which sqlparser 0.64
+    // does not parse: unparsable, like any text it fails on.
+    assert!(classify("BEGIN TRANSACTION DEFERRABLE", Postgres).is_err());
+    let transactions = [
+        "BEGIN",
+        "COMMIT",
+        "ROLLBACK",
+        "SAVEPOINT diesel_savepoint_1",
+        "RELEASE SAVEPOINT diesel_savepoint_1",
+        "ROLLBACK TO SAVEPOINT diesel_savepoint_1",
+    ];
+    let all = [Postgres, Mysql, Sqlite];
+    let cases = misc
+        .into_iter()
+        .chain(all.iter().flat_map(|&d| transactions.map(|sql| (d, sql))));
+    for (dialect, sql) in cases {
+        assert_eq!(
+            classify(sql, dialect).map(|c| c.class),
+            Ok(Misc),
+            "{dialect} {sql}"
+        );
+    }
+    let built = [
+        (
+            Postgres,
+            r#"SELECT "users"."id", "users"."name" FROM "users" WHERE ("users"."id" = $1) LIMIT $2"#,
+            Read,
+        ),
+        (
+            Postgres,
+            r#"INSERT INTO "users" ("name") VALUES ($1) RETURNING "users"."id""#,
+            Write,
+        ),
+        (
+            Mysql,
+            "SELECT `users`.`id` FROM `users` WHERE (`users`.`id` = ?)",
+            Read,
+        ),
+        (
+            Sqlite,
+            "UPDATE `users` SET `name` = ? WHERE (`users`.`id` = ?)",
+            Write,
+        ),
+    ];
+    for (dialect, sql, class) in built {
+        let c = classify(sql, dialect).expect("diesel's SQL classifies");
+        assert_eq!(
+            (c.class, c.tables.as_slice()),
+            (class, &["users".to_owned()][..]),
+            "{dialect} {sql}"
+        );
+    }
 }

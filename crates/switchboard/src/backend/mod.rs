@@ -10,37 +10,48 @@ mod sqlite;
 
 use std::time::{Duration, Instant};
 
-use diesel::QueryResult;
 use diesel::connection::Instrumentation;
 use diesel::sqlite::SqliteConnection;
 use diesel_async::pg::AsyncPgConnection;
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{
-    AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection, TransactionManager,
-};
+use diesel_async::{AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection};
 use switchboard_core::diesel_error::connect_error_kind;
 use switchboard_core::{Backend, DatabaseUrl, Error, Result};
 
-pub(crate) use sqlite::sqlite_target;
+use crate::guarded::Guarded;
+
+pub(crate) use sqlite::{SESSION_PRAGMAS as SQLITE_SESSION_PRAGMAS, sqlite_target};
 
 /// The SQLite connection type: diesel's blocking connection, run on
 /// tokio's blocking pool by diesel-async's wrapper.
 pub type SqliteAsync = SyncConnectionWrapper<SqliteConnection>;
 
-/// One driver connection, of whichever backend the URL named.
+/// One connection, of whichever backend the URL named, as `Interact` and
+/// `Transaction` closures receive it.
 ///
-/// `Interact` and `Transaction` closures receive it; match on it to use
-/// diesel-async with the concrete connection type. Variants are not boxed:
-/// a connection is moved rarely (into and out of its actor per job), and
-/// closures reach the driver without an extra indirection.
+/// Every statement sent through it is guarded like an `Execute` or `Load`
+/// message: [`execute`](Self::execute), [`load`](Self::load),
+/// [`batch_execute`](Self::batch_execute), and diesel's own methods on the
+/// backend's [`Guarded`] connection (match on the variant to use diesel-async
+/// with its backend). There is no way to the unguarded driver connection.
+///
+/// Variants are not boxed: a connection is moved rarely (into and out of
+/// its actor per job), and closures reach the driver without an extra
+/// indirection.
 #[allow(clippy::large_enum_variant)]
 pub enum DbConnection {
     /// PostgreSQL.
-    Postgres(AsyncPgConnection),
+    Postgres(Guarded<AsyncPgConnection>),
     /// MySQL or MariaDB.
-    Mysql(AsyncMysqlConnection),
+    Mysql(Guarded<AsyncMysqlConnection>),
     /// SQLite.
-    Sqlite(SqliteAsync),
+    Sqlite(Guarded<SqliteAsync>),
+}
+
+impl From<AsyncPgConnection> for DbConnection {
+    fn from(c: AsyncPgConnection) -> Self {
+        DbConnection::Postgres(Guarded::new(c))
+    }
 }
 
 impl std::fmt::Debug for DbConnection {
@@ -49,16 +60,28 @@ impl std::fmt::Debug for DbConnection {
     }
 }
 
-/// Applies the same expression to whichever connection is inside.
+/// Applies the same expression to whichever driver connection is inside,
+/// unguarded: for the pool's own statements (pings, transaction control,
+/// the read-only switch) and for statements already guarded.
 macro_rules! each {
     ($conn:expr, $c:ident => $body:expr) => {
         match $conn {
-            DbConnection::Postgres($c) => $body,
-            DbConnection::Mysql($c) => $body,
-            DbConnection::Sqlite($c) => $body,
+            DbConnection::Postgres(g) => {
+                let $c = g.raw();
+                $body
+            }
+            DbConnection::Mysql(g) => {
+                let $c = g.raw();
+                $body
+            }
+            DbConnection::Sqlite(g) => {
+                let $c = g.raw();
+                $body
+            }
         }
     };
 }
+pub(crate) use each;
 
 /// Cancels a running statement from outside its connection.
 pub(crate) enum Canceller {
@@ -94,67 +117,20 @@ impl DbConnection {
     /// outside it: PostgreSQL's cancel request, or MySQL's `KILL QUERY` from
     /// a side connection. `None` for SQLite, whose interrupt handle diesel
     /// does not expose.
-    pub(crate) fn canceller(&self) -> Option<Canceller> {
-        match self {
-            DbConnection::Postgres(c) => Some(Canceller::Postgres(c.cancel_token())),
-            DbConnection::Mysql(c) => Some(Canceller::Mysql(c.cancel_token())),
-            DbConnection::Sqlite(_) => None,
-        }
+    pub(crate) fn canceller(&mut self) -> Option<Canceller> {
+        use crate::guarded::Driver;
+        each!(self, c => c.canceller())
     }
 
-    /// Runs SQL text without binds (several statements allowed), like
-    /// diesel's `batch_execute`.
-    pub async fn batch_execute(&mut self, sql: &str) -> Result<()> {
+    /// Runs SQL text on the driver connection, unguarded and unreported:
+    /// the pool's own statements only (pings).
+    pub(crate) async fn raw_batch_execute(&mut self, sql: &str) -> Result<()> {
         Ok(each!(self, c => c.batch_execute(sql).await)?)
-    }
-
-    /// Runs an [`Execute`](crate::Execute) on this connection (inside an
-    /// `Interact` or `Transaction` closure); reported through
-    /// instrumentation like any statement of the closure.
-    pub async fn execute(&mut self, statement: crate::Execute) -> Result<usize> {
-        if statement.sql.trim().is_empty() {
-            return Err(Error::EmptyStatement);
-        }
-        Ok(crate::connection::execute_dyn(self, &statement.sql, &statement.binds).await?)
-    }
-
-    /// Loads a typed diesel query on this connection (inside a closure).
-    pub async fn load<A, Q, U>(&mut self, query: A) -> Result<Vec<U>>
-    where
-        A: diesel::query_builder::AsQuery<Query = Q>,
-        Q: crate::LoadAny<U>,
-        U: Send + 'static,
-    {
-        Ok(query.as_query().load_on(self).await?)
     }
 
     pub(crate) fn set_instrumentation(&mut self, i: impl Instrumentation) {
         each!(self, c => c.set_instrumentation(i))
     }
-
-    pub(crate) async fn begin(&mut self) -> QueryResult<()> {
-        each!(self, c => begin(c).await)
-    }
-
-    pub(crate) async fn commit(&mut self) -> QueryResult<()> {
-        each!(self, c => commit(c).await)
-    }
-
-    pub(crate) async fn rollback(&mut self) -> QueryResult<()> {
-        each!(self, c => rollback(c).await)
-    }
-}
-
-async fn begin<C: AsyncConnection>(c: &mut C) -> QueryResult<()> {
-    C::TransactionManager::begin_transaction(c).await
-}
-
-async fn commit<C: AsyncConnection>(c: &mut C) -> QueryResult<()> {
-    C::TransactionManager::commit_transaction(c).await
-}
-
-async fn rollback<C: AsyncConnection>(c: &mut C) -> QueryResult<()> {
-    C::TransactionManager::rollback_transaction(c).await
 }
 
 /// The backend a URL names, or a typed error for anything else.
@@ -201,16 +177,56 @@ async fn add_network_cause(err: &mut Error, url: &DatabaseUrl) {
     message.push_str(&format!(": {host}:{port}: {cause}"));
 }
 
+/// Why the driver refused the URL itself, when it did: a configuration
+/// error no retry can fix, reported as `InvalidUrl` (which the pool does not
+/// retry) rather than as a connect failure (which it retries for ever).
+/// mysql_async refuses an unknown query parameter, such as `?password=`;
+/// tokio-postgres an unknown option or an invalid value (`sslmode=bogus`),
+/// which diesel-async reports without the option's name.
+fn refused_url(e: &diesel::ConnectionError, message: &str) -> Option<String> {
+    match e {
+        diesel::ConnectionError::InvalidConnectionUrl(_) => {
+            let password = ["`password'", "`pass'", "`pwd'"]
+                .iter()
+                .any(|p| message.contains(p));
+            Some(if password {
+                format!(
+                    "the MySQL driver refused it: {message}; the password belongs in the \
+                     user info: mysql://user:password@host/db (percent-encoded)"
+                )
+            } else {
+                format!("the MySQL driver refused it: {message}")
+            })
+        }
+        diesel::ConnectionError::CouldntSetupConfiguration(_)
+            if message == "invalid connection string" || message == "invalid configuration" =>
+        {
+            Some(format!(
+                "the PostgreSQL driver refused it: {message} (an unknown query parameter, or \
+                 an invalid value such as sslmode=bogus)"
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// Opens one connection and asks the server its version.
 pub(crate) async fn connect(
     url: &DatabaseUrl,
     backend: Backend,
     sqlite_path: Option<&str>,
+    deadline: Instant,
 ) -> Result<Connected> {
     let started = Instant::now();
     let scrubber = url.scrubber();
     let fail = |e: diesel::ConnectionError| {
         let message = scrubber.scrub(&e.to_string());
+        if let Some(reason) = refused_url(&e, &message) {
+            return Error::InvalidUrl {
+                url: url.redacted().to_owned(),
+                reason,
+            };
+        }
         Error::Connect {
             target: url.redacted().to_owned(),
             kind: connect_error_kind(&e, &message),
@@ -219,7 +235,7 @@ pub(crate) async fn connect(
     };
     let (conn, version_sql) = match backend {
         Backend::Postgres => (
-            DbConnection::Postgres(match AsyncPgConnection::establish(url.expose()).await {
+            DbConnection::from(match AsyncPgConnection::establish(url.expose()).await {
                 Ok(c) => c,
                 Err(e) => {
                     let mut err = fail(e);
@@ -230,19 +246,19 @@ pub(crate) async fn connect(
             "SELECT version() AS v",
         ),
         Backend::Mysql => (
-            DbConnection::Mysql(
+            DbConnection::Mysql(Guarded::new(
                 AsyncMysqlConnection::establish(&url.expose().replacen("mariadb:", "mysql:", 1))
                     .await
                     .map_err(fail)?,
-            ),
+            )),
             "SELECT VERSION() AS v",
         ),
         _ => {
             let path = sqlite_path.unwrap_or(":memory:");
             let mut c = SqliteAsync::establish(path).await.map_err(fail)?;
-            sqlite::prepare(&mut c, path).await?;
+            sqlite::prepare(&mut c, path, deadline).await?;
             (
-                DbConnection::Sqlite(c),
+                DbConnection::Sqlite(Guarded::new(c)),
                 "SELECT 'SQLite ' || sqlite_version() AS v",
             )
         }

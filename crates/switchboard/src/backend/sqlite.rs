@@ -42,26 +42,38 @@ pub(crate) fn sqlite_target(url: &DatabaseUrl) -> Result<String> {
     Ok(rest.to_owned())
 }
 
-/// Pragmas every connection gets: wait for locks instead of failing at once,
-/// enforce foreign keys, and write-ahead logging for files.
-pub(super) async fn prepare(conn: &mut SqliteAsync, path: &str) -> Result<()> {
-    conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")
-        .await?;
+/// The session pragmas every connection gets, again after a session
+/// reset: wait for locks instead of failing at once, enforce foreign keys.
+/// Defaults: the pool's `on_connect` SQL runs after them and may override
+/// them.
+pub(crate) const SESSION_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
+
+/// Pragmas every connection gets: [`SESSION_PRAGMAS`], and write-ahead
+/// logging for files.
+///
+/// Switching to WAL retries while the database is locked, until `deadline`:
+/// this future must not be dropped half-way (diesel-async's SQLite wrapper
+/// panics when a blocking call is abandoned on actix's single-threaded
+/// runtime), so it bounds its own time instead of being timed out.
+pub(super) async fn prepare(
+    conn: &mut SqliteAsync,
+    path: &str,
+    deadline: std::time::Instant,
+) -> Result<()> {
+    conn.batch_execute(SESSION_PRAGMAS).await?;
     if path.starts_with("file:") {
         return Ok(());
     }
     // Switching to WAL needs a moment with no other connection busy; when
     // several connections of a new pool open at once, SQLite answers "locked"
     // without waiting. Retry briefly rather than fail the connect.
-    let mut attempt = 0;
     loop {
         match conn
             .batch_execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
             .await
         {
             Ok(()) => return Ok(()),
-            Err(e) if attempt < 100 && e.to_string().contains("locked") => {
-                attempt += 1;
+            Err(e) if std::time::Instant::now() < deadline && e.to_string().contains("locked") => {
                 tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             }
             Err(e) => return Err(e.into()),

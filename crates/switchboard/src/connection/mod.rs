@@ -8,7 +8,9 @@
 //! each mode runs. The manager learns what came back through [`Released`].
 
 mod probe;
+pub(crate) mod reset;
 mod session;
+mod setup;
 mod task;
 
 use std::rc::Rc;
@@ -18,16 +20,21 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use diesel_async::pg::AsyncPgConnection;
 use switchboard_core::{
-    CloseReason, ConnectionId, Emitter, Error, ErrorInfo, EventKind, Labels, Result,
+    CloseReason, ConnectionId, Emitter, Error, ErrorInfo, EventKind, Labels, Result, RollbackReason,
 };
 
 use crate::backend::DbConnection;
+use crate::guarded::Scope;
 use crate::lease::Grant;
 use crate::pool::state::Release;
 use crate::shared::Shared;
 pub(crate) use probe::{Instrument, Probe};
-pub(crate) use session::{Conn, Held, Session, execute_dyn};
-pub(crate) use task::{Job, Mode, Reply, Task};
+use reset::{Outcome, Owed};
+pub(crate) use session::prepared::Cached;
+pub(crate) use session::{Session, pg_query};
+pub(crate) use setup::Hooks;
+pub use setup::{CheckoutHook, DisconnectHook, SetupHook};
+pub(crate) use task::{Deadline, Job, Mode, Reply, Task};
 
 /// Tells the manager how a connection came back.
 #[derive(Message)]
@@ -45,16 +52,25 @@ pub(crate) struct Lend {
     pub(crate) labels: Labels,
 }
 
-/// The lease holder gives the connection back.
+/// The lease holder gives the connection back; `discard`: it tainted the
+/// session and wants the connection thrown away instead.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct Return;
+pub(crate) struct Return {
+    pub(crate) discard: bool,
+}
 
 /// Checks the connection with a cheap statement before it is lent; a
 /// connection that fails is invalidated and closes itself.
 #[derive(Message)]
 #[rtype(result = "Result<()>")]
 pub(crate) struct Ping;
+
+/// What a check before lending concluded.
+enum Verdict {
+    Accepted,
+    Rejected,
+}
 
 /// Closes the connection and stops the actor.
 #[derive(Message)]
@@ -75,6 +91,9 @@ pub(crate) enum State {
     },
     /// Shared by pipelined statements.
     Pipelined(Pipeline),
+    /// Being reset after its holder gave it back, before the pool lends it
+    /// again (the reset holds the actor until it ends).
+    Resetting,
     /// Closed: `Closing` and `Closed` were published, the manager told.
     /// (Also what a state is swapped for while it changes.)
     Closed,
@@ -149,14 +168,75 @@ impl ConnectionActor {
         let conn = conn.take();
         self.emitter.emit(EventKind::CheckedIn { held });
         self.emitter.set_labels(Labels::new());
-        match conn {
-            Some(conn) => {
-                self.state = State::Ready(conn);
-                self.release(Release::Free);
-            }
+        let Some(conn) = conn else {
             // Closing tells the manager the connection is gone.
-            None => self.close(CloseReason::Invalidated, ctx),
+            self.close(CloseReason::Invalidated, ctx);
+            return;
+        };
+        let owed = self.probe.debt.take();
+        if owed.is_nothing() {
+            self.state = State::Ready(conn);
+            self.release(Release::Free);
+        } else {
+            self.reset(conn, owed, ctx);
         }
+    }
+
+    /// Pays what the last holder left behind (see `reset`), then hands
+    /// the connection back to the pool; a reset that fails invalidates it,
+    /// so it is never lent out dirty.
+    fn reset(&mut self, mut conn: DbConnection, owed: Owed, ctx: &mut Context<Self>) {
+        self.state = State::Resetting;
+        let shared = self.shared.clone();
+        let scope = Scope::for_hooks(&self.emitter, &self.shared, &self.probe);
+        let work = async move {
+            let started = Instant::now();
+            let limit = shared.config.connect_timeout;
+            let reset = reset::reset(&mut conn, &shared, owed, scope);
+            // SQLite's blocking calls must not be abandoned half-way (see
+            // `pool::connect`); its reset is local and bounded by its busy
+            // timeout.
+            let outcome = if shared.backend == switchboard_core::Backend::Sqlite {
+                reset.await
+            } else {
+                match tokio::time::timeout(limit, reset).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => Err(Error::Timeout {
+                        after: limit,
+                        phase: switchboard_core::Phase::Reset,
+                    }),
+                }
+            }
+            .map_err(|e| shared.scrub(e));
+            (conn, outcome, started.elapsed())
+        };
+        ctx.wait(
+            work.into_actor(self)
+                .map(move |(conn, outcome, took), act, ctx| {
+                    if owed.tx_open {
+                        act.emitter.emit(EventKind::TxRollback {
+                            depth: 1,
+                            reason: RollbackReason::Reset,
+                        });
+                    }
+                    match outcome {
+                        Ok(Outcome::Done(what)) => {
+                            act.emitter.emit(EventKind::Reset { took, what });
+                            act.state = State::Ready(conn);
+                            act.release(Release::Free);
+                        }
+                        Ok(Outcome::Replace) => {
+                            drop(conn);
+                            act.close(CloseReason::Reset, ctx);
+                        }
+                        Err(e) => {
+                            drop(conn);
+                            act.invalidate(e.info());
+                            act.close(CloseReason::Invalidated, ctx);
+                        }
+                    }
+                }),
+        );
     }
 
     /// The connection shared for one more pipelined statement; `None` if it
@@ -164,7 +244,7 @@ impl ConnectionActor {
     fn share(&mut self) -> Option<Rc<AsyncPgConnection>> {
         self.state = match std::mem::replace(&mut self.state, State::Closed) {
             State::Ready(DbConnection::Postgres(pg)) => State::Pipelined(Pipeline {
-                conn: Rc::new(pg),
+                conn: Rc::new(pg.into_raw()),
                 in_flight: 0,
                 broken: None,
             }),
@@ -218,7 +298,7 @@ impl ConnectionActor {
             // Every statement's future, and its clone, is gone by now.
             self.state = match std::mem::replace(&mut self.state, State::Closed) {
                 State::Pipelined(p) => match Rc::try_unwrap(p.conn) {
-                    Ok(pg) => State::Ready(DbConnection::Postgres(pg)),
+                    Ok(pg) => State::Ready(DbConnection::from(pg)),
                     Err(conn) => State::Pipelined(Pipeline { conn, ..p }),
                 },
                 other => other,
@@ -277,7 +357,18 @@ impl Handler<Lend> for ConnectionActor {
 
 impl Handler<Return> for ConnectionActor {
     type Result = ();
-    fn handle(&mut self, _: Return, ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: Return, ctx: &mut Self::Context) {
+        if msg.discard
+            && let State::Lent { conn, .. } = &mut self.state
+            && let Some(conn) = conn.take()
+        {
+            drop(conn);
+            self.invalidate(ErrorInfo::new(
+                "invalidated",
+                None,
+                "the lease holder invalidated the connection",
+            ));
+        }
         self.give_back(ctx);
     }
 }
@@ -305,24 +396,42 @@ impl Handler<Ping> for ConnectionActor {
             }
         };
         let shared = self.shared.clone();
+        let scope = Scope::for_hooks(&self.emitter, &self.shared, &self.probe);
         let work = async move {
-            let result = conn
-                .batch_execute("SELECT 1")
-                .await
-                .map_err(|e| shared.scrub(e));
+            // A checkout hook, if the pool has one, replaces the ping.
+            let result = match &shared.hooks.checkout {
+                Some(_) => match shared.hooks.check_out(&mut conn, scope).await {
+                    Ok(true) => Ok(Verdict::Accepted),
+                    Ok(false) => Ok(Verdict::Rejected),
+                    Err(e) => Err(shared.scrub(e)),
+                },
+                None => conn
+                    .raw_batch_execute("SELECT 1")
+                    .await
+                    .map(|()| Verdict::Accepted)
+                    .map_err(|e| shared.scrub(e)),
+            };
             (conn, result)
         };
         AtomicResponse::new(Box::pin(work.into_actor(self).map(
-            |(conn, result), act, ctx| {
-                match &result {
-                    Ok(()) => act.state = State::Ready(conn),
-                    Err(e) => {
-                        drop(conn);
-                        act.invalidate(e.info());
-                        act.close(CloseReason::Invalidated, ctx);
-                    }
+            |(conn, result), act, ctx| match result {
+                Ok(Verdict::Accepted) => {
+                    act.state = State::Ready(conn);
+                    Ok(())
                 }
-                result
+                Ok(Verdict::Rejected) => {
+                    drop(conn);
+                    act.close(CloseReason::Rejected, ctx);
+                    Err(Error::ConnectionLost {
+                        message: "the pool's checkout hook rejected the connection".into(),
+                    })
+                }
+                Err(e) => {
+                    drop(conn);
+                    act.invalidate(e.info());
+                    act.close(CloseReason::Invalidated, ctx);
+                    Err(e)
+                }
             },
         )))
     }

@@ -6,20 +6,20 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use diesel::mysql::Mysql;
 use diesel::pg::Pg;
-use diesel::sqlite::Sqlite;
 use diesel_async::RunQueryDsl;
 use diesel_async::pg::AsyncPgConnection;
-use switchboard_core::{Backend, Emitter, Error, Labels, Origin, ParamValue, Params, Result};
+use switchboard_core::{Backend, Classified, Emitter, Error, Labels, Origin, Result};
 
 use super::probe::Probe;
-use crate::backend::DbConnection;
+use super::task::Deadline;
+use crate::backend::{Canceller, DbConnection};
 use crate::bind::BindValue;
 use crate::config::ParamPolicy;
-use crate::load::LoadAny;
+use crate::guarded::{Scope, TxOptions, tx};
+use crate::load::{LoadAny, Raw};
 use crate::shared::Shared;
-use crate::statement::StatementRun;
+use crate::statement::{StatementRun, Stop, Teller, backstop};
 use crate::timings::Timings;
 use prepared::Cached;
 
@@ -58,13 +58,36 @@ pub(crate) struct Session {
     /// Labels of the message being served.
     pub(crate) labels: Labels,
     /// When the message's timeout passes.
-    pub(crate) deadline: Option<Instant>,
+    pub(crate) deadline: Option<Deadline>,
     /// Set when a statement was abandoned mid-way: the connection's state is
     /// unknown, so it is invalidated instead of reused.
     pub(crate) poisoned: bool,
 }
 
 impl Session {
+    /// The statement's teller, the connection, and where to note a
+    /// statement abandoned mid-way: the session's fields, borrowed apart.
+    fn parts(&mut self) -> (Teller<'_>, &mut Held, &mut bool) {
+        let at = Teller {
+            emitter: &self.emitter,
+            shared: &self.shared,
+            probe: &self.probe,
+            labels: &self.labels,
+            deadline: self.deadline,
+        };
+        (at, &mut self.conn, &mut self.poisoned)
+    }
+
+    /// Makes the connection's read-only setting match the pool's mode,
+    /// before any work on it; one atomic load when nothing changed.
+    async fn backstop(&mut self) -> Result<()> {
+        let (backstop, shared) = (&self.probe.backstop, &self.shared);
+        match &mut self.conn {
+            Held::Own(conn) => backstop::sync(backstop, shared, conn).await,
+            Held::Pipelined(conn) => backstop::sync_shared(backstop, shared, conn).await,
+        }
+    }
+
     pub(crate) async fn execute(
         &mut self,
         sql: Arc<str>,
@@ -73,43 +96,53 @@ impl Session {
         if sql.trim().is_empty() {
             return Err(Error::EmptyStatement);
         }
-        let plain = self.shared.config.params == ParamPolicy::Plain;
-        let params = Params(
-            binds
-                .iter()
-                .map(|b| b.describe(plain))
-                .collect::<Vec<ParamValue>>()
-                .into(),
-        );
+        if !self.shared.read_only.is_empty() {
+            Box::pin(self.backstop()).await?;
+        }
         let classified = self.shared.classifier.classify(&sql, self.shared.dialect);
+        let counts = counts_rows(&classified);
         let key = self.times_statements().then(|| Timings::key(&*sql));
         let statement = StatementRun {
-            sql,
+            params: crate::bind::describe(&binds, self.shared.config.params == ParamPolicy::Plain),
             classified,
-            params,
+            sql,
             origin: Origin::Execute,
+            check_binds: true,
+            rewritable: true,
+            binds: &binds,
         };
+        let binds = &binds;
         let probe = self.probe.clone();
         let started = Instant::now();
+        let (at, held, poisoned) = self.parts();
+        let stop = held.stop();
         let outcome = statement
-            .run(
-                self,
-                // Admitted as it runs: a guard may have rewritten the text.
-                async move |conn: Conn<'_>, sql: Arc<str>| {
+            .tell(
+                &at,
+                stop,
+                poisoned,
+                move |sql: Arc<str>, cancel| {
+                    let canceller = if cancel { held.canceller() } else { None };
+                    // Admitted as it runs: a guard may have rewritten the
+                    // text.
                     let cache = probe.prepared.lock().admit(&sql);
-                    match conn {
-                        Conn::Own(c) => execute_on(c, &sql, &binds, cache).await,
-                        Conn::Pipelined(c) => {
-                            let mut shared = c;
-                            let query = Cached {
-                                query: pg_query(&sql, &binds),
-                                cache,
-                            };
-                            RunQueryDsl::execute(query, &mut shared).await
-                        }
-                    }
+                    let statement = async move {
+                        let n = match held.conn() {
+                            Conn::Own(c) => execute_on(c, &sql, binds, cache).await,
+                            Conn::Pipelined(c) => {
+                                let mut shared = c;
+                                let query = Cached {
+                                    query: pg_query(&sql, binds),
+                                    cache,
+                                };
+                                RunQueryDsl::execute(query, &mut shared).await
+                            }
+                        }?;
+                        Ok(if counts { n } else { 0 })
+                    };
+                    (statement, canceller)
                 },
-                |n| *n as u64,
+                |n| Some(*n as u64),
             )
             .await;
         if let Some(key) = key {
@@ -123,27 +156,45 @@ impl Session {
         Q: LoadAny<U>,
         U: Send + 'static,
     {
-        let (sql, classified) = self.shared.load_sql(&query)?;
+        if !self.shared.read_only.is_empty() {
+            Box::pin(self.backstop()).await?;
+        }
+        let (sql, classified, params) = self.shared.load_sql(&query)?;
         let key = self
             .times_statements()
             .then(|| query.sql_key(self.shared.backend))
             .flatten()
             .map(|id| Timings::key(&id));
+        let written = sql.clone();
         let statement = StatementRun {
             sql,
             classified,
-            params: Params::none(),
+            params,
             origin: Origin::Load,
+            check_binds: false,
+            rewritable: true,
+            binds: &[],
         };
         let started = Instant::now();
+        let (at, held, poisoned) = self.parts();
+        let stop = held.stop();
         let outcome = statement
-            .run(
-                self,
-                async move |conn: Conn<'_>, _: Arc<str>| match conn {
-                    Conn::Own(c) => query.load_on(c).await,
-                    Conn::Pipelined(c) => query.load_pipelined(c).await,
+            .tell(
+                &at,
+                stop,
+                poisoned,
+                move |sql: Arc<str>, cancel| {
+                    let canceller = if cancel { held.canceller() } else { None };
+                    // A guard's rewrite runs the new text with the query's
+                    // own binds and row types.
+                    let rewrite = (!Arc::ptr_eq(&sql, &written)).then_some(sql);
+                    let statement = match held.conn() {
+                        Conn::Own(c) => query.load_on(Raw(c), rewrite),
+                        Conn::Pipelined(c) => query.load_pipelined(c, rewrite),
+                    };
+                    (statement, canceller)
                 },
-                |rows| rows.len() as u64,
+                |rows| Some(rows.len() as u64),
             )
             .await;
         if let Some(key) = key {
@@ -172,22 +223,34 @@ impl Session {
             .record(key, now.saturating_duration_since(began));
     }
 
-    /// `f` between BEGIN and COMMIT, or ROLLBACK when it fails; run as an
-    /// interaction, so its statements are reported the same way.
-    pub(crate) async fn transaction<F, T>(&mut self, f: F) -> Result<T>
+    /// `f` between BEGIN (with `options`) and COMMIT, or ROLLBACK when it
+    /// fails; its statements are guarded like any closure's.
+    pub(crate) async fn transaction<F, T>(&mut self, options: TxOptions, f: F) -> Result<T>
     where
         F: AsyncFnOnce(&mut DbConnection) -> Result<T>,
     {
         let shared = self.shared.clone();
+        let deadline = self.deadline;
         self.interact(async move |conn: &mut DbConnection| {
-            conn.begin().await.map_err(|e| shared.db_error(&e))?;
-            match f(conn).await {
-                Ok(value) => match conn.commit().await {
+            tx::begin(conn, &options)
+                .await
+                .map_err(|e| shared.scrub(e))?;
+            let outcome = match f(conn).await {
+                // Its caller was told it timed out: it must not commit.
+                Ok(_) if let Some(d) = deadline.filter(|d| Instant::now() >= d.at) => {
+                    Err(d.error())
+                }
+                other => other,
+            };
+            match outcome {
+                Ok(value) => match tx::commit(conn, &options).await {
                     Ok(()) => Ok(value),
-                    Err(e) => Err(shared.db_error(&e)),
+                    Err(e) => Err(shared.scrub(e)),
                 },
                 Err(err) => {
-                    if let Err(e) = conn.rollback().await {
+                    let rolled_back = tx::rollback(conn).await;
+                    tx::restore(conn, &options).await;
+                    if let Err(e) = rolled_back {
                         let e = shared.db_error(&e);
                         tracing::warn!(pool = %shared.pool, error = %e, "rollback failed");
                         if e.is_connection_lost() {
@@ -201,68 +264,113 @@ impl Session {
         .await
     }
 
+    /// `f` given the connection, guarded: every statement it sends tells
+    /// its story through the connection's scope.
     pub(crate) async fn interact<F, T>(&mut self, f: F) -> Result<T>
     where
         F: AsyncFnOnce(&mut DbConnection) -> Result<T>,
     {
+        if matches!(self.conn, Held::Pipelined(_)) {
+            return Err(Error::Driver(
+                "a closure cannot run on a pipelined connection".into(),
+            ));
+        }
+        self.shared.bus.ready().await?;
+        self.backstop().await?;
+        let scope = Scope {
+            emitter: self.emitter.clone(),
+            shared: self.shared.clone(),
+            probe: self.probe.clone(),
+            labels: self.labels.clone(),
+            deadline: self.deadline,
+            poisoned: false,
+        };
         let Held::Own(conn) = &mut self.conn else {
             return Err(Error::Driver(
                 "a closure cannot run on a pipelined connection".into(),
             ));
         };
-        self.shared.bus.ready().await?;
-        self.probe.report_statements(true);
-        let outcome = f(conn).await;
-        self.probe.report_statements(false);
-        outcome
+        conn.enter(scope);
+        let outcome = match self.deadline {
+            // Past its message's deadline the closure is abandoned where it
+            // stands: its caller has been told it timed out, so what it
+            // began must not commit later. The connection, its state
+            // unknown mid-statement, is replaced; the server rolls back.
+            // (Not on SQLite, whose blocking calls must not be abandoned
+            // half-way: there `transaction` rolls back at the end instead.)
+            Some(deadline) if self.shared.backend != Backend::Sqlite => {
+                match tokio::time::timeout_at(deadline.at.into(), f(conn)).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => {
+                        self.poisoned = true;
+                        Err(deadline.error())
+                    }
+                }
+            }
+            _ => f(conn).await,
+        };
+        if conn.leave().is_some_and(|scope| scope.poisoned) {
+            self.poisoned = true;
+        }
+        // A closure's errors may quote row values the server saw.
+        outcome.map_err(|e| {
+            self.shared
+                .hooks
+                .classify(self.shared.redact_values(e, &[] as &[&str]))
+        })
     }
 }
 
-/// `sql` with `binds` run unprepared: what a closure's
-/// [`DbConnection::execute`] runs, where no connection's kept texts are at
-/// hand.
-pub(crate) async fn execute_dyn(
-    conn: &mut DbConnection,
-    sql: &str,
-    binds: &[Arc<dyn BindValue>],
-) -> diesel::QueryResult<usize> {
-    execute_on(conn, sql, binds, false).await
+impl Held {
+    /// Whether a statement on this connection may have a time limit.
+    fn stop(&self) -> Stop {
+        match self {
+            Held::Own(_) => Stop::Cancel,
+            Held::Pipelined(_) => Stop::Unlimited,
+        }
+    }
+
+    fn canceller(&mut self) -> Option<Canceller> {
+        match self {
+            Held::Own(c) => c.canceller(),
+            Held::Pipelined(_) => None,
+        }
+    }
 }
 
-/// `sql` with `binds`, kept prepared by diesel if `cache` (see
-/// [`prepared`]).
+/// Whether what a driver says `sql` affected is a count of rows changed:
+/// for `INSERT`, `UPDATE`, `DELETE`, `MERGE`, `REPLACE` and `COPY`. Any
+/// other statement affects 0 rows, on every backend (PostgreSQL said 1 for a
+/// `SELECT 1`, SQLite repeated the last write's count, MySQL said 0). SQL
+/// that does not parse, or holds several statements, keeps the driver's
+/// count.
+fn counts_rows(classified: &Classified) -> bool {
+    match &**classified {
+        Ok(c) if c.statements == 1 => {
+            matches!(
+                c.operation.as_str(),
+                "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "REPLACE"
+            ) || c.operation.starts_with("COPY")
+        }
+        _ => true,
+    }
+}
+
+/// Runs SQL text with `Execute`'s binds on the driver connection, unguarded
+/// (for statements already guarded), kept prepared by diesel if `cache`
+/// (see [`prepared`]).
 async fn execute_on(
     conn: &mut DbConnection,
     sql: &str,
     binds: &[Arc<dyn BindValue>],
     cache: bool,
 ) -> diesel::QueryResult<usize> {
-    match conn {
-        DbConnection::Postgres(c) => {
-            let query = pg_query(sql, binds);
-            RunQueryDsl::execute(Cached { query, cache }, c).await
-        }
-        DbConnection::Mysql(c) => {
-            let query = binds
-                .iter()
-                .fold(diesel::sql_query(sql).into_boxed::<Mysql>(), |q, b| {
-                    b.bind_mysql(q)
-                });
-            RunQueryDsl::execute(Cached { query, cache }, c).await
-        }
-        DbConnection::Sqlite(c) => {
-            let query = binds
-                .iter()
-                .fold(diesel::sql_query(sql).into_boxed::<Sqlite>(), |q, b| {
-                    b.bind_sqlite(q)
-                });
-            RunQueryDsl::execute(Cached { query, cache }, c).await
-        }
-    }
+    use crate::guarded::Driver;
+    crate::backend::each!(conn, c => c.run_binds(sql, binds, cache).await)
 }
 
 /// `sql` with `binds` as a PostgreSQL query.
-fn pg_query(sql: &str, binds: &[Arc<dyn BindValue>]) -> crate::bind::Boxed<Pg> {
+pub(crate) fn pg_query(sql: &str, binds: &[Arc<dyn BindValue>]) -> crate::bind::Boxed<Pg> {
     binds
         .iter()
         .fold(diesel::sql_query(sql).into_boxed::<Pg>(), |q, b| {
@@ -292,6 +400,7 @@ mod tests {
             None,
             Bus::new(),
             switchboard_core::Guards::default(),
+            Default::default(),
         ));
         let conn = SyncConnectionWrapper::<SqliteConnection>::establish(":memory:")
             .await
@@ -303,7 +412,7 @@ mod tests {
             1,
         ));
         Session {
-            conn: Held::Own(DbConnection::Sqlite(conn)),
+            conn: Held::Own(DbConnection::Sqlite(crate::guarded::Guarded::new(conn))),
             probe: Probe::new(emitter.clone(), shared.clone()),
             emitter,
             shared,

@@ -31,6 +31,33 @@ use crate::lease::Grant;
 pub(crate) type Job<T> =
     Box<dyn for<'s> FnOnce(&'s mut Session) -> LocalBoxFuture<'s, Result<T>> + Send>;
 
+/// When a message's own timeout passes, and what it was: statements still
+/// running then are cancelled, and every part of the message that fails for
+/// it reports the same `Error::Timeout { after, phase: Request }`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    pub(crate) at: Instant,
+    pub(crate) after: std::time::Duration,
+}
+
+impl Deadline {
+    /// The deadline of a message with `timeout`, sent at `started`.
+    pub(crate) fn of(started: Instant, timeout: Option<std::time::Duration>) -> Option<Self> {
+        timeout.map(|after| Deadline {
+            at: started + after,
+            after,
+        })
+    }
+
+    /// The error its passing gives.
+    pub(crate) fn error(&self) -> Error {
+        Error::Timeout {
+            after: self.after,
+            phase: switchboard_core::Phase::Request,
+        }
+    }
+}
+
 /// Who holds the connection while a task runs.
 pub(crate) enum Mode {
     /// Lent for this task alone by `Grant`.
@@ -48,7 +75,7 @@ pub(crate) struct Task<T> {
     labels: Labels,
     /// When the message's own timeout passes; statements still running
     /// then are cancelled.
-    deadline: Option<Instant>,
+    deadline: Option<Deadline>,
     reply: Reply<T>,
 }
 
@@ -57,7 +84,7 @@ impl<T> Message for Task<T> {
 }
 
 impl<T> Task<T> {
-    pub(crate) fn new(job: Job<T>, mode: Mode, labels: Labels, deadline: Option<Instant>) -> Self {
+    pub(crate) fn new(job: Job<T>, mode: Mode, labels: Labels, deadline: Option<Deadline>) -> Self {
         Task {
             job,
             mode,
@@ -153,7 +180,7 @@ impl ConnectionActor {
         &mut self,
         job: Job<T>,
         labels: Labels,
-        deadline: Option<Instant>,
+        deadline: Option<Deadline>,
         one_off: bool,
     ) -> ResponseActFuture<Self, Result<T>> {
         let conn = match &mut self.state {

@@ -8,13 +8,16 @@ use std::time::Instant;
 
 use actix::prelude::*;
 use switchboard_core::{
-    ActorRole, Check, ConnectErrorKind, ConnectionId, Emitter, Error, EventKind, Result,
+    ActorRole, Backend, Check, ConnectErrorKind, ConnectionId, Emitter, Error, EventKind, Phase,
+    Result,
 };
 use tokio::sync::oneshot;
 
 use super::{Manager, Member, Slot};
 use crate::backend::{Connected, connect};
 use crate::connection::ConnectionActor;
+use crate::connection::Probe;
+use crate::guarded::Scope;
 use crate::shared::{Outage, Shared};
 
 impl Manager {
@@ -51,11 +54,18 @@ impl Manager {
             });
             guard_connect(&shared, &emitter, target, attempt).await?;
             shared.bus.ready().await?;
-            let connected = connect_within(&shared).await?;
+            let mut connected = connect_within(&shared).await?;
             emitter.emit(EventKind::Connected {
                 server_version: connected.server_version.clone(),
                 took: connected.took,
             });
+            if !shared.hooks.setup.is_empty() {
+                let started = Instant::now();
+                set_up(&shared, &emitter, &mut connected).await?;
+                emitter.emit(EventKind::Initialized {
+                    took: started.elapsed(),
+                });
+            }
             Ok(connected)
         };
         ctx.spawn(work.into_actor(self).map(move |result, act, ctx| {
@@ -198,14 +208,30 @@ pub(super) fn is_permanent(err: &Error) -> bool {
                 | ConnectErrorKind::CannotOpen
         ),
         Error::Denied { .. } | Error::InvalidUrl { .. } | Error::UnsupportedScheme { .. } => true,
+        // The pool's own setup failed on the server, or its hook panicked:
+        // the setup must change first.
+        Error::Database { .. } | Error::Panic(_) => true,
         _ => false,
     }
 }
 
 /// One connect, bounded by the pool's connect timeout.
+///
+/// A SQLite connect is not timed out from outside: diesel-async's SQLite
+/// wrapper panics when a blocking call is abandoned on actix's
+/// single-threaded runtime. It is local, and bounds its own waits.
 async fn connect_within(shared: &Shared) -> Result<Connected> {
     let limit = shared.config.connect_timeout;
-    let attempt = connect(&shared.url, shared.backend, shared.sqlite_path.as_deref());
+    let deadline = Instant::now() + limit;
+    let attempt = connect(
+        &shared.url,
+        shared.backend,
+        shared.sqlite_path.as_deref(),
+        deadline,
+    );
+    if shared.backend == Backend::Sqlite {
+        return attempt.await;
+    }
     match tokio::time::timeout(limit, attempt).await {
         Ok(result) => result,
         Err(_) => Err(Error::Connect {
@@ -215,6 +241,34 @@ async fn connect_within(shared: &Shared) -> Result<Connected> {
                 "no answer within the connect timeout ({}ms)",
                 limit.as_millis()
             ),
+        }),
+    }
+}
+
+/// Runs the pool's `on_connect` setup on a new connection, bounded by the
+/// connect timeout.
+///
+/// On SQLite it is not timed out (see [`connect_within`]): a hook there
+/// that never ends holds its connect for ever.
+async fn set_up(
+    shared: &Arc<Shared>,
+    emitter: &Arc<Emitter>,
+    connected: &mut Connected,
+) -> Result<()> {
+    let limit = shared.config.connect_timeout;
+    // The connection's actor, and its probe, come after: the hooks'
+    // statements are counted on one of their own.
+    let probe = Probe::new(emitter.clone(), shared.clone());
+    let scope = Scope::for_hooks(emitter, shared, &probe);
+    let setup = shared.hooks.setup.run(&mut connected.conn, scope);
+    if shared.backend == Backend::Sqlite {
+        return setup.await.map_err(|e| shared.scrub(e));
+    }
+    match tokio::time::timeout(limit, setup).await {
+        Ok(result) => result.map_err(|e| shared.scrub(e)),
+        Err(_) => Err(Error::Timeout {
+            after: limit,
+            phase: Phase::Setup,
         }),
     }
 }

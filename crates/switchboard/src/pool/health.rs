@@ -60,19 +60,12 @@ impl Manager {
         ctx.run_interval(every, move |act, _| act.report_leaks(threshold));
     }
 
+    /// Publishes `LeakSuspected` for each loan past the threshold. The
+    /// log line is the `TracingLogger`'s, which writes it from the event
+    /// (the manager wrote one too, so a leak was logged twice).
     fn report_leaks(&self, threshold: Duration) {
         for member in self.members.values() {
-            let emitter = &member.emitter;
-            if let Some((held, holder)) = emitter.report_leak(threshold) {
-                tracing::warn!(
-                    pool = %self.shared.pool,
-                    connection = emitter.connection(),
-                    ?holder,
-                    held_ms = held.as_millis() as u64,
-                    "connection lent out longer than the leak threshold ({}ms); is a lease not being dropped?",
-                    threshold.as_millis()
-                );
-            }
+            member.emitter.report_leak(threshold);
         }
     }
 }

@@ -83,7 +83,10 @@ struct Slot {
 impl Manager {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Manager {
-            state: PoolState::new(Limits::from_config(&shared.config)),
+            state: PoolState::new(
+                Limits::from_config(&shared.config)
+                    .checking_every_lend(shared.hooks.checkout.is_some()),
+            ),
             shared,
             members: HashMap::new(),
             slots: HashMap::new(),
@@ -256,6 +259,26 @@ impl Handler<Status> for Manager {
 
     fn handle(&mut self, _: Status, _: &mut Self::Context) -> Self::Result {
         MessageResult(self.status())
+    }
+}
+
+/// Asks the manager to replace every connection; see
+/// [`Switchboard::recycle`](crate::Switchboard::recycle).
+#[derive(Debug, Clone, Copy, Default, Message)]
+#[rtype(result = "Result<()>")]
+pub struct Recycle;
+
+impl Handler<Recycle> for Manager {
+    type Result = Result<()>;
+
+    fn handle(&mut self, _: Recycle, ctx: &mut Self::Context) -> Self::Result {
+        let recycling = self.state.recycle();
+        self.carry_out(ctx);
+        if recycling {
+            Ok(())
+        } else {
+            Err(self.shutting_down())
+        }
     }
 }
 

@@ -10,16 +10,18 @@ use std::time::Instant;
 
 use actix::dev::{MessageResponse, OneshotSender};
 use actix::prelude::*;
-use switchboard_core::{Error, Phase, Result};
+use switchboard_core::{Error, EventKind, Labels, Phase, Result};
 use tokio::sync::oneshot;
 
 use super::Manager;
 use super::state::{Arrival, Place, Want};
 use crate::backend::DbConnection;
-use crate::connection::{ConnectionActor, Job, Lend, Mode, Reply, Task};
+use crate::connection::{ConnectionActor, Deadline, Job, Lend, Mode, Reply, Task};
 use crate::lease::{Grant, Lease};
 use crate::load::LoadAny;
-use crate::messages::{Checkout, Execute, Interact, Load, Opts, Request, Transaction, Work};
+use crate::messages::{
+    Checkout, Execute, Interact, Load, Opts, Placement, Request, Transaction, Work,
+};
 use crate::shared::Shared;
 
 /// What a caller gets when it asks: a grant now, or a place in the queue.
@@ -30,10 +32,10 @@ pub(super) enum Acquired {
 
 impl Acquired {
     /// Waits for the grant, up to the pool's checkout timeout.
-    async fn grant(self, shared: &Shared, started: Instant) -> Result<Grant> {
+    async fn grant(self, shared: &Shared, started: Instant, labels: &Labels) -> Result<Grant> {
         match self {
             Acquired::Now(grant) => grant,
-            Acquired::Later(rx) => wait_for_grant(rx, shared, started).await,
+            Acquired::Later(rx) => wait_for_grant(rx, shared, started, labels).await,
         }
     }
 }
@@ -63,14 +65,18 @@ impl Manager {
     /// Routes a query message.
     fn dispatch<R>(&mut self, request: R, ctx: &mut Context<Self>) -> Dispatched<R::Output>
     where
-        R: Request + Message<Result = Result<<R as Request>::Output>>,
+        R: Request + Placement + Message<Result = Result<<R as Request>::Output>>,
         Self: Handler<R>,
     {
         let retry = request.next_attempt();
         // Only a statement measured fast shares a connection: one slow or
         // not seen yet gets a connection to itself, so that nothing waits
         // behind it.
-        let key = (request.pipelinable() && self.pipelines())
+        // It must also leave nothing behind on its session (no
+        // transaction, no `SET`), or one caller's state would reach others.
+        let key = (request.pipelinable()
+            && self.pipelines()
+            && request.shareable(&self.shared))
             .then(|| request.timing_key(self.shared.backend))
             .flatten();
         let reads = request.reads_only();
@@ -116,9 +122,9 @@ impl Manager {
             let started = Instant::now();
             let limit = opts.timeout;
             let run = async {
-                let grant = acquired.grant(&shared, started).await?;
+                let grant = acquired.grant(&shared, started, &opts.labels).await?;
                 let addr = grant.addr.clone();
-                let deadline = opts.timeout.map(|t| started + t);
+                let deadline = Deadline::of(started, opts.timeout);
                 let (tx, rx) = oneshot::channel();
                 addr.do_send(work(job, grant, opts, deadline).answering(tx));
                 rx.await
@@ -165,7 +171,7 @@ impl Manager {
 }
 
 /// `job` as the work of the caller holding `grant`.
-fn work<T>(job: Job<T>, grant: Grant, opts: Opts, deadline: Option<Instant>) -> Task<T> {
+fn work<T>(job: Job<T>, grant: Grant, opts: Opts, deadline: Option<Deadline>) -> Task<T> {
     let mode = match grant.place {
         Place::Whole => Mode::OneOff(grant),
         Place::Pipelined => Mode::Pipelined(grant),
@@ -173,34 +179,48 @@ fn work<T>(job: Job<T>, grant: Grant, opts: Opts, deadline: Option<Instant>) -> 
     Task::new(job, mode, opts.labels, deadline)
 }
 
-/// Waits for the manager to grant a connection, up to the checkout timeout.
+/// Waits for the manager to grant a connection, up to the checkout timeout;
+/// a caller that gives up is published as `CheckoutTimedOut` with its
+/// `labels`.
 async fn wait_for_grant(
     rx: oneshot::Receiver<Result<Grant>>,
     shared: &Shared,
     started: Instant,
+    labels: &Labels,
 ) -> Result<Grant> {
     match tokio::time::timeout(shared.config.checkout_timeout, rx).await {
         Ok(Ok(grant)) => grant,
         Ok(Err(_)) => Err(Error::Gone(switchboard_core::ActorRole::Manager)),
         Err(_) => {
             let stats = shared.stats.snapshot(shared.config.max_size);
+            let waited = started.elapsed();
+            let waiting = stats.waiting.saturating_sub(1);
+            let outage = shared.outage.lock().clone();
+            shared.events.emit_as(
+                EventKind::CheckoutTimedOut {
+                    waited,
+                    waiting,
+                    unreachable: outage.is_some(),
+                },
+                labels,
+            );
             // Connects are failing: that, not the busy connections, is why
             // nobody was served.
-            if let Some(outage) = &*shared.outage.lock() {
+            if let Some(outage) = outage {
                 return Err(Error::Unreachable {
                     pool: shared.pool.to_string(),
-                    waited: started.elapsed(),
+                    waited,
                     attempts: outage.attempts,
-                    last_error: outage.last_error.clone(),
+                    last_error: outage.last_error,
                     retry_every: outage.retry_every,
                 });
             }
             Err(Error::PoolTimeout {
                 pool: shared.pool.to_string(),
-                waited: started.elapsed(),
+                waited,
                 busy: stats.busy,
                 max: stats.max,
-                waiting: stats.waiting.saturating_sub(1),
+                waiting,
             })
         }
     }
@@ -271,7 +291,7 @@ impl Handler<Checkout> for Manager {
         Box::pin(async move {
             let started = Instant::now();
             let lend = async {
-                let grant = acquired.grant(&shared, started).await?;
+                let grant = acquired.grant(&shared, started, &opts.labels).await?;
                 let lease = Lease::new(grant.id, (*grant.addr).clone(), opts.labels.clone());
                 // Not awaited: actix skips a message whose sender gave up,
                 // and a caller timing out here would then release the

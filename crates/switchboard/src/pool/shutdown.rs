@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use actix::prelude::*;
-use switchboard_core::{CloseReason, ConnectionId, Error, Phase, Result};
+use switchboard_core::{CloseReason, ConnectionId, Error, EventKind, Phase, Result};
 use tokio::sync::oneshot;
 
 use super::Manager;
@@ -46,12 +46,16 @@ impl Handler<Shutdown> for Manager {
         self.state.shutdown();
         self.carry_out(ctx);
         let timeout = self.shared.config.shutdown_timeout;
-        let bus = self.shared.bus.clone();
+        let shared = self.shared.clone();
         let drain = async move {
             let started = Instant::now();
             let drained = tokio::time::timeout(timeout, rx).await.is_ok();
+            shared.events.emit(EventKind::PoolStopped { drained });
             let left = timeout.saturating_sub(started.elapsed());
-            let flushed = bus.flush(left).await;
+            let flushed = shared.bus.flush(left).await;
+            // Nothing more comes from this pool: if it was the bus's last,
+            // the bus ends its subscriptions.
+            shared.attachment.release();
             (drained, flushed)
         };
         Box::pin(

@@ -52,6 +52,9 @@ enum Use {
 struct Open {
     opened: Instant,
     state: Use,
+    /// `recycle()` asked for it to be replaced: closed instead of lent
+    /// again, and takes no new pipelined statements.
+    doomed: bool,
 }
 
 /// A connect slot: counted against the maximum from its first attempt
@@ -149,7 +152,7 @@ impl PoolState {
     /// connection (or place) goes to the next caller.
     pub(crate) fn refused(&mut self, conn: ConnectionId, place: Place, now: Instant) {
         match place {
-            Place::Whole => self.free(conn, now),
+            Place::Whole => self.reuse(conn, now),
             Place::Pipelined => self.released(conn, Release::PlaceFreed, now),
         }
     }
@@ -195,10 +198,15 @@ impl PoolState {
             Open {
                 opened: now,
                 state: Use::Lent,
+                doomed: false,
             },
         );
         if self.draining {
             self.close(id, CloseReason::Shutdown);
+        } else if self.limits.check_every_lend && !self.waiters.is_empty() {
+            // New connections are checked too before they are lent.
+            self.set(id, Use::Pinging);
+            self.out.push_back(Action::Ping { conn: id });
         } else {
             self.free(id, now);
         }
@@ -222,10 +230,9 @@ impl PoolState {
             self.out.push_back(Action::Backoff { id, attempt: next });
             return true;
         }
-        // Callers counting on this connect may be served by an idle
-        // connection that needs a ping first (not by another connect: one
-        // that failed for good would fail again).
-        self.ping_for_waiters();
+        // The callers it was opened for may be served by idle connections
+        // (no new attempt: one that cannot succeed would loop).
+        self.ping_idle();
         if self.open.is_empty() && self.connecting.is_empty() {
             for w in self.waiters.drain(..) {
                 self.out.push_back(Action::Refuse {
@@ -262,10 +269,8 @@ impl PoolState {
             self.forget(conn);
             self.replenish();
             self.check_drained();
-        } else if self.draining {
-            self.close(conn, CloseReason::Shutdown);
         } else {
-            self.free(conn, now);
+            self.reuse(conn, now);
         }
     }
 
@@ -305,6 +310,24 @@ impl PoolState {
             self.close(conn, reason);
         }
         self.replenish();
+    }
+
+    /// Replaces every connection, without stopping the pool (HikariCP's
+    /// `softEvictConnections`): idle ones now, the others as they come
+    /// back; new ones open for callers and the minimum meanwhile. Returns
+    /// `false` during a drain, when there is nothing to replace them for.
+    pub(crate) fn recycle(&mut self) -> bool {
+        if self.draining {
+            return false;
+        }
+        for open in self.open.values_mut() {
+            open.doomed = true;
+        }
+        for (conn, _) in std::mem::take(&mut self.idle) {
+            self.close(conn, CloseReason::Recycled);
+        }
+        self.replenish();
+        true
     }
 
     /// Opens the minimum number of connections; returns their slots.

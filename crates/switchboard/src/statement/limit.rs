@@ -1,26 +1,44 @@
 //! A statement's time limit: the pool's statement timeout or what is left
 //! of its message's, and cancelling a statement that runs past it.
 
-use std::sync::Arc;
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use switchboard_core::{Error, Phase, Result};
 
-use crate::connection::{Conn, Held, Session};
+use super::Teller;
+use crate::backend::Canceller;
 
 /// How long a cancelled statement may take to give up before its
 /// connection is abandoned.
 const CANCEL_GRACE: Duration = Duration::from_secs(2);
 
-/// The time a statement may run: the pool's statement timeout, or what is
-/// left of the message's, whichever is shorter.
-pub(super) fn time_limit(session: &Session) -> Option<Duration> {
-    let left = session
-        .deadline
-        .map(|d| d.saturating_duration_since(Instant::now()));
-    match (session.shared.config.statement_timeout, left) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+/// A statement's time limit, and the error its passing gives: the same
+/// `Timeout` the caller gets, whoever notices first.
+pub(super) struct Limit {
+    within: Duration,
+    timeout: Error,
+}
+
+/// The time a statement may run: the pool's statement timeout
+/// (`Timeout { phase: Statement }`), or what is left of its message's
+/// (`Timeout { after: <the message's timeout>, phase: Request }`, as the
+/// caller's own timer says), whichever is shorter.
+pub(super) fn time_limit(at: &Teller<'_>) -> Option<Limit> {
+    let pool = at.shared.config.statement_timeout.map(|after| Limit {
+        within: after,
+        timeout: Error::Timeout {
+            after,
+            phase: Phase::Statement,
+        },
+    });
+    let message = at.deadline.map(|d| Limit {
+        within: d.at.saturating_duration_since(Instant::now()),
+        timeout: d.error(),
+    });
+    match (pool, message) {
+        (Some(p), Some(m)) => Some(if m.within < p.within { m } else { p }),
+        (p, m) => p.or(m),
     }
 }
 
@@ -28,7 +46,7 @@ pub(super) fn time_limit(session: &Session) -> Option<Duration> {
 /// cancel it (PostgreSQL cancel request, MySQL `KILL QUERY`) and the
 /// statement gets a short grace to stop; the caller gets `Error::Timeout`
 /// either way. A statement that does not stop in the grace leaves its
-/// connection poisoned, to be replaced rather than handed to the next
+/// connection `poisoned`, to be replaced rather than handed to the next
 /// caller.
 ///
 /// SQLite cannot be interrupted (diesel does not expose the interrupt
@@ -37,31 +55,22 @@ pub(super) fn time_limit(session: &Session) -> Option<Duration> {
 /// clean, and the caller gets `Error::Timeout` when it ends (or, with a
 /// message `.timeout()`, on time while the connection finishes).
 pub(super) async fn run_limited<T>(
-    session: &mut Session,
-    limit: Duration,
-    run: impl AsyncFnOnce(Conn<'_>, Arc<str>) -> diesel::QueryResult<T>,
-    sql: Arc<str>,
+    at: &Teller<'_>,
+    limit: Limit,
+    canceller: Option<Canceller>,
+    statement: impl Future<Output = diesel::QueryResult<T>>,
+    poisoned: &mut bool,
 ) -> Result<T> {
-    let Held::Own(conn) = &mut session.conn else {
-        return Err(Error::Driver(
-            "a pipelined statement cannot have a time limit".into(),
-        ));
-    };
-    let canceller = conn.canceller();
-    let timeout = Error::Timeout {
-        after: limit,
-        phase: Phase::Statement,
-    };
-    let statement = run(Conn::Own(conn), sql);
+    let Limit { within, timeout } = limit;
     let mut statement = std::pin::pin!(statement);
-    if let Ok(result) = tokio::time::timeout(limit, &mut statement).await {
-        return result.map_err(|e| session.shared.db_error(&e));
+    if let Ok(result) = tokio::time::timeout(within, &mut statement).await {
+        return result.map_err(|e| at.shared.db_error(&e));
     }
     let Some(canceller) = canceller else {
         let _ = statement.await;
         return Err(timeout);
     };
-    let shared = &session.shared;
+    let shared = at.shared;
     let cancel = async {
         if let Err(e) = canceller.cancel().await {
             tracing::warn!(
@@ -77,7 +86,7 @@ pub(super) async fn run_limited<T>(
         finished = tokio::time::timeout(CANCEL_GRACE, &mut statement) => finished.is_ok(),
     };
     if !stopped {
-        session.poisoned = true;
+        *poisoned = true;
     }
     Err(timeout)
 }

@@ -1,23 +1,31 @@
 //! One statement's whole story, told in one place: `Executing`, the
-//! guards (which may deny or rewrite it), the checks and gates before it
-//! reaches the database (bind count, lossless subscribers' room,
-//! durability gates), the run (within its time limit), and the outcome
-//! event (`Executed`, `ExecuteFailed` or `Denied`).
+//! guards (which may deny or rewrite it), the read-only backstop, the checks
+//! and gates before it reaches the database (bind count, lossless
+//! subscribers' room, durability gates), the run (within its time limit),
+//! and the outcome event (`Executed`, `ExecuteFailed` or `Denied`).
 //!
-//! `Execute` and `Load` run through [`StatementRun`]; closures' statements
-//! are reported by the connection's instrumentation.
+//! Every statement runs through [`StatementRun::tell`]: `Execute` and
+//! `Load` messages (from the session) and every statement a closure sends
+//! through its guarded connection (`guarded`).
 
+pub(crate) mod backstop;
 pub(crate) mod guard;
 mod limit;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use switchboard_core::guard::{Check, Decision, Statement};
-use switchboard_core::{Classified, Error, EventKind, Origin, Params, Result, StatementClass};
+use switchboard_core::{
+    Classified, Emitter, Error, EventKind, Labels, Origin, Params, Result, StatementClass,
+};
 
-use crate::connection::{Conn, Held, Session};
+use crate::backend::Canceller;
+use crate::bind::BindValue;
+use crate::connection::{Deadline, Probe, reset};
+use crate::shared::Shared;
 
 static NEXT_QUERY_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -26,41 +34,90 @@ pub(crate) fn next_query_id() -> u64 {
     NEXT_QUERY_ID.fetch_add(1, Ordering::Relaxed)
 }
 
+/// Where a statement runs and whom its story is told to: the connection's
+/// emitter and probe, the pool's shared facts, the message's labels and
+/// deadline.
+pub(crate) struct Teller<'a> {
+    pub(crate) emitter: &'a Emitter,
+    pub(crate) shared: &'a Shared,
+    pub(crate) probe: &'a Probe,
+    pub(crate) labels: &'a Labels,
+    pub(crate) deadline: Option<Deadline>,
+}
+
+/// Whether a statement may have a time limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// Never limited: a pipelined statement, whose cancel would hit its
+    /// neighbours.
+    Unlimited,
+    /// Limited by the pool's statement timeout and the message's deadline,
+    /// and cancelled on the server past it.
+    Cancel,
+}
+
+/// The driver's work for a statement: its future, and, when the statement
+/// has a time limit, a way to cancel it on the server (`None`: SQLite, which
+/// runs to its end). Asked for only then: making one costs allocations.
+pub(crate) type Work<Fut> = (Fut, Option<Canceller>);
+
 /// A statement as the caller gave it, about to run.
-pub(crate) struct StatementRun {
+pub(crate) struct StatementRun<'b> {
     pub(crate) sql: Arc<str>,
     pub(crate) classified: Classified,
     pub(crate) params: Params,
     pub(crate) origin: Origin,
+    /// The bind values are `Execute`'s own, counted against the SQL's
+    /// placeholders before the statement is sent. (A typed diesel query's
+    /// binds match its SQL by construction.)
+    pub(crate) check_binds: bool,
+    /// Whether the runner can run a guard's rewrite of the SQL.
+    pub(crate) rewritable: bool,
+    /// Its bind values: taken out of a failure's server message (which may
+    /// quote them) unless the pool shows bind values.
+    pub(crate) binds: &'b [Arc<dyn BindValue>],
 }
 
 /// What the guards made of a statement: the SQL to run (the caller's, or a
 /// guard's rewrite) with its classification, and the decision to hold
 /// (its permits count the statement as in flight) until the statement ends.
+/// Boxed, and only when there are guards: it lives in every statement's
+/// future, which it would grow by its size.
 struct Cleared {
     sql: Arc<str>,
     classified: Classified,
-    decision: Decision,
+    decision: Option<Box<Decision>>,
 }
 
-impl StatementRun {
-    /// Runs the statement on `session` between its `Executing` and its last
-    /// event. `run` is given the connection and the SQL to run; `rows`
-    /// counts what it returned, for `Executed`.
-    pub(crate) async fn run<T>(
+impl StatementRun<'_> {
+    /// Tells the statement's story on `at`. `run` is given the SQL to run
+    /// (the caller's, or a guard's rewrite) and whether a canceller is
+    /// needed, and returns the driver's [`Work`]; nothing reaches the
+    /// driver before the guards allowed it. `rows` counts what it returned,
+    /// for `Executed`. `poisoned` is set when the statement ignored its
+    /// cancel and the connection's state is unknown.
+    pub(crate) async fn tell<T, F, Fut>(
         self,
-        session: &mut Session,
-        run: impl AsyncFnOnce(Conn<'_>, Arc<str>) -> diesel::QueryResult<T>,
-        rows: fn(&T) -> u64,
-    ) -> Result<T> {
+        at: &Teller<'_>,
+        stop: Stop,
+        poisoned: &mut bool,
+        run: F,
+        rows: fn(&T) -> Option<u64>,
+    ) -> Result<T>
+    where
+        F: FnOnce(Arc<str>, bool) -> Work<Fut>,
+        Fut: Future<Output = diesel::QueryResult<T>>,
+    {
         let given = self.params.len();
-        let origin = self.origin;
+        let (origin, check_binds, rewritable) = (self.origin, self.check_binds, self.rewritable);
         let class = match &*self.classified {
             Ok(c) => c.class,
             Err(_) => StatementClass::Misc,
         };
         let query_id = next_query_id();
-        let executing = session.emitter.publish_as(
+        // Guards see the parameters as the event shows them.
+        let checked = (!at.shared.guards.is_empty()).then(|| self.params.clone());
+        let executing = at.emitter.publish_as(
             EventKind::Executing {
                 query_id,
                 sql: self.sql.clone(),
@@ -68,29 +125,40 @@ impl StatementRun {
                 class,
                 origin,
             },
-            &session.labels,
+            at.labels,
         );
         let Cleared {
             sql,
             classified,
             decision,
-        } = if session.shared.guards.is_empty() {
-            Cleared {
-                sql: self.sql,
-                classified: self.classified,
-                decision: Decision::default(),
-            }
-        } else {
+        } = if let Some(params) = checked {
             // Boxed, as are the other waits below that most statements
             // skip: kept inline, each would grow every statement's future
             // (boxed per statement) by its size, about 1 KB here; see the
             // test `a_statement_future_stays_small`.
-            Box::pin(clear(session, query_id, self.sql, self.classified, origin)).await?
+            let statement =
+                Statement::new(query_id, self.sql, origin, self.classified).with_params(params);
+            Box::pin(clear(at, statement, rewritable)).await?
+        } else {
+            Cleared {
+                sql: self.sql,
+                classified: self.classified,
+                decision: None,
+            }
         };
+        if let Some(refusal) = backstop::refuses(at.shared, &sql) {
+            return Err(guard::deny(
+                at.emitter,
+                at.labels,
+                Some(query_id),
+                backstop::NAME,
+                refusal.to_owned(),
+            ));
+        }
         let started = Instant::now();
         let outcome = async {
             if let Ok(c) = &*classified
-                && origin == Origin::Execute
+                && check_binds
                 && c.placeholders != given
             {
                 return Err(Error::BindMismatch {
@@ -98,30 +166,42 @@ impl StatementRun {
                     given,
                 });
             }
-            let bus = &session.shared.bus;
+            let bus = &at.shared.bus;
             if !bus.has_room() {
                 Box::pin(bus.ready()).await?;
             }
             bus.pass_gates(&executing).await?;
-            session.probe.count_statement();
-            match (limit::time_limit(session), &mut session.conn) {
-                // Pipelined statements never have a time limit.
-                (Some(within), Held::Own(_)) => {
-                    Box::pin(limit::run_limited(session, within, run, sql)).await
-                }
-                (_, held) => run(held.conn(), sql)
+            at.probe.count_statement();
+            at.probe.debt.note(reset::effect(&sql, &classified));
+            match limit::time_limit(at).filter(|_| stop == Stop::Cancel) {
+                Some(within) => {
+                    let (statement, canceller) = run(sql, true);
+                    Box::pin(limit::run_limited(
+                        at, within, canceller, statement, poisoned,
+                    ))
                     .await
-                    .map_err(|e| session.shared.db_error(&e)),
+                }
+                None => run(sql, false).0.await.map_err(|e| at.shared.db_error(&e)),
             }
         }
         .await;
         let took = started.elapsed();
+        let binds = self.binds;
+        let outcome = outcome.map_err(|e| match e {
+            e @ (Error::Database { .. } | Error::ConnectionLost { .. } | Error::Driver(_)) => {
+                let values: Vec<String> = binds.iter().filter_map(|b| b.text()).collect();
+                at.shared
+                    .hooks
+                    .classify(at.shared.redact_values(e, &values))
+            }
+            other => other,
+        });
         drop(decision);
         let outcome_event = match &outcome {
             Ok(v) => EventKind::Executed {
                 query_id,
                 took,
-                rows: Some(rows(v)),
+                rows: rows(v),
             },
             Err(e) => EventKind::ExecuteFailed {
                 query_id,
@@ -129,39 +209,39 @@ impl StatementRun {
                 error: e.info(),
             },
         };
-        session.emitter.emit_as(outcome_event, &session.labels);
+        at.emitter.emit_as(outcome_event, at.labels);
+        if class == StatementClass::Misc {
+            // SET, RESET, ROLLBACK, ... may have undone the database's
+            // read-only setting: check it again before the next work.
+            at.probe.backstop.forget();
+        }
         outcome
     }
 }
 
-/// Asks the pool's guards about a statement. A rewrite of a typed `Load`
-/// is refused (its rows' types come from the query, not from SQL text).
-async fn clear(
-    session: &Session,
-    query_id: u64,
-    sql: Arc<str>,
-    classified: Classified,
-    origin: Origin,
-) -> Result<Cleared> {
-    let shared = &session.shared;
-    let statement = Statement::new(query_id, sql.clone(), origin, classified.clone());
+/// Asks the pool's guards about a statement. A rewrite the runner cannot
+/// run is refused, with the reason.
+async fn clear(at: &Teller<'_>, statement: Statement, rewritable: bool) -> Result<Cleared> {
+    let shared = at.shared;
+    let query_id = statement.query_id;
+    let (sql, classified) = (statement.sql.clone(), statement.classified.clone());
     let check = Check::statement(
         shared.pool.clone(),
         shared.backend,
-        session.emitter.connection(),
-        session.labels.clone(),
+        at.emitter.connection(),
+        at.labels.clone(),
         statement,
     );
-    let decision = guard::ask(shared, &session.emitter, check).await?;
+    let decision = guard::ask(shared, at.emitter, check).await?;
     match (decision.sql().cloned(), decision.rewritten.clone()) {
-        (Some(new), _) if origin == Origin::Load => {
+        (Some(new), _) if !rewritable => {
             let by = decision.rewrites.last().map(|r| r.guard.clone());
             let reason = format!(
-                "rewrote a typed Load query to {new:?}; only Execute statements can be rewritten"
+                "rewrote the statement to {new:?}, but this statement binds user-defined PostgreSQL types, which the driver collects itself from the query as written; deny it instead, or send it as an Execute"
             );
             Err(guard::deny(
-                &session.emitter,
-                &session.labels,
+                at.emitter,
+                at.labels,
                 Some(query_id),
                 by.as_deref().unwrap_or_default(),
                 reason,
@@ -170,12 +250,12 @@ async fn clear(
         (Some(sql), Some(classified)) => Ok(Cleared {
             sql,
             classified,
-            decision,
+            decision: Some(Box::new(decision)),
         }),
         _ => Ok(Cleared {
             sql,
             classified,
-            decision,
+            decision: Some(Box::new(decision)),
         }),
     }
 }

@@ -45,9 +45,11 @@ impl PoolState {
     }
 
     pub(super) fn needs_ping(&self, idle_since: Instant, now: Instant) -> bool {
-        self.limits
-            .ping_after
-            .is_some_and(|after| now.saturating_duration_since(idle_since) >= after)
+        self.limits.check_every_lend
+            || self
+                .limits
+                .ping_after
+                .is_some_and(|after| now.saturating_duration_since(idle_since) >= after)
     }
 
     pub(super) fn expired(&self, conn: ConnectionId, now: Instant) -> bool {
@@ -107,7 +109,10 @@ impl PoolState {
                 Use::Pipelined {
                     statements,
                     head_since,
-                } if statements < self.limits.pipeline && !self.stalled(head_since, now) => {
+                } if statements < self.limits.pipeline
+                    && !o.doomed
+                    && !self.stalled(head_since, now) =>
+                {
                     Some((*id, statements))
                 }
                 _ => None,
@@ -133,6 +138,9 @@ impl PoolState {
             self.close(conn, CloseReason::Shutdown);
         } else if self.expired(conn, now) {
             self.close(conn, CloseReason::Lifetime);
+            self.replenish();
+        } else if self.open.get(&conn).is_some_and(|o| o.doomed) {
+            self.close(conn, CloseReason::Recycled);
             self.replenish();
         } else {
             self.free(conn, now);
@@ -178,6 +186,7 @@ impl PoolState {
         loop {
             let Some(Open {
                 state: Use::Pipelined { statements, .. },
+                doomed: false,
                 ..
             }) = self.open.get_mut(&conn)
             else {

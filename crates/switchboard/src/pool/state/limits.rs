@@ -13,11 +13,23 @@ pub(crate) struct Limits {
     pub(crate) pipeline: usize,
     /// Ping a connection idle longer than this before lending it.
     pub(crate) ping_after: Option<Duration>,
+    /// Check every connection before it is lent whole, new ones included
+    /// (a checkout hook asks about each).
+    pub(crate) check_every_lend: bool,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) max_lifetime: Option<Duration>,
 }
 
 impl Limits {
+    /// These limits, with every idle connection checked before it is lent
+    /// (a checkout hook asks about each).
+    pub(crate) fn checking_every_lend(self, every: bool) -> Self {
+        Limits {
+            check_every_lend: every,
+            ..self
+        }
+    }
+
     pub(crate) fn from_config(config: &PoolConfig) -> Self {
         Limits {
             min: config.min_size,
@@ -27,6 +39,7 @@ impl Limits {
                 HealthCheck::PingIfIdle(after) => Some(after),
                 _ => None,
             },
+            check_every_lend: false,
             idle_timeout: config.idle_timeout,
             max_lifetime: config.max_lifetime,
         }

@@ -24,17 +24,17 @@ impl PoolState {
     /// pool opens more while callers outnumber the connections on their way
     /// and it is below its maximum.
     pub(super) fn grow(&mut self) {
-        let mut coming = self.ping_for_waiters();
+        let mut coming = self.ping_idle();
         while self.waiters.len() > coming && self.size() < self.limits.max {
             self.spawn();
             coming += 1;
         }
     }
 
-    /// Pings idle connections for the queue, one per waiting caller that
-    /// no connect or ping under way will serve; returns how many of those
-    /// are under way now.
-    pub(super) fn ping_for_waiters(&mut self) -> usize {
+    /// Pings idle connections (each needs a ping, or it had been lent at
+    /// once), one per waiting caller that no connect or ping under way
+    /// serves; returns how many connections are on their way to callers.
+    pub(super) fn ping_idle(&mut self) -> usize {
         let mut coming = self.connecting.len() + self.pinging();
         while self.waiters.len() > coming
             && let Some((conn, _)) = self.idle.pop()

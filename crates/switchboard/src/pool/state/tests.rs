@@ -11,6 +11,7 @@ fn limits(min: usize, max: usize) -> Limits {
         max,
         pipeline: 1,
         ping_after: None,
+        check_every_lend: false,
         idle_timeout: None,
         max_lifetime: None,
     }
@@ -456,6 +457,64 @@ fn a_drain_closes_idle_connections_at_once() {
     pool.closed();
     pool.closed();
     assert_eq!(actions(&mut pool), [Action::Drained]);
+}
+
+#[test]
+fn recycle_replaces_idle_connections_now_and_lent_ones_when_they_come_back() {
+    let now = Instant::now();
+    let mut pool = PoolState::new(limits(2, 2));
+    pool.warm();
+    let ids = connect_all(&mut pool, now);
+    let Arrival::Now { conn: lent, .. } = pool.arrive(false, now) else {
+        panic!("idle");
+    };
+    let idle = *ids.iter().find(|c| **c != lent).expect("two connections");
+    assert!(pool.recycle());
+    let [
+        Action::Close {
+            conn,
+            reason: CloseReason::Recycled,
+        },
+        Action::Connect { id: first, .. },
+    ] = actions(&mut pool)[..]
+    else {
+        panic!("the idle one closes and a replacement opens");
+    };
+    assert_eq!(conn, idle);
+    pool.closed();
+    pool.connected(first, now);
+    pool.released(lent, Release::Free, now);
+    let [
+        Action::Close {
+            conn,
+            reason: CloseReason::Recycled,
+        },
+        Action::Connect { id: second, .. },
+    ] = actions(&mut pool)[..]
+    else {
+        panic!("the lent one closes when it comes back");
+    };
+    assert_eq!(conn, lent);
+    pool.closed();
+    pool.connected(second, now);
+    // The replacements are not doomed: lent and back, they stay.
+    let Arrival::Now { conn, .. } = pool.arrive(false, now) else {
+        panic!("a replacement is idle");
+    };
+    assert!(conn == first || conn == second);
+    pool.released(conn, Release::Free, now);
+    assert!(actions(&mut pool).is_empty());
+}
+
+#[test]
+fn recycle_during_a_drain_does_nothing() {
+    let mut pool = PoolState::new(limits(1, 1));
+    pool.warm();
+    connect_all(&mut pool, Instant::now());
+    pool.shutdown();
+    actions(&mut pool);
+    assert!(!pool.recycle());
+    assert!(actions(&mut pool).is_empty());
 }
 
 #[test]

@@ -364,6 +364,7 @@ fn random_input_sequences_keep_the_books_straight() {
             max: 1 + rng.below(4),
             pipeline: 1 + rng.below(4),
             ping_after: rng.chance(50).then(|| Duration::from_secs(5)),
+            check_every_lend: rng.chance(20),
             idle_timeout: rng.chance(50).then(|| Duration::from_secs(8)),
             max_lifetime: rng.chance(30).then(|| Duration::from_secs(20)),
         };

@@ -1,6 +1,6 @@
-//! Bugs the catalogue found, each as the test that failed before its fix
-//! (they now guard against the bug coming back). One is still open, and
-//! ignored so the suite stays green: run it with `--ignored`.
+//! Bugs the catalogue found, each as the test that failed before its fix;
+//! they guard against the bug coming back. Each says what is guaranteed,
+//! and what went wrong before.
 
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use crate::support::{Db, drain, observed, run_local, server_url};
 
 /// Starts a pool on `url` (fail fast); the error and the events it caused.
 async fn start(url: String) -> (Error, Vec<switchboard::Event>) {
-    let (bus, rx) = observed("known-failure", Filter::all(), 1024);
+    let (bus, rx) = observed("regression", Filter::all(), 1024);
     let err = Switchboard::builder(url)
         .bus(bus.clone())
         .fail_fast(true)
@@ -26,9 +26,9 @@ fn assert_clean(outcome: Vec<String>) {
     assert!(outcome.is_empty(), "{}", outcome.join("\n"));
 }
 
-/// `redact_unparsed` (switchboard-core, redact.rs) hides `user:password@`
-/// of a URL that does not parse, but not a `?password=` parameter, so the
-/// `InvalidUrl` error shows it.
+/// The `InvalidUrl` error of a URL that does not parse hides a
+/// `?password=` parameter too, not only `user:password@` (it showed the
+/// parameter before).
 #[test]
 fn unparsable_url_hides_its_password_parameter() {
     run_local(async {
@@ -43,8 +43,9 @@ fn unparsable_url_hides_its_password_parameter() {
 }
 
 /// `postgres:user:pw@host/db` (no `//`) parses as a URL without an
-/// authority, so no password is found to redact; the driver refuses it, and
-/// the `Connect` error and the `Connecting` event show it whole.
+/// authority, where no password is found to redact: it is refused as
+/// invalid before it is used (the driver refused it before, and the
+/// `Connect` error and the `Connecting` event showed it whole).
 #[test]
 fn url_without_slashes_hides_its_password() {
     run_local(async {
@@ -58,8 +59,8 @@ fn url_without_slashes_hides_its_password() {
     });
 }
 
-/// diesel-async reports a failed PostgreSQL connect as only "error
-/// connecting to server"; the pool adds the network cause it finds.
+/// A failed PostgreSQL connect says why: diesel-async reports only "error
+/// connecting to server", and the pool adds the network cause it finds.
 #[test]
 fn postgres_connect_errors_say_why() {
     run_local(async {
@@ -69,12 +70,11 @@ fn postgres_connect_errors_say_why() {
     });
 }
 
-/// diesel-async turns tokio-postgres errors into text with `to_string()`,
-/// which leaves out their cause: a NUL byte in the SQL says only "error
-/// encoding message to server". Still open: the cause never reaches
-/// Switchboard.
+/// A PostgreSQL statement the driver cannot encode says why. diesel-async
+/// turns tokio-postgres errors into text with `to_string()`, which leaves
+/// out their cause, so a NUL byte in the SQL said only "error encoding
+/// message to server"; the error now says what that message can mean.
 #[test]
-#[ignore = "known failure: PostgreSQL statement errors from the driver lose their cause"]
 fn postgres_driver_errors_keep_their_cause() {
     let Some(url) = server_url(Db::Postgres) else {
         return;
@@ -83,19 +83,20 @@ fn postgres_driver_errors_keep_their_cause() {
         let sb = Switchboard::builder(url).start().await.unwrap();
         let err = sb.run(Execute::sql("SELECT 'a\0b'")).await.unwrap_err();
         sb.shutdown().await.unwrap();
+        assert!(matches!(err, Error::Driver(_)), "{err:?}");
         assert!(err.to_string().to_lowercase().contains("nul"), "{err}");
     });
 }
 
 /// A statement larger than MariaDB's `max_allowed_packet` (16 MiB here)
-/// kills its connection, but mysql_async's I/O errors reach Switchboard as
-/// diesel `DatabaseErrorKind::Unknown`, which `db_kind`
-/// (switchboard-core, diesel_error.rs) never treats as a lost connection:
-/// the huge statement gets `Database` ("packet too large"), the dead
-/// connection goes back to the pool, and every later statement on it gets
-/// `Database` ("Connection to the server is closed") forever. The same
-/// holds for any MySQL connection that dies (server restart, KILL,
-/// wait_timeout).
+/// kills its connection: the statement gets `ConnectionLost` and the
+/// connection is replaced. mysql_async's I/O errors reach Switchboard as
+/// diesel `DatabaseErrorKind::Unknown`, which `db_kind` (switchboard-core,
+/// diesel_error.rs) once never treated as a lost connection: the huge
+/// statement got `Database` ("packet too large"), the dead connection went
+/// back to the pool, and every later statement on it got `Database`
+/// ("Connection to the server is closed") forever. The same held for any
+/// MySQL connection that died (server restart, KILL, wait_timeout).
 #[test]
 fn mysql_connection_killed_by_a_huge_statement_is_replaced() {
     let Some(url) = server_url(Db::Mysql) else {
@@ -119,9 +120,9 @@ fn mysql_connection_killed_by_a_huge_statement_is_replaced() {
     });
 }
 
-/// Work sent after `shutdown()` finished gets `Gone("manager")`, whose
-/// message asks whether the actix System was stopped; the pool was shut
-/// down, which `ShuttingDown` would say.
+/// Work sent after `shutdown()` finished hears that the pool was shut down
+/// (`ShuttingDown`); it got `Gone("manager")` before, whose message asks
+/// whether the actix System was stopped.
 #[test]
 fn work_after_shutdown_hears_the_pool_shut_down() {
     run_local(async {

@@ -1,0 +1,235 @@
+//! What the operations console costs the statements it watches: the
+//! SQLite statements of `sqlite_overhead` (`SELECT 1`, a one-row
+//! primary-key read; 1 and 8 client tasks), each run by
+//!
+//! - `switchboard`: a `sqlite::memory:` pool of as many connections;
+//! - `console_10`: the same with a console watching the pool (its feed,
+//!   its metrics, defaults otherwise but `max_clients`) and 10 event
+//!   stream clients connected, each a thread reading its socket as fast as
+//!   it can;
+//! - `console_10_nometrics`: the same with `.metrics(false)` (no
+//!   switchboard-observe `Metrics` subscriber).
+//!
+//! The summary reports the throughput the console costs, in percent
+//! (target: at most 5).
+//!
+//! `cargo bench --bench console_load` (add `-- --quick` for a short run).
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use criterion::Throughput;
+use support::{Figures, PER_ITER, Stmt, measure, on_system, rate};
+use switchboard::{DbConnection, Interact, Switchboard};
+use switchboard_console::Console;
+
+const CONCURRENCY: [usize; 2] = [1, 8];
+
+/// Event stream clients connected in the `console_10` rows.
+const CLIENTS: usize = 10;
+
+const SETUP: &str = "CREATE TABLE sb_bench_rows (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < 1000)
+    INSERT INTO sb_bench_rows (id, name) SELECT x, 'row ' || x FROM g;";
+
+async fn pool(n: usize) -> Switchboard {
+    let sb = Switchboard::builder("sqlite::memory:")
+        .name("bench")
+        .pool_size(n..=n)
+        .start()
+        .await
+        .expect("a switchboard pool");
+    sb.run(Interact::new(async |conn: &mut DbConnection| {
+        conn.batch_execute(SETUP).await
+    }))
+    .await
+    .expect("the table");
+    sb
+}
+
+/// Ten browsers' worth of event stream readers, on threads of their own.
+struct Readers {
+    stop: Arc<AtomicBool>,
+    bytes: Arc<AtomicU64>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Readers {
+    fn connect(addr: SocketAddr, n: usize) -> Readers {
+        let stop = Arc::new(AtomicBool::new(false));
+        let bytes = Arc::new(AtomicU64::new(0));
+        let threads = (0..n)
+            .map(|_| {
+                let (stop, bytes) = (stop.clone(), bytes.clone());
+                // Ends when `stop` is set (it reads with a timeout) or the
+                // console ends the stream.
+                std::thread::spawn(move || {
+                    let mut conn = TcpStream::connect(addr).expect("a stream client");
+                    conn.write_all(b"GET /api/events HTTP/1.1\r\nHost: bench\r\n\r\n")
+                        .expect("a request");
+                    conn.set_read_timeout(Some(Duration::from_millis(100)))
+                        .expect("a timeout");
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while !stop.load(Ordering::Relaxed) {
+                        match conn.read(&mut buf) {
+                            Ok(0) => return,
+                            Ok(n) => {
+                                bytes.fetch_add(n as u64, Ordering::Relaxed);
+                            }
+                            Err(e)
+                                if matches!(
+                                    e.kind(),
+                                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                                ) => {}
+                            Err(_) => return,
+                        }
+                    }
+                })
+            })
+            .collect();
+        Readers {
+            stop,
+            bytes,
+            threads,
+        }
+    }
+
+    fn close(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads {
+            let _ = t.join();
+        }
+        self.bytes.load(Ordering::Relaxed)
+    }
+}
+
+/// Measures a pool of `n` watched by a console (with or without its
+/// metrics) that has [`CLIENTS`] stream clients connected.
+fn with_console(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    system: &actix::SystemRunner,
+    stmt: Stmt,
+    n: usize,
+    variant: &str,
+    metrics: bool,
+) -> Option<Figures> {
+    if !support::selected(stmt, variant, n) {
+        return None;
+    }
+    let sb = system.block_on(pool(n));
+    let (console, readers) = system.block_on(async {
+        let console = Console::builder()
+            .listen("127.0.0.1:0")
+            .watch(&sb)
+            // The default is 8.
+            .max_clients(CLIENTS)
+            .metrics(metrics)
+            .start()
+            .expect("a console");
+        let readers = Readers::connect(console.local_addr(), CLIENTS);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while console.stats().stream.clients < CLIENTS {
+            assert!(Instant::now() < deadline, "the stream clients never joined");
+            actix_rt::time::sleep(Duration::from_millis(5)).await;
+        }
+        (console, readers)
+    });
+    let (clients, figures) = measure(
+        group,
+        variant,
+        stmt,
+        vec![sb.clone(); n],
+        on_system(system, stmt),
+    );
+    drop(clients);
+    let stats = console.stats();
+    let read = readers.close();
+    eprintln!(
+        "  console: {} entries streamed, {} skipped over the rate, {} clients dropped, {} events missed; readers got {} MB",
+        stats.stream.entries,
+        stats.stream.skipped,
+        stats.stream.dropped_slow,
+        stats.missed,
+        read / 1_000_000
+    );
+    assert_eq!(
+        stats.stream.dropped_slow, 0,
+        "a stream client was dropped: the row would not measure 10 clients"
+    );
+    system.block_on(async {
+        console.stop().await;
+        sb.shutdown().await.expect("shut down");
+    });
+    figures
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let system = actix::System::new();
+    let mut c = support::criterion();
+    let mut figures: Vec<Figures> = Vec::new();
+    for stmt in Stmt::ALL {
+        let mut group = c.benchmark_group(format!("console_{}", stmt.name()));
+        group.throughput(Throughput::Elements(PER_ITER));
+        for n in CONCURRENCY {
+            let sb = system.block_on(pool(n));
+            let (clients, f) = measure(
+                &mut group,
+                "switchboard",
+                stmt,
+                vec![sb.clone(); n],
+                on_system(&system, stmt),
+            );
+            figures.extend(f);
+            drop(clients);
+            system.block_on(sb.shutdown()).expect("shut down");
+
+            for (variant, metrics) in [("console_10", true), ("console_10_nometrics", false)] {
+                figures.extend(with_console(&mut group, &system, stmt, n, variant, metrics));
+            }
+        }
+        group.finish();
+    }
+    c.final_summary();
+    println!();
+    println!("## console_load summary (statements/s)");
+    println!();
+    println!(
+        "| statement | conc | switchboard/s | console + {CLIENTS} clients/s | lost | without its metrics/s | lost |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let get = |bench: &str, variant: &str| {
+        figures
+            .iter()
+            .find(|f| f.bench == bench && f.variant == variant)
+    };
+    let mut benches: Vec<&str> = figures.iter().map(|f| f.bench.as_str()).collect();
+    benches.dedup();
+    for bench in benches {
+        let (Some(a), Some(b), Some(c)) = (
+            get(bench, "switchboard"),
+            get(bench, "console_10"),
+            get(bench, "console_10_nometrics"),
+        ) else {
+            continue;
+        };
+        let lost = |x: &Figures| (1.0 - x.per_second / a.per_second) * 100.0;
+        let (stmt, conc) = bench.split_once("/c").unwrap_or((bench, "?"));
+        println!(
+            "| {stmt} | {conc} | {} | {} | {:.1}% | {} | {:.1}% |",
+            rate(a.per_second),
+            rate(b.per_second),
+            lost(b),
+            rate(c.per_second),
+            lost(c)
+        );
+    }
+}

@@ -1,0 +1,139 @@
+//! What the page shows beside the event stream, kept per pool from the
+//! same events: per-second outcome counts and checkout waits ([`series`]),
+//! and denials, slowest statements and leaks ([`notable`]).
+//!
+//! Counting is the only work the console does for every event (a few tens
+//! of nanoseconds on its own thread); see `feed` for why the stream itself
+//! is paced.
+
+pub mod notable;
+pub mod series;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use switchboard_core::{Event, EventKind};
+
+use notable::{Denial, Leak, Notable, Slow};
+use series::{Outcome, Series, SeriesView};
+
+/// One pool's activity.
+#[derive(Debug)]
+pub(crate) struct PoolActivity {
+    series: Series,
+    notable: Notable,
+    /// Events the bus dropped before the console saw them (its
+    /// subscription is lossy): the counts are short by about this much.
+    missed: u64,
+}
+
+/// What `GET /api/pools/{name}/activity` answers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActivityView {
+    /// The pool.
+    pub pool: String,
+    /// Per-second counts over the window.
+    pub series: SeriesView,
+    /// Recent denials and shadow denials, newest first.
+    pub denials: Vec<Denial>,
+    /// The slowest statements of the window, slowest first.
+    pub slowest: Vec<Slow>,
+    /// Recent leak suspicions, newest first.
+    pub leaks: Vec<Leak>,
+    /// Events the console missed (it fell behind and the bus dropped them).
+    pub missed_events: u64,
+}
+
+impl PoolActivity {
+    pub(crate) fn new(window: Duration) -> PoolActivity {
+        PoolActivity {
+            series: Series::new(window),
+            notable: Notable::new(window),
+            missed: 0,
+        }
+    }
+
+    pub(crate) fn record(&mut self, event: &Event) {
+        let meta = event.meta();
+        let second = meta.at.timestamp();
+        match event.payload() {
+            EventKind::Executing { query_id, sql, .. } => self.notable.executing(*query_id, sql),
+            EventKind::Executed { query_id, took, .. } => {
+                self.series.outcome(second, Outcome::Ok);
+                self.notable.finished(slow(event, *query_id, *took, false));
+            }
+            EventKind::ExecuteFailed { query_id, took, .. } => {
+                self.series.outcome(second, Outcome::Error);
+                self.notable.finished(slow(event, *query_id, *took, true));
+            }
+            EventKind::Denied {
+                query_id,
+                guard,
+                reason,
+            } => {
+                self.series.outcome(second, Outcome::Denied);
+                self.notable
+                    .denied(denial(event, *query_id, guard, reason, false));
+            }
+            EventKind::ShadowDenied {
+                query_id,
+                guard,
+                reason,
+            } => self
+                .notable
+                .denied(denial(event, *query_id, guard, reason, true)),
+            EventKind::CheckedOut { waited } => self.series.checkout(second, *waited),
+            EventKind::LeakSuspected { held } => self.notable.leak(Leak {
+                at: meta.at,
+                connection: meta.connection,
+                held_ns: nanos(*held),
+                labels: meta.labels.clone(),
+            }),
+            EventKind::Lagged { dropped } => self.missed += dropped,
+            _ => {}
+        }
+    }
+
+    pub(crate) fn view(&self, pool: &str, now: DateTime<Utc>) -> ActivityView {
+        ActivityView {
+            pool: pool.to_owned(),
+            series: self.series.view(now.timestamp()),
+            denials: self.notable.denials(),
+            slowest: self.notable.slowest(now),
+            leaks: self.notable.leaks(),
+            missed_events: self.missed,
+        }
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+fn slow(event: &Event, query_id: u64, took: Duration, failed: bool) -> Slow {
+    let meta = event.meta();
+    Slow {
+        at: meta.at,
+        connection: meta.connection,
+        query_id,
+        took_ns: nanos(took),
+        failed,
+        sql: None,
+        labels: meta.labels.clone(),
+    }
+}
+
+fn denial(event: &Event, query_id: Option<u64>, guard: &str, reason: &str, shadow: bool) -> Denial {
+    let meta = event.meta();
+    Denial {
+        at: meta.at,
+        connection: meta.connection,
+        query_id,
+        guard: guard.to_owned(),
+        reason: reason.to_owned(),
+        shadow,
+        sql: None,
+        labels: meta.labels.clone(),
+    }
+}

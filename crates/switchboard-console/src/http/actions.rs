@@ -1,0 +1,112 @@
+//! Actions, off unless an actions token is configured: switch a rules
+//! engine's read-only mode, reload its rules file. Each answers with its
+//! outcome and puts it on the event stream (SSE event type `action`).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::{Need, authorize};
+use super::error::{ApiError, respond};
+use crate::state::{State, WatchedRules};
+
+fn engine<'a>(state: &'a State, name: &str) -> Result<&'a WatchedRules, ApiError> {
+    state.rules(name).ok_or_else(|| {
+        let known: Vec<&str> = state.rules.iter().map(|r| r.engine.name()).collect();
+        ApiError::NotFound(format!(
+            "no rules engine named {name:?} is watched by this console; watched: {}",
+            known.join(", ")
+        ))
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReadOnly {
+    on: bool,
+}
+
+/// `POST /api/rules/{name}/read-only` with `{"on": true|false}`.
+pub(crate) async fn read_only(
+    req: HttpRequest,
+    name: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<State>,
+) -> HttpResponse {
+    respond((|| {
+        authorize(&req, &state.config, Need::Act)?;
+        let rules = engine(&state, &name)?;
+        let ReadOnly { on } = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad(
+                "on",
+                format!("the body must be {{\"on\": true}} or {{\"on\": false}}: {e}"),
+            )
+        })?;
+        let was = rules.engine.is_read_only();
+        rules.engine.set_read_only(on);
+        let outcome = json!({
+            "kind": "Action",
+            "action": "read_only",
+            "rules": rules.engine.name(),
+            "at": chrono::Utc::now(),
+            "outcome": "done",
+            "read_only": on,
+            "was": was,
+        });
+        state.announce(&outcome.to_string());
+        tracing::info!(target: "switchboard::console", rules = rules.engine.name(), read_only = on, "read-only mode set from the console");
+        Ok(HttpResponse::Ok().json(outcome))
+    })())
+}
+
+/// `POST /api/rules/{name}/reload`: reads the engine's rules file again. A
+/// file that does not load leaves the old rules in force and answers 422.
+pub(crate) async fn reload(
+    req: HttpRequest,
+    name: web::Path<String>,
+    state: web::Data<State>,
+) -> HttpResponse {
+    let prepared = (|| -> Result<_, ApiError> {
+        authorize(&req, &state.config, Need::Act)?;
+        let rules = engine(&state, &name)?;
+        let file = rules.file.clone().ok_or_else(|| ApiError::Refused {
+            status: StatusCode::CONFLICT,
+            reason: format!(
+                "rules engine {:?} was watched without a file; watch it with rules_file(engine, path) to reload it",
+                rules.engine.name()
+            ),
+        })?;
+        Ok((rules.engine.clone(), file))
+    })();
+    let (engine, file) = match prepared {
+        Ok(p) => p,
+        Err(e) => return e.response(),
+    };
+    let task_engine = engine.clone();
+    // Reading and compiling a file: off the worker's event loop.
+    let result = web::block(move || task_engine.reload_file(&file)).await;
+    let (status, outcome) = match result {
+        Ok(Ok(())) => (
+            StatusCode::OK,
+            json!({ "outcome": "reloaded", "rules_in_force": engine.rules_len() }),
+        ),
+        Ok(Err(e)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({ "outcome": "refused", "error": e.to_string(), "rules_in_force": engine.rules_len() }),
+        ),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({ "outcome": "failed", "error": "the reload task did not finish" }),
+        ),
+    };
+    let mut outcome = outcome;
+    if let Some(map) = outcome.as_object_mut() {
+        map.insert("kind".into(), "Action".into());
+        map.insert("action".into(), "reload".into());
+        map.insert("rules".into(), engine.name().into());
+        map.insert("at".into(), json!(chrono::Utc::now()));
+    }
+    state.announce(&outcome.to_string());
+    HttpResponse::build(status).json(outcome)
+}

@@ -1,0 +1,36 @@
+-- The tables the MySQL corpus names, for the differential test
+-- (integration/classifier_corpus.rs), created in a database of its own.
+CREATE TABLE users (id INT PRIMARY KEY, name VARCHAR(100), email VARCHAR(100), active BOOLEAN DEFAULT TRUE, created_at DATETIME DEFAULT CURRENT_TIMESTAMP, parent INT, country VARCHAR(10), balance DECIMAL(12,2) DEFAULT 0, nickname VARCHAR(20), INDEX users_name (name));
+CREATE TABLE orders (id INT PRIMARY KEY, user_id INT, customer_id INT, total DECIMAL(12,2), status VARCHAR(20), created_at DATETIME, item VARCHAR(20), qty INT);
+CREATE TABLE order_items (id INT, order_id INT, product_id INT, qty INT, price DECIMAL(12,2));
+CREATE TABLE products (id INT, name VARCHAR(100), price DECIMAL(12,2), category VARCHAR(20));
+CREATE TABLE accounts (id INT, owner INT, balance DECIMAL(12,2));
+CREATE TABLE payroll (id INT, employee VARCHAR(100), salary DECIMAL(12,2));
+CREATE TABLE sessions (id INT, user_id INT, expires_at DATETIME);
+CREATE TABLE logs (id INT, created DATETIME, level VARCHAR(10), message TEXT);
+CREATE TABLE kv (k VARCHAR(100) PRIMARY KEY, v TEXT);
+CREATE TABLE notes (id INT PRIMARY KEY, body TEXT, tag VARCHAR(20), owner INT);
+CREATE TABLE t (id INT, a INT, b INT, c VARCHAR(20));
+CREATE TABLE t1 (id INT, a INT, b INT);
+CREATE TABLE t2 (id INT, a INT, b INT);
+CREATE TABLE bans (user_id INT, until DATETIME);
+CREATE TABLE stock (item VARCHAR(20), qty INT);
+CREATE TABLE deliveries (item VARCHAR(20), qty INT);
+CREATE TABLE archive (id INT, body TEXT);
+CREATE TABLE posts (id INT, body TEXT, created_at DATETIME);
+CREATE TABLE `Users` (id INT);
+CREATE TABLE `Payroll` (id INT);
+CREATE TABLE recent (id INT);
+CREATE TABLE b (id INT);
+INSERT INTO users (id, name, email, parent, country, balance) VALUES (1, 'Ann', 'ann@example.com', NULL, 'NL', 10), (2, 'Bob', NULL, 1, 'DE', -5);
+INSERT INTO orders VALUES (1, 1, 1, 150, 'paid', '2024-02-01', 'pen', 2), (2, 2, 2, 20, 'open', '2023-05-01', 'ink', 1);
+INSERT INTO order_items VALUES (1, 1, 1, 2, 5);
+INSERT INTO products VALUES (1, 'pen', 5, 'office');
+INSERT INTO accounts VALUES (1, 1, 100);
+INSERT INTO payroll VALUES (1, 'Ann', 2000);
+INSERT INTO sessions VALUES (1, 1, '2030-01-01');
+INSERT INTO kv VALUES ('a', '{"a": 1}');
+INSERT INTO notes VALUES (1, 'hello', 'x', 3);
+INSERT INTO t VALUES (1, 1, 2, 'x');
+INSERT INTO t1 VALUES (1, 1, 1);
+INSERT INTO t2 VALUES (1, 1, 1);

@@ -1,0 +1,37 @@
+-- The tables the PostgreSQL corpus names, for the differential test
+-- (integration/classifier_corpus.rs), created in a schema of its own.
+CREATE TABLE users (id int PRIMARY KEY, name text, email text, active boolean DEFAULT true, created_at timestamp DEFAULT now(), parent int, country text, balance numeric DEFAULT 0, nickname text);
+CREATE TABLE orders (id int PRIMARY KEY, user_id int, customer_id int, total numeric, status text, created_at timestamp, item text, qty int);
+CREATE TABLE order_items (id int, order_id int, product_id int, qty int, price numeric);
+CREATE TABLE products (id int, name text, price numeric, category text);
+CREATE TABLE accounts (id int, owner int, balance numeric);
+CREATE TABLE payroll (id int, employee text, salary numeric);
+CREATE TABLE sessions (id int, user_id int, expires_at timestamp);
+CREATE TABLE logs (id int, created timestamp, level text, message text);
+CREATE TABLE kv (k text PRIMARY KEY, v text);
+CREATE TABLE notes (id int PRIMARY KEY, body text, tag text, owner int);
+CREATE TABLE t (id int, a int, b int, c text);
+CREATE TABLE t1 (id int, a int, b int);
+CREATE TABLE t2 (id int, a int, b int);
+CREATE TABLE bans (user_id int, until timestamp);
+CREATE TABLE stock (item text, qty int);
+CREATE TABLE deliveries (item text, qty int);
+CREATE TABLE archive (id int, body text);
+CREATE TABLE posts (id int, body text, created_at timestamp);
+CREATE TABLE "Users" (id int);
+CREATE TABLE "Payroll" (id int);
+CREATE TABLE "PAYROLL" (id int);
+CREATE SEQUENCE order_seq;
+INSERT INTO users (id, name, email, parent, country, balance) VALUES (1, 'Ann', 'ann@example.com', NULL, 'NL', 10), (2, 'Bob', NULL, 1, 'DE', -5);
+INSERT INTO orders VALUES (1, 1, 1, 150, 'paid', '2024-02-01', 'pen', 2), (2, 2, 2, 20, 'open', '2023-05-01', 'ink', 1);
+INSERT INTO order_items VALUES (1, 1, 1, 2, 5);
+INSERT INTO products VALUES (1, 'pen', 5, 'office');
+INSERT INTO accounts VALUES (1, 1, 100);
+INSERT INTO payroll VALUES (1, 'Ann', 2000);
+INSERT INTO sessions VALUES (1, 1, '2030-01-01');
+INSERT INTO kv VALUES ('a', '{"a": 1}');
+INSERT INTO notes VALUES (1, 'hello', 'x', 3);
+INSERT INTO t VALUES (1, 1, 2, 'x');
+INSERT INTO t1 VALUES (1, 1, 1);
+INSERT INTO t2 VALUES (1, 1, 1);
+CREATE TABLE b (id int); CREATE TABLE recent (id int);

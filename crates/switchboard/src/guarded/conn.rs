@@ -1,0 +1,363 @@
+//! diesel-async's `AsyncConnection` for [`Guarded`]: what diesel's own
+//! methods (`RunQueryDsl::execute`, `load`, `get_result`, `transaction`,
+//! ...) call on a closure's connection.
+//!
+//! Each query is collected at once (see `driver`), its story told by
+//! `StatementRun`, and the driver given it only once the guards allowed it.
+//! Errors are diesel's, carrying switchboard's: a closure's `?` turns a
+//! denial back into `Error::Denied`.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use diesel::QueryResult;
+use diesel::connection::{CacheSize, Instrumentation};
+use diesel::query_builder::{AsQuery, CollectedQuery, Query, QueryFragment, QueryId};
+use diesel_async::pg::AsyncPgConnection;
+use diesel_async::{
+    AsyncConnection, AsyncConnectionCore, AsyncMysqlConnection, SimpleAsyncConnection,
+};
+use futures_util::future::BoxFuture;
+use switchboard_core::{Error, Origin, Params};
+
+use super::driver::{Driver, collected};
+use super::{Guarded, tx};
+use crate::backend::SqliteAsync;
+use crate::config::ParamPolicy;
+use crate::statement::{StatementRun, Stop};
+
+fn failed<'a, T: Send + 'a>(e: diesel::result::Error) -> BoxFuture<'a, QueryResult<T>> {
+    Box::pin(std::future::ready(Err(e)))
+}
+
+/// The driver call for a collected query: `run_execute` or `run_load`.
+type RunCollected<'c, C, T> =
+    fn(&'c mut C, CollectedQuery<<C as Driver>::Binds>) -> BoxFuture<'c, QueryResult<T>>;
+
+/// A typed query's driver work, before its story starts.
+enum Pending<'c, C: Driver, T> {
+    /// Collected: handed to the driver, with the SQL the story settles
+    /// on, once the guards allowed it.
+    Collected {
+        raw: &'c mut C,
+        binds: C::Binds,
+        safe_to_cache: bool,
+        run: RunCollected<'c, C, T>,
+    },
+    /// Collected by the driver itself (user-defined PostgreSQL types): its
+    /// future, which starts nothing before it is polled.
+    Started(BoxFuture<'c, QueryResult<T>>),
+}
+
+/// Guards and runs a typed query; `execute` and `load` differ only in the
+/// driver calls (`run` for a collected query, `early` for one the driver
+/// collects itself) and in what they count.
+///
+/// The text, classification and parameter types of a query whose type
+/// fixes them are cached per pool, like `Load`'s: only the binds are
+/// collected per statement.
+fn guarded<'c, C, Q, T>(
+    conn: &'c mut Guarded<C>,
+    query: Q,
+    run: RunCollected<'c, C, T>,
+    early: fn(&'c mut C, Q) -> BoxFuture<'c, QueryResult<T>>,
+    rows: fn(&T) -> Option<u64>,
+) -> BoxFuture<'c, QueryResult<T>>
+where
+    C: Driver,
+    Q: QueryFragment<C::Backend> + QueryId,
+    T: Send + 'c,
+{
+    let (raw, scope) = match conn.parts() {
+        Ok(parts) => parts,
+        Err(e) => return failed(e.into_diesel()),
+    };
+    let plain = scope.shared.config.params == ParamPolicy::Plain;
+    let prepared = C::safe_to_cache(&query).and_then(|safe| Ok((safe, C::bind(&query)?)));
+    let (safe_to_cache, bound) = match prepared {
+        Ok(prepared) => prepared,
+        Err(e) => return failed(e),
+    };
+    let key = Q::query_id().filter(|_| safe_to_cache);
+    let described = scope.shared.typed_sql(key, || {
+        Ok((C::render(&query)?, C::params(&bound.binds, plain)))
+    });
+    let (sql, classified, params) = match described {
+        Ok(described) => described,
+        Err(e) => return failed(e.into_diesel()),
+    };
+    // Made now, while the connection is at hand: the early path hands it
+    // to the driver's future. Only for a statement with a time limit.
+    let canceller = time_limited(scope).then(|| raw.canceller()).flatten();
+    let pending = match bound.by_driver {
+        true => Pending::Started(early(raw, query)),
+        false => Pending::Collected {
+            raw,
+            binds: bound.binds,
+            safe_to_cache,
+            run,
+        },
+    };
+    let statement = StatementRun {
+        sql,
+        classified,
+        params,
+        origin: Origin::Closure,
+        check_binds: false,
+        rewritable: !bound.by_driver,
+        binds: &[],
+    };
+    Box::pin(async move {
+        let (at, poisoned) = scope.split();
+        statement
+            .tell(
+                &at,
+                Stop::Cancel,
+                poisoned,
+                move |sql: Arc<str>, _| match pending {
+                    // The story's SQL: the caller's, or a guard's rewrite,
+                    // run with the query's binds.
+                    Pending::Collected {
+                        raw,
+                        binds,
+                        safe_to_cache,
+                        run,
+                    } => (run(raw, collected(&sql, safe_to_cache, binds)), canceller),
+                    Pending::Started(work) => (work, canceller),
+                },
+                rows,
+            )
+            .await
+            .map_err(Error::into_diesel)
+    })
+}
+
+/// Whether a closure's statements have a time limit (the pool's statement
+/// timeout, or the message's).
+fn time_limited(scope: &super::Scope) -> bool {
+    scope.deadline.is_some() || scope.shared.config.statement_timeout.is_some()
+}
+
+/// A closure statement of `sql`, classified, about to be told.
+fn closure_statement(
+    scope: &super::Scope,
+    sql: String,
+    params: Params,
+    rewritable: bool,
+) -> StatementRun<'static> {
+    let shared = &scope.shared;
+    let classified = shared.classifier.classify(&sql, shared.dialect);
+    StatementRun {
+        sql: sql.into(),
+        classified,
+        params,
+        origin: Origin::Closure,
+        check_binds: false,
+        rewritable,
+        binds: &[],
+    }
+}
+
+/// `batch_execute` on a guarded connection: SQL text without binds, one
+/// story for the whole text (the classifier sees every statement in it).
+pub(crate) fn batch<'c, C: Driver>(
+    conn: &'c mut Guarded<C>,
+    sql: &str,
+) -> impl Future<Output = QueryResult<()>> + Send + 'c {
+    let parts = conn.parts();
+    let sql: Arc<str> = Arc::from(sql);
+    async move {
+        let (raw, scope) = parts.map_err(Error::into_diesel)?;
+        if sql.trim().is_empty() {
+            return Err(Error::EmptyStatement.into_diesel());
+        }
+        let statement = closure_statement(scope, sql.to_string(), Params::none(), true);
+        let (at, poisoned) = scope.split();
+        statement
+            .tell(
+                &at,
+                Stop::Cancel,
+                poisoned,
+                move |sql: Arc<str>, cancel| {
+                    let canceller = if cancel { raw.canceller() } else { None };
+                    (async move { raw.batch_execute(&sql).await }, canceller)
+                },
+                |_| None,
+            )
+            .await
+            .map_err(Error::into_diesel)
+    }
+}
+
+/// The `AsyncConnection` family for one backend's guarded connection.
+macro_rules! guarded_connection {
+    ($driver:ty) => {
+        impl SimpleAsyncConnection for Guarded<$driver> {
+            fn batch_execute(
+                &mut self,
+                query: &str,
+            ) -> impl Future<Output = QueryResult<()>> + Send {
+                batch(self, query)
+            }
+        }
+
+        impl AsyncConnectionCore for Guarded<$driver> {
+            type ExecuteFuture<'conn, 'query> = BoxFuture<'conn, QueryResult<usize>>;
+            type LoadFuture<'conn, 'query> =
+                BoxFuture<'conn, QueryResult<Self::Stream<'conn, 'query>>>;
+            type Stream<'conn, 'query> = <$driver as AsyncConnectionCore>::Stream<'conn, 'static>;
+            type Row<'conn, 'query> = <$driver as AsyncConnectionCore>::Row<'conn, 'static>;
+            type Backend = <$driver as AsyncConnectionCore>::Backend;
+
+            fn load<'conn, 'query, T>(&'conn mut self, source: T) -> Self::LoadFuture<'conn, 'query>
+            where
+                T: AsQuery + 'query,
+                T::Query: QueryFragment<Self::Backend> + QueryId + 'query,
+            {
+                guarded(
+                    self,
+                    source.as_query(),
+                    |raw: &'conn mut $driver, q| raw.run_load(q),
+                    |raw: &'conn mut $driver, q| early_load(raw, q),
+                    |_| None,
+                )
+            }
+
+            fn execute_returning_count<'conn, 'query, T>(
+                &'conn mut self,
+                source: T,
+            ) -> Self::ExecuteFuture<'conn, 'query>
+            where
+                T: QueryFragment<Self::Backend> + QueryId + 'query,
+            {
+                guarded(
+                    self,
+                    source,
+                    |raw: &'conn mut $driver, q| raw.run_execute(q),
+                    |raw: &'conn mut $driver, q| early_execute(raw, q),
+                    |n| Some(*n as u64),
+                )
+            }
+        }
+
+        impl AsyncConnection for Guarded<$driver> {
+            type TransactionManager = tx::GuardedTransactions;
+
+            /// A guarded connection comes from its pool, lent to a closure.
+            async fn establish(_: &str) -> diesel::ConnectionResult<Self> {
+                Err(diesel::ConnectionError::BadConnection(
+                    "a guarded connection cannot be opened directly; a pool lends it to Interact and Transaction closures".into(),
+                ))
+            }
+
+            fn transaction_state(
+                &mut self,
+            ) -> &mut <Self::TransactionManager as diesel_async::TransactionManager<Self>>::TransactionStateData
+            {
+                self.raw.transaction_state()
+            }
+
+            fn instrumentation(&mut self) -> &mut dyn Instrumentation {
+                self.raw.instrumentation()
+            }
+
+            /// Ignored: the pool's instrumentation turns the connection's
+            /// transactions into events; subscribe to the bus instead.
+            fn set_instrumentation(&mut self, _: impl Instrumentation) {
+                tracing::warn!(
+                    "set_instrumentation on a pooled connection is ignored; subscribe to the pool's events instead"
+                );
+            }
+
+            fn set_prepared_statement_cache_size(&mut self, size: CacheSize) {
+                self.raw.set_prepared_statement_cache_size(size);
+            }
+        }
+    };
+}
+
+guarded_connection!(AsyncPgConnection);
+guarded_connection!(AsyncMysqlConnection);
+guarded_connection!(SqliteAsync);
+
+/// The driver's own future for a query it must collect itself (user-defined
+/// PostgreSQL types). Only PostgreSQL's needs it; its future starts nothing
+/// before it is polled.
+trait Early: Driver {
+    fn early_load<'c, Q>(
+        &'c mut self,
+        query: Q,
+    ) -> BoxFuture<'c, QueryResult<Self::Stream<'c, 'static>>>
+    where
+        Q: Query + QueryFragment<Self::Backend> + QueryId;
+    fn early_execute<'c, Q>(&'c mut self, query: Q) -> BoxFuture<'c, QueryResult<usize>>
+    where
+        Q: QueryFragment<Self::Backend> + QueryId;
+}
+
+fn early_load<'c, C: Early, Q>(
+    raw: &'c mut C,
+    query: Q,
+) -> BoxFuture<'c, QueryResult<C::Stream<'c, 'static>>>
+where
+    Q: Query + QueryFragment<C::Backend> + QueryId,
+{
+    raw.early_load(query)
+}
+
+fn early_execute<'c, C: Early, Q>(raw: &'c mut C, query: Q) -> BoxFuture<'c, QueryResult<usize>>
+where
+    Q: QueryFragment<C::Backend> + QueryId,
+{
+    raw.early_execute(query)
+}
+
+impl Early for AsyncPgConnection {
+    fn early_load<'c, Q>(
+        &'c mut self,
+        query: Q,
+    ) -> BoxFuture<'c, QueryResult<Self::Stream<'c, 'static>>>
+    where
+        Q: Query + QueryFragment<Self::Backend> + QueryId,
+    {
+        AsyncConnectionCore::load(self, query)
+    }
+
+    fn early_execute<'c, Q>(&'c mut self, query: Q) -> BoxFuture<'c, QueryResult<usize>>
+    where
+        Q: QueryFragment<Self::Backend> + QueryId,
+    {
+        AsyncConnectionCore::execute_returning_count(self, query)
+    }
+}
+
+/// MySQL and SQLite collect every query themselves first: never called.
+macro_rules! no_early {
+    ($driver:ty) => {
+        impl Early for $driver {
+            fn early_load<'c, Q>(
+                &'c mut self,
+                _: Q,
+            ) -> BoxFuture<'c, QueryResult<Self::Stream<'c, 'static>>>
+            where
+                Q: Query + QueryFragment<Self::Backend> + QueryId,
+            {
+                failed(
+                    Error::Driver("this backend collects every query ahead".into()).into_diesel(),
+                )
+            }
+
+            fn early_execute<'c, Q>(&'c mut self, _: Q) -> BoxFuture<'c, QueryResult<usize>>
+            where
+                Q: QueryFragment<Self::Backend> + QueryId,
+            {
+                failed(
+                    Error::Driver("this backend collects every query ahead".into()).into_diesel(),
+                )
+            }
+        }
+    };
+}
+
+no_early!(AsyncMysqlConnection);
+no_early!(SqliteAsync);

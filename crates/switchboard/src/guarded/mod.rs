@@ -1,0 +1,165 @@
+//! The connection a closure sees: every statement it sends is guarded.
+//!
+//! `Interact` and `Transaction` closures get a [`DbConnection`] whose
+//! variants hold a [`Guarded`] driver connection. `Guarded` implements
+//! diesel-async's `AsyncConnection` itself (it does not deref to the driver,
+//! so diesel's blanket impl for smart pointers cannot reach around it):
+//! each query diesel hands it is rendered with the backend's query builder
+//! and its binds collected, and the statement then tells the same story as
+//! an `Execute` message (`Executing`, the guards with their deadlines and
+//! fail-closed policy, the gates, the run within its time limit, the
+//! outcome), all in [`StatementRun`](crate::statement::StatementRun). A
+//! denial is a diesel error the closure can `?`; a `Transaction` then rolls
+//! back. The statement reached the driver only after the guards allowed it.
+//!
+//! - [`driver`]: what differs per backend (collecting a query, running it
+//!   once collected, cancelling);
+//! - `params`: how bind parameters show to guards and in events;
+//! - `conn`: the `AsyncConnection` implementation;
+//! - `closure`: `DbConnection`'s own methods for closures;
+//! - `tx`: transactions with options, savepoints and their events.
+
+mod closure;
+mod conn;
+pub(crate) mod driver;
+pub(crate) mod params;
+pub(crate) mod tx;
+
+use std::sync::Arc;
+
+use switchboard_core::{Emitter, Error, Labels, Result};
+
+pub(crate) use driver::Driver;
+pub use tx::{Isolation, TxOptions};
+
+use crate::connection::{Deadline, Probe};
+use crate::shared::Shared;
+use crate::statement::Teller;
+
+use crate::DbConnection;
+
+/// A driver connection whose every statement is guarded, as closures get it
+/// inside [`DbConnection`]. Use it with diesel-async's `RunQueryDsl` and
+/// `AsyncConnection` like the driver connection it holds; nothing reaches
+/// the driver unguarded.
+pub struct Guarded<C> {
+    raw: C,
+    /// Set while a closure has the connection; statements are refused
+    /// without it (the pool's own statements go to `raw` directly).
+    scope: Option<Scope>,
+}
+
+/// What a closure's statements need to tell their story: the connection's
+/// emitter and probe, the pool's shared facts, and the message's labels and
+/// deadline.
+pub(crate) struct Scope {
+    pub(crate) emitter: Arc<Emitter>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) probe: Arc<Probe>,
+    pub(crate) labels: Labels,
+    pub(crate) deadline: Option<Deadline>,
+    /// A statement was abandoned mid-way (it ignored its cancel): the
+    /// connection's state is unknown, so it takes no more statements and is
+    /// replaced after the closure.
+    pub(crate) poisoned: bool,
+}
+
+impl Scope {
+    /// The scope the pool's hooks (setup, checkout) get a connection in:
+    /// their statements are guarded and reported like a closure's, without
+    /// labels or deadline (the hook's own time is bounded by its caller).
+    pub(crate) fn for_hooks(
+        emitter: &Arc<Emitter>,
+        shared: &Arc<Shared>,
+        probe: &Arc<Probe>,
+    ) -> Self {
+        Scope {
+            emitter: emitter.clone(),
+            shared: shared.clone(),
+            probe: probe.clone(),
+            labels: Labels::new(),
+            deadline: None,
+            poisoned: false,
+        }
+    }
+
+    /// The statement's teller, and where to note a statement abandoned
+    /// mid-way: the scope's fields, borrowed apart.
+    pub(crate) fn split(&mut self) -> (Teller<'_>, &mut bool) {
+        let at = Teller {
+            emitter: &self.emitter,
+            shared: &self.shared,
+            probe: &self.probe,
+            labels: &self.labels,
+            deadline: self.deadline,
+        };
+        (at, &mut self.poisoned)
+    }
+}
+
+impl<C> Guarded<C> {
+    pub(crate) fn new(raw: C) -> Self {
+        Guarded { raw, scope: None }
+    }
+
+    /// The driver connection, unguarded: for the pool's own statements and
+    /// for statements already guarded.
+    pub(crate) fn raw(&mut self) -> &mut C {
+        &mut self.raw
+    }
+
+    pub(crate) fn into_raw(self) -> C {
+        self.raw
+    }
+
+    pub(crate) fn enter(&mut self, scope: Scope) {
+        self.scope = Some(scope);
+    }
+
+    pub(crate) fn leave(&mut self) -> Option<Scope> {
+        self.scope.take()
+    }
+
+    /// The connection and the closure's scope, or the error a statement
+    /// gets outside a closure (or after its connection was abandoned).
+    pub(crate) fn parts(&mut self) -> Result<(&mut C, &mut Scope)> {
+        match &mut self.scope {
+            Some(scope) if scope.poisoned => Err(Error::ConnectionLost {
+                message: "an earlier statement of this closure was abandoned mid-way; the connection takes no more statements".into(),
+            }),
+            Some(scope) => Ok((&mut self.raw, scope)),
+            None => Err(Error::Driver(
+                "this connection is not lent to a closure; its statements are refused".into(),
+            )),
+        }
+    }
+}
+
+impl crate::backend::DbConnection {
+    /// Lends the connection to a closure: its statements are guarded with
+    /// `scope`'s labels and deadline.
+    pub(crate) fn enter(&mut self, scope: Scope) {
+        match self {
+            DbConnection::Postgres(g) => g.enter(scope),
+            DbConnection::Mysql(g) => g.enter(scope),
+            DbConnection::Sqlite(g) => g.enter(scope),
+        }
+    }
+
+    /// Takes the connection back from a closure.
+    pub(crate) fn leave(&mut self) -> Option<Scope> {
+        match self {
+            DbConnection::Postgres(g) => g.leave(),
+            DbConnection::Mysql(g) => g.leave(),
+            DbConnection::Sqlite(g) => g.leave(),
+        }
+    }
+}
+
+impl<C> std::fmt::Debug for Guarded<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guarded")
+            .field("in_closure", &self.scope.is_some())
+            .finish_non_exhaustive()
+    }
+}

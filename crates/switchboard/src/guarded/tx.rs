@@ -1,0 +1,364 @@
+//! Transactions: how a `Transaction` begins (isolation level, read only,
+//! deferrable), savepoints and their events, and the transaction manager
+//! of a guarded connection.
+//!
+//! Transaction control (`BEGIN`, `COMMIT`, `ROLLBACK`, `SAVEPOINT`,
+//! `RELEASE`, `ROLLBACK TO`) is the pool's own SQL, not a statement of the
+//! caller's: it is reported as `TxBegin`/`TxCommit`/`TxRollback` and
+//! `Savepoint`/`SavepointReleased`/`SavepointRolledBack`, not guarded. A
+//! caller's own `BEGIN` or `SAVEPOINT` sent as SQL is a statement like any
+//! other, and guarded.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use diesel::QueryResult;
+use diesel::connection::{TransactionDepthChange, TransactionManagerStatus};
+use diesel_async::pg::AsyncPgConnection;
+use diesel_async::{
+    AnsiTransactionManager, AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection,
+    TransactionManager,
+};
+use switchboard_core::{Backend, Error, EventKind, Result};
+
+use super::Guarded;
+use crate::backend::{DbConnection, SqliteAsync, each};
+
+/// A transaction isolation level, as the SQL standard names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Isolation {
+    /// `READ UNCOMMITTED` (PostgreSQL runs it as `READ COMMITTED`).
+    ReadUncommitted,
+    /// `READ COMMITTED`.
+    ReadCommitted,
+    /// `REPEATABLE READ`.
+    RepeatableRead,
+    /// `SERIALIZABLE`.
+    Serializable,
+}
+
+impl Isolation {
+    fn sql(self) -> &'static str {
+        match self {
+            Isolation::ReadUncommitted => "READ UNCOMMITTED",
+            Isolation::ReadCommitted => "READ COMMITTED",
+            Isolation::RepeatableRead => "REPEATABLE READ",
+            Isolation::Serializable => "SERIALIZABLE",
+        }
+    }
+}
+
+/// How a `Transaction` begins. Default: the database's own defaults.
+///
+/// | | PostgreSQL | MySQL/MariaDB | SQLite |
+/// |---|---|---|---|
+/// | `isolation` | `BEGIN ISOLATION LEVEL ...` | `SET TRANSACTION ISOLATION LEVEL ...` before `START TRANSACTION` | always serializable (its only level; a weaker level asked for gets the stronger one, as the SQL standard allows) |
+/// | `read_only` | `READ ONLY` | `START TRANSACTION READ ONLY` | `PRAGMA query_only` for the transaction's span |
+/// | `deferrable` | `DEFERRABLE` (with serializable, read only) | refused | refused |
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TxOptions {
+    /// The isolation level; `None`: the session's default.
+    pub isolation: Option<Isolation>,
+    /// The transaction may not write (the database refuses writes).
+    pub read_only: bool,
+    /// PostgreSQL: a serializable read-only transaction waits for a
+    /// snapshot that cannot fail with a serialization error.
+    pub deferrable: bool,
+}
+
+impl TxOptions {
+    /// Whether these are the defaults (a plain `BEGIN`).
+    fn is_default(&self) -> bool {
+        *self == TxOptions::default()
+    }
+}
+
+fn unsupported(what: &str, backend: Backend) -> Error {
+    Error::Config(format!(
+        "{what} transactions are not supported on {backend}; remove the option or use PostgreSQL"
+    ))
+}
+
+/// Begins the transaction of a `Transaction` message on the driver
+/// connection (`TxBegin`).
+pub(crate) async fn begin(conn: &mut DbConnection, options: &TxOptions) -> Result<()> {
+    let backend = conn.backend();
+    if options.is_default() {
+        return Ok(each!(conn, c => start(c).await)?);
+    }
+    match conn {
+        DbConnection::Postgres(g) => {
+            let mut sql = String::from("BEGIN");
+            if let Some(level) = options.isolation {
+                sql.push_str(" ISOLATION LEVEL ");
+                sql.push_str(level.sql());
+            }
+            if options.read_only {
+                sql.push_str(" READ ONLY");
+            }
+            if options.deferrable {
+                sql.push_str(" DEFERRABLE");
+            }
+            AnsiTransactionManager::begin_transaction_sql(g.raw(), &sql).await?;
+        }
+        DbConnection::Mysql(g) => {
+            if options.deferrable {
+                return Err(unsupported("DEFERRABLE", backend));
+            }
+            if let Some(level) = options.isolation {
+                let sql = format!("SET TRANSACTION ISOLATION LEVEL {}", level.sql());
+                g.raw().batch_execute(&sql).await?;
+            }
+            let sql = match options.read_only {
+                true => "START TRANSACTION READ ONLY",
+                false => "START TRANSACTION",
+            };
+            AnsiTransactionManager::begin_transaction_sql(g.raw(), sql).await?;
+        }
+        DbConnection::Sqlite(g) => {
+            if options.deferrable {
+                return Err(unsupported("DEFERRABLE", backend));
+            }
+            start(g.raw()).await?;
+            if options.read_only
+                && let Err(e) = g.raw().batch_execute("PRAGMA query_only = ON").await
+            {
+                let _ = rollback(conn).await;
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Ends a `Transaction` message's transaction with `COMMIT` (`TxCommit`).
+pub(crate) async fn commit(conn: &mut DbConnection, options: &TxOptions) -> Result<()> {
+    let done = each!(conn, c => end(c, true).await);
+    restore(conn, options).await;
+    Ok(done?)
+}
+
+/// Ends a `Transaction` message's transaction with `ROLLBACK`
+/// (`TxRollback`).
+pub(crate) async fn rollback(conn: &mut DbConnection) -> QueryResult<()> {
+    each!(conn, c => end(c, false).await)
+}
+
+/// Ends a rolled-back `Transaction`'s options (SQLite's `query_only`).
+pub(crate) async fn restore(conn: &mut DbConnection, options: &TxOptions) {
+    if let DbConnection::Sqlite(g) = conn
+        && options.read_only
+    {
+        // Back to what the pool's read-only mode wants.
+        let on = g.scope.as_ref().is_some_and(|s| s.probe.backstop.is_on());
+        let sql = if on {
+            "PRAGMA query_only = ON"
+        } else {
+            "PRAGMA query_only = OFF"
+        };
+        if let Err(e) = g.raw().batch_execute(sql).await {
+            tracing::warn!(error = %e, "could not reset query_only after a read-only transaction");
+        }
+    }
+}
+
+async fn start<C: AsyncConnection>(c: &mut C) -> QueryResult<()> {
+    C::TransactionManager::begin_transaction(c).await
+}
+
+async fn end<C: AsyncConnection>(c: &mut C, commit: bool) -> QueryResult<()> {
+    match commit {
+        true => C::TransactionManager::commit_transaction(c).await,
+        false => C::TransactionManager::rollback_transaction(c).await,
+    }
+}
+
+/// The transaction depth of a driver connection: 0 outside a transaction.
+fn depth<C: AsyncConnection>(c: &mut C) -> QueryResult<u32> {
+    Ok(C::TransactionManager::transaction_manager_status_mut(c)
+        .transaction_depth()?
+        .map_or(0, NonZeroU32::get))
+}
+
+fn change_depth<C: AsyncConnection>(c: &mut C, change: TransactionDepthChange) -> QueryResult<()> {
+    match C::TransactionManager::transaction_manager_status_mut(c) {
+        TransactionManagerStatus::Valid(status) => status.change_transaction_depth(change),
+        TransactionManagerStatus::InError => Err(diesel::result::Error::BrokenTransactionManager),
+    }
+}
+
+impl<C> Guarded<C> {
+    fn emit(&self, kind: EventKind) {
+        if let Some(scope) = &self.scope {
+            scope.emitter.emit_as(kind, &scope.labels);
+        }
+    }
+}
+
+/// A savepoint's name: an SQL identifier (letters, digits, `_`, not
+/// starting with a digit, at most 63 bytes), spelled into the SQL as is.
+fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with("diesel_savepoint_");
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "savepoint name {name:?} is not allowed: use letters, digits and '_' (not first a digit, at most 63, not diesel_savepoint_*)"
+        )))
+    }
+}
+
+/// A named savepoint on a guarded connection, around `f`.
+pub(crate) async fn savepoint<F, T>(conn: &mut DbConnection, name: &str, f: F) -> Result<T>
+where
+    F: AsyncFnOnce(&mut DbConnection) -> Result<T>,
+{
+    check_name(name)?;
+    let at = each!(conn, c => depth(c))?;
+    if at == 0 {
+        return Err(Error::Config(format!(
+            "savepoint {name:?} needs a transaction: set it inside a Transaction closure"
+        )));
+    }
+    let name: Arc<str> = Arc::from(name);
+    let depth = at + 1;
+    each!(conn, c => c.batch_execute(&format!("SAVEPOINT {name}")).await)?;
+    each!(conn, c => change_depth(c, TransactionDepthChange::IncreaseDepth))?;
+    emit(
+        conn,
+        EventKind::Savepoint {
+            name: name.clone(),
+            depth,
+        },
+    );
+    let outcome = f(conn).await;
+    let ended = match &outcome {
+        Ok(_) => each!(conn, c => c.batch_execute(&format!("RELEASE SAVEPOINT {name}")).await),
+        Err(_) => {
+            match each!(conn, c => c.batch_execute(&format!("ROLLBACK TO SAVEPOINT {name}")).await)
+            {
+                Ok(()) => {
+                    each!(conn, c => c.batch_execute(&format!("RELEASE SAVEPOINT {name}")).await)
+                }
+                Err(e) => Err(e),
+            }
+        }
+    };
+    each!(conn, c => change_depth(c, TransactionDepthChange::DecreaseDepth))?;
+    ended?;
+    emit(
+        conn,
+        match &outcome {
+            Ok(_) => EventKind::SavepointReleased { name, depth },
+            Err(_) => EventKind::SavepointRolledBack { name, depth },
+        },
+    );
+    outcome
+}
+
+fn emit(conn: &DbConnection, kind: EventKind) {
+    match conn {
+        DbConnection::Postgres(g) => g.emit(kind),
+        DbConnection::Mysql(g) => g.emit(kind),
+        DbConnection::Sqlite(g) => g.emit(kind),
+    }
+}
+
+/// The transaction manager of a [`Guarded`] connection: the driver's own,
+/// with an event for every savepoint a nested `transaction` sets
+/// (`diesel_savepoint_N`). Transactions themselves are reported from the
+/// driver's instrumentation.
+#[derive(Debug)]
+pub struct GuardedTransactions;
+
+macro_rules! guarded_transactions {
+    ($driver:ty) => {
+        impl TransactionManager<Guarded<$driver>> for GuardedTransactions {
+            type TransactionStateData = <<$driver as AsyncConnection>::TransactionManager as TransactionManager<$driver>>::TransactionStateData;
+
+            async fn begin_transaction(conn: &mut Guarded<$driver>) -> QueryResult<()> {
+                conn.parts().map_err(Error::into_diesel)?;
+                let was = depth(&mut conn.raw)?;
+                start(&mut conn.raw).await?;
+                if was > 0 {
+                    conn.emit(EventKind::Savepoint {
+                        name: Arc::from(format!("diesel_savepoint_{was}")),
+                        depth: was + 1,
+                    });
+                }
+                Ok(())
+            }
+
+            async fn rollback_transaction(conn: &mut Guarded<$driver>) -> QueryResult<()> {
+                let was = depth(&mut conn.raw)?;
+                end(&mut conn.raw, false).await?;
+                if was > 1 {
+                    conn.emit(EventKind::SavepointRolledBack {
+                        name: Arc::from(format!("diesel_savepoint_{}", was - 1)),
+                        depth: was,
+                    });
+                }
+                Ok(())
+            }
+
+            async fn commit_transaction(conn: &mut Guarded<$driver>) -> QueryResult<()> {
+                let was = depth(&mut conn.raw)?;
+                end(&mut conn.raw, true).await?;
+                if was > 1 {
+                    conn.emit(EventKind::SavepointReleased {
+                        name: Arc::from(format!("diesel_savepoint_{}", was - 1)),
+                        depth: was,
+                    });
+                }
+                Ok(())
+            }
+
+            fn transaction_manager_status_mut(
+                conn: &mut Guarded<$driver>,
+            ) -> &mut TransactionManagerStatus {
+                <$driver as AsyncConnection>::TransactionManager::transaction_manager_status_mut(
+                    &mut conn.raw,
+                )
+            }
+
+            fn is_broken_transaction_manager(conn: &mut Guarded<$driver>) -> bool {
+                <$driver as AsyncConnection>::TransactionManager::is_broken_transaction_manager(
+                    &mut conn.raw,
+                )
+            }
+        }
+    };
+}
+
+guarded_transactions!(AsyncPgConnection);
+guarded_transactions!(AsyncMysqlConnection);
+guarded_transactions!(SqliteAsync);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn savepoint_names_are_identifiers_only() {
+        for ok in ["a", "_x", "step_2", "S1"] {
+            assert!(check_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "1a",
+            "a b",
+            "a;DROP TABLE t",
+            "a\"b",
+            "diesel_savepoint_1",
+            &"x".repeat(64),
+        ] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}
