@@ -2,9 +2,11 @@
 //! allocator (`stats_alloc` wrapping the system allocator), for 1, 4 and 16
 //! subscribers, Lossy and Lossless, with closure subscribers (a thread
 //! each, as `TracingLogger`, `AuditLog` and channels use), with actor
-//! subscribers (`Recipient<Event>`, pumped on the arbiter) and with
-//! supervised actor subscribers (`subscribe_supervised`: each actor on an
-//! arbiter of its own, fed through a stream in its context).
+//! subscribers (`Recipient<Event>`, pumped on the arbiter), with actors
+//! started by `subscribe_actor` (on the arbiter, fed through a stream in
+//! their context) and with supervised actor subscribers
+//! (`subscribe_supervised`: each actor on an arbiter of its own, fed the
+//! same way).
 //!
 //! The count covers the whole process between the first event and the
 //! last subscriber having seen the last one: publishing (the emitter, the
@@ -52,6 +54,7 @@ impl Handler<Event> for Noter {
 enum Kind {
     Closure,
     Actor,
+    PlainActor,
     Supervised,
 }
 
@@ -110,6 +113,9 @@ fn count(system: &actix::SystemRunner, kind: Kind, contract: &'static str, n: us
                     let addr = Noter(s).start();
                     bus.subscribe(&name, addr.recipient(), Filter::all(), delivery);
                 }
+                Kind::PlainActor => {
+                    bus.subscribe_actor(&name, Noter(s), Filter::all(), delivery);
+                }
                 Kind::Supervised => {
                     bus.subscribe_supervised(
                         &name,
@@ -162,7 +168,12 @@ fn main() {
     }
     let system = actix::System::new();
     let mut rows = Vec::new();
-    for kind in [Kind::Closure, Kind::Actor, Kind::Supervised] {
+    for kind in [
+        Kind::Closure,
+        Kind::Actor,
+        Kind::PlainActor,
+        Kind::Supervised,
+    ] {
         for contract in ["lossy", "lossless"] {
             for n in [1, 4, 16] {
                 let row = count(&system, kind, contract, n);

@@ -117,6 +117,7 @@ fn round_mt(
             clients: Vec::new(),
             elapsed: Default::default(),
             latencies: Vec::new(),
+            counted: per_client * tasks.len() as u64,
         };
         for task in tasks {
             let (c, lat) = task.await.expect("a client task");

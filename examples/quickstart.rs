@@ -78,12 +78,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .bus(bus)
         .pool_size(1..=2)
         // Lossless: the printer sees every event, and shutdown waits for it.
-        .subscribe(
-            "printer",
-            Printer.start().recipient(),
-            Filter::all(),
-            Delivery::lossless(1024),
-        )
+        .subscribe_actor("printer", Printer, Filter::all(), Delivery::lossless(1024))
         // A guard: rules checked before every statement, able to veto.
         .guard(RuleEngine::from_toml(RULES)?)
         .start()

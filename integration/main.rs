@@ -26,6 +26,7 @@ mod nats;
 mod observe;
 mod pipeline;
 mod pool;
+mod prepared;
 mod queries;
 mod read_only;
 mod rules;

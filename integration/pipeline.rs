@@ -3,15 +3,20 @@
 //! them: each statement's own labels and outcome, failures kept to the
 //! statement that failed, a cut connection replaced once, leases and
 //! transactions still alone on their connection.
+//!
+//! The pool pipelines only statements it has measured fast, so each test
+//! first runs its statement texts fast (`pg_sleep($1)` bound to 0) until
+//! they are pipelined, then sends the same texts bound to longer sleeps.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use diesel::IntoSql;
-use diesel::sql_types::Integer;
+use diesel::sql_types::{Double, Integer};
 use futures_util::future::join_all;
 use switchboard::{
-    DbConnection, Error, Event, EventKind, Execute, Filter, Kind, Load, Switchboard, Transaction,
+    DbConnection, Error, Event, EventKind, EventReceiver, Execute, Filter, Kind, Load, Switchboard,
+    Transaction,
 };
 
 use crate::support::proxy::{Mode, Proxy};
@@ -51,6 +56,46 @@ fn by_connection(events: Vec<Event>) -> BTreeMap<u64, Vec<Event>> {
     out
 }
 
+/// `SELECT pg_sleep($1)` bound to `secs`: one text, fast or slow.
+fn sleep(secs: f64) -> Execute {
+    Execute::sql("SELECT pg_sleep($1)").bind::<Double, _>(secs)
+}
+
+/// Runs `burst` (statements of the texts a test goes on to pipeline, run
+/// fast) until the pool pipelines it: it pipelines only statements it has
+/// measured fast. Returns the events meanwhile.
+async fn until_pipelined<F, Fut>(sb: &Switchboard, rx: &EventReceiver, mut burst: F) -> Vec<Event>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    loop {
+        burst().await;
+        sb.bus().flush(Duration::from_secs(5)).await.unwrap();
+        let events = drain(rx);
+        let pipelined = most_in_flight(&events) > 1;
+        seen.extend(events);
+        if pipelined {
+            return seen;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the warm-up statements were never pipelined"
+        );
+    }
+}
+
+/// Events of the statements labelled `n`.
+fn labelled(events: &[Event]) -> Vec<Event> {
+    events
+        .iter()
+        .filter(|e| e.meta().labels.get("n").is_some())
+        .cloned()
+        .collect()
+}
+
 fn pg_pool(name: &str, bus: switchboard::Bus) -> Option<switchboard::Builder> {
     let t = target(Db::Postgres, name)?;
     Some(
@@ -69,11 +114,19 @@ fn independent_statements_share_a_connection_each_with_its_labels() {
     };
     run_local(async move {
         let sb = builder.pool_size(1..=4).pipeline(8).start().await.unwrap();
+        let warm = until_pipelined(&sb, &rx, || async {
+            let loads = (0..4)
+                .map(|i| sb.run(Load::<_, i32>::new(diesel::select(i.into_sql::<Integer>()))));
+            let sleeps = (0..4).map(|_| sb.run(sleep(0.0)));
+            let (loads, sleeps) = futures_util::join!(join_all(loads), join_all(sleeps));
+            assert!(loads.iter().all(|r| r.is_ok()) && sleeps.iter().all(|r| r.is_ok()));
+        })
+        .await;
         let calls = (0..16).map(|i| {
             let sb = sb.clone();
             async move {
                 sb.run(
-                    Execute::sql("SELECT pg_sleep(0.05)")
+                    sleep(0.05)
                         .label("caller", i.to_string())
                         .label("n", "execute"),
                 )
@@ -98,8 +151,10 @@ fn independent_statements_share_a_connection_each_with_its_labels() {
         }
         sb.shutdown().await.unwrap();
 
-        let events = drain(&rx);
+        let mut events = warm;
+        events.extend(drain(&rx));
         assert_gap_free(&events);
+        let events = labelled(&events);
         let executing: Vec<_> = events
             .iter()
             .filter(|e| e.kind() == Kind::Executing)
@@ -175,15 +230,22 @@ fn a_failing_statement_leaves_its_neighbours_and_the_connection_alone() {
     };
     run_local(async move {
         let sb = builder.pool_size(1..=1).start().await.unwrap();
+        let missing = "SELECT * FROM sb_pipeline_no_such_table";
+        let warm = until_pipelined(&sb, &rx, || async {
+            let fails = (0..2).map(|_| sb.run(Execute::sql(missing)));
+            let sleeps = (0..4).map(|_| sb.run(sleep(0.0)));
+            futures_util::join!(join_all(fails), join_all(sleeps));
+        })
+        .await;
         let calls = (0..12).map(|i| {
             let sb = sb.clone();
             async move {
-                let sql = if i % 4 == 1 {
-                    "SELECT * FROM sb_pipeline_no_such_table"
+                let statement = if i % 4 == 1 {
+                    Execute::sql(missing)
                 } else {
-                    "SELECT pg_sleep(0.02)"
+                    sleep(0.02)
                 };
-                (i, sb.run(Execute::sql(sql)).await)
+                (i, sb.run(statement).await)
             }
         });
         for (i, result) in join_all(calls).await {
@@ -198,8 +260,10 @@ fn a_failing_statement_leaves_its_neighbours_and_the_connection_alone() {
         }
         sb.run(Execute::sql("SELECT 1")).await.unwrap();
         sb.shutdown().await.unwrap();
-        let events = drain(&rx);
-        assert!(most_in_flight(&events) > 1, "nothing was pipelined");
+        let after = drain(&rx);
+        assert!(most_in_flight(&after) > 1, "nothing was pipelined");
+        let mut events = warm;
+        events.extend(after);
         assert!(
             !events.iter().any(|e| e.kind() == Kind::Invalidated),
             "a statement error invalidated the shared connection"
@@ -241,7 +305,11 @@ fn a_cut_under_pipelined_statements_fails_them_and_replaces_the_connection_once(
             .start()
             .await
             .unwrap();
-        let calls = join_all((0..4).map(|_| sb.run(Execute::sql("SELECT pg_sleep(2)"))));
+        until_pipelined(&sb, &rx, || async {
+            join_all((0..4).map(|_| sb.run(sleep(0.0)))).await;
+        })
+        .await;
+        let calls = join_all((0..4).map(|_| sb.run(sleep(2.0))));
         let cut = async {
             tokio::time::sleep(Duration::from_millis(300)).await;
             proxy.cut();
@@ -284,7 +352,11 @@ fn a_transaction_waits_for_the_pipeline_to_drain() {
     };
     run_local(async move {
         let sb = builder.pool_size(1..=1).start().await.unwrap();
-        let sleeps = join_all((0..4).map(|_| sb.run(Execute::sql("SELECT pg_sleep(0.1)"))));
+        until_pipelined(&sb, &rx, || async {
+            join_all((0..4).map(|_| sb.run(sleep(0.0)))).await;
+        })
+        .await;
+        let sleeps = join_all((0..4).map(|_| sb.run(sleep(0.1))));
         let tx = async {
             // Queued behind the pipelined statements already sent.
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -324,7 +396,11 @@ fn shutdown_lets_pipelined_statements_finish() {
     };
     run_local(async move {
         let sb = builder.pool_size(1..=1).start().await.unwrap();
-        let sleeps = join_all((0..4).map(|_| sb.run(Execute::sql("SELECT pg_sleep(0.2)"))));
+        until_pipelined(&sb, &rx, || async {
+            join_all((0..4).map(|_| sb.run(sleep(0.0)))).await;
+        })
+        .await;
+        let sleeps = join_all((0..4).map(|_| sb.run(sleep(0.2))));
         let stop = async {
             tokio::time::sleep(Duration::from_millis(50)).await;
             sb.shutdown().await
@@ -338,5 +414,68 @@ fn shutdown_lets_pipelined_statements_finish() {
             "{kinds:?}"
         );
         assert_eq!(kinds.iter().filter(|k| **k == Kind::Executed).count(), 4);
+    });
+}
+
+#[test]
+fn fast_statements_are_never_pipelined_behind_a_slow_one() {
+    let (bus, rx) = observed("pipeline-slow", Filter::all(), 8192);
+    let Some(builder) = pg_pool("pipeline_slow", bus) else {
+        return;
+    };
+    run_local(async move {
+        let sb = builder.pool_size(2..=2).start().await.unwrap();
+        let fast = || Load::<_, i32>::new(diesel::select(1.into_sql::<Integer>()));
+        let mut events = until_pipelined(&sb, &rx, || async {
+            join_all((0..4).map(|_| sb.run(fast()))).await;
+        })
+        .await;
+        let slow = actix_rt::spawn({
+            let sb = sb.clone();
+            async move { sb.run(sleep(0.5).label("n", "slow")).await }
+        });
+        // Once the slow statement runs, fast ones follow, in bursts that
+        // would share its connection if they could.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let slow_conn = loop {
+            sb.bus().flush(Duration::from_secs(5)).await.unwrap();
+            let now = drain(&rx);
+            let started = now.iter().find_map(|e| match e.payload() {
+                EventKind::Executing { .. } if e.meta().labels.get("n") == Some("slow") => {
+                    e.meta().connection
+                }
+                _ => None,
+            });
+            events.extend(now);
+            if let Some(conn) = started {
+                break conn;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the slow statement never started"
+            );
+            tokio::task::yield_now().await;
+        };
+        for _ in 0..10 {
+            let burst = (0..4).map(|_| sb.run(fast().label("n", "fast")));
+            assert!(join_all(burst).await.iter().all(|r| r.is_ok()));
+        }
+        slow.await.unwrap().unwrap();
+        sb.shutdown().await.unwrap();
+        events.extend(drain(&rx));
+        let fast_conns: std::collections::BTreeSet<_> = events
+            .iter()
+            .filter(|e| e.kind() == Kind::Executing && e.meta().labels.get("n") == Some("fast"))
+            .map(|e| e.meta().connection)
+            .collect();
+        assert_eq!(fast_conns.len(), 1, "{fast_conns:?}");
+        assert!(
+            !fast_conns.contains(&Some(slow_conn)),
+            "a fast statement ran on the slow statement's connection"
+        );
+        assert!(
+            most_in_flight(&labelled(&events)) > 1,
+            "the fast ones were not pipelined"
+        );
     });
 }

@@ -122,6 +122,9 @@ pub struct Round<C> {
     pub elapsed: Duration,
     /// Per statement, nanoseconds (empty unless timed).
     pub latencies: Vec<u64>,
+    /// Statements the round counts in its throughput (in a mixed workload,
+    /// the fast ones only).
+    pub counted: u64,
 }
 
 /// Runs a round with each client in a task of its own on the current
@@ -142,6 +145,7 @@ pub async fn round_local<C: Client>(
         clients: Vec::with_capacity(tasks.len()),
         elapsed: Duration::ZERO,
         latencies: Vec::new(),
+        counted: per_client * tasks.len() as u64,
     };
     for task in tasks {
         let (c, lat) = task.await.expect("a client task");
@@ -225,8 +229,14 @@ pub fn percentile(sorted: &[u64], p: f64) -> Duration {
 /// `statement/concurrency/variant` (`select1/8/deadpool`) contains its
 /// value (`select1/8/`: every variant of one group).
 pub fn selected(stmt: Stmt, variant: &str, n: usize) -> bool {
+    selected_path(&format!("{}/{n}/{variant}", stmt.name()))
+}
+
+/// Whether the row named `path` (`statement/concurrency/variant`, or with
+/// a backend first) is measured; see [`selected`].
+pub fn selected_path(path: &str) -> bool {
     match std::env::var("SB_BENCH_ONLY") {
-        Ok(only) => format!("{}/{n}/{variant}", stmt.name()).contains(&only),
+        Ok(only) => path.contains(&only),
         Err(_) => true,
     }
 }
@@ -241,12 +251,31 @@ pub fn measure<C>(
     variant: &str,
     stmt: Stmt,
     clients: Vec<C>,
-    mut run: impl FnMut(Vec<C>, u64, bool) -> Round<C>,
+    run: impl FnMut(Vec<C>, u64, bool) -> Round<C>,
 ) -> (Vec<C>, Option<Figures>) {
     let n = clients.len();
     if !selected(stmt, variant, n) {
         return (clients, None);
     }
+    measure_as(
+        group,
+        &format!("{}/c{n}", stmt.name()),
+        variant,
+        clients,
+        run,
+    )
+}
+
+/// [`measure`] for a row named `bench` (`select1/c8`), whatever runs it;
+/// the caller decides whether the row is selected.
+pub fn measure_as<C>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    bench: &str,
+    variant: &str,
+    clients: Vec<C>,
+    mut run: impl FnMut(Vec<C>, u64, bool) -> Round<C>,
+) -> (Vec<C>, Option<Figures>) {
+    let n = clients.len();
     let per_client = PER_ITER / n as u64;
     let mut slot = Some(clients);
     let mut statements = 0u64;
@@ -263,7 +292,7 @@ pub fn measure<C>(
             let (other, wall) = after.others_since(&before);
             other_ticks += other;
             wall_ticks += wall;
-            statements += per_client * iters * n as u64;
+            statements += round.counted;
             spent += round.elapsed;
             slot = Some(round.clients);
             round.elapsed
@@ -274,7 +303,7 @@ pub fn measure<C>(
     let mut round = run(clients, timed, true);
     round.latencies.sort_unstable();
     let figures = Figures {
-        bench: format!("{}/c{n}", stmt.name()),
+        bench: bench.to_owned(),
         variant: variant.to_owned(),
         concurrency: n,
         per_second: statements as f64 / spent.as_secs_f64().max(1e-9),

@@ -234,7 +234,29 @@ impl Builder {
         self
     }
 
-    /// Subscribes an actor before the first connect.
+    /// Starts `actor` and subscribes it before the first connect; see
+    /// [`Bus::subscribe_actor`] (events reach it without a mailbox message,
+    /// so without an allocation each).
+    pub fn subscribe_actor<A>(
+        mut self,
+        name: &str,
+        actor: A,
+        filter: Filter,
+        delivery: Delivery,
+    ) -> Self
+    where
+        A: Actor<Context = Context<A>> + Handler<Event>,
+    {
+        let name = name.to_owned();
+        self.attach.push(Box::new(move |bus, _| {
+            bus.subscribe_actor(&name, actor, filter, delivery);
+            Ok(())
+        }));
+        self
+    }
+
+    /// Subscribes an actor through a `Recipient` before the first connect
+    /// (three allocations per event; see [`Bus::subscribe`]).
     pub fn subscribe(
         mut self,
         name: &str,

@@ -149,7 +149,27 @@ impl Switchboard {
         self.shared.stats.snapshot(self.shared.config.max_size)
     }
 
-    /// Subscribes an actor; see [`Bus::subscribe`].
+    /// Starts `actor` on the current arbiter, subscribed to this pool's
+    /// bus, and returns its address: the way to subscribe an actor of your
+    /// own (no allocation per event); see [`Bus::subscribe_actor`].
+    pub fn subscribe_actor<A>(
+        &self,
+        name: &str,
+        actor: A,
+        filter: Filter,
+        delivery: Delivery,
+    ) -> (SubscriptionId, Addr<A>)
+    where
+        A: Actor<Context = Context<A>> + Handler<Event>,
+    {
+        self.shared
+            .bus
+            .subscribe_actor(name, actor, filter, delivery)
+    }
+
+    /// Subscribes an actor through a `Recipient` (three allocations per
+    /// event); see [`Bus::subscribe`] and, to avoid them,
+    /// [`Switchboard::subscribe_actor`].
     pub fn subscribe(
         &self,
         name: &str,

@@ -37,6 +37,7 @@ pub mod messages;
 mod pool;
 mod shared;
 mod statement;
+mod timings;
 
 pub use backend::DbConnection;
 pub use bind::{BindValue, Typed};

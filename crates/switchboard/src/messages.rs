@@ -75,6 +75,21 @@ pub trait Request: Send + 'static {
         false
     }
 
+    /// Whether the message only reads (a typed `Load`): the pool pipelines
+    /// reads, and spreads statements that may write over connections so
+    /// that their commits share the server's log flushes.
+    #[doc(hidden)]
+    fn reads_only(&self) -> bool {
+        false
+    }
+
+    /// The key under which the pool keeps this statement's measured time
+    /// (see `timings`), if it names one statement text.
+    #[doc(hidden)]
+    fn timing_key(&self, _backend: switchboard_core::Backend) -> Option<u64> {
+        None
+    }
+
     /// The message to send again if this one loses its connection: `Some`
     /// only for a message marked `retryable` with retries left.
     #[doc(hidden)]
@@ -142,6 +157,11 @@ macro_rules! opts_methods {
 /// and SQLite (SQLite also accepts `$1`). A bind count that differs from the
 /// placeholders is refused with `Error::BindMismatch` before the statement
 /// is sent.
+///
+/// A connection keeps the text of an `Execute` it runs a second time
+/// prepared, so that later runs cost one round trip instead of two (at
+/// most 64 texts per connection; texts beyond run unprepared). An
+/// `Execute` inside an `Interact` or `Transaction` closure is never kept.
 #[derive(Clone)]
 #[must_use]
 pub struct Execute {
@@ -207,6 +227,10 @@ impl Request for Execute {
 
     fn pipelinable(&self) -> bool {
         true
+    }
+
+    fn timing_key(&self, _: switchboard_core::Backend) -> Option<u64> {
+        Some(crate::timings::Timings::key(&*self.sql))
     }
 
     fn next_attempt(&self) -> Option<Self> {
@@ -289,6 +313,16 @@ where
 
     fn pipelinable(&self) -> bool {
         true
+    }
+
+    fn reads_only(&self) -> bool {
+        true
+    }
+
+    fn timing_key(&self, backend: switchboard_core::Backend) -> Option<u64> {
+        self.query
+            .sql_key(backend)
+            .map(|id| crate::timings::Timings::key(&id))
     }
 
     fn next_attempt(&self) -> Option<Self> {

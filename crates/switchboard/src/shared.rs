@@ -16,6 +16,7 @@ use crate::config::{ParamPolicy, PoolConfig};
 use crate::connection::Hooks;
 use crate::load::LoadAny;
 use crate::statement::backstop::Switches;
+use crate::timings::Timings;
 
 /// A `Load` query's SQL text, its classification and its parameters as
 /// guards and events show them.
@@ -56,6 +57,9 @@ pub(crate) struct Shared {
     /// Set by `shutdown()`: a manager that stops answering was shut down,
     /// not lost.
     pub(crate) closed: std::sync::atomic::AtomicBool,
+    /// How long statements take, as connections measure them: the
+    /// manager pipelines only statements known to be fast.
+    pub(crate) timings: Timings,
     /// The read-only switches the pool obeys (its guards' and the
     /// builder's): while one is on, the database refuses writes too.
     pub(crate) read_only: Switches,
@@ -99,6 +103,7 @@ impl Shared {
             stats: Counters::default(),
             outage: Default::default(),
             closed: Default::default(),
+            timings: Timings::default(),
             read_only: Switches::default(),
         }
     }

@@ -10,6 +10,7 @@
 //! connection awaits before it runs a statement.
 
 mod close;
+mod feed;
 mod gate;
 mod pump;
 mod queue;

@@ -15,11 +15,15 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use actix::Recipient;
+use std::future::poll_fn;
 
 use super::{Bus, Delivery, Subscription, SubscriptionId};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::filter::Filter;
+
+/// Events a `Recipient` pump sends before it waits for the actor.
+const RUN: usize = 32;
 
 /// How often one event is redelivered to a subscriber that keeps panicking on
 /// it before it is skipped (and the skip logged), so one poisoned event
@@ -47,16 +51,17 @@ impl Bus {
     /// ends. Use [`Bus::subscribe_supervised`] for a subscriber that must be
     /// restarted when it panics.
     ///
-    /// Each event reaches the actor as a mailbox message, awaited so that
-    /// it is acknowledged only once the handler ran; actix allocates three
-    /// times per message (the envelope, the reply channel and the mailbox's
-    /// queue node), so this subscriber costs three allocations per event on
-    /// top of the event's one (`cargo bench --bench bus_alloc`). A
-    /// `Recipient` offers no way to deliver without them: even `do_send`
-    /// allocates the envelope and the node, and would acknowledge an event
-    /// before its handler ran. A subscriber on a hot path is better started
-    /// with [`Bus::subscribe_supervised`], which allocates nothing per
-    /// event.
+    /// Events reach the actor as mailbox messages. The pump takes what is
+    /// queued and sends it in runs of up to 32: all but the last without
+    /// waiting for a reply, the last awaited. The mailbox keeps its order,
+    /// so that reply means the handler ran for the whole run, and only
+    /// then is the run acknowledged. actix allocates per message the
+    /// envelope and the mailbox's queue node (and, for the awaited one, a
+    /// reply channel): two allocations per event on top of the event's
+    /// own (`cargo bench --bench bus_alloc`). A `Recipient` offers no way
+    /// to deliver without them; [`Bus::subscribe_actor`] starts an actor
+    /// fed without them, and [`Bus::subscribe_supervised`] one that is
+    /// also restarted when it dies: neither allocates per event.
     pub fn subscribe(
         &self,
         name: &str,
@@ -71,16 +76,33 @@ impl Bus {
         // everything was delivered) or the recipient is gone; the recipient
         // goes with it.
         actix::spawn(async move {
-            while let Some(event) = sub.queue.peek().await {
-                if recipient.send(event).await.is_err() {
-                    tracing::warn!(
-                        subscriber = %sub.name,
-                        queued = sub.queue.len(),
-                        "subscriber actor stopped; its subscription ends"
-                    );
-                    break;
+            // Taken from the queue, delivered from here; swapped with the
+            // queue's buffer on every take.
+            let mut hand = VecDeque::new();
+            while poll_fn(|cx| sub.queue.poll_take(0, &mut hand, cx)).await {
+                while !hand.is_empty() {
+                    let run = hand.len().min(RUN);
+                    let mut events = hand.drain(..run);
+                    let last = events.next_back();
+                    // Not waited for: the mailbox holds at most a run more
+                    // than its capacity, since the last of the run is.
+                    events.for_each(|event| recipient.do_send(event));
+                    let sent = match last {
+                        Some(event) => recipient.send(event).await.is_ok(),
+                        None => true,
+                    };
+                    if !sent {
+                        tracing::warn!(
+                            subscriber = %sub.name,
+                            queued = sub.queue.len(),
+                            "subscriber actor stopped; its subscription ends"
+                        );
+                        sub.queue.ack_taken(run);
+                        bus.remove_dead(sub.id);
+                        return;
+                    }
+                    sub.queue.ack_taken(run);
                 }
-                sub.queue.ack();
             }
             bus.remove_dead(sub.id);
         });

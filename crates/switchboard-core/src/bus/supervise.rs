@@ -2,22 +2,16 @@
 //! an arbiter of its own, feeds it from the subscription's queue through a
 //! stream in the actor's own context, and starts a new one when it dies.
 //!
-//! The stream, a [`Feed`], is what makes an event cost the actor nothing
-//! but the event itself: there is no mailbox message per event (no
-//! envelope, no reply channel, no queue node), the feed takes what is
-//! queued in batches under one lock, and the actor's task waits for the
-//! next push with its waker, which the queue keeps without allocating.
+//! Events reach the actor through a [`Feed`] (see `feed`), so an event
+//! costs the actor nothing but the event itself.
 
-use std::collections::VecDeque;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::{Context as TaskContext, Poll};
 
-use actix::prelude::Stream;
 use actix::{Actor, Arbiter, AsyncContext, Context, Handler};
 use tokio::sync::oneshot;
 
+use super::feed::{End, Feed};
 use super::pump::MAX_REDELIVERIES;
 use super::{Bus, Delivery, Subscription, SubscriptionId};
 use crate::event::Event;
@@ -80,7 +74,8 @@ where
     A: Actor<Context = Context<A>> + Handler<Event>,
     F: Fn() -> A + Send + Sync + 'static,
 {
-    let (feed, ended) = Feed::new(sub.clone());
+    let (tx, ended) = oneshot::channel();
+    let feed = Feed::new(sub.clone(), End::Supervisor(tx));
     let factory = factory.clone();
     A::start_in_arbiter(&arbiter.handle(), move |ctx| {
         ctx.add_message_stream(feed);
@@ -139,113 +134,4 @@ async fn supervise<A, F>(
     }
     arbiter.stop();
     bus.remove_dead(sub.id);
-}
-
-/// How many events a feed hands its actor in a row before it lets the
-/// actor's mailbox and other futures run (actix polls a message stream
-/// until it has nothing more).
-const RUN: usize = 32;
-
-/// A supervised actor's events: a stream over its subscription's queue,
-/// polled in the actor's context, which calls the actor's handler with
-/// each item and polls again once the handler returned. So being polled
-/// again acknowledges the event handed out before.
-struct Feed {
-    sub: Arc<Subscription>,
-    /// Slots taken from the queue and not yet acknowledged, in order; the
-    /// first `handled` of them were handled. Swapped with the queue's
-    /// buffer on every take, so it never needs allocating afresh.
-    hand: VecDeque<Event>,
-    handled: usize,
-    /// Whether `hand[handled]` was handed out and its handler may not have
-    /// returned yet.
-    out: bool,
-    /// Events handed out since the actor last had a turn for other work.
-    run: usize,
-    /// Whether this feed acknowledged any event, for the supervisor.
-    acked: bool,
-    /// Tells the supervisor that the feed ended, and whether it
-    /// acknowledged anything.
-    ended: Option<oneshot::Sender<bool>>,
-}
-
-impl Feed {
-    fn new(sub: Arc<Subscription>) -> (Self, oneshot::Receiver<bool>) {
-        let (tx, rx) = oneshot::channel();
-        let feed = Feed {
-            sub,
-            hand: VecDeque::new(),
-            handled: 0,
-            out: false,
-            run: 0,
-            acked: false,
-            ended: Some(tx),
-        };
-        (feed, rx)
-    }
-
-    /// Acknowledges the handled slots at the front of the hand.
-    fn ack_handled(&mut self) {
-        let handled = std::mem::take(&mut self.handled);
-        self.sub.queue.ack_taken(handled);
-        self.hand.drain(..handled);
-        self.acked |= handled > 0;
-    }
-}
-
-impl Stream for Feed {
-    type Item = Event;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Event>> {
-        let feed = self.get_mut();
-        if std::mem::take(&mut feed.out) {
-            feed.handled += 1;
-        }
-        if feed.handled == feed.hand.len() {
-            let handled = std::mem::take(&mut feed.handled);
-            feed.hand.clear();
-            feed.acked |= handled > 0;
-            match feed.sub.queue.poll_take(handled, &mut feed.hand, cx) {
-                Poll::Ready(true) => {}
-                Poll::Ready(false) => return Poll::Ready(None),
-                Poll::Pending => {
-                    feed.run = 0;
-                    return Poll::Pending;
-                }
-            }
-        } else if feed.sub.queue.is_closed() {
-            return Poll::Ready(None);
-        } else if feed.sub.queue.has_waiters() {
-            // Someone waits for room or for a flush: let them see progress
-            // now rather than at the end of the batch.
-            feed.ack_handled();
-        }
-        if feed.run == RUN {
-            feed.run = 0;
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        feed.run += 1;
-        feed.out = true;
-        Poll::Ready(Some(feed.hand[feed.handled].clone()))
-    }
-}
-
-impl Drop for Feed {
-    /// The actor stopped, died or was never started. Dropped while the
-    /// thread unwinds, the feed goes with an actor whose handler panicked
-    /// on the event handed out last: that event is given back with the rest
-    /// of the hand, to be redelivered. Dropped otherwise, the handler
-    /// returned (the actor stopped itself in it): the event is acknowledged.
-    fn drop(&mut self) {
-        if self.out && !std::thread::panicking() {
-            self.handled += 1;
-        }
-        self.acked |= self.handled > 0;
-        self.sub.queue.give_back(self.handled, &mut self.hand);
-        if let Some(ended) = self.ended.take() {
-            // Fails only if the supervisor is gone, with its system.
-            let _ = ended.send(self.acked);
-        }
-    }
 }

@@ -320,6 +320,7 @@ fn within_5s<T>(rx: &crossbeam_channel::Receiver<T>) -> T {
         .expect("the pump did not wake")
 }
 
+mod actor;
 mod backpressure;
 mod batches;
 mod close;

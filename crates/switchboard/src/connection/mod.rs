@@ -30,6 +30,7 @@ use crate::pool::state::Release;
 use crate::shared::Shared;
 pub(crate) use probe::{Instrument, Probe};
 use reset::{Outcome, Owed};
+pub(crate) use session::prepared::Cached;
 pub(crate) use session::{Session, pg_query};
 pub(crate) use setup::Hooks;
 pub use setup::{CheckoutHook, DisconnectHook, SetupHook};

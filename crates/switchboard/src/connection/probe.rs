@@ -10,11 +10,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use diesel::connection::{Instrumentation, InstrumentationEvent};
+use parking_lot::Mutex;
 use switchboard_core::{Emitter, EventKind, RollbackReason};
 
 use super::reset::Debt;
+use super::session::prepared::Texts;
 
 use crate::shared::Shared;
 use crate::statement::backstop::Backstop;
@@ -29,6 +32,12 @@ pub(crate) struct Probe {
     pub(crate) backstop: Backstop,
     /// What the connection owes its next holder since it was lent.
     pub(crate) debt: Debt,
+    /// The `Execute` texts this connection keeps prepared. Here because
+    /// every session on the connection (pipelined ones at once) shares it.
+    pub(crate) prepared: Mutex<Texts>,
+    /// When the last pipelined statement's answer came: the next one's
+    /// time on the server starts then, or when it was sent if later.
+    answered: Mutex<Option<Instant>>,
 }
 
 impl Probe {
@@ -38,11 +47,23 @@ impl Probe {
             statements: AtomicU64::new(0),
             backstop: Backstop::default(),
             debt: Debt::default(),
+            prepared: Mutex::new(Texts::default()),
+            answered: Mutex::new(None),
         })
     }
 
     pub(crate) fn count_statement(&self) {
         self.statements.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A pipelined statement sent at `sent` was answered `now`: when its
+    /// time on the server began (the answer before it, if that came later
+    /// than it was sent).
+    pub(crate) fn answered(&self, sent: Instant, now: Instant) -> Instant {
+        let mut last = self.answered.lock();
+        let began = last.map_or(sent, |a| a.max(sent));
+        *last = Some(now);
+        began
     }
 
     pub(crate) fn statements(&self) -> u64 {

@@ -1,5 +1,7 @@
 //! Running statements on a connection, with their events.
 
+pub(crate) mod prepared;
+
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,6 +20,8 @@ use crate::guarded::{Scope, TxOptions, tx};
 use crate::load::{LoadAny, Raw};
 use crate::shared::Shared;
 use crate::statement::{StatementRun, Stop, Teller, backstop};
+use crate::timings::Timings;
+use prepared::Cached;
 
 /// How a session holds its connection. Not boxed: like `DbConnection`, it
 /// is moved once into a session and once out.
@@ -97,6 +101,7 @@ impl Session {
         }
         let classified = self.shared.classifier.classify(&sql, self.shared.dialect);
         let counts = counts_rows(&classified);
+        let key = self.times_statements().then(|| Timings::key(&*sql));
         let statement = StatementRun {
             params: crate::bind::describe(&binds, self.shared.config.params == ParamPolicy::Plain),
             classified,
@@ -107,6 +112,8 @@ impl Session {
             binds: &binds,
         };
         let binds = &binds;
+        let probe = self.probe.clone();
+        let started = Instant::now();
         let (at, held, poisoned) = self.parts();
         let stop = held.stop();
         // Boxed apart: with `Execute`'s binds, counts and checks the whole
@@ -118,12 +125,19 @@ impl Session {
             poisoned,
             move |sql: Arc<str>, cancel| {
                 let canceller = if cancel { held.canceller() } else { None };
+                // Admitted as it runs: a guard may have rewritten the
+                // text.
+                let cache = probe.prepared.lock().admit(&sql);
                 let statement = async move {
                     let n = match held.conn() {
-                        Conn::Own(c) => execute_dyn(c, &sql, binds).await,
+                        Conn::Own(c) => execute_on(c, &sql, binds, cache).await,
                         Conn::Pipelined(c) => {
                             let mut shared = c;
-                            RunQueryDsl::execute(pg_query(&sql, binds), &mut shared).await
+                            let query = Cached {
+                                query: pg_query(&sql, binds),
+                                cache,
+                            };
+                            RunQueryDsl::execute(query, &mut shared).await
                         }
                     }?;
                     Ok(if counts { n } else { 0 })
@@ -132,7 +146,11 @@ impl Session {
             },
             |n| Some(*n as u64),
         );
-        Box::pin(told).await
+        let outcome = Box::pin(told).await;
+        if let Some(key) = key {
+            self.note_time(key, started);
+        }
+        outcome
     }
 
     pub(crate) async fn load<Q, U>(&mut self, query: Q) -> Result<Vec<U>>
@@ -144,6 +162,11 @@ impl Session {
             Box::pin(self.backstop()).await?;
         }
         let (sql, classified, params) = self.shared.load_sql(&query)?;
+        let key = self
+            .times_statements()
+            .then(|| query.sql_key(self.shared.backend))
+            .flatten()
+            .map(|id| Timings::key(&id));
         let written = sql.clone();
         let statement = StatementRun {
             sql,
@@ -154,9 +177,10 @@ impl Session {
             rewritable: true,
             binds: &[],
         };
+        let started = Instant::now();
         let (at, held, poisoned) = self.parts();
         let stop = held.stop();
-        statement
+        let outcome = statement
             .tell(
                 &at,
                 stop,
@@ -174,7 +198,31 @@ impl Session {
                 },
                 |rows| Some(rows.len() as u64),
             )
-            .await
+            .await;
+        if let Some(key) = key {
+            self.note_time(key, started);
+        }
+        outcome
+    }
+
+    /// Whether statements' times are measured, for the pool's placement:
+    /// on PostgreSQL with pipelining, where statements share connections.
+    fn times_statements(&self) -> bool {
+        self.shared.backend == Backend::Postgres && self.shared.config.pipeline > 1
+    }
+
+    /// Notes how long statement `key`, started at `started`, took on the
+    /// server. A pipelined statement's time starts when the one before it
+    /// was answered.
+    fn note_time(&self, key: u64, started: Instant) {
+        let now = Instant::now();
+        let began = match self.conn {
+            Held::Pipelined(_) => self.probe.answered(started, now),
+            Held::Own(_) => started,
+        };
+        self.shared
+            .timings
+            .record(key, now.saturating_duration_since(began));
     }
 
     /// `f` between BEGIN (with `options`) and COMMIT, or ROLLBACK when it
@@ -310,15 +358,17 @@ fn counts_rows(classified: &Classified) -> bool {
     }
 }
 
-/// Runs SQL text with `Execute`'s binds on the driver connection, unguarded:
-/// for statements already guarded.
-pub(crate) async fn execute_dyn(
+/// Runs SQL text with `Execute`'s binds on the driver connection, unguarded
+/// (for statements already guarded), kept prepared by diesel if `cache`
+/// (see [`prepared`]).
+async fn execute_on(
     conn: &mut DbConnection,
     sql: &str,
     binds: &[Arc<dyn BindValue>],
+    cache: bool,
 ) -> diesel::QueryResult<usize> {
     use crate::guarded::Driver;
-    crate::backend::each!(conn, c => c.run_binds(sql, binds).await)
+    crate::backend::each!(conn, c => c.run_binds(sql, binds, cache).await)
 }
 
 /// `sql` with `binds` as a PostgreSQL query.

@@ -95,7 +95,10 @@ async fn execute<C: Driver>(g: &mut Guarded<C>, statement: crate::Execute) -> Re
             poisoned,
             move |sql, cancel| {
                 let canceller = if cancel { raw.canceller() } else { None };
-                (async move { raw.run_binds(&sql, binds).await }, canceller)
+                (
+                    async move { raw.run_binds(&sql, binds, false).await },
+                    canceller,
+                )
             },
             |n| Some(*n as u64),
         )

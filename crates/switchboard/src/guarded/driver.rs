@@ -28,6 +28,7 @@ use switchboard_core::Params;
 use super::params;
 use crate::backend::{Canceller, SqliteAsync};
 use crate::bind::BindValue;
+use crate::connection::Cached;
 
 /// A query's binds, collected ahead of the driver.
 pub(crate) struct Bound<B> {
@@ -76,11 +77,13 @@ pub(crate) trait Driver: AsyncConnection + Send + 'static {
         query: CollectedQuery<Self::Binds>,
     ) -> BoxFuture<'_, QueryResult<Self::Stream<'_, 'static>>>;
 
-    /// Runs SQL text with `Execute`'s typed binds.
+    /// Runs SQL text with `Execute`'s typed binds, kept prepared by diesel
+    /// if `cache` (see `connection::session::prepared`).
     fn run_binds<'c>(
         &'c mut self,
         sql: &str,
         binds: &[Arc<dyn BindValue>],
+        cache: bool,
     ) -> BoxFuture<'c, QueryResult<usize>>;
 
     /// A way to cancel the statement this connection runs, from outside.
@@ -153,9 +156,10 @@ impl Driver for AsyncPgConnection {
         &'c mut self,
         sql: &str,
         binds: &[Arc<dyn BindValue>],
+        cache: bool,
     ) -> BoxFuture<'c, QueryResult<usize>> {
         let query = crate::connection::pg_query(sql, binds);
-        RunQueryDsl::execute(query, self)
+        RunQueryDsl::execute(Cached { query, cache }, self)
     }
 
     fn canceller(&self) -> Option<Canceller> {
@@ -205,13 +209,14 @@ impl Driver for AsyncMysqlConnection {
         &'c mut self,
         sql: &str,
         binds: &[Arc<dyn BindValue>],
+        cache: bool,
     ) -> BoxFuture<'c, QueryResult<usize>> {
         let query = binds
             .iter()
             .fold(diesel::sql_query(sql).into_boxed::<Mysql>(), |q, b| {
                 b.bind_mysql(q)
             });
-        RunQueryDsl::execute(query, self)
+        RunQueryDsl::execute(Cached { query, cache }, self)
     }
 
     fn canceller(&self) -> Option<Canceller> {
@@ -266,13 +271,14 @@ impl Driver for SqliteAsync {
         &'c mut self,
         sql: &str,
         binds: &[Arc<dyn BindValue>],
+        cache: bool,
     ) -> BoxFuture<'c, QueryResult<usize>> {
         let query = binds
             .iter()
             .fold(diesel::sql_query(sql).into_boxed::<Sqlite>(), |q, b| {
                 b.bind_sqlite(q)
             });
-        RunQueryDsl::execute(query, self).boxed()
+        RunQueryDsl::execute(Cached { query, cache }, self).boxed()
     }
 
     fn canceller(&self) -> Option<Canceller> {

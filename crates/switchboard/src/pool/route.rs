@@ -14,7 +14,7 @@ use switchboard_core::{Error, EventKind, Labels, Phase, Result};
 use tokio::sync::oneshot;
 
 use super::Manager;
-use super::state::{Arrival, Place};
+use super::state::{Arrival, Place, Want};
 use crate::backend::DbConnection;
 use crate::connection::{ConnectionActor, Deadline, Job, Lend, Mode, Reply, Task};
 use crate::lease::{Grant, Lease};
@@ -42,10 +42,10 @@ impl Acquired {
 
 impl Manager {
     /// Asks the pool for a connection for a caller arriving now.
-    pub(super) fn acquire(&mut self, pipelinable: bool, ctx: &mut Context<Self>) -> Acquired {
+    pub(super) fn acquire(&mut self, want: Want, ctx: &mut Context<Self>) -> Acquired {
         self.prune_waiters();
         let now = Instant::now();
-        let acquired = match self.state.arrive(pipelinable, now) {
+        let acquired = match self.state.arrive(want, now) {
             Arrival::Now { conn, place } => Acquired::Now(self.grant(conn, now, place).ok_or_else(
                 || Error::ConnectionLost {
                     message: "connection vanished from the pool".into(),
@@ -69,11 +69,24 @@ impl Manager {
         Self: Handler<R>,
     {
         let retry = request.next_attempt();
-        let pipelinable = request.pipelinable() && self.pipelining();
-        let shareable = pipelinable && request.shareable(&self.shared);
+        // Only a statement measured fast shares a connection: one slow or
+        // not seen yet gets a connection to itself, so that nothing waits
+        // behind it.
+        // It must also leave nothing behind on its session (no
+        // transaction, no `SET`), or one caller's state would reach others.
+        let key = (request.pipelinable() && self.pipelines() && request.shareable(&self.shared))
+            .then(|| request.timing_key(self.shared.backend))
+            .flatten();
+        let reads = request.reads_only();
         let (Work(job), opts) = request.into_work();
-        let pipelinable = shareable && opts.timeout.is_none();
-        let acquired = self.acquire(pipelinable, ctx);
+        let shares =
+            self.may_pipeline(&opts) && key.is_some_and(|key| self.shared.timings.is_fast(key));
+        let want = match (shares, reads) {
+            (false, _) => Want::Whole,
+            (true, true) => Want::Read,
+            (true, false) => Want::Write,
+        };
+        let acquired = self.acquire(want, ctx);
         if retry.is_none() && opts.timeout.is_none() {
             match acquired {
                 Acquired::Now(Ok(grant)) => {
@@ -141,15 +154,17 @@ impl Manager {
         })
     }
 
-    /// Whether statements may pipeline at all: on PostgreSQL, with
-    /// pipelining on, and with no statement time limit (a cancelled
-    /// statement would take its neighbours down with it; a message with a
-    /// timeout of its own does not pipeline either).
-    fn pipelining(&self) -> bool {
-        let config = &self.shared.config;
+    /// Whether a message with `opts` may pipeline: on PostgreSQL, with
+    /// pipelining on, and with no time limit (a cancelled statement would
+    /// take its neighbours down with it).
+    fn may_pipeline(&self, opts: &Opts) -> bool {
+        self.pipelines() && opts.timeout.is_none() && self.shared.config.statement_timeout.is_none()
+    }
+
+    /// Whether this pool pipelines at all: PostgreSQL, with pipelining on.
+    fn pipelines(&self) -> bool {
         self.shared.backend == switchboard_core::Backend::Postgres
-            && config.pipeline > 1
-            && config.statement_timeout.is_none()
+            && self.shared.config.pipeline > 1
     }
 }
 
@@ -268,7 +283,7 @@ impl Handler<Checkout> for Manager {
     type Result = ResponseFuture<Result<Lease>>;
 
     fn handle(&mut self, msg: Checkout, ctx: &mut Self::Context) -> Self::Result {
-        let acquired = self.acquire(false, ctx);
+        let acquired = self.acquire(Want::Whole, ctx);
         let shared = self.shared.clone();
         let opts = msg.opts;
         Box::pin(async move {

@@ -19,7 +19,7 @@ mod lend;
 mod limits;
 mod size;
 
-pub(crate) use actions::{Action, Arrival, Place, Refusal, Release};
+pub(crate) use actions::{Action, Arrival, Place, Refusal, Release, Want};
 pub(crate) use limits::Limits;
 
 /// Connection ids are unique in the process, so events of several pools
@@ -38,8 +38,14 @@ enum Use {
     Lent,
     /// Being checked before a queued caller gets it.
     Pinging,
-    /// Carrying this many pipelined statements.
-    Pipelined(usize),
+    /// Carrying `statements` pipelined statements. The one at the head
+    /// (sent first, answered next) has been running since `head_since`:
+    /// since it was placed on an empty pipeline, or since the statement
+    /// before it was answered.
+    Pipelined {
+        statements: usize,
+        head_since: Instant,
+    },
 }
 
 #[derive(Debug)]
@@ -65,8 +71,7 @@ enum Slot {
 struct Waiter {
     id: WaiterId,
     since: Instant,
-    /// Its message may share a connection with others.
-    pipelinable: bool,
+    want: Want,
 }
 
 /// The pool's bookkeeping. See the module doc.
@@ -114,42 +119,25 @@ impl PoolState {
 
     // ---- inputs ----
 
-    /// A caller asks for a connection (`pipelinable`: its message may share
-    /// one). Served at once if nobody is queued before it and a connection
-    /// (or a pipelining place) is free without a ping; otherwise queued,
-    /// and the pool pings an idle connection for it or grows.
-    pub(crate) fn arrive(&mut self, pipelinable: bool, now: Instant) -> Arrival {
+    /// A caller asks for a connection, or a place on one (see [`Want`]).
+    /// Served at once if nobody is queued before it and [`Self::place`]
+    /// finds it a connection or a place; otherwise queued, and the pool
+    /// pings an idle connection for it or grows.
+    pub(crate) fn arrive(&mut self, want: Want, now: Instant) -> Arrival {
         if self.draining {
             return Arrival::ShuttingDown;
         }
-        if self.waiters.is_empty() {
-            if pipelinable && let Some(conn) = self.pipeline_room() {
-                self.take_place(conn);
-                return Arrival::Now {
-                    conn,
-                    place: Place::Pipelined,
-                };
-            }
-            if let Some(&(conn, since)) = self.idle.last()
-                && !self.needs_ping(since, now)
-            {
-                self.idle.pop();
-                let place = if pipelinable && self.limits.pipeline > 1 {
-                    self.set(conn, Use::Pipelined(1));
-                    Place::Pipelined
-                } else {
-                    self.set(conn, Use::Lent);
-                    Place::Whole
-                };
-                return Arrival::Now { conn, place };
-            }
+        if self.waiters.is_empty()
+            && let Some((conn, place)) = self.place(want, now)
+        {
+            return Arrival::Now { conn, place };
         }
         let id = self.next_waiter;
         self.next_waiter += 1;
         self.waiters.push_back(Waiter {
             id,
             since: now,
-            pipelinable,
+            want,
         });
         self.grow();
         Arrival::Queued(id)
@@ -182,12 +170,18 @@ impl PoolState {
                 self.check_drained();
             }
             Release::PlaceFreed => {
-                let Use::Pipelined(n) = &mut open.state else {
+                let Use::Pipelined {
+                    statements,
+                    head_since,
+                } = &mut open.state
+                else {
                     return;
                 };
-                *n = n.saturating_sub(1);
-                if *n > 0 {
-                    self.fill_pipeline(conn);
+                // Answers come in order: the next statement is the head now.
+                *statements = statements.saturating_sub(1);
+                *head_since = now;
+                if *statements > 0 {
+                    self.fill_pipeline(conn, now);
                 } else {
                     self.reuse(conn, now);
                 }

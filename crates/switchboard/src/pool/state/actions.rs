@@ -16,6 +16,25 @@ pub(crate) enum Place {
     Pipelined,
 }
 
+/// What a caller asks the pool for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Want {
+    /// A connection to itself: a lease, a transaction, a closure, or a
+    /// statement that may not share one.
+    Whole,
+    /// Room for one autocommit read (`Load`), which may be pipelined.
+    Read,
+    /// Room for one autocommit statement that may write (`Execute`), which
+    /// may be pipelined.
+    Write,
+}
+
+impl Want {
+    pub(crate) fn pipelinable(self) -> bool {
+        self != Want::Whole
+    }
+}
+
 /// How a connection came back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Release {

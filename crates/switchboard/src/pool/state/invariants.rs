@@ -25,7 +25,7 @@ impl PoolState {
             }
         }
         for (conn, open) in &self.open {
-            if let Use::Pipelined(n) = open.state
+            if let Use::Pipelined { statements: n, .. } = open.state
                 && (n == 0 || n > self.limits.pipeline)
             {
                 return Err(format!("{conn} carries {n} pipelined statements"));

@@ -66,7 +66,7 @@ fn a_free_connection_is_lent_at_once() {
         panic!("one connection expected");
     };
     assert_eq!(
-        pool.arrive(false, now),
+        pool.arrive(Want::Whole, now),
         Arrival::Now {
             conn,
             place: Place::Whole
@@ -81,9 +81,9 @@ fn callers_are_served_in_arrival_order() {
     let mut pool = PoolState::new(limits(1, 1));
     pool.warm();
     let conn = connect_all(&mut pool, now)[0];
-    assert!(matches!(pool.arrive(false, now), Arrival::Now { .. }));
+    assert!(matches!(pool.arrive(Want::Whole, now), Arrival::Now { .. }));
     let queued: Vec<_> = (0..3)
-        .map(|_| match pool.arrive(false, now) {
+        .map(|_| match pool.arrive(Want::Whole, now) {
             Arrival::Queued(w) => w,
             other => panic!("expected to queue, got {other:?}"),
         })
@@ -103,12 +103,12 @@ fn callers_are_served_in_arrival_order() {
 fn a_caller_arriving_behind_a_queue_waits_its_turn() {
     let now = Instant::now();
     let mut pool = PoolState::new(limits(0, 1));
-    assert!(matches!(pool.arrive(false, now), Arrival::Queued(_)));
+    assert!(matches!(pool.arrive(Want::Whole, now), Arrival::Queued(_)));
     let conn = connect_all(&mut pool, now);
     assert_eq!(conn.len(), 1);
     // The queued caller got it; a second caller queues even though the
     // first may give it back at once.
-    assert!(matches!(pool.arrive(false, now), Arrival::Queued(_)));
+    assert!(matches!(pool.arrive(Want::Whole, now), Arrival::Queued(_)));
 }
 
 #[test]
@@ -116,7 +116,7 @@ fn the_pool_grows_for_callers_up_to_its_maximum() {
     let now = Instant::now();
     let mut pool = PoolState::new(limits(0, 2));
     for _ in 0..5 {
-        pool.arrive(false, now);
+        pool.arrive(Want::Whole, now);
     }
     let connects = actions(&mut pool)
         .iter()
@@ -133,7 +133,7 @@ fn the_minimum_is_refilled_without_callers() {
     pool.warm();
     let ids = connect_all(&mut pool, now);
     assert_eq!(ids.len(), 2);
-    let Arrival::Now { conn, .. } = pool.arrive(false, now) else {
+    let Arrival::Now { conn, .. } = pool.arrive(Want::Whole, now) else {
         panic!("a connection was idle");
     };
     pool.released(conn, Release::Gone, now);
@@ -148,7 +148,7 @@ fn the_minimum_is_refilled_without_callers() {
 fn a_failed_connect_is_retried_while_needed_and_counted_meanwhile() {
     let now = Instant::now();
     let mut pool = PoolState::new(limits(0, 1));
-    let Arrival::Queued(waiter) = pool.arrive(false, now) else {
+    let Arrival::Queued(waiter) = pool.arrive(Want::Whole, now) else {
         panic!("nothing open: the caller queues");
     };
     let [Action::Connect { id, attempt: 1 }] = actions(&mut pool)[..] else {
@@ -158,7 +158,7 @@ fn a_failed_connect_is_retried_while_needed_and_counted_meanwhile() {
     assert_eq!(actions(&mut pool), [Action::Backoff { id, attempt: 2 }]);
     // Still counted: a second caller starts no attempt of its own.
     assert_eq!(pool.connecting_count(), 1);
-    pool.arrive(false, now);
+    pool.arrive(Want::Whole, now);
     assert!(actions(&mut pool).is_empty());
     pool.retry_due(id);
     assert_eq!(actions(&mut pool), [Action::Connect { id, attempt: 2 }]);
@@ -170,7 +170,7 @@ fn a_failed_connect_is_retried_while_needed_and_counted_meanwhile() {
 fn a_retry_nobody_needs_any_more_is_dropped() {
     let now = Instant::now();
     let mut pool = PoolState::new(limits(0, 1));
-    let Arrival::Queued(waiter) = pool.arrive(false, now) else {
+    let Arrival::Queued(waiter) = pool.arrive(Want::Whole, now) else {
         panic!("queued");
     };
     let [Action::Connect { id, .. }] = actions(&mut pool)[..] else {
@@ -188,10 +188,10 @@ fn a_retry_nobody_needs_any_more_is_dropped() {
 fn a_permanent_connect_failure_turns_the_queue_away() {
     let now = Instant::now();
     let mut pool = PoolState::new(limits(0, 1));
-    let Arrival::Queued(w1) = pool.arrive(false, now) else {
+    let Arrival::Queued(w1) = pool.arrive(Want::Whole, now) else {
         panic!("queued");
     };
-    let Arrival::Queued(w2) = pool.arrive(false, now) else {
+    let Arrival::Queued(w2) = pool.arrive(Want::Whole, now) else {
         panic!("queued");
     };
     let [Action::Connect { id, .. }] = actions(&mut pool)[..] else {
@@ -215,6 +215,29 @@ fn a_permanent_connect_failure_turns_the_queue_away() {
 }
 
 #[test]
+fn a_caller_counting_on_a_connect_that_fails_for_good_gets_an_idle_connection() {
+    let start = Instant::now();
+    let mut pool = PoolState::new(Limits {
+        ping_after: Some(Duration::from_secs(30)),
+        ..limits(2, 2)
+    });
+    let [a, b] = pool.warm()[..] else {
+        panic!("two connects");
+    };
+    actions(&mut pool);
+    pool.connected(a, start);
+    let later = start + Duration::from_secs(31);
+    // `a` needs a ping, and `b`'s connect is on its way for the caller.
+    assert!(matches!(
+        pool.arrive(Want::Whole, later),
+        Arrival::Queued(_)
+    ));
+    assert!(actions(&mut pool).is_empty());
+    assert!(!pool.connect_failed(b, false));
+    assert_eq!(actions(&mut pool), [Action::Ping { conn: a }]);
+}
+
+#[test]
 fn a_connection_idle_too_long_is_pinged_before_it_is_lent() {
     let start = Instant::now();
     let mut pool = PoolState::new(Limits {
@@ -224,7 +247,7 @@ fn a_connection_idle_too_long_is_pinged_before_it_is_lent() {
     pool.warm();
     let conn = connect_all(&mut pool, start)[0];
     let later = start + Duration::from_secs(31);
-    let Arrival::Queued(waiter) = pool.arrive(false, later) else {
+    let Arrival::Queued(waiter) = pool.arrive(Want::Whole, later) else {
         panic!("the idle connection needs a ping first");
     };
     assert_eq!(actions(&mut pool), [Action::Ping { conn }]);
@@ -242,7 +265,7 @@ fn a_connection_failing_its_ping_is_replaced() {
     pool.warm();
     let conn = connect_all(&mut pool, start)[0];
     let later = start + Duration::from_secs(31);
-    let Arrival::Queued(waiter) = pool.arrive(false, later) else {
+    let Arrival::Queued(waiter) = pool.arrive(Want::Whole, later) else {
         panic!("queued");
     };
     actions(&mut pool);
@@ -265,14 +288,14 @@ fn pipelinable_callers_share_a_connection_up_to_the_depth() {
     let conn = connect_all(&mut pool, now)[0];
     for _ in 0..3 {
         assert_eq!(
-            pool.arrive(true, now),
+            pool.arrive(Want::Read, now),
             Arrival::Now {
                 conn,
                 place: Place::Pipelined
             }
         );
     }
-    let Arrival::Queued(fourth) = pool.arrive(true, now) else {
+    let Arrival::Queued(fourth) = pool.arrive(Want::Read, now) else {
         panic!("the pipeline is full");
     };
     pool.released(conn, Release::PlaceFreed, now);
@@ -291,9 +314,9 @@ fn a_whole_connection_waits_for_its_pipeline_to_drain() {
     });
     pool.warm();
     let conn = connect_all(&mut pool, now)[0];
-    pool.arrive(true, now);
-    pool.arrive(true, now);
-    let Arrival::Queued(lease) = pool.arrive(false, now) else {
+    pool.arrive(Want::Read, now);
+    pool.arrive(Want::Read, now);
+    let Arrival::Queued(lease) = pool.arrive(Want::Whole, now) else {
         panic!("a lease waits for the pipeline");
     };
     pool.released(conn, Release::PlaceFreed, now);
@@ -308,11 +331,11 @@ fn a_grant_refused_by_a_caller_that_gave_up_goes_to_the_next() {
     let mut pool = PoolState::new(limits(1, 1));
     pool.warm();
     let conn = connect_all(&mut pool, now)[0];
-    pool.arrive(false, now);
-    let Arrival::Queued(gone) = pool.arrive(false, now) else {
+    pool.arrive(Want::Whole, now);
+    let Arrival::Queued(gone) = pool.arrive(Want::Whole, now) else {
         panic!("queued");
     };
-    let Arrival::Queued(next) = pool.arrive(false, now) else {
+    let Arrival::Queued(next) = pool.arrive(Want::Whole, now) else {
         panic!("queued");
     };
     pool.released(conn, Release::Free, now);
@@ -330,7 +353,7 @@ fn a_connection_past_its_lifetime_is_closed_when_it_comes_back() {
     });
     pool.warm();
     let conn = connect_all(&mut pool, start)[0];
-    pool.arrive(false, start);
+    pool.arrive(Want::Whole, start);
     pool.released(conn, Release::Free, start + Duration::from_secs(61));
     let acts = actions(&mut pool);
     assert_eq!(
@@ -350,9 +373,9 @@ fn idle_connections_above_the_minimum_are_reaped() {
         idle_timeout: Some(Duration::from_secs(10)),
         ..limits(1, 3)
     });
-    pool.arrive(false, start);
-    pool.arrive(false, start);
-    pool.arrive(false, start);
+    pool.arrive(Want::Whole, start);
+    pool.arrive(Want::Whole, start);
+    pool.arrive(Want::Whole, start);
     let ids = connect_all(&mut pool, start);
     assert_eq!(ids.len(), 3);
     for id in &ids {
@@ -380,8 +403,8 @@ fn a_drain_refuses_the_queue_closes_idle_and_waits_for_the_rest() {
     let mut pool = PoolState::new(limits(1, 2));
     pool.warm();
     let lent = connect_all(&mut pool, now)[0];
-    assert!(matches!(pool.arrive(false, now), Arrival::Now { .. }));
-    let Arrival::Queued(waiter) = pool.arrive(false, now) else {
+    assert!(matches!(pool.arrive(Want::Whole, now), Arrival::Now { .. }));
+    let Arrival::Queued(waiter) = pool.arrive(Want::Whole, now) else {
         panic!("queued");
     };
     let [Action::Connect { id: opening, .. }] = actions(&mut pool)[..] else {
@@ -395,7 +418,7 @@ fn a_drain_refuses_the_queue_closes_idle_and_waits_for_the_rest() {
             why: Refusal::ShuttingDown
         }]
     );
-    assert_eq!(pool.arrive(false, now), Arrival::ShuttingDown);
+    assert_eq!(pool.arrive(Want::Whole, now), Arrival::ShuttingDown);
     // A connect finishing during the drain is closed at once.
     pool.connected(opening, now);
     assert_eq!(
@@ -442,7 +465,7 @@ fn recycle_replaces_idle_connections_now_and_lent_ones_when_they_come_back() {
     let mut pool = PoolState::new(limits(2, 2));
     pool.warm();
     let ids = connect_all(&mut pool, now);
-    let Arrival::Now { conn: lent, .. } = pool.arrive(false, now) else {
+    let Arrival::Now { conn: lent, .. } = pool.arrive(Want::Whole, now) else {
         panic!("idle");
     };
     let idle = *ids.iter().find(|c| **c != lent).expect("two connections");
@@ -475,7 +498,7 @@ fn recycle_replaces_idle_connections_now_and_lent_ones_when_they_come_back() {
     pool.closed();
     pool.connected(second, now);
     // The replacements are not doomed: lent and back, they stay.
-    let Arrival::Now { conn, .. } = pool.arrive(false, now) else {
+    let Arrival::Now { conn, .. } = pool.arrive(Want::Whole, now) else {
         panic!("a replacement is idle");
     };
     assert!(conn == first || conn == second);
@@ -512,4 +535,5 @@ fn a_drain_cancels_backoffs() {
     let _ = now;
 }
 
+mod placement;
 mod random;

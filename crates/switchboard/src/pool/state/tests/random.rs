@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::super::lend::STALLED_AFTER;
 use super::*;
 
 /// A small deterministic generator (xorshift), so a failing seed replays.
@@ -158,6 +159,33 @@ impl World {
         Ok(())
     }
 
+    /// The placement policy: a statement not known fast gets a connection
+    /// to itself; nothing joins a stalled pipeline; a write joins one only
+    /// when no connection is idle.
+    fn check_placement(
+        &self,
+        want: Want,
+        conn: ConnectionId,
+        place: Place,
+        before: &HashMap<ConnectionId, Use>,
+        idle_free: bool,
+    ) -> Result<(), String> {
+        if want == Want::Whole && place != Place::Whole {
+            return Err(format!("{want:?} placed {place:?} on {conn}"));
+        }
+        if let Some(Use::Pipelined { head_since, .. }) = before.get(&conn) {
+            if self.now.saturating_duration_since(*head_since) >= STALLED_AFTER {
+                return Err(format!(
+                    "{want:?} joined {conn}, stalled since {head_since:?}"
+                ));
+            }
+            if want == Want::Write && idle_free {
+                return Err(format!("a write joined {conn} while a connection was idle"));
+            }
+        }
+        Ok(())
+    }
+
     fn release(&mut self, rng: &mut Rng) {
         let whole: Vec<_> = self.whole.iter().copied().collect();
         let piped: Vec<_> = self.places.keys().copied().collect();
@@ -206,10 +234,21 @@ impl World {
                         self.pool.abandon(w);
                     }
                 }
-                let arrival = self.pool.arrive(rng.chance(50), self.now);
-                self.trace.push(format!("arrive: {arrival:?}"));
+                let want = [Want::Whole, Want::Read, Want::Write][rng.below(3)];
+                let states: HashMap<ConnectionId, Use> =
+                    self.pool.open.iter().map(|(c, o)| (*c, o.state)).collect();
+                let idle_free = self
+                    .pool
+                    .idle
+                    .last()
+                    .is_some_and(|(_, since)| !self.pool.needs_ping(*since, self.now));
+                let arrival = self.pool.arrive(want, self.now);
+                self.trace.push(format!("arrive {want:?}: {arrival:?}"));
                 match arrival {
-                    Arrival::Now { conn, place } => self.hold(conn, place)?,
+                    Arrival::Now { conn, place } => {
+                        self.check_placement(want, conn, place, &states, idle_free)?;
+                        self.hold(conn, place)?
+                    }
                     Arrival::Queued(w) => {
                         self.queued.insert(w, true);
                     }
@@ -260,7 +299,13 @@ impl World {
                 }
             }
             _ => {
-                self.now += Duration::from_millis(rng.below(4000) as u64);
+                // Now and then long enough for idle timeouts and pings,
+                // mostly about as long as pipelined statements take.
+                self.now += if rng.chance(30) {
+                    Duration::from_millis(rng.below(4000) as u64)
+                } else {
+                    Duration::from_micros(rng.below(1500) as u64)
+                };
                 self.trace.push("reap".into());
                 self.pool.reap(self.now);
             }

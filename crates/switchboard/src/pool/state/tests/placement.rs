@@ -1,0 +1,133 @@
+//! Where a statement goes: reads known to be fast share pipelines, writes
+//! spread over idle connections, statements not known to be fast get a
+//! connection to themselves, and nothing joins a pipeline stalled behind a
+//! slow statement.
+
+use super::super::lend::STALLED_AFTER;
+use super::*;
+
+/// A pool of `n` open connections, pipelining up to `depth` statements.
+fn pool(n: usize, depth: usize, now: Instant) -> (PoolState, Vec<ConnectionId>) {
+    let mut pool = PoolState::new(Limits {
+        pipeline: depth,
+        ..limits(n, n)
+    });
+    pool.warm();
+    let conns = connect_all(&mut pool, now);
+    assert_eq!(conns.len(), n);
+    (pool, conns)
+}
+
+fn placed(arrival: Arrival) -> (ConnectionId, Place) {
+    match arrival {
+        Arrival::Now { conn, place } => (conn, place),
+        other => panic!("expected a place at once, got {other:?}"),
+    }
+}
+
+#[test]
+fn fast_reads_share_a_pipeline_while_connections_are_idle() {
+    let now = Instant::now();
+    let (mut pool, _) = pool(4, 8, now);
+    let (first, place) = placed(pool.arrive(Want::Read, now));
+    assert_eq!(place, Place::Pipelined);
+    for _ in 0..7 {
+        assert_eq!(
+            placed(pool.arrive(Want::Read, now)),
+            (first, Place::Pipelined)
+        );
+    }
+    assert_eq!(pool.idle_count(), 3);
+    // Full: the next starts pipelining on an idle connection.
+    let (second, _) = placed(pool.arrive(Want::Read, now));
+    assert_ne!(second, first);
+}
+
+#[test]
+fn a_read_joins_the_pipeline_with_the_fewest_statements() {
+    let now = Instant::now();
+    let (mut pool, _) = pool(2, 4, now);
+    let (a, _) = placed(pool.arrive(Want::Read, now));
+    for _ in 0..3 {
+        assert_eq!(placed(pool.arrive(Want::Read, now)).0, a);
+    }
+    let (b, _) = placed(pool.arrive(Want::Read, now));
+    assert_ne!(a, b, "a was full");
+    pool.released(a, Release::PlaceFreed, now);
+    pool.released(a, Release::PlaceFreed, now);
+    // a carries 2, b 1.
+    assert_eq!(placed(pool.arrive(Want::Read, now)).0, b);
+    pool.released(a, Release::PlaceFreed, now);
+    // a carries 1, b 2.
+    assert_eq!(placed(pool.arrive(Want::Read, now)).0, a);
+}
+
+#[test]
+fn fast_writes_spread_over_idle_connections_before_sharing_one() {
+    let now = Instant::now();
+    let (mut pool, conns) = pool(3, 8, now);
+    let spread: std::collections::HashSet<_> = (0..3)
+        .map(|_| placed(pool.arrive(Want::Write, now)).0)
+        .collect();
+    assert_eq!(spread.len(), 3, "each write on a connection of its own");
+    // None idle: the fourth shares one.
+    let (conn, place) = placed(pool.arrive(Want::Write, now));
+    assert_eq!(place, Place::Pipelined);
+    assert!(conns.contains(&conn));
+}
+
+#[test]
+fn a_statement_not_known_fast_gets_a_connection_to_itself() {
+    let now = Instant::now();
+    let (mut pool, _) = pool(2, 8, now);
+    let (piped, _) = placed(pool.arrive(Want::Read, now));
+    let (alone, place) = placed(pool.arrive(Want::Whole, now));
+    assert_eq!(place, Place::Whole);
+    assert_ne!(alone, piped, "not behind the pipelined read");
+    // And nothing joins it: the next read shares the pipeline.
+    assert_eq!(placed(pool.arrive(Want::Read, now)).0, piped);
+    // With no connection free, it waits for a whole one rather than join.
+    assert!(matches!(pool.arrive(Want::Whole, now), Arrival::Queued(_)));
+}
+
+#[test]
+fn nothing_joins_a_pipeline_stalled_behind_a_slow_statement() {
+    let start = Instant::now();
+    let (mut pool, _) = pool(2, 8, start);
+    let (slow, _) = placed(pool.arrive(Want::Read, start));
+    let later = start + STALLED_AFTER;
+    // Its head has run for the threshold: the next read takes the idle one.
+    let (other, _) = placed(pool.arrive(Want::Read, later));
+    assert_ne!(other, slow);
+    // That one stalls too: nothing left, the caller waits for a place.
+    let much_later = later + STALLED_AFTER;
+    let Arrival::Queued(waiter) = pool.arrive(Want::Read, much_later) else {
+        panic!("no pipeline to join");
+    };
+    assert!(actions(&mut pool).is_empty(), "at the maximum: no connect");
+    // The slow statement is answered: its connection is free again, and
+    // the waiter gets a place on it.
+    pool.released(slow, Release::PlaceFreed, much_later);
+    assert_eq!(
+        granted(&actions(&mut pool)),
+        [(waiter, slow, Place::Pipelined)]
+    );
+}
+
+#[test]
+fn a_pipeline_is_joined_again_once_its_slow_head_is_answered() {
+    let start = Instant::now();
+    let (mut pool, _) = pool(1, 8, start);
+    let (conn, _) = placed(pool.arrive(Want::Read, start));
+    placed(pool.arrive(Want::Read, start));
+    let later = start + 3 * STALLED_AFTER;
+    assert!(matches!(pool.arrive(Want::Read, later), Arrival::Queued(_)));
+    // The head is answered; the statement behind it is the head now, just
+    // started. The queued caller got its place, and a new one joins too.
+    pool.released(conn, Release::PlaceFreed, later);
+    assert_eq!(granted(&actions(&mut pool)).len(), 1);
+    assert_eq!(
+        placed(pool.arrive(Want::Read, later)),
+        (conn, Place::Pipelined)
+    );
+}
