@@ -1,5 +1,5 @@
 //! Actions, off unless an actions token is configured: switch a rules
-//! engine's read-only mode, reload its rules file. Each answers with its
+//! engine's read-only mode, reload its rules file, recycle a pool. Each answers with its
 //! outcome and puts it on the event stream (SSE event type `action`).
 
 use actix_web::http::StatusCode;
@@ -108,5 +108,47 @@ pub(crate) async fn reload(
         map.insert("at".into(), json!(chrono::Utc::now()));
     }
     state.announce(&outcome.to_string());
+    HttpResponse::build(status).json(outcome)
+}
+
+/// `POST /api/pools/{name}/recycle`: replaces every connection of a
+/// watched pool without stopping it (see `Switchboard::recycle`): idle
+/// ones close now, lent ones when they come back (`Closing { reason:
+/// recycled }` on the stream), and no caller fails for it.
+pub(crate) async fn recycle(
+    req: HttpRequest,
+    name: web::Path<String>,
+    state: web::Data<State>,
+) -> HttpResponse {
+    let found = (|| -> Result<_, ApiError> {
+        authorize(&req, &state.config, Need::Act)?;
+        let watched = state.pool(&name).ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no pool named {name:?} is watched by this console; watched: {}",
+                state.pool_names()
+            ))
+        })?;
+        Ok((watched.pool.clone(), watched.name.clone()))
+    })();
+    let (pool, pool_name) = match found {
+        Ok(found) => found,
+        Err(e) => return e.response(),
+    };
+    let (status, outcome) = match pool.recycle().await {
+        Ok(()) => (StatusCode::OK, json!({ "outcome": "recycling" })),
+        Err(e) => (
+            StatusCode::CONFLICT,
+            json!({ "outcome": "refused", "error": e.to_string() }),
+        ),
+    };
+    let mut outcome = outcome;
+    if let Some(map) = outcome.as_object_mut() {
+        map.insert("kind".into(), "Action".into());
+        map.insert("action".into(), "recycle".into());
+        map.insert("pool".into(), (&*pool_name).into());
+        map.insert("at".into(), json!(chrono::Utc::now()));
+    }
+    state.announce(&outcome.to_string());
+    tracing::info!(target: "switchboard::console", pool = &*pool_name, "pool recycle requested from the console");
     HttpResponse::build(status).json(outcome)
 }

@@ -60,6 +60,10 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<crate::st
                 web::post().to(actions::read_only),
             )
             .route("/api/rules/{name}/reload", web::post().to(actions::reload))
+            .route(
+                "/api/pools/{name}/recycle",
+                web::post().to(actions::recycle),
+            )
             .default_service(web::to(not_found)),
     );
 }

@@ -237,3 +237,68 @@ fn reload_reads_the_file_and_a_broken_file_leaves_the_old_rules() {
         assert_eq!(outcomes, ["reloaded", "refused"]);
     });
 }
+
+#[test]
+fn recycle_replaces_a_pools_connections_and_is_announced() {
+    run(async {
+        let shop = pool("shop").await;
+        let console = service(&[&shop], |b| b.actions(ACT_TOKEN));
+        let app = app(&console).await;
+        let mut frames = Frames::new(
+            test::call_service(
+                &app,
+                TestRequest::get()
+                    .uri("/api/events?kind=action,closing")
+                    .to_request(),
+            )
+            .await,
+        );
+        let recycle = |name: &str, token: Option<&str>| {
+            let mut req = TestRequest::post().uri(&format!("/api/pools/{name}/recycle"));
+            if let Some(t) = token {
+                req = req.insert_header(bearer(t));
+            }
+            req.to_request()
+        };
+        let (status, _) = json(test::call_service(&app, recycle("shop", None)).await).await;
+        assert_eq!(status, 401);
+        let (status, body) =
+            json(test::call_service(&app, recycle("other", Some(ACT_TOKEN))).await).await;
+        assert_eq!(status, 404, "{body}");
+
+        let (status, body) =
+            json(test::call_service(&app, recycle("shop", Some(ACT_TOKEN))).await).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            (
+                body["action"].as_str(),
+                body["pool"].as_str(),
+                body["outcome"].as_str()
+            ),
+            (Some("recycle"), Some("shop"), Some("recycling"))
+        );
+        // On the stream: the action, and the idle connection closing for it.
+        let mut seen_action = false;
+        let mut seen_close = false;
+        while !(seen_action && seen_close) {
+            let got = frames
+                .next(Duration::from_secs(10))
+                .await
+                .expect("the action and the recycled connection's Closing");
+            if got.data.is_empty() {
+                continue;
+            }
+            let v = got.json();
+            if v["action"].as_str() == Some("recycle") {
+                seen_action = true;
+            }
+            if got.data.contains("recycled") {
+                seen_close = true;
+            }
+        }
+        // The pool still serves.
+        shop.run(switchboard::Execute::sql("SELECT 1"))
+            .await
+            .unwrap();
+    });
+}
