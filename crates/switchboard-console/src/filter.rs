@@ -1,4 +1,4 @@
-//! [`StreamFilter`]: which entries an event stream client gets, from the
+//! `StreamFilter`: which entries an event stream client gets, from the
 //! query parameters of `GET /api/events`.
 //!
 //! | parameter | form | selects |

@@ -8,11 +8,11 @@
 //! and its binds collected, and the statement then tells the same story as
 //! an `Execute` message (`Executing`, the guards with their deadlines and
 //! fail-closed policy, the gates, the run within its time limit, the
-//! outcome), all in [`StatementRun`](crate::statement::StatementRun). A
+//! outcome), all in `StatementRun` (the `statement` module). A
 //! denial is a diesel error the closure can `?`; a `Transaction` then rolls
 //! back. The statement reached the driver only after the guards allowed it.
 //!
-//! - [`driver`]: what differs per backend (collecting a query, running it
+//! - `driver`: what differs per backend (collecting a query, running it
 //!   once collected, cancelling);
 //! - `params`: how bind parameters show to guards and in events;
 //! - `conn`: the `AsyncConnection` implementation;
