@@ -65,19 +65,20 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let _ = std::fs::remove_dir_all(&audit_dir);
     let audit = AuditLog::builder(&audit_dir).open()?;
     let bus = Bus::new();
-    audit.attach(&bus)?;
+    // The log keeps its subscription until it is closed.
+    let _audited = audit.attach(&bus)?;
+    // Lossless: the printer sees every event, and shutdown waits for it.
+    bus.subscribe(
+        "printer",
+        Printer.start().recipient(),
+        Filter::all(),
+        Delivery::lossless(1024),
+    );
 
     let manager = Switchboard::builder("sqlite::memory:")
         .name("quickstart")
         .bus(bus)
         .pool_size(1..=2)
-        // Lossless: the printer sees every event, and shutdown waits for it.
-        .subscribe(
-            "printer",
-            Printer.start().recipient(),
-            Filter::all(),
-            Delivery::lossless(1024),
-        )
         // A guard: rules checked before every statement, able to veto.
         .guard(RuleEngine::from_toml(RULES)?)
         .start()

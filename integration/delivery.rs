@@ -160,24 +160,20 @@ async fn panicking_subscriber_is_restarted(t: Target) {
     // ends with the pool's subscriptions at shutdown).
     let starts = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let (e, p, n) = (executed.clone(), panicked.clone(), starts.clone());
-    let sb = t
-        .builder()
-        .pool_size(2..=2)
-        .subscribe_supervised(
-            "fragile",
-            move || {
-                n.fetch_add(1, Ordering::SeqCst);
-                Fragile {
-                    executed: e.clone(),
-                    panicked: p.clone(),
-                }
-            },
-            Filter::kinds([Kind::Executed]),
-            Delivery::lossless(1024),
-        )
-        .start()
-        .await
-        .unwrap();
+    let bus = Bus::new();
+    bus.subscribe_supervised(
+        "fragile",
+        move || {
+            n.fetch_add(1, Ordering::SeqCst);
+            Fragile {
+                executed: e.clone(),
+                panicked: p.clone(),
+            }
+        },
+        Filter::kinds([Kind::Executed]),
+        Delivery::lossless(1024),
+    );
+    let sb = t.builder().pool_size(2..=2).bus(bus).start().await.unwrap();
     load(&sb, 4, 50).await; // every statement succeeds meanwhile
     sb.shutdown().await.unwrap();
     assert!(panicked.load(Ordering::SeqCst));
@@ -193,11 +189,16 @@ each_backend!(panicking_subscriber_is_restarted);
 async fn listen_by_sqlalchemy_name(t: Target) {
     let sb = t.builder().start().await.unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
-    sb.listen_named("after_execute", move |e: Event| {
-        let _ = tx.send(e);
-    })
-    .unwrap();
-    assert!(sb.listen_named("after_lunch", |_e: Event| {}).is_err());
+    sb.bus()
+        .listen_named("after_execute", move |e: Event| {
+            let _ = tx.send(e);
+        })
+        .unwrap();
+    assert!(
+        sb.bus()
+            .listen_named("after_lunch", |_e: Event| {})
+            .is_err()
+    );
     sb.run(Execute::sql("SELECT 1").label("who", "listener"))
         .await
         .unwrap();

@@ -68,18 +68,20 @@ async fn eventually(rx: &Receiver<()>, what: &str) {
 async fn subscribers_end_when_their_pool_shuts_down(t: Target) {
     let sb = t.builder().start().await.unwrap();
     let rx = sb
+        .bus()
         .subscribe_channel("reader", Filter::all(), Delivery::lossless(1024))
         .unwrap();
     let read = reader(rx);
     let (listen_dropped, listen_ended) = sync_channel(1);
     let guard = OnDrop(listen_dropped);
-    sb.listen(Kind::Executed, move |_| {
-        let _ = &guard;
-    })
-    .unwrap();
+    sb.bus()
+        .listen(Kind::Executed, move |_| {
+            let _ = &guard;
+        })
+        .unwrap();
     let (stopped, watcher_stopped) = sync_channel(1);
     // The pool holds the watcher's only address.
-    sb.subscribe(
+    sb.bus().subscribe(
         "watcher",
         Watcher(stopped).start().recipient(),
         Filter::all(),

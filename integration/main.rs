@@ -27,5 +27,6 @@ mod queries;
 mod rules;
 mod soak;
 mod status;
+mod subscribers;
 mod support;
 mod timeouts;

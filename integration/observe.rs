@@ -8,9 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use diesel::sql_types::{Integer, Text};
+use switchboard::Subscription;
 use switchboard::{Event, EventKind, Execute, Filter, Switchboard};
 use switchboard_observe::metrics::names;
-use switchboard_observe::{Attached, Exporter, Metrics, TracingLogger};
+use switchboard_observe::{Exporter, Metrics, TracingLogger};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -57,7 +58,7 @@ impl Printed {
 }
 
 /// Waits until a subscriber has handled everything queued for it.
-async fn caught_up(attached: &Attached) {
+async fn caught_up(attached: &Subscription) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while attached.stats().is_some_and(|s| s.queued > 0) {
         assert!(Instant::now() < deadline, "subscriber never caught up");

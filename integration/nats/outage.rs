@@ -66,7 +66,7 @@ fn events_buffered_while_nats_is_down_arrive_once_after_it_returns() {
             .start()
             .await
             .unwrap();
-        exporter.attach(&bus).unwrap();
+        let _exported = exporter.attach(&bus).unwrap();
         let sb = pool(&bus).await;
         insert(&sb, 0, 50).await.unwrap();
         exporter.flush(Duration::from_secs(10)).await.unwrap();
@@ -119,7 +119,7 @@ fn with_on_full_drop_a_full_buffer_drops_and_counts_every_event_it_cannot_hold()
         // The database keeps going: no statement waits for NATS.
         insert(&sb, 0, 100).await.unwrap();
         bus.flush(Duration::from_secs(5)).await.unwrap();
-        let offered = bus.subscription_stats(sub).unwrap().delivered;
+        let offered = sub.stats().unwrap().delivered;
         let stats = exporter.stats();
         assert!(stats.dropped_full > 0, "{stats:?}");
         assert_eq!(
@@ -157,7 +157,7 @@ fn with_backpressure_statements_fail_loudly_instead_of_running_unexported() {
             .start()
             .await
             .unwrap();
-        exporter.attach(&bus).unwrap();
+        let _exported = exporter.attach(&bus).unwrap();
         // What the exporter is offered (its filter is all events): its own
         // subscription ends with the pool, and its counters with it.
         let offered = bus

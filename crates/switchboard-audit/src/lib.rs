@@ -26,7 +26,8 @@
 //! let audit = AuditLog::builder("/var/log/switchboard")
 //!     .rotate_at_size(64 << 20)
 //!     .open()?;
-//! audit.attach(&bus)?;
+//! // The log keeps its subscription until it is closed.
+//! let _audited = audit.attach(&bus)?;
 //! // Switchboard::builder(url).bus(bus.clone()).start().await? ...
 //! audit.close(Duration::from_secs(5)).await?;
 //! # Ok(()) }

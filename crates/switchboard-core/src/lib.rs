@@ -3,6 +3,8 @@
 //!
 //! - [`event`]: the lifecycle [`Event`], its metadata and payload kinds;
 //! - [`bus`]: the broadcast [`Bus`], subscriptions, delivery contracts;
+//! - [`subscriber`]: the [`Subscriber`] contract every observer attaches
+//!   through, and the [`Subscription`] it returns;
 //! - [`filter`]: which events a subscription receives;
 //! - [`guard`]: guards, asked before a connect or statement, able to veto;
 //! - [`emitter`]: stamps one connection's events with gap-free sequences;
@@ -24,7 +26,8 @@ mod mysql_codes;
 pub mod redact;
 pub mod serde_duration;
 pub mod status;
-#[cfg(feature = "testing")]
+pub mod subscriber;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use bus::{Bus, Delivery, EventReceiver, Flow, Gate, SubscriptionId, SubscriptionStats};
@@ -38,6 +41,7 @@ pub use event::{
 pub use filter::Filter;
 pub use guard::{Check, Guard, GuardPolicy, Guards, Ruling, Verdict};
 pub use redact::DatabaseUrl;
+pub use subscriber::{Subscriber, Subscription};
 
 #[cfg(feature = "diesel")]
 pub mod diesel_error;

@@ -44,7 +44,7 @@ async fn on_full_drop_holds_the_buffer_then_drops_and_counts_the_rest() {
         .await
         .unwrap();
     let bus = Bus::new();
-    exporter.attach(&bus).unwrap();
+    let _exported = exporter.attach(&bus).unwrap();
     for seq in 1..=100 {
         bus.publish(&event(seq));
     }
@@ -74,7 +74,7 @@ async fn on_full_backpressure_makes_the_bus_refuse_new_work_after_its_deadline()
         .await
         .unwrap();
     let bus = Bus::new();
-    exporter.attach(&bus).unwrap();
+    let _exported = exporter.attach(&bus).unwrap();
     for seq in 1..=100 {
         bus.publish(&event(seq));
     }

@@ -27,7 +27,10 @@ fn executing(emitter: &Emitter, query_id: u64, sql: &str) {
 
 /// A logger at `level` on a fresh bus, and an emitter for connection 1 of
 /// pool `shop` on PostgreSQL.
-fn setup(level: Level, logger: TracingLogger) -> (Capture, Emitter, switchboard_observe::Attached) {
+fn setup(
+    level: Level,
+    logger: TracingLogger,
+) -> (Capture, Emitter, switchboard_core::Subscription) {
     let capture = Capture::default();
     let bus = Bus::new();
     let attached = logger

@@ -151,7 +151,7 @@ impl Conn {
 pub(crate) fn attached(builder: Builder) -> (AuditLog, Bus) {
     let log = builder.open().unwrap();
     let bus = Bus::new();
-    log.attach(&bus).unwrap();
+    let _audited = log.attach(&bus).unwrap();
     (log, bus)
 }
 

@@ -19,7 +19,7 @@ use actix::{Actor, Arbiter, AsyncContext, Context, Handler};
 use tokio::sync::oneshot;
 
 use super::pump::MAX_REDELIVERIES;
-use super::{Bus, Delivery, Subscription, SubscriptionId};
+use super::{Bus, Delivery, Entry, SubscriptionId};
 use crate::event::Event;
 use crate::filter::Filter;
 
@@ -71,11 +71,7 @@ impl Bus {
 /// Starts an actor from `factory` on `arbiter`, fed from `sub`'s queue;
 /// the receiver learns when its feed ends, and whether it acknowledged
 /// anything.
-fn start<A, F>(
-    sub: &Arc<Subscription>,
-    factory: &Arc<F>,
-    arbiter: &Arbiter,
-) -> oneshot::Receiver<bool>
+fn start<A, F>(sub: &Arc<Entry>, factory: &Arc<F>, arbiter: &Arbiter) -> oneshot::Receiver<bool>
 where
     A: Actor<Context = Context<A>> + Handler<Event>,
     F: Fn() -> A + Send + Sync + 'static,
@@ -93,7 +89,7 @@ where
 /// subscription ends; then stops the arbiter (and the actor on it).
 async fn supervise<A, F>(
     bus: Bus,
-    sub: Arc<Subscription>,
+    sub: Arc<Entry>,
     factory: Arc<F>,
     arbiter: Arbiter,
     mut ended: oneshot::Receiver<bool>,
@@ -151,7 +147,7 @@ const RUN: usize = 32;
 /// each item and polls again once the handler returned. So being polled
 /// again acknowledges the event handed out before.
 struct Feed {
-    sub: Arc<Subscription>,
+    sub: Arc<Entry>,
     /// Slots taken from the queue and not yet acknowledged, in order; the
     /// first `handled` of them were handled. Swapped with the queue's
     /// buffer on every take, so it never needs allocating afresh.
@@ -170,7 +166,7 @@ struct Feed {
 }
 
 impl Feed {
-    fn new(sub: Arc<Subscription>) -> (Self, oneshot::Receiver<bool>) {
+    fn new(sub: Arc<Entry>) -> (Self, oneshot::Receiver<bool>) {
         let (tx, rx) = oneshot::channel();
         let feed = Feed {
             sub,

@@ -310,7 +310,7 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn subscription(bus: &Bus, id: SubscriptionId) -> Arc<Subscription> {
+fn subscription(bus: &Bus, id: SubscriptionId) -> Arc<Entry> {
     let subs = bus.inner.subs.load();
     subs.iter().find(|s| s.id == id).unwrap().clone()
 }
