@@ -245,7 +245,12 @@ fn metrics_attached_through_the_pool_record_it_and_end_with_it() {
                     .sample_every(Duration::from_millis(10)),
             )
             .expect("metrics");
-        assert_eq!(threads_named("sb-metrics-samp"), 1);
+        // A thread names itself once it runs: wait for it.
+        eventually(
+            || threads_named("sb-metrics-samp") == 1,
+            Duration::from_secs(10),
+        )
+        .await;
         for i in 0..3 {
             sb.run(Execute::sql(format!("SELECT {i}")))
                 .await
