@@ -340,7 +340,9 @@ fn only_statements_marked_retryable_are_sent_again() {
 
         // Marked: sent again on a fresh connection, its attempt on the labels.
         sb.run(Execute::sql("SELECT 1")).await.unwrap();
-        drain(&rx);
+        // Everything published so far, delivered first: a late `Executing`
+        // of this statement would pass for an attempt.
+        settled(&sb, &rx).await;
         proxy.cut();
         let rows: Vec<i32> = sb
             .run(
