@@ -10,11 +10,13 @@
 //! - [`emitter`]: stamps one connection's events with gap-free sequences;
 //! - [`class`]: the pgAudit statement classes;
 //! - [`status`]: live status of a pool and its connections;
+//! - [`backoff`]: the capped exponential [`Backoff`] between retries;
 //! - [`redact`]: keeping passwords out of events, logs and errors;
 //! - [`error`]: the error type callers see.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod backoff;
 pub mod bus;
 pub mod class;
 pub mod emitter;
@@ -30,6 +32,7 @@ pub mod subscriber;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use backoff::Backoff;
 pub use bus::{Bus, Delivery, EventReceiver, Flow, Gate, SubscriptionId, SubscriptionStats};
 pub use class::{Classified, StatementClass};
 pub use emitter::Emitter;

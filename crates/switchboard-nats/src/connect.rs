@@ -7,8 +7,14 @@ use std::time::Duration;
 
 use async_nats::{Client, ConnectOptions, Event};
 
-use crate::backoff::Backoff;
 use crate::error::{NatsError, Result};
+use switchboard_core::Backoff;
+
+/// The exporter's, source's and witness's default backoff: 100 ms doubling
+/// to 5 s, with jitter.
+pub(crate) fn default_backoff() -> Backoff {
+    Backoff::new(Duration::from_millis(100), Duration::from_secs(5))
+}
 
 /// A connection change, as the client reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +41,8 @@ pub(crate) async fn connect(
         .connection_timeout(connect_timeout)
         .max_reconnects(None)
         .reconnect_delay_callback(move |attempts| {
-            backoff.delay(u32::try_from(attempts.saturating_sub(1)).unwrap_or(u32::MAX))
+            // `attempts` counts the failed ones so far.
+            backoff.delay(u32::try_from(attempts).unwrap_or(u32::MAX))
         })
         .event_callback(move |event| {
             let on_link = on_link.clone();

@@ -10,12 +10,10 @@
 //! - [`subject`]: subjects, message ids and headers;
 //! - [`witness`]: [`NatsWitness`], where an audit log's signed checkpoints
 //!   are kept apart from the log;
-//! - [`backoff`]: reconnect and retry delays;
 //! - [`error`]: the error type, [`NatsError`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod backoff;
 mod connect;
 pub mod error;
 pub mod exporter;
@@ -24,9 +22,11 @@ pub mod stream;
 pub mod subject;
 pub mod witness;
 
-pub use backoff::Backoff;
 pub use error::{NatsError, Result};
 pub use exporter::{ExporterBuilder, ExporterConfig, ExporterStats, NatsExporter, OnFull, State};
 pub use source::{NatsSource, SourceBuilder, SourceConfig, SourceState, SourceStats};
 pub use stream::{Retention, Storage, StreamSettings};
+/// Reconnect and retry delays: core's [`Backoff`](switchboard_core::Backoff),
+/// the pool's too.
+pub use switchboard_core::Backoff;
 pub use witness::NatsWitness;

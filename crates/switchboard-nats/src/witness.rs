@@ -18,7 +18,6 @@ use switchboard_audit::{SignedCheckpoint, Witness, WitnessError};
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
-use crate::backoff::Backoff;
 use crate::error::{NatsError, Result};
 use crate::stream::StreamSettings;
 use crate::subject::token;
@@ -73,7 +72,7 @@ impl NatsWitness {
                     let client = crate::connect::connect(
                         &address,
                         "switchboard-audit-witness",
-                        Backoff::default(),
+                        crate::connect::default_backoff(),
                         Duration::from_secs(5),
                         std::sync::Arc::new(|_| {}),
                     )

@@ -28,12 +28,12 @@ pub use stats::{
     REORDERED, RETRIES, State,
 };
 
-use crate::backoff::Backoff;
 use crate::error::{NatsError, Result};
 use crate::stream::StreamSettings;
 use publisher::Publisher;
 use sink::Sink;
 use stats::Counters;
+use switchboard_core::Backoff;
 
 /// Publishes a bus's events to NATS JetStream, on
 /// `<prefix>.<service>.<pool>.<kind>`, as the event's JSON, each with a

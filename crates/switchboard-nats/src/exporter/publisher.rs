@@ -289,7 +289,8 @@ impl Publisher {
 
     /// Sleeps the backoff for `attempt`; false if abandoned meanwhile.
     async fn pause(&mut self, attempt: u32) -> bool {
-        let delay = self.config.backoff.delay(attempt);
+        // `attempt` counts from 0; the backoff counts failures from 1.
+        let delay = self.config.backoff.delay(attempt.saturating_add(1));
         tokio::select! {
             () = tokio::time::sleep(delay) => true,
             _ = self.abandon.wait_for(|a| *a) => false,

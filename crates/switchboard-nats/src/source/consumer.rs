@@ -263,7 +263,8 @@ impl Consumer {
     }
 
     async fn pause(&mut self, attempt: u32) {
-        let delay = self.config.backoff.delay(attempt);
+        // `attempt` counts from 0; the backoff counts failures from 1.
+        let delay = self.config.backoff.delay(attempt.saturating_add(1));
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
             _ = self.stop.wait_for(|s| *s) => {}
