@@ -214,7 +214,11 @@ fn a_strict_statement_whose_record_cannot_be_written_never_reaches_the_database(
     let records = verified_records(&log);
     let refused = records
         .iter()
-        .filter(|r| r.error.as_ref().is_some_and(|e| e.kind == "not_durable"))
+        .filter(|r| {
+            r.error
+                .as_ref()
+                .is_some_and(|e| e.kind == switchboard::ErrorKind::NotDurable)
+        })
         .count();
     assert!(refused >= 1);
 }

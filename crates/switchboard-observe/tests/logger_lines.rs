@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use support::{Capture, caught_up};
 use switchboard_core::{
-    Backend, Bus, Emitter, ErrorInfo, EventKind, Origin, ParamValue, Params, StatementClass,
+    Backend, Bus, Emitter, ErrorInfo, ErrorKind, EventKind, Origin, ParamValue, Params,
+    StatementClass,
 };
 use switchboard_observe::TracingLogger;
 use tracing::Level;
@@ -151,7 +152,7 @@ fn failures_and_denials_are_warnings_with_their_cause() {
     emitter.emit(EventKind::ExecuteFailed {
         query_id: 1,
         took: Duration::from_millis(1),
-        error: ErrorInfo::new("database", Some("23505".into()), "duplicate key"),
+        error: ErrorInfo::new(ErrorKind::Database, Some("23505".into()), "duplicate key"),
     });
     executing(&emitter, 2, "DELETE FROM users");
     emitter.emit(EventKind::Denied {
@@ -240,7 +241,7 @@ fn no_password_is_ever_printed() {
     emitter.emit(EventKind::ExecuteFailed {
         query_id: 2,
         took: Duration::from_millis(1),
-        error: ErrorInfo::new("database", None, "syntax error"),
+        error: ErrorInfo::new(ErrorKind::Database, None, "syntax error"),
     });
     caught_up(&attached);
 
@@ -267,7 +268,7 @@ fn connections_leaks_and_drops_are_logged() {
         held: Duration::from_secs(30),
     });
     emitter.emit(EventKind::ConnectFailed {
-        error: ErrorInfo::new("connect", None, "connection refused"),
+        error: ErrorInfo::new(ErrorKind::Connect, None, "connection refused"),
         attempt: 3,
         retry_in: None,
     });

@@ -57,7 +57,7 @@ pub use switchboard_core::status::{
 };
 pub use switchboard_core::{
     ActorRole, Backend, Bus, Check, CloseReason, ConnectionId, DbErrorKind, Delivery, Error,
-    ErrorInfo, Event, EventKind, EventReceiver, Filter, Flow, Guard, GuardPolicy, Kind, Labels,
-    Meta, Origin, ParamValue, Params, Phase, ResetScope, Result, RollbackReason, Ruling,
+    ErrorInfo, ErrorKind, Event, EventKind, EventReceiver, Filter, Flow, Guard, GuardPolicy, Kind,
+    Labels, Meta, Origin, ParamValue, Params, Phase, ResetScope, Result, RollbackReason, Ruling,
     StatementClass, Subscriber, Subscription, SubscriptionId, SubscriptionStats, Verdict,
 };

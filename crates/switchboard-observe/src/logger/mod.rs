@@ -23,7 +23,7 @@
 //! `db.response.status_code`.
 //!
 //! Secrets: bind values are shown as their SQL types unless
-//! [`ParamDisplay::AsSent`] is configured *and* the pool put values in its
+//! [`ParamDisplay::Plain`] is configured *and* the pool put values in its
 //! events (`ParamPolicy::Plain`). Connection URLs are never printed, only
 //! host, port and database name. SQL text that may hold a password
 //! (`PASSWORD`, `IDENTIFIED BY`) is never printed, nor are its values.
@@ -80,7 +80,7 @@ pub enum ParamDisplay {
     Redacted,
     /// Values where the event carries them (the pool was built with
     /// `ParamPolicy::Plain`): `[Integer=5, Text="bob"]`. For development.
-    AsSent,
+    Plain,
 }
 
 /// How a [`TracingLogger`] behaves. Every field has a default.
