@@ -5,6 +5,7 @@
 //! transactions still alone on their connection.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use diesel::IntoSql;
@@ -13,9 +14,12 @@ use futures_util::future::join_all;
 use switchboard::{
     DbConnection, Error, Event, EventKind, Execute, Filter, Kind, Load, Switchboard, Transaction,
 };
+use switchboard_core::testing::eventually;
 
 use crate::support::proxy::{Mode, Proxy};
-use crate::support::{Db, assert_gap_free, drain, observed, run_local, server_url, target};
+use crate::support::{
+    Db, assert_gap_free, counted, drain, observed, run_local, server_url, target,
+};
 
 /// The most statements that were between `Executing` and their outcome at
 /// once on any one connection.
@@ -49,6 +53,15 @@ fn by_connection(events: Vec<Event>) -> BTreeMap<u64, Vec<Event>> {
         }
     }
     out
+}
+
+/// Resolves once `n` statements have begun (`Executing`).
+async fn begun(started: &AtomicUsize, n: usize) {
+    eventually(
+        || started.load(Ordering::Relaxed) == n,
+        Duration::from_secs(10),
+    )
+    .await;
 }
 
 fn pg_pool(name: &str, bus: switchboard::Bus) -> Option<switchboard::Builder> {
@@ -228,6 +241,7 @@ fn a_cut_under_pipelined_statements_fails_them_and_replaces_the_connection_once(
     let proxy = Proxy::start(upstream, Mode::Forward);
     u.set_port(Some(proxy.port())).unwrap();
     let (bus, rx) = observed("pipeline-cut", Filter::all(), 4096);
+    let started = counted(&bus, Kind::Executing);
     run_local(async move {
         let sb = Switchboard::builder(u.to_string())
             .name("pipeline-cut")
@@ -243,7 +257,8 @@ fn a_cut_under_pipelined_statements_fails_them_and_replaces_the_connection_once(
             .unwrap();
         let calls = join_all((0..4).map(|_| sb.run(Execute::sql("SELECT pg_sleep(2)"))));
         let cut = async {
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            // All four in the pipeline.
+            begun(&started, 4).await;
             proxy.cut();
         };
         let (results, ()) = futures_util::join!(calls, cut);
@@ -279,6 +294,7 @@ fn a_cut_under_pipelined_statements_fails_them_and_replaces_the_connection_once(
 #[test]
 fn a_transaction_waits_for_the_pipeline_to_drain() {
     let (bus, rx) = observed("pipeline-tx", Filter::all(), 4096);
+    let started = counted(&bus, Kind::Executing);
     let Some(builder) = pg_pool("pipeline_tx", bus) else {
         return;
     };
@@ -287,7 +303,7 @@ fn a_transaction_waits_for_the_pipeline_to_drain() {
         let sleeps = join_all((0..4).map(|_| sb.run(Execute::sql("SELECT pg_sleep(0.1)"))));
         let tx = async {
             // Queued behind the pipelined statements already sent.
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            begun(&started, 4).await;
             sb.run(Transaction::new(async |conn: &mut DbConnection| {
                 use diesel_async::RunQueryDsl;
                 let DbConnection::Postgres(c) = conn else {
@@ -319,6 +335,7 @@ fn a_transaction_waits_for_the_pipeline_to_drain() {
 #[test]
 fn shutdown_lets_pipelined_statements_finish() {
     let (bus, rx) = observed("pipeline-drain", Filter::all(), 4096);
+    let started = counted(&bus, Kind::Executing);
     let Some(builder) = pg_pool("pipeline_drain", bus) else {
         return;
     };
@@ -326,7 +343,7 @@ fn shutdown_lets_pipelined_statements_finish() {
         let sb = builder.pool_size(1..=1).start().await.unwrap();
         let sleeps = join_all((0..4).map(|_| sb.run(Execute::sql("SELECT pg_sleep(0.2)"))));
         let stop = async {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            begun(&started, 4).await;
             sb.shutdown().await
         };
         let (sleeps, stopped) = futures_util::join!(sleeps, stop);
