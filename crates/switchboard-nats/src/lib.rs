@@ -6,6 +6,7 @@
 //!   JetStream, its configuration, delivery contract ([`OnFull`]) and stats;
 //! - [`source`]: [`NatsSource`], a durable consumer that delivers into a
 //!   local bus;
+//! - [`link`]: the connection to NATS both keep, and its [`LinkState`];
 //! - [`stream`]: the stream's settings, created or checked by both;
 //! - [`subject`]: subjects, message ids and headers;
 //! - [`witness`]: [`NatsWitness`], where an audit log's signed checkpoints
@@ -14,17 +15,18 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod connect;
 pub mod error;
 pub mod exporter;
+pub mod link;
 pub mod source;
 pub mod stream;
 pub mod subject;
 pub mod witness;
 
 pub use error::{NatsError, Result};
-pub use exporter::{ExporterBuilder, ExporterConfig, ExporterStats, NatsExporter, OnFull, State};
-pub use source::{NatsSource, SourceBuilder, SourceConfig, SourceState, SourceStats};
+pub use exporter::{ExporterBuilder, ExporterConfig, ExporterStats, NatsExporter, OnFull};
+pub use link::LinkState;
+pub use source::{NatsSource, SourceBuilder, SourceConfig, SourceStats};
 pub use stream::{Retention, Storage, StreamSettings};
 /// Reconnect and retry delays: core's [`Backoff`](switchboard_core::Backoff),
 /// the pool's too.

@@ -69,10 +69,10 @@ impl NatsWitness {
             .name("sb-nats-witness".into())
             .spawn(move || {
                 runtime.block_on(async move {
-                    let client = crate::connect::connect(
+                    let client = crate::link::connect(
                         &address,
                         "switchboard-audit-witness",
-                        crate::connect::default_backoff(),
+                        crate::link::default_backoff(),
                         Duration::from_secs(5),
                         std::sync::Arc::new(|_| {}),
                     )

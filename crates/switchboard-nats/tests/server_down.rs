@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::{event, nowhere};
 use switchboard_core::{Bus, Error};
-use switchboard_nats::{Backoff, NatsError, NatsExporter, OnFull, State};
+use switchboard_nats::{Backoff, LinkState, NatsError, NatsExporter, OnFull};
 
 fn builder(url: &str) -> switchboard_nats::ExporterBuilder {
     NatsExporter::builder(url, "svc")
@@ -50,7 +50,7 @@ async fn on_full_drop_holds_the_buffer_then_drops_and_counts_the_rest() {
     }
     bus.flush(Duration::from_secs(5)).await.unwrap();
     let stats = exporter.stats();
-    assert_ne!(stats.state, State::Connected);
+    assert_ne!(stats.state, LinkState::Connected);
     assert_eq!((stats.accepted, stats.dropped_full), (10, 90), "{stats:?}");
     assert_eq!(stats.buffered, 10);
 

@@ -86,7 +86,7 @@ impl ExporterConfig {
             bus_deadline: Duration::from_secs(5),
             max_in_flight: 256,
             ack_timeout: Duration::from_secs(5),
-            backoff: crate::connect::default_backoff(),
+            backoff: crate::link::default_backoff(),
             connect_timeout: Duration::from_secs(5),
             fail_fast: false,
         }

@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use config::{ExporterConfig, OnFull};
 pub use stats::{
     ACKED, BUFFERED, CONNECTED, DROPPED, DUPLICATES, ExporterStats, PUBLISHED, RECONNECTS,
-    REORDERED, RETRIES, State,
+    REORDERED, RETRIES,
 };
 
 use crate::error::{NatsError, Result};

@@ -85,7 +85,7 @@ impl SourceConfig {
             confirm_within: Duration::from_secs(10),
             service_label: Some("service".to_owned()),
             dedup_window: 100_000,
-            backoff: crate::connect::default_backoff(),
+            backoff: crate::link::default_backoff(),
             connect_timeout: Duration::from_secs(5),
             confirms: Vec::new(),
         }

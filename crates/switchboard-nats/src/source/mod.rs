@@ -23,7 +23,7 @@ use switchboard_core::Bus;
 use tokio::sync::{oneshot, watch};
 
 pub use config::SourceConfig;
-pub use stats::{SOURCE_DELIVERED, SOURCE_SKIPPED, SourceState, SourceStats};
+pub use stats::{SOURCE_DELIVERED, SOURCE_SKIPPED, SourceStats};
 
 use crate::error::{NatsError, Result};
 use crate::stream::StreamSettings;
