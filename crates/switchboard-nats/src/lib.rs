@@ -28,7 +28,7 @@ pub use exporter::{ExporterBuilder, ExporterConfig, ExporterStats, NatsExporter,
 pub use link::LinkState;
 pub use source::{NatsSource, SourceBuilder, SourceConfig, SourceStats};
 pub use stream::{Retention, Storage, StreamSettings};
-/// Reconnect and retry delays: core's [`Backoff`](switchboard_core::Backoff),
+/// Reconnect and retry delays: core's `Backoff`,
 /// the pool's too.
 pub use switchboard_core::Backoff;
 pub use witness::NatsWitness;

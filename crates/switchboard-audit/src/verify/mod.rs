@@ -1,7 +1,7 @@
 //! Checking a log: every record sealed, numbered in order and linked to the
-//! one before it, across files ([`chain`]); and, given the public keys, the
+//! one before it, across files (`chain`); and, given the public keys, the
 //! log against its signed checkpoints and a witness's copy of them
-//! ([`anchored`]).
+//! (`anchored`).
 //!
 //! Without a key only the chain is checked, which cannot tell a log whose
 //! newest records were removed, or that was rewritten and re-chained whole,
