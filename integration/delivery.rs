@@ -10,6 +10,7 @@ use actix::{Actor, Context, Handler};
 use futures_util::future::join_all;
 use parking_lot::Mutex;
 use switchboard::{Bus, Delivery, Event, EventKind, Execute, Filter, Kind};
+use switchboard_core::testing::eventually;
 
 use crate::each_backend;
 use crate::support::{Target, drain};
@@ -116,15 +117,11 @@ async fn lossy_never_slows_and_counts_drops(t: Target) {
     // The pool is gone: the sleeper gets what it holds, then one last
     // Lagged notice with the exact count of the rest, and its subscription
     // ends.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while bus.stats().iter().any(|s| s.name == "sleepy") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "sleeper never caught up: {:?}",
-            bus.stats()
-        );
-        actix::clock::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(
+        || bus.stats().iter().all(|s| s.name != "sleepy"),
+        Duration::from_secs(30),
+    )
+    .await;
     let (seen, lagged) = (seen.load(Ordering::SeqCst), lagged.load(Ordering::SeqCst));
     assert_eq!(seen + lagged, total, "seen {seen} + lagged {lagged}");
     assert!(lagged > 0);

@@ -5,11 +5,12 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use diesel::sql_types::{Integer, Text};
 use switchboard::Subscription;
 use switchboard::{Event, EventKind, Execute, Filter, Switchboard};
+use switchboard_core::testing::eventually;
 use switchboard_observe::metrics::names;
 use switchboard_observe::{Exporter, Metrics, TracingLogger};
 use tracing_subscriber::filter::LevelFilter;
@@ -59,11 +60,11 @@ impl Printed {
 
 /// Waits until a subscriber has handled everything queued for it.
 async fn caught_up(attached: &Subscription) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while attached.stats().is_some_and(|s| s.queued > 0) {
-        assert!(Instant::now() < deadline, "subscriber never caught up");
-        actix_rt::time::sleep(Duration::from_millis(2)).await;
-    }
+    eventually(
+        || attached.stats().is_none_or(|s| s.queued == 0),
+        Duration::from_secs(10),
+    )
+    .await;
 }
 
 /// The sum of the samples of `name` whose labels include all of `want`.
