@@ -90,3 +90,28 @@ async fn on_full_backpressure_makes_the_bus_refuse_new_work_after_its_deadline()
         "the buffer holds its bound: {stats:?}"
     );
 }
+
+/// The handle `attach` returns is kept: dropping it ends nothing (the
+/// exporter ends its subscriptions when it is closed), detaching it ends
+/// that bus's subscription at once.
+#[tokio::test]
+async fn the_exporter_keeps_its_subscriptions_until_it_is_closed() {
+    let exporter = builder(&nowhere()).start().await.unwrap();
+    let bus = Bus::new();
+    let handle = exporter.attach(&bus).unwrap();
+    assert!(!handle.ends_on_drop());
+    drop(handle);
+    bus.publish(&event(1));
+    bus.flush(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(exporter.stats().accepted, 1, "the dropped handle ended it");
+
+    let other = Bus::new();
+    exporter.attach(&other).unwrap().detach();
+    assert!(other.stats().is_empty(), "detach left the subscription");
+    assert_eq!(bus.stats().len(), 1, "detaching on another bus ended it");
+
+    // The event is never acknowledged: closing abandons it.
+    let closed = exporter.close(Duration::from_millis(200)).await;
+    assert!(closed.is_err(), "{closed:?}");
+    assert!(bus.stats().is_empty(), "close left the subscription");
+}

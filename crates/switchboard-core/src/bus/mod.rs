@@ -332,6 +332,13 @@ impl Bus {
         Ok(())
     }
 
+    /// Whether `other` is this bus (a clone of the same handle).
+    /// Subscription ids are numbered per bus, so an id alone does not say
+    /// which bus it is on.
+    pub(crate) fn is(&self, other: &Bus) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// Removes a subscription; its pump stops. Returns whether it existed.
     pub fn unsubscribe(&self, id: SubscriptionId) -> bool {
         let mut removed = None;

@@ -57,16 +57,18 @@ impl OwnedSubscriptions {
             gate,
         });
         let owner = self.clone();
+        let on = bus.clone();
         Subscription::new(bus, id)
-            .on_end(move || owner.end(id))
+            .on_end(move || owner.end(&on, id))
             .kept()
     }
 
-    /// Ends subscription `id`, if held: unsubscribes it and removes its
-    /// gate.
-    pub fn end(&self, id: SubscriptionId) {
+    /// Ends subscription `id` on `bus`, if held: unsubscribes it and
+    /// removes its gate. (Ids are numbered per bus: the same id on another
+    /// bus is another subscription.)
+    pub fn end(&self, bus: &Bus, id: SubscriptionId) {
         let mut held = self.held.lock();
-        let Some(i) = held.iter().position(|h| h.id == id) else {
+        let Some(i) = held.iter().position(|h| h.id == id && h.bus.is(bus)) else {
             return;
         };
         let gone = held.swap_remove(i);

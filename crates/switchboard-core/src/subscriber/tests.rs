@@ -154,3 +154,26 @@ fn detaching_an_owned_subscription_removes_only_its_own_gate() {
     assert!(!gated(&bus));
     drop(second);
 }
+
+#[test]
+fn detaching_on_one_bus_leaves_the_same_id_on_another_alone() {
+    let (first, second) = (Bus::new(), Bus::new());
+    let owner = OwnedSubscriptions::new();
+    let gate: Arc<dyn Gate> = Arc::new(Closed);
+    let on_first = owned_subscription(&first, &owner, &gate);
+    let on_second = owned_subscription(&second, &owner, &gate);
+    // Ids are numbered per bus: both are the first.
+    assert_eq!(on_first.id(), on_second.id());
+    let id = on_first.id();
+    on_second.detach();
+    assert!(second.subscription_stats(id).is_none());
+    assert!(!gated(&second), "the second bus kept its gate");
+    assert!(
+        first.subscription_stats(id).is_some(),
+        "the first bus lost it"
+    );
+    assert!(gated(&first), "the first bus lost its gate");
+    assert_eq!(owner.buses().len(), 1);
+    assert!(owner.buses()[0].is(&first));
+    drop(on_first);
+}
