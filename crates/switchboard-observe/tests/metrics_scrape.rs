@@ -274,3 +274,57 @@ fn metrics_attached_through_the_pool_record_it_and_end_with_it() {
         assert!(subscription.stats().is_none());
     });
 }
+
+/// Attached through the pool's builder, the subscription belongs to the
+/// pool: the sampler runs while the pool does (its handle was let go at
+/// start), and ends with the pool's shutdown.
+#[test]
+fn metrics_attached_through_the_builder_sample_until_the_pool_shuts_down() {
+    actix::System::new().block_on(async {
+        let exporter = Exporter::builder()
+            .listen("127.0.0.1:0")
+            .start()
+            .expect("exporter");
+        let sb = Switchboard::builder("sqlite::memory:")
+            .name("built")
+            .attach(
+                Metrics::new()
+                    .recorder(exporter.recorder())
+                    .sample_every(Duration::from_millis(10)),
+            )
+            .start()
+            .await
+            .expect("pool");
+        eventually(
+            || threads_named("sb-metrics-samp") == 1,
+            Duration::from_secs(10),
+        )
+        .await;
+        for i in 0..3 {
+            sb.run(Execute::sql(format!("SELECT {i}")))
+                .await
+                .expect("ok statement");
+        }
+        let ok = || {
+            let body = http_get(exporter.local_addr(), "/metrics");
+            sample(
+                &body,
+                names::STATEMENTS,
+                &[("pool", "built"), ("outcome", "ok")],
+            )
+        };
+        eventually(|| ok() == 3.0, Duration::from_secs(10)).await;
+        assert_eq!(
+            threads_named("sb-metrics-samp"),
+            1,
+            "the sampler stopped while the pool runs"
+        );
+
+        sb.shutdown().await.expect("shutdown");
+        eventually(
+            || threads_named("sb-metrics-samp") == 0,
+            Duration::from_secs(10),
+        )
+        .await;
+    });
+}

@@ -151,17 +151,25 @@ impl Metrics {
         let subscription = Subscription::new(bus, id);
 
         let sampler = Arc::new(Sampler::new(bus.clone(), id));
-        // Only ever holds the one stop signal; dropping the sender also stops.
+        // Only ever holds the one stop signal, sent when the handle ends the
+        // subscription. A handle let go without ending it (kept, as through
+        // a pool's builder) drops the sender: the sampler then runs on until
+        // the subscription ends otherwise.
         let (stop, stopped) = mpsc::sync_channel::<()>(1);
         let thread_sampler = sampler.clone();
         let thread_recorder = recorder.clone();
         let every = config.sample_every;
         // Ends when the subscription ends through its handle (stop signal),
-        // or is found gone at a tick (the bus closed).
+        // or is found gone at a tick (the bus closed, or unsubscribed by id).
         let thread = std::thread::Builder::new()
             .name("sb-metrics-sampler".into())
             .spawn(move || {
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                loop {
+                    match stopped.recv_timeout(every) {
+                        Ok(()) => break,
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Err(RecvTimeoutError::Disconnected) => std::thread::sleep(every),
+                    }
                     if !thread_sampler.subscribed() {
                         break;
                     }
