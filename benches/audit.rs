@@ -112,7 +112,7 @@ fn records(c: &mut Criterion) {
             }
             let audit = builder.open().expect("an audit log");
             let bus = Bus::new();
-            audit.attach(&bus).expect("attached");
+            let _audited = audit.attach(&bus).expect("attached");
             let emitter = Emitter::new(bus.clone(), Arc::from("bench"), Backend::Sqlite, 1);
             b.iter_custom(|iters| {
                 let started = Instant::now();
@@ -164,7 +164,7 @@ fn statements(c: &mut Criterion) {
                     .durability_all(durability)
                     .open()
                     .expect("an audit log");
-                audit.attach(&bus).expect("attached");
+                let _audited = audit.attach(&bus).expect("attached");
                 Some(audit)
             }
         };

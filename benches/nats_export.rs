@@ -53,7 +53,7 @@ fn nats_export(c: &mut Criterion) {
             }
         };
         let bus = Bus::new();
-        exporter.attach(&bus).expect("attached");
+        let _exported = exporter.attach(&bus).expect("attached");
         let mut next = 0;
         group.bench_function(BenchmarkId::new("acked", in_flight), |b| {
             b.iter_custom(|iters| {

@@ -170,7 +170,8 @@ impl Rows<'_, '_> {
                 "sb_recipient" => {
                     use actix::Actor;
                     let addr = Counter(seen.clone()).start();
-                    sb.subscribe("actor", addr.recipient(), Filter::all(), delivery);
+                    sb.bus()
+                        .subscribe("actor", addr.recipient(), Filter::all(), delivery);
                 }
                 "sb_actor" => {
                     sb.subscribe_actor("actor", Counter(seen.clone()), Filter::all(), delivery);

@@ -37,7 +37,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let _ = std::fs::remove_dir_all(&dir);
     let audit = AuditLog::builder(dir.join("log")).open()?;
     let bus = Bus::new();
-    audit.attach(&bus)?;
+    // The log keeps its subscription until it is closed.
+    let _audited = audit.attach(&bus)?;
 
     let sb = Switchboard::builder("sqlite::memory:")
         .name("audit_trail")

@@ -11,7 +11,7 @@
 //! Run it with `cargo run --example business_rules` (SQLite, no setup).
 
 use actix::Actor;
-use switchboard::{Error, Event, Execute, Kind, Switchboard};
+use switchboard::{Bus, Error, Event, Execute, Kind, Switchboard};
 use switchboard_rules::{RuleEngine, SetReadOnly};
 
 const RULES: &str = r#"
@@ -59,11 +59,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // message, while the pool keeps the same guard.
     let control = engine.clone().start();
 
+    // Every veto and every shadow report, as it happens.
+    let bus = Bus::new();
+    bus.listen(Kind::ShadowDenied, |e: Event| println!("  event {e}"))?;
+
     let manager = Switchboard::builder("sqlite::memory:")
         .name("business_rules")
+        .bus(bus)
         .guard(engine.clone())
-        // Every veto and every shadow report, as it happens.
-        .listen(Kind::ShadowDenied, |e: Event| println!("  event {e}"))
         .start()
         .await?;
 

@@ -105,7 +105,7 @@ async fn service(name: &str) -> Result {
         .stream(stream())
         .start()
         .await?;
-    exporter.attach(&bus)?;
+    let _exported = exporter.attach(&bus)?;
     let sb = Switchboard::builder("sqlite::memory:")
         .name("app")
         .bus(bus)
@@ -138,7 +138,7 @@ async fn service(name: &str) -> Result {
 async fn central(dir: &str) -> Result {
     let bus = Bus::new();
     let audit = Arc::new(AuditLog::builder(dir).open()?);
-    audit.attach(&bus)?;
+    let _audited = audit.attach(&bus)?;
     let seen = Arc::new(Mutex::new(BTreeMap::<String, u64>::new()));
     let counts = seen.clone();
     bus.subscribe_fn(

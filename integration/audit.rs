@@ -105,7 +105,7 @@ fn every_outcome_of_a_concurrent_load_is_recorded_exactly_once() {
     actix::System::new().block_on(async {
         let bus = Bus::new();
         let audit = AuditLog::builder(&dir.0).open().unwrap();
-        audit.attach(&bus).unwrap();
+        let _audited = audit.attach(&bus).unwrap();
         let sb = t
             .builder()
             .bus(bus)
@@ -181,7 +181,7 @@ fn a_strict_statement_whose_record_cannot_be_written_never_reaches_the_database(
             .retry_every(Duration::from_millis(10))
             .open()
             .unwrap();
-        audit.attach(&bus).unwrap();
+        let _audited = audit.attach(&bus).unwrap();
         let sb = t.builder().bus(bus).start().await.unwrap();
         create_table(&sb, &t).await;
         let insert = |id: i64| {
@@ -214,7 +214,11 @@ fn a_strict_statement_whose_record_cannot_be_written_never_reaches_the_database(
     let records = verified_records(&log);
     let refused = records
         .iter()
-        .filter(|r| r.error.as_ref().is_some_and(|e| e.kind == "not_durable"))
+        .filter(|r| {
+            r.error
+                .as_ref()
+                .is_some_and(|e| e.kind == switchboard::ErrorKind::NotDurable)
+        })
         .count();
     assert!(refused >= 1);
 }
@@ -261,7 +265,7 @@ fn strict_load_child() {
             .witness_dir(dir.join("witness"))
             .open()
             .unwrap();
-        audit.attach(&bus).unwrap();
+        let _audited = audit.attach(&bus).unwrap();
         let url = format!("sqlite://{}", dir.join("db.sqlite").display());
         let sb = Switchboard::builder(url)
             .bus(bus)
@@ -375,7 +379,7 @@ fn sigkill_mid_load_leaves_a_log_that_verifies_and_covers_the_database() {
             .witness_dir(dir.0.join("witness"))
             .open()
             .unwrap();
-        audit.attach(&bus).unwrap();
+        let _audited = audit.attach(&bus).unwrap();
         let url = format!("sqlite://{}", dir.0.join("db.sqlite").display());
         let sb = Switchboard::builder(url).bus(bus).start().await.unwrap();
         sb.run(Execute::sql("INSERT INTO t (id) VALUES (-5)"))

@@ -10,6 +10,7 @@ use actix::{Actor, Context, Handler};
 use futures_util::future::join_all;
 use parking_lot::Mutex;
 use switchboard::{Bus, Delivery, Event, EventKind, Execute, Filter, Kind};
+use switchboard_core::testing::eventually;
 
 use crate::each_backend;
 use crate::support::{Target, drain};
@@ -116,15 +117,11 @@ async fn lossy_never_slows_and_counts_drops(t: Target) {
     // The pool is gone: the sleeper gets what it holds, then one last
     // Lagged notice with the exact count of the rest, and its subscription
     // ends.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while bus.stats().iter().any(|s| s.name == "sleepy") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "sleeper never caught up: {:?}",
-            bus.stats()
-        );
-        actix::clock::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(
+        || bus.stats().iter().all(|s| s.name != "sleepy"),
+        Duration::from_secs(30),
+    )
+    .await;
     let (seen, lagged) = (seen.load(Ordering::SeqCst), lagged.load(Ordering::SeqCst));
     assert_eq!(seen + lagged, total, "seen {seen} + lagged {lagged}");
     assert!(lagged > 0);
@@ -160,24 +157,20 @@ async fn panicking_subscriber_is_restarted(t: Target) {
     // ends with the pool's subscriptions at shutdown).
     let starts = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let (e, p, n) = (executed.clone(), panicked.clone(), starts.clone());
-    let sb = t
-        .builder()
-        .pool_size(2..=2)
-        .subscribe_supervised(
-            "fragile",
-            move || {
-                n.fetch_add(1, Ordering::SeqCst);
-                Fragile {
-                    executed: e.clone(),
-                    panicked: p.clone(),
-                }
-            },
-            Filter::kinds([Kind::Executed]),
-            Delivery::lossless(1024),
-        )
-        .start()
-        .await
-        .unwrap();
+    let bus = Bus::new();
+    bus.subscribe_supervised(
+        "fragile",
+        move || {
+            n.fetch_add(1, Ordering::SeqCst);
+            Fragile {
+                executed: e.clone(),
+                panicked: p.clone(),
+            }
+        },
+        Filter::kinds([Kind::Executed]),
+        Delivery::lossless(1024),
+    );
+    let sb = t.builder().pool_size(2..=2).bus(bus).start().await.unwrap();
     load(&sb, 4, 50).await; // every statement succeeds meanwhile
     sb.shutdown().await.unwrap();
     assert!(panicked.load(Ordering::SeqCst));
@@ -193,11 +186,16 @@ each_backend!(panicking_subscriber_is_restarted);
 async fn listen_by_sqlalchemy_name(t: Target) {
     let sb = t.builder().start().await.unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
-    sb.listen_named("after_execute", move |e: Event| {
-        let _ = tx.send(e);
-    })
-    .unwrap();
-    assert!(sb.listen_named("after_lunch", |_e: Event| {}).is_err());
+    sb.bus()
+        .listen_named("after_execute", move |e: Event| {
+            let _ = tx.send(e);
+        })
+        .unwrap();
+    assert!(
+        sb.bus()
+            .listen_named("after_lunch", |_e: Event| {})
+            .is_err()
+    );
     sb.run(Execute::sql("SELECT 1").label("who", "listener"))
         .await
         .unwrap();

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use actix::{Actor, Context, Handler};
 use switchboard::{Bus, Delivery, Event, Execute, Filter, Kind, Switchboard};
+use switchboard_core::testing::eventually;
 
 use crate::each_backend;
 use crate::support::{Target, run_local};
@@ -53,33 +54,23 @@ impl Handler<Event> for Watcher {
     fn handle(&mut self, _: Event, _: &mut Context<Self>) {}
 }
 
-/// Waits without blocking the arbiter the watcher runs on.
-async fn eventually(rx: &Receiver<()>, what: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while rx.try_recv().is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{what} did not end within 10 s of shutdown"
-        );
-        actix_rt::time::sleep(Duration::from_millis(2)).await;
-    }
-}
-
 async fn subscribers_end_when_their_pool_shuts_down(t: Target) {
     let sb = t.builder().start().await.unwrap();
     let rx = sb
+        .bus()
         .subscribe_channel("reader", Filter::all(), Delivery::lossless(1024))
         .unwrap();
     let read = reader(rx);
     let (listen_dropped, listen_ended) = sync_channel(1);
     let guard = OnDrop(listen_dropped);
-    sb.listen(Kind::Executed, move |_| {
-        let _ = &guard;
-    })
-    .unwrap();
+    sb.bus()
+        .listen(Kind::Executed, move |_| {
+            let _ = &guard;
+        })
+        .unwrap();
     let (stopped, watcher_stopped) = sync_channel(1);
     // The pool holds the watcher's only address.
-    sb.subscribe(
+    sb.bus().subscribe(
         "watcher",
         Watcher(stopped).start().recipient(),
         Filter::all(),
@@ -96,7 +87,13 @@ async fn subscribers_end_when_their_pool_shuts_down(t: Target) {
         "the reader got every event up to the last connection's Closed, and the pool's end"
     );
     ended(&listen_ended, "the listen closure");
-    eventually(&watcher_stopped, "the actor subscriber").await;
+    // The actor subscriber stops (waiting without blocking the arbiter it
+    // runs on).
+    eventually(
+        || watcher_stopped.try_recv().is_ok(),
+        Duration::from_secs(10),
+    )
+    .await;
     assert!(sb.bus().stats().is_empty(), "{:?}", sb.bus().stats());
 }
 each_backend!(subscribers_end_when_their_pool_shuts_down);

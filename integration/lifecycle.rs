@@ -3,14 +3,17 @@
 //! through a TCP proxy; the shared servers are never stopped.
 
 use std::net::ToSocketAddrs;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use switchboard::{
     Backoff, CloseReason, Error, Event, EventKind, Execute, Filter, HealthCheck, Kind, Switchboard,
 };
 
+use switchboard_core::testing::eventually;
+
 use crate::support::proxy::{Mode, Proxy};
-use crate::support::{Db, drain, observed, run_local, server_url, target};
+use crate::support::{Db, counted, drain, observed, run_local, server_url, target};
 
 /// A proxy in `mode` in front of the shared PostgreSQL, and the URL that
 /// goes through it.
@@ -256,15 +259,8 @@ fn idle_connections_close_down_to_the_minimum() {
         ];
         assert_eq!(sb.stats().open, 3);
         drop(leases);
-        let mut open = 3;
-        for _ in 0..100 {
-            actix_rt::time::sleep(Duration::from_millis(20)).await;
-            open = sb.stats().open;
-            if open == 1 {
-                break;
-            }
-        }
-        assert_eq!(open, 1, "idle connections were not closed");
+        eventually(|| sb.stats().open == 1, Duration::from_secs(10)).await;
+        assert_eq!(sb.stats().open, 1, "idle connections were not closed");
         let reasons: Vec<CloseReason> = settled(&sb, &rx)
             .await
             .iter()
@@ -288,6 +284,7 @@ fn old_connections_are_replaced_at_their_lifetime() {
             Filter::kinds([Kind::Closing, Kind::Connected]),
             64,
         );
+        let (closing, connected) = (counted(&bus, Kind::Closing), counted(&bus, Kind::Connected));
         let sb = t
             .builder()
             .bus(bus)
@@ -296,7 +293,12 @@ fn old_connections_are_replaced_at_their_lifetime() {
             .start()
             .await
             .unwrap();
-        actix_rt::time::sleep(Duration::from_millis(500)).await;
+        // Closed at its lifetime, and replaced.
+        eventually(
+            || closing.load(Ordering::Relaxed) >= 1 && connected.load(Ordering::Relaxed) >= 2,
+            Duration::from_secs(10),
+        )
+        .await;
         sb.run(Execute::sql("SELECT 1")).await.unwrap();
         let events = settled(&sb, &rx).await;
         assert!(
@@ -340,7 +342,9 @@ fn only_statements_marked_retryable_are_sent_again() {
 
         // Marked: sent again on a fresh connection, its attempt on the labels.
         sb.run(Execute::sql("SELECT 1")).await.unwrap();
-        drain(&rx);
+        // Everything published so far, delivered first: a late `Executing`
+        // of this statement would pass for an attempt.
+        settled(&sb, &rx).await;
         proxy.cut();
         let rows: Vec<i32> = sb
             .run(
@@ -370,6 +374,7 @@ fn statement_on_a_blackholed_connection_times_out_and_the_connection_is_replaced
     };
     run_local(async move {
         let (bus, rx) = observed("stall", Filter::kinds([Kind::Invalidated]), 64);
+        let invalidated = counted(&bus, Kind::Invalidated);
         let sb = one_unchecked_connection(url, "stall", bus)
             // Its replacement's first connect may still meet the blackhole.
             .connect_timeout(Duration::from_millis(300))
@@ -394,7 +399,11 @@ fn statement_on_a_blackholed_connection_times_out_and_the_connection_is_replaced
         );
         // The cancel cannot get through: after its grace the connection is
         // given up, never handed on mid-statement.
-        actix_rt::time::sleep(Duration::from_millis(2500)).await;
+        eventually(
+            || invalidated.load(Ordering::Relaxed) >= 1,
+            Duration::from_secs(10),
+        )
+        .await;
         proxy.set_mode(Mode::Forward);
         proxy.stall(false);
         let mut served = false;

@@ -32,6 +32,7 @@ mod read_only;
 mod rules;
 mod soak;
 mod status;
+mod subscribers;
 mod support;
 mod timeouts;
 mod transactions;

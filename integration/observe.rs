@@ -5,12 +5,14 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use diesel::sql_types::{Integer, Text};
+use switchboard::Subscription;
 use switchboard::{Event, EventKind, Execute, Filter, Switchboard};
+use switchboard_core::testing::eventually;
 use switchboard_observe::metrics::names;
-use switchboard_observe::{Attached, Exporter, Metrics, TracingLogger};
+use switchboard_observe::{Exporter, Metrics, TracingLogger};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -57,12 +59,12 @@ impl Printed {
 }
 
 /// Waits until a subscriber has handled everything queued for it.
-async fn caught_up(attached: &Attached) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while attached.stats().is_some_and(|s| s.queued > 0) {
-        assert!(Instant::now() < deadline, "subscriber never caught up");
-        actix_rt::time::sleep(Duration::from_millis(2)).await;
-    }
+async fn caught_up(attached: &Subscription) {
+    eventually(
+        || attached.stats().is_none_or(|s| s.queued == 0),
+        Duration::from_secs(10),
+    )
+    .await;
 }
 
 /// The sum of the samples of `name` whose labels include all of `want`.

@@ -9,6 +9,7 @@
 //! they are pipelined, then sends the same texts bound to longer sleeps.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use diesel::IntoSql;
@@ -18,9 +19,12 @@ use switchboard::{
     DbConnection, Error, Event, EventKind, EventReceiver, Execute, Filter, Kind, Load, Switchboard,
     Transaction,
 };
+use switchboard_core::testing::eventually;
 
 use crate::support::proxy::{Mode, Proxy};
-use crate::support::{Db, assert_gap_free, drain, observed, run_local, server_url, target};
+use crate::support::{
+    Db, assert_gap_free, counted, drain, observed, run_local, server_url, target,
+};
 
 /// The most statements that were between `Executing` and their outcome at
 /// once on any one connection.
@@ -94,6 +98,15 @@ fn labelled(events: &[Event]) -> Vec<Event> {
         .filter(|e| e.meta().labels.get("n").is_some())
         .cloned()
         .collect()
+}
+
+/// Resolves once `n` statements have begun (`Executing`).
+async fn begun(started: &AtomicUsize, n: usize) {
+    eventually(
+        || started.load(Ordering::Relaxed) == n,
+        Duration::from_secs(10),
+    )
+    .await;
 }
 
 fn pg_pool(name: &str, bus: switchboard::Bus) -> Option<switchboard::Builder> {
@@ -292,6 +305,7 @@ fn a_cut_under_pipelined_statements_fails_them_and_replaces_the_connection_once(
     let proxy = Proxy::start(upstream, Mode::Forward);
     u.set_port(Some(proxy.port())).unwrap();
     let (bus, rx) = observed("pipeline-cut", Filter::all(), 4096);
+    let started = counted(&bus, Kind::Executing);
     run_local(async move {
         let sb = Switchboard::builder(u.to_string())
             .name("pipeline-cut")
@@ -311,7 +325,8 @@ fn a_cut_under_pipelined_statements_fails_them_and_replaces_the_connection_once(
         .await;
         let calls = join_all((0..4).map(|_| sb.run(sleep(2.0))));
         let cut = async {
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            // All four in the pipeline.
+            begun(&started, 4).await;
             proxy.cut();
         };
         let (results, ()) = futures_util::join!(calls, cut);
@@ -347,6 +362,7 @@ fn a_cut_under_pipelined_statements_fails_them_and_replaces_the_connection_once(
 #[test]
 fn a_transaction_waits_for_the_pipeline_to_drain() {
     let (bus, rx) = observed("pipeline-tx", Filter::all(), 4096);
+    let started = counted(&bus, Kind::Executing);
     let Some(builder) = pg_pool("pipeline_tx", bus) else {
         return;
     };
@@ -359,7 +375,7 @@ fn a_transaction_waits_for_the_pipeline_to_drain() {
         let sleeps = join_all((0..4).map(|_| sb.run(sleep(0.1))));
         let tx = async {
             // Queued behind the pipelined statements already sent.
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            begun(&started, 4).await;
             sb.run(Transaction::new(async |conn: &mut DbConnection| {
                 use diesel_async::RunQueryDsl;
                 let DbConnection::Postgres(c) = conn else {
@@ -391,6 +407,7 @@ fn a_transaction_waits_for_the_pipeline_to_drain() {
 #[test]
 fn shutdown_lets_pipelined_statements_finish() {
     let (bus, rx) = observed("pipeline-drain", Filter::all(), 4096);
+    let started = counted(&bus, Kind::Executing);
     let Some(builder) = pg_pool("pipeline_drain", bus) else {
         return;
     };
@@ -402,7 +419,7 @@ fn shutdown_lets_pipelined_statements_finish() {
         .await;
         let sleeps = join_all((0..4).map(|_| sb.run(sleep(0.2))));
         let stop = async {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            begun(&started, 4).await;
             sb.shutdown().await
         };
         let (sleeps, stopped) = futures_util::join!(sleeps, stop);

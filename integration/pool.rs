@@ -1,10 +1,12 @@
 //! Pool behaviour: many callers on few connections, checkout timeouts,
 //! leases, draining shutdown.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::future::join_all;
 use switchboard::{Checkout, DbConnection, Error, Execute, Filter, Interact, Kind};
+use switchboard_core::testing::eventually;
 
 use crate::each_backend;
 use crate::support::{Target, create_table, drain, drop_table};
@@ -221,6 +223,7 @@ each_backend!(lease_keeps_one_connection);
 
 async fn shutdown_drains_in_flight_work(t: Target) {
     let (bus, rx) = crate::support::observed("drain", Filter::all(), 100_000);
+    let started = crate::support::counted(&bus, Kind::Executing);
     let sb = t.builder().pool_size(4..=4).bus(bus).start().await.unwrap();
     let sleep_sql = match t.db {
         crate::support::Db::Postgres => "SELECT pg_sleep(0.3)",
@@ -236,7 +239,12 @@ async fn shutdown_drains_in_flight_work(t: Target) {
             actix::spawn(async move { sb.run(Execute::sql(sleep_sql)).await })
         })
         .collect();
-    actix::clock::sleep(Duration::from_millis(50)).await;
+    // All four running before the shutdown.
+    eventually(
+        || started.load(Ordering::Relaxed) == 4,
+        Duration::from_secs(10),
+    )
+    .await;
     sb.shutdown().await.unwrap();
     for task in in_flight {
         task.await.unwrap().unwrap();

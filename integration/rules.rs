@@ -2,10 +2,13 @@
 //! classified by its own grammar, and what is denied never reaches the
 //! database.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use actix::Actor;
-use switchboard::{Error, Event, EventKind, Execute, Filter, Kind, Load};
+use switchboard::{Check, Error, Event, EventKind, Execute, Filter, Guard, Kind, Load, Ruling};
+use switchboard_core::testing::eventually;
 use switchboard_rules::{RuleEngine, SetReadOnly};
 
 use crate::each_backend;
@@ -255,6 +258,22 @@ fn rate_limit_per_tenant() {
     });
 }
 
+/// Counts the statements of tenant `acme` the guards before it let through.
+struct Admitted(Arc<AtomicUsize>);
+
+impl Guard for Admitted {
+    fn name(&self) -> &str {
+        "admitted"
+    }
+
+    fn check(&self, check: &Check) -> Ruling {
+        if check.as_statement().is_some() && check.labels.get("tenant") == Some("acme") {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+        Ruling::allow()
+    }
+}
+
 #[test]
 fn concurrency_limit_per_tenant_on_postgres() {
     let Some(url) = crate::support::server_url(Db::Postgres) else {
@@ -271,10 +290,12 @@ fn concurrency_limit_per_tenant_on_postgres() {
             "#,
         )
         .unwrap();
+        let admitted = Arc::new(AtomicUsize::new(0));
         let sb = switchboard::Switchboard::builder(url)
             .name("rules_concurrency")
             .pool_size(2..=2)
             .guard(engine)
+            .guard(Admitted(admitted.clone()))
             .start()
             .await
             .unwrap();
@@ -285,7 +306,12 @@ fn concurrency_limit_per_tenant_on_postgres() {
                     .await
             })
         };
-        actix_rt::time::sleep(Duration::from_millis(150)).await;
+        // The slow statement holds its permit once the engine let it through.
+        eventually(
+            || admitted.load(Ordering::SeqCst) == 1,
+            Duration::from_secs(10),
+        )
+        .await;
         let err = sb
             .run(Execute::sql("SELECT 1").label("tenant", "acme"))
             .await

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use switchboard::Bus;
+use switchboard::Subscription;
 use switchboard_audit::{AuditLog, Durability};
-use switchboard_observe::{Attached, TracingLogger};
+use switchboard_observe::TracingLogger;
 use switchboard_rules::RuleEngine;
 
 /// A directory of its own under the system's temp dir, removed at the end.
@@ -159,7 +160,7 @@ max = 4
 /// formatting every line into `io::sink`, a Batched `AuditLog` in a temp
 /// dir, and a `RuleEngine` guard with [`RULES`].
 pub struct Subscribers {
-    _logger: Attached,
+    _logger: Subscription,
     audit: AuditLog,
     _dir: TempDir,
 }
@@ -183,7 +184,7 @@ impl Subscribers {
             .rotate_at_size(64 << 20)
             .open()
             .expect("an audit log");
-        audit.attach(&bus).expect("audit attached");
+        let _audited = audit.attach(&bus).expect("audit attached");
         let rules = RuleEngine::from_toml(RULES).expect("the bench rules");
         assert_eq!(rules.rules_len(), 20);
         let subscribers = Subscribers {

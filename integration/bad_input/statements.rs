@@ -100,7 +100,7 @@ async fn bad_statements_catalogue(t: Target) {
         if let Err(e) = &outcome {
             for event in &events {
                 if let EventKind::ExecuteFailed { error, .. } = event.payload()
-                    && (error.kind != e.kind_name() || error.message != e.to_string())
+                    && (error.kind != e.kind() || error.message != e.to_string())
                 {
                     wrong.push(format!(
                         "ExecuteFailed says {error:?}, the caller got {e:?}"

@@ -10,9 +10,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use switchboard::Subscription;
 use switchboard::{Bus, Delivery, Event, EventReceiver, Filter};
 use switchboard_audit::AuditLog;
-use switchboard_observe::{Attached, TracingLogger};
+use switchboard_observe::TracingLogger;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -83,7 +84,7 @@ pub struct Witness {
     rx: EventReceiver,
     audit: AuditLog,
     dir: TempDir,
-    logger: Attached,
+    logger: Subscription,
     logged: Printed,
     /// Where the process log stood when the case started.
     log_from: usize,
@@ -105,7 +106,7 @@ impl Witness {
             .subscribe_channel(case, Filter::all(), Delivery::lossless(4096))
             .unwrap();
         let audit = AuditLog::builder(&dir).open().unwrap();
-        audit.attach(&bus).unwrap();
+        let _audited = audit.attach(&bus).unwrap();
         let logged = Printed::default();
         let logger = TracingLogger::new()
             .dispatch(

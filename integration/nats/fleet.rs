@@ -36,7 +36,7 @@ fn ten_thousand_events_from_two_managers_arrive_once_each_in_per_connection_orde
             .subscribe_channel("collector", Filter::all(), Delivery::lossless(100_000))
             .unwrap();
         let audit = Arc::new(AuditLog::builder(&dir).open().unwrap());
-        audit.attach(&central).unwrap();
+        let _audited = audit.attach(&central).unwrap();
         let log = audit.clone();
         let source = NatsSource::builder(&url)
             .stream(names.stream.clone())
@@ -59,7 +59,7 @@ fn ten_thousand_events_from_two_managers_arrive_once_each_in_per_connection_orde
                 .start()
                 .await
                 .unwrap();
-            exporter.attach(&bus).unwrap();
+            let _exported = exporter.attach(&bus).unwrap();
             let sb = Switchboard::builder("sqlite::memory:")
                 .name("app")
                 .pool_size(1..=4)

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use switchboard::{Bus, Delivery, Error, Execute, Filter, Switchboard};
-use switchboard_nats::{Backoff, NatsExporter, OnFull, State};
+use switchboard_nats::{Backoff, LinkState, NatsExporter, OnFull};
 
 use super::private_server::PrivateNats;
 use super::{Names, assert_unique, stored_ids};
@@ -34,7 +34,7 @@ async fn insert(sb: &Switchboard, from: usize, n: usize) -> Result<(), Error> {
     Ok(())
 }
 
-async fn wait_for_state(exporter: &NatsExporter, state: State) {
+async fn wait_for_state(exporter: &NatsExporter, state: LinkState) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while exporter.stats().state != state {
         assert!(
@@ -66,13 +66,13 @@ fn events_buffered_while_nats_is_down_arrive_once_after_it_returns() {
             .start()
             .await
             .unwrap();
-        exporter.attach(&bus).unwrap();
+        let _exported = exporter.attach(&bus).unwrap();
         let sb = pool(&bus).await;
         insert(&sb, 0, 50).await.unwrap();
         exporter.flush(Duration::from_secs(10)).await.unwrap();
 
         server.kill();
-        wait_for_state(&exporter, State::Disconnected).await;
+        wait_for_state(&exporter, LinkState::Disconnected).await;
         insert(&sb, 50, 100).await.unwrap();
         bus.flush(Duration::from_secs(5)).await.unwrap();
         let down = exporter.stats();
@@ -81,7 +81,7 @@ fn events_buffered_while_nats_is_down_arrive_once_after_it_returns() {
         server.restart();
         exporter.flush(Duration::from_secs(30)).await.unwrap();
         let stats = exporter.stats();
-        assert_eq!(stats.state, State::Connected);
+        assert_eq!(stats.state, LinkState::Connected);
         assert!(stats.reconnects >= 1, "{stats:?}");
         assert_eq!(stats.acked, stats.accepted);
         let (ids, stored) = stored_ids(&server.url, &names.stream.name).await;
@@ -115,11 +115,11 @@ fn with_on_full_drop_a_full_buffer_drops_and_counts_every_event_it_cannot_hold()
         exporter.flush(Duration::from_secs(10)).await.unwrap();
 
         server.kill();
-        wait_for_state(&exporter, State::Disconnected).await;
+        wait_for_state(&exporter, LinkState::Disconnected).await;
         // The database keeps going: no statement waits for NATS.
         insert(&sb, 0, 100).await.unwrap();
         bus.flush(Duration::from_secs(5)).await.unwrap();
-        let offered = bus.subscription_stats(sub).unwrap().delivered;
+        let offered = sub.stats().unwrap().delivered;
         let stats = exporter.stats();
         assert!(stats.dropped_full > 0, "{stats:?}");
         assert_eq!(
@@ -157,7 +157,7 @@ fn with_backpressure_statements_fail_loudly_instead_of_running_unexported() {
             .start()
             .await
             .unwrap();
-        exporter.attach(&bus).unwrap();
+        let _exported = exporter.attach(&bus).unwrap();
         // What the exporter is offered (its filter is all events): its own
         // subscription ends with the pool, and its counters with it.
         let offered = bus
@@ -167,7 +167,7 @@ fn with_backpressure_statements_fail_loudly_instead_of_running_unexported() {
         exporter.flush(Duration::from_secs(10)).await.unwrap();
 
         server.kill();
-        wait_for_state(&exporter, State::Disconnected).await;
+        wait_for_state(&exporter, LinkState::Disconnected).await;
         let failed = insert(&sb, 0, 100).await.unwrap_err();
         assert!(
             matches!(&failed, Error::Backpressure { subscriber, .. } if subscriber == "nats-exporter-svc"),

@@ -32,7 +32,7 @@ fn publishes_retried_after_forced_reconnects_are_stored_once() {
             .start()
             .await
             .unwrap();
-        exporter.attach(&bus).unwrap();
+        let _exported = exporter.attach(&bus).unwrap();
         // Rounds of 5,000 events, reconnecting every few milliseconds while
         // they drain, until some reconnect caught a batch in flight.
         let mut sent = 0;
@@ -89,7 +89,7 @@ fn publishes_retried_after_lost_acks_are_deduplicated_by_the_server() {
             .start()
             .await
             .unwrap();
-        exporter.attach(&bus).unwrap();
+        let _exported = exporter.attach(&bus).unwrap();
         for seq in 1..=200 {
             bus.publish(&event("app", seq));
         }

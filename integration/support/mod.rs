@@ -7,10 +7,11 @@ pub mod proxy;
 
 use std::future::Future;
 use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use switchboard::{Backend, Event, EventReceiver, Execute, Switchboard};
+use switchboard::{Backend, Event, EventReceiver, Execute, Kind, Switchboard};
 
 /// The three backends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,6 +255,23 @@ pub fn observed(
         .subscribe_channel(name, filter, switchboard::Delivery::lossless(capacity))
         .unwrap();
     (bus, rx)
+}
+
+/// Counts the events of `kind` published on `bus` from now on (a lossless
+/// subscription of its own), for a test to wait for with `eventually`.
+pub fn counted(bus: &switchboard::Bus, kind: Kind) -> Arc<AtomicUsize> {
+    let n = Arc::new(AtomicUsize::new(0));
+    let counter = n.clone();
+    bus.subscribe_fn(
+        &format!("counted:{kind}"),
+        switchboard::Filter::from(kind),
+        switchboard::Delivery::lossless(1024),
+        move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        },
+    )
+    .unwrap();
+    n
 }
 
 /// Asserts every connection's sequence numbers (and the pool's own, for its

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use switchboard_core::{Kind, StatementClass};
 
-use crate::config::{AuditConfig, Durability, ParamsMode};
+use crate::config::{AuditConfig, Durability, ParamDisplay};
 use crate::error::Result;
 use crate::key::SecretKey;
 use crate::log::AuditLog;
@@ -77,7 +77,7 @@ impl Builder {
     }
 
     /// What records show of bind parameters (default redacted).
-    pub fn params(mut self, mode: ParamsMode) -> Self {
+    pub fn params(mut self, mode: ParamDisplay) -> Self {
         self.config.params = mode;
         self
     }

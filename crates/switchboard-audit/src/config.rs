@@ -110,16 +110,16 @@ impl<T: Copy> PerClass<T> {
 /// What a record shows of a statement's bind parameters.
 #[derive(Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
-pub enum ParamsMode {
+pub enum ParamDisplay {
     /// Only each parameter's SQL type (default).
     #[default]
-    Redact,
+    Redacted,
     /// The SQL type and an HMAC-SHA256 of the value's text under `key`, so
     /// equal values can be correlated across records without being
     /// revealed. Needs values in the events (the pool's
     /// `ParamPolicy::Plain`); a value the event already redacted stays
     /// redacted.
-    Hash {
+    Hashed {
         /// The HMAC key; keep it out of the log's reach.
         key: Vec<u8>,
     },
@@ -128,12 +128,12 @@ pub enum ParamsMode {
     Plain,
 }
 
-impl fmt::Debug for ParamsMode {
+impl fmt::Debug for ParamDisplay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ParamsMode::Redact => f.write_str("Redact"),
-            ParamsMode::Hash { key } => write!(f, "Hash {{ key: <{} bytes> }}", key.len()),
-            ParamsMode::Plain => f.write_str("Plain"),
+            ParamDisplay::Redacted => f.write_str("Redacted"),
+            ParamDisplay::Hashed { key } => write!(f, "Hashed {{ key: <{} bytes> }}", key.len()),
+            ParamDisplay::Plain => f.write_str("Plain"),
         }
     }
 }
@@ -216,7 +216,7 @@ pub struct AuditConfig {
     /// [`Durability::batched`] for the rest.
     pub durability: PerClass<Durability>,
     /// What records show of bind parameters. Default redacted.
-    pub params: ParamsMode,
+    pub params: ParamDisplay,
     /// When to start a new file. Default never.
     pub rotation: Rotation,
     /// How long a strict statement waits for its record to be durable
@@ -261,7 +261,7 @@ impl AuditConfig {
             classes: StatementClass::ALL.to_vec(),
             kinds: Self::DEFAULT_KINDS.to_vec(),
             durability,
-            params: ParamsMode::Redact,
+            params: ParamDisplay::Redacted,
             rotation: Rotation::default(),
             strict_deadline: Duration::from_secs(5),
             queue_capacity: 8192,

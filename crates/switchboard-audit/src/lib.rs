@@ -26,7 +26,8 @@
 //! let audit = AuditLog::builder("/var/log/switchboard")
 //!     .rotate_at_size(64 << 20)
 //!     .open()?;
-//! audit.attach(&bus)?;
+//! // The log keeps its subscription until it is closed.
+//! let _audited = audit.attach(&bus)?;
 //! // Switchboard::builder(url).bus(bus.clone()).start().await? ...
 //! audit.close(Duration::from_secs(5)).await?;
 //! # Ok(()) }
@@ -70,7 +71,7 @@
 //!   The first record of a new file links to the last one of the previous
 //!   file.
 //! - `params` holds each bind's SQL `type`, plus an `hmac` of its value
-//!   ([`ParamsMode::Hash`]) or the `value` itself ([`ParamsMode::Plain`]).
+//!   ([`ParamDisplay::Hashed`]) or the `value` itself ([`ParamDisplay::Plain`]).
 //!
 //! [`verify`](verify()) reports the first record where any of this fails
 //! (file, line, event id, what differs), or `ok: N records`. A hash is only
@@ -148,7 +149,7 @@ mod writer;
 pub use builder::Builder;
 pub use chain::{Digest256, Head};
 pub use checkpoint::{Checkpoint, FileMark, LineError, SignedCheckpoint, TornAside, Why};
-pub use config::{AuditConfig, Checkpoints, Durability, ParamsMode, PerClass, Rotation};
+pub use config::{AuditConfig, Checkpoints, Durability, ParamDisplay, PerClass, Rotation};
 pub use error::{AuditError, Result};
 pub use key::{KeyError, KeyId, PublicKey, SecretKey};
 pub use log::AuditLog;

@@ -6,7 +6,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
-use switchboard_core::{Bus, Delivery, Gate, SubscriptionId};
+use switchboard_core::subscriber::OwnedSubscriptions;
+use switchboard_core::{Bus, Delivery, Gate, Subscriber, Subscription};
 use tokio::sync::oneshot;
 
 use crate::builder::Builder;
@@ -38,8 +39,9 @@ pub struct AuditLog {
     #[cfg_attr(not(test), allow(dead_code))]
     handshake: Arc<Handshake>,
     stats: Arc<Counters>,
-    /// The buses attached to, to detach from at close.
-    attached: Mutex<Vec<(Bus, SubscriptionId)>>,
+    /// Its subscriptions (and gates) on the buses attached to: flushed, and
+    /// ended at close or drop, not when a handle `attach` gave is dropped.
+    subscriptions: OwnedSubscriptions,
     /// The writer thread; joined by `close` or on drop.
     thread: Mutex<Option<JoinHandle<()>>>,
     /// Checkpoints and witnesses, when signed; stopped after the writer.
@@ -138,7 +140,7 @@ impl AuditLog {
             gate,
             handshake,
             stats,
-            attached: Mutex::new(Vec::new()),
+            subscriptions: OwnedSubscriptions::new(),
             thread: Mutex::new(Some(thread)),
             anchoring,
             public: config.checkpoints.key.as_ref().map(SecretKey::public),
@@ -150,9 +152,15 @@ impl AuditLog {
     /// record its first connects too. A log may be attached to several
     /// buses; their records share one chain.
     ///
+    /// The log keeps the subscription until it is
+    /// [closed](Self::close) (or dropped): the returned handle is
+    /// [kept](Subscription::kept), so dropping it, even at once, never
+    /// ends auditing; [`detach`](Subscription::detach) on it stops auditing
+    /// this bus (and removes the gate from it).
+    ///
     /// The bus's subscriber thread makes each record itself; the writer
     /// thread only writes and fsyncs batches of them.
-    pub fn attach(&self, bus: &Bus) -> Result<()> {
+    pub fn attach(&self, bus: &Bus) -> Result<Subscription> {
         let shared = self.shared.clone();
         let id = bus
             .subscribe_fn(
@@ -162,11 +170,8 @@ impl AuditLog {
                 move |event| shared.offer(&event),
             )
             .map_err(AuditError::Subscribe)?;
-        if self.policy.any_strict() {
-            bus.add_gate(self.gate.clone());
-        }
-        self.attached.lock().push((bus.clone(), id));
-        Ok(())
+        let gate = self.policy.any_strict().then(|| self.gate.clone());
+        Ok(self.subscriptions.hold(bus, id, gate))
     }
 
     /// The gate strict statements pass; [`attach`](Self::attach) adds it.
@@ -177,15 +182,10 @@ impl AuditLog {
     /// Waits until every event published so far on the attached buses is
     /// written and fsynced, up to `within`.
     pub async fn flush(&self, within: Duration) -> Result<()> {
-        let buses: Vec<Bus> = self
-            .attached
-            .lock()
-            .iter()
-            .map(|(b, _)| b.clone())
-            .collect();
-        for bus in buses {
-            bus.flush(within).await.map_err(AuditError::Flush)?;
-        }
+        self.subscriptions
+            .flush(within)
+            .await
+            .map_err(AuditError::Flush)?;
         self.ask(false, within).await
     }
 
@@ -197,7 +197,7 @@ impl AuditLog {
     pub async fn close(self, within: Duration) -> Result<()> {
         let deadline = std::time::Instant::now() + within;
         let flushed = self.flush(within).await;
-        self.detach();
+        self.subscriptions.end_all();
         let closed = self.ask(true, within).await;
         if let Some(thread) = self.thread.lock().take() {
             // The writer answered `Close` as its last act: this returns at once.
@@ -240,13 +240,6 @@ impl AuditLog {
         Some(rx)
     }
 
-    fn detach(&self) {
-        for (bus, id) in self.attached.lock().drain(..) {
-            bus.remove_gate(&self.gate);
-            bus.unsubscribe(id);
-        }
-    }
-
     /// (held ids durable but not asked for, connections waiting).
     #[cfg(test)]
     pub(crate) fn handshake_sizes(&self) -> (usize, usize) {
@@ -285,12 +278,21 @@ impl AuditLog {
     }
 }
 
+impl Subscriber for &AuditLog {
+    type Error = AuditError;
+
+    /// [`AuditLog::attach`].
+    fn attach(self, bus: &Bus) -> Result<Subscription> {
+        AuditLog::attach(self, bus)
+    }
+}
+
 impl Drop for AuditLog {
     /// Without [`close`](AuditLog::close): detaches (events still queued on
     /// the buses are not recorded), then writes and fsyncs what the writer
     /// holds and waits for it to stop.
     fn drop(&mut self) {
-        self.detach();
+        self.subscriptions.end_all();
         if let Some(thread) = self.thread.lock().take()
             && self.request(true).is_some()
         {

@@ -13,7 +13,7 @@ use switchboard_core::{
 use switchboard_sql::{Classified, Classifier, Dialect};
 
 use crate::chain::Digest256;
-use crate::config::ParamsMode;
+use crate::config::ParamDisplay;
 use crate::line::{Line, LineParams, Names, ParamLine, Render};
 
 /// How a statement ended, on its outcome record.
@@ -37,10 +37,10 @@ pub struct AuditParam {
     #[serde(rename = "type")]
     pub sql_type: String,
     /// HMAC-SHA256 of the value's text under the log's key
-    /// ([`ParamsMode::Hash`]).
+    /// ([`ParamDisplay::Hashed`]).
     #[serde(default)]
     pub hmac: Option<String>,
-    /// The value ([`ParamsMode::Plain`]).
+    /// The value ([`ParamDisplay::Plain`]).
     #[serde(default)]
     pub value: Option<String>,
 }
@@ -188,12 +188,12 @@ fn nanos(d: std::time::Duration) -> u64 {
 }
 
 impl Recorder {
-    pub(crate) fn new(mode: &ParamsMode) -> Self {
+    pub(crate) fn new(mode: &ParamDisplay) -> Self {
         let render = match mode {
-            ParamsMode::Redact => Render::Redact,
-            ParamsMode::Plain => Render::Plain,
+            ParamDisplay::Redacted => Render::Redact,
+            ParamDisplay::Plain => Render::Plain,
             // HMAC takes keys of any length, so this cannot fail.
-            ParamsMode::Hash { key } => match Hmac::<Sha256>::new_from_slice(key) {
+            ParamDisplay::Hashed { key } => match Hmac::<Sha256>::new_from_slice(key) {
                 Ok(mac) => Render::Hash(Box::new(mac)),
                 Err(_) => Render::Redact,
             },

@@ -31,7 +31,7 @@ fn a_recorded_statement_allocates_only_its_two_events() {
             .open()
             .expect("a log");
         let bus = Bus::new();
-        log.attach(&bus).expect("attached");
+        let _audited = log.attach(&bus).expect("attached");
         let emitter = Emitter::new(bus, Arc::from("shop"), Backend::Postgres, 1);
         emitter.set_labels(Labels::new().with("tenant", "acme"));
         let sql: Arc<str> = Arc::from("UPDATE orders SET paid = true WHERE id = $1");

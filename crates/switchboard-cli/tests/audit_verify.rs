@@ -74,7 +74,7 @@ fn witnessed_log(
         }
         let audit = builder.open().unwrap();
         let bus = Bus::new();
-        audit.attach(&bus).unwrap();
+        let _audited = audit.attach(&bus).unwrap();
         let emitter = Emitter::new(bus, Arc::from("app"), Backend::Sqlite, 1);
         for query_id in 0..statements {
             let sql = Arc::from(format!("INSERT INTO t (id) VALUES ({query_id})"));

@@ -6,7 +6,9 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use switchboard_core::{Backend, ErrorInfo, EventKind, Labels, Origin, Params, StatementClass};
+use switchboard_core::{
+    Backend, ErrorInfo, ErrorKind, EventKind, Labels, Origin, Params, StatementClass,
+};
 use tempfile::TempDir;
 
 const RULES: &str = r#"
@@ -337,7 +339,7 @@ fn replay_lists_what_would_be_denied_and_sums_up() {
             EventKind::ExecuteFailed {
                 query_id: 3,
                 took: Duration::from_millis(1),
-                error: ErrorInfo::new("database", None, "denied"),
+                error: ErrorInfo::new(ErrorKind::Database, None, "denied"),
             },
         ),
         event(

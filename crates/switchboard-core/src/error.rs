@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::event::ErrorInfo;
+use crate::event::{ErrorInfo, ErrorKind};
 
 /// A `Result` with Switchboard's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -211,29 +211,35 @@ pub enum Error {
 }
 
 impl Error {
-    /// A short machine-readable name of the variant, as used in events.
-    pub fn kind_name(&self) -> &'static str {
+    /// The variant's kind, as events carry it ([`ErrorInfo::kind`]).
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::InvalidUrl { .. } => "invalid_url",
-            Error::UnsupportedScheme { .. } => "unsupported_scheme",
-            Error::Config(_) => "config",
-            Error::Connect { .. } => "connect",
-            Error::PoolTimeout { .. } => "pool_timeout",
-            Error::Unreachable { .. } => "unreachable",
-            Error::Database { .. } => "database",
-            Error::BindMismatch { .. } => "bind_mismatch",
-            Error::EmptyStatement => "empty_statement",
-            Error::ConnectionLost { .. } => "connection_lost",
-            Error::Timeout { .. } => "timeout",
-            Error::Denied { .. } => "denied",
-            Error::Backpressure { .. } => "backpressure",
-            Error::NotDurable { .. } => "not_durable",
-            Error::ShuttingDown { .. } => "shutting_down",
-            Error::Gone(_) => "gone",
-            Error::User(_) => "user",
-            Error::Panic(_) => "panic",
-            Error::Driver(_) => "driver",
+            Error::InvalidUrl { .. } => ErrorKind::InvalidUrl,
+            Error::UnsupportedScheme { .. } => ErrorKind::UnsupportedScheme,
+            Error::Config(_) => ErrorKind::Config,
+            Error::Connect { .. } => ErrorKind::Connect,
+            Error::PoolTimeout { .. } => ErrorKind::PoolTimeout,
+            Error::Unreachable { .. } => ErrorKind::Unreachable,
+            Error::Database { .. } => ErrorKind::Database,
+            Error::BindMismatch { .. } => ErrorKind::BindMismatch,
+            Error::EmptyStatement => ErrorKind::EmptyStatement,
+            Error::ConnectionLost { .. } => ErrorKind::ConnectionLost,
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::Denied { .. } => ErrorKind::Denied,
+            Error::Backpressure { .. } => ErrorKind::Backpressure,
+            Error::NotDurable { .. } => ErrorKind::NotDurable,
+            Error::ShuttingDown { .. } => ErrorKind::ShuttingDown,
+            Error::Gone(_) => ErrorKind::Gone,
+            Error::User(_) => ErrorKind::User,
+            Error::Panic(_) => ErrorKind::Panic,
+            Error::Driver(_) => ErrorKind::Driver,
         }
+    }
+
+    /// The variant's machine-readable name, as serialized in events:
+    /// [`kind`](Self::kind)`().as_str()`.
+    pub fn kind_name(&self) -> &'static str {
+        self.kind().as_str()
     }
 
     /// The secret-free description carried by events.
@@ -242,7 +248,7 @@ impl Error {
             Error::Database { code, .. } => code.clone(),
             _ => None,
         };
-        ErrorInfo::new(self.kind_name(), code, self.to_string())
+        ErrorInfo::new(self.kind(), code, self.to_string())
     }
 
     /// The SQLSTATE of a [`Database`](Error::Database) error: its code on

@@ -93,3 +93,49 @@ pub struct PoolStatus {
     /// Every open connection, by id.
     pub connections: Vec<ConnectionStatus>,
 }
+
+/// A pool's sizes at one moment: cheap to read (a few atomics), unlike a
+/// [`PoolStatus`], which asks the manager.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct PoolStats {
+    /// Open connections.
+    pub open: usize,
+    /// Open connections not lent to anyone.
+    pub idle: usize,
+    /// Open connections lent out.
+    pub busy: usize,
+    /// Callers waiting for a connection.
+    pub waiting: usize,
+    /// Connect attempts under way.
+    pub connecting: usize,
+    /// The pool's maximum size.
+    pub max: usize,
+}
+
+impl PoolStats {
+    /// Sizes from the pool's counters; `busy` is what of `open` is not
+    /// `idle`.
+    pub fn new(open: usize, idle: usize, waiting: usize, connecting: usize, max: usize) -> Self {
+        PoolStats {
+            open,
+            idle,
+            busy: open.saturating_sub(idle),
+            waiting,
+            connecting,
+            max,
+        }
+    }
+}
+
+/// A pool whose sizes an observer can sample, without depending on the
+/// crate that runs the pool: what `switchboard-observe`'s metrics keep as
+/// gauges. `switchboard::Switchboard` implements it.
+pub trait PoolGauges: Send + Sync {
+    /// The pool's name, as on its events.
+    fn name(&self) -> &str;
+    /// The database it talks to.
+    fn backend(&self) -> Backend;
+    /// Its sizes now.
+    fn stats(&self) -> PoolStats;
+}

@@ -1,5 +1,6 @@
-//! Helpers for tests and benchmarks of subscribers (the `testing`
-//! feature): traffic published as a connection publishes it.
+//! Helpers for tests and benchmarks (the `testing` feature): traffic
+//! published as a connection publishes it, and waiting for a condition
+//! instead of sleeping.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,4 +30,46 @@ pub fn emit_statement(
         took: Duration::from_micros(20),
         rows: Some(1),
     });
+}
+
+/// How often [`eventually`] and [`eventually_blocking`] look again.
+const POLL: Duration = Duration::from_millis(2);
+
+/// Resolves once `condition` holds, looking every 2 ms (and awaiting in
+/// between, so actors on the current arbiter keep running), for at most
+/// `timeout`; panics at the caller's line if it never does.
+///
+/// Tests wait with this instead of sleeping: a fixed sleep before an exact
+/// assertion is too short on a loaded machine and too long everywhere else.
+/// Needs a tokio time driver (actix's runtime has one).
+#[track_caller]
+pub fn eventually(
+    mut condition: impl FnMut() -> bool,
+    timeout: Duration,
+) -> impl std::future::Future<Output = ()> {
+    let caller = std::panic::Location::caller();
+    async move {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !condition() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "condition at {caller} not met within {timeout:?}"
+            );
+            tokio::time::sleep(POLL).await;
+        }
+    }
+}
+
+/// [`eventually`] for plain threads: blocks between looks.
+#[track_caller]
+pub fn eventually_blocking(mut condition: impl FnMut() -> bool, timeout: Duration) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "condition at {} not met within {timeout:?}",
+            std::panic::Location::caller()
+        );
+        std::thread::sleep(POLL);
+    }
 }

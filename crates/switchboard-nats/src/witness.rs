@@ -18,7 +18,6 @@ use switchboard_audit::{SignedCheckpoint, Witness, WitnessError};
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
-use crate::backoff::Backoff;
 use crate::error::{NatsError, Result};
 use crate::stream::StreamSettings;
 use crate::subject::token;
@@ -70,10 +69,10 @@ impl NatsWitness {
             .name("sb-nats-witness".into())
             .spawn(move || {
                 runtime.block_on(async move {
-                    let client = crate::connect::connect(
+                    let client = crate::link::connect(
                         &address,
                         "switchboard-audit-witness",
-                        Backoff::default(),
+                        crate::link::default_backoff(),
                         Duration::from_secs(5),
                         std::sync::Arc::new(|_| {}),
                     )

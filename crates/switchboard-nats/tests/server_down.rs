@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::{event, nowhere};
 use switchboard_core::{Bus, Error};
-use switchboard_nats::{Backoff, NatsError, NatsExporter, OnFull, State};
+use switchboard_nats::{Backoff, LinkState, NatsError, NatsExporter, OnFull};
 
 fn builder(url: &str) -> switchboard_nats::ExporterBuilder {
     NatsExporter::builder(url, "svc")
@@ -44,13 +44,13 @@ async fn on_full_drop_holds_the_buffer_then_drops_and_counts_the_rest() {
         .await
         .unwrap();
     let bus = Bus::new();
-    exporter.attach(&bus).unwrap();
+    let _exported = exporter.attach(&bus).unwrap();
     for seq in 1..=100 {
         bus.publish(&event(seq));
     }
     bus.flush(Duration::from_secs(5)).await.unwrap();
     let stats = exporter.stats();
-    assert_ne!(stats.state, State::Connected);
+    assert_ne!(stats.state, LinkState::Connected);
     assert_eq!((stats.accepted, stats.dropped_full), (10, 90), "{stats:?}");
     assert_eq!(stats.buffered, 10);
 
@@ -74,7 +74,7 @@ async fn on_full_backpressure_makes_the_bus_refuse_new_work_after_its_deadline()
         .await
         .unwrap();
     let bus = Bus::new();
-    exporter.attach(&bus).unwrap();
+    let _exported = exporter.attach(&bus).unwrap();
     for seq in 1..=100 {
         bus.publish(&event(seq));
     }
@@ -89,4 +89,29 @@ async fn on_full_backpressure_makes_the_bus_refuse_new_work_after_its_deadline()
         stats.accepted <= 11,
         "the buffer holds its bound: {stats:?}"
     );
+}
+
+/// The handle `attach` returns is kept: dropping it ends nothing (the
+/// exporter ends its subscriptions when it is closed), detaching it ends
+/// that bus's subscription at once.
+#[tokio::test]
+async fn the_exporter_keeps_its_subscriptions_until_it_is_closed() {
+    let exporter = builder(&nowhere()).start().await.unwrap();
+    let bus = Bus::new();
+    let handle = exporter.attach(&bus).unwrap();
+    assert!(!handle.ends_on_drop());
+    drop(handle);
+    bus.publish(&event(1));
+    bus.flush(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(exporter.stats().accepted, 1, "the dropped handle ended it");
+
+    let other = Bus::new();
+    exporter.attach(&other).unwrap().detach();
+    assert!(other.stats().is_empty(), "detach left the subscription");
+    assert_eq!(bus.stats().len(), 1, "detaching on another bus ended it");
+
+    // The event is never acknowledged: closing abandons it.
+    let closed = exporter.close(Duration::from_millis(200)).await;
+    assert!(closed.is_err(), "{closed:?}");
+    assert!(bus.stats().is_empty(), "close left the subscription");
 }

@@ -126,7 +126,7 @@ fn run_log(
             .open()
             .unwrap();
         let bus = Bus::new();
-        log.attach(&bus).unwrap();
+        let _audited = log.attach(&bus).unwrap();
         let emitter = Emitter::new(bus, Arc::from("app"), Backend::Sqlite, 1);
         for query_id in 0..statements {
             let sql = Arc::from(format!("INSERT INTO t (id) VALUES ({query_id})"));

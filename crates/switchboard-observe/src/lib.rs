@@ -5,13 +5,16 @@
 //! - [`metrics`]: [`Metrics`], histograms, counters and pool gauges through
 //!   the `metrics` facade;
 //! - [`exporter`]: [`Exporter`], a Prometheus scrape endpoint;
-//! - [`attached`]: the handle an observer returns while it runs;
 //! - [`error`]: what can go wrong starting them.
 //!
 //! Both observers are lossy bus subscribers on threads of their own: a
 //! stalled log sink or recorder never slows a statement, and what they miss
 //! is counted (`Lagged` lines in the log, `switchboard_bus_dropped_total`
-//! in the metrics).
+//! in the metrics). Both implement core's
+//! [`Subscriber`](switchboard_core::Subscriber): attached to a bus (or
+//! through a pool's `attach`), each returns a
+//! [`Subscription`](switchboard_core::Subscription) that stops it when
+//! dropped.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -30,7 +33,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod attached;
 mod endpoint;
 pub mod error;
 pub mod exporter;
@@ -38,7 +40,6 @@ mod inflight;
 pub mod logger;
 pub mod metrics;
 
-pub use attached::Attached;
 pub use error::{Error, Result};
 pub use exporter::{Exporter, ExporterBuilder, ExporterConfig};
 pub use logger::{LoggerConfig, ParamDisplay, TracingLogger};

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use support::{Capture, caught_up};
 use switchboard_core::{
-    Backend, Bus, Emitter, ErrorInfo, EventKind, Origin, ParamValue, Params, StatementClass,
+    Backend, Bus, Emitter, ErrorInfo, ErrorKind, EventKind, Origin, ParamValue, Params,
+    StatementClass,
 };
 use switchboard_observe::TracingLogger;
 use tracing::Level;
@@ -27,7 +28,10 @@ fn executing(emitter: &Emitter, query_id: u64, sql: &str) {
 
 /// A logger at `level` on a fresh bus, and an emitter for connection 1 of
 /// pool `shop` on PostgreSQL.
-fn setup(level: Level, logger: TracingLogger) -> (Capture, Emitter, switchboard_observe::Attached) {
+fn setup(
+    level: Level,
+    logger: TracingLogger,
+) -> (Capture, Emitter, switchboard_core::Subscription) {
     let capture = Capture::default();
     let bus = Bus::new();
     let attached = logger
@@ -148,7 +152,7 @@ fn failures_and_denials_are_warnings_with_their_cause() {
     emitter.emit(EventKind::ExecuteFailed {
         query_id: 1,
         took: Duration::from_millis(1),
-        error: ErrorInfo::new("database", Some("23505".into()), "duplicate key"),
+        error: ErrorInfo::new(ErrorKind::Database, Some("23505".into()), "duplicate key"),
     });
     executing(&emitter, 2, "DELETE FROM users");
     emitter.emit(EventKind::Denied {
@@ -237,7 +241,7 @@ fn no_password_is_ever_printed() {
     emitter.emit(EventKind::ExecuteFailed {
         query_id: 2,
         took: Duration::from_millis(1),
-        error: ErrorInfo::new("database", None, "syntax error"),
+        error: ErrorInfo::new(ErrorKind::Database, None, "syntax error"),
     });
     caught_up(&attached);
 
@@ -264,7 +268,7 @@ fn connections_leaks_and_drops_are_logged() {
         held: Duration::from_secs(30),
     });
     emitter.emit(EventKind::ConnectFailed {
-        error: ErrorInfo::new("connect", None, "connection refused"),
+        error: ErrorInfo::new(ErrorKind::Connect, None, "connection refused"),
         attempt: 3,
         retry_in: None,
     });

@@ -11,6 +11,7 @@ use std::time::Duration;
 use support::{caught_up, http_get, sample};
 use switchboard::guard::Subject;
 use switchboard::{Bus, Check, Error, Execute, Guard, Ruling, Switchboard};
+use switchboard_core::testing::eventually;
 use switchboard_observe::metrics::names;
 use switchboard_observe::{Exporter, Metrics};
 
@@ -209,5 +210,121 @@ fn gauges_match_the_pool() {
         let body = http_get(exporter.local_addr(), "/metrics");
         assert_eq!(gauges(&body), [2.0, 2.0, 0.0, 0.0, 2.0], "{body}");
         sb.shutdown().await.expect("shutdown");
+    });
+}
+
+/// Threads of this process whose name starts with `prefix` (Linux names
+/// are cut to 15 bytes).
+fn threads_named(prefix: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with(prefix))
+        .count()
+}
+
+/// Attached through the pool's `attach` (the `Subscriber` contract),
+/// metrics record the pool's statements; their sampler thread ends once
+/// the pool's shutdown has ended the subscription, handle still held.
+#[test]
+fn metrics_attached_through_the_pool_record_it_and_end_with_it() {
+    actix::System::new().block_on(async {
+        let exporter = Exporter::builder()
+            .listen("127.0.0.1:0")
+            .start()
+            .expect("exporter");
+        let sb = Switchboard::builder("sqlite::memory:")
+            .name("attached")
+            .start()
+            .await
+            .expect("pool");
+        let subscription = sb
+            .attach(
+                Metrics::new()
+                    .recorder(exporter.recorder())
+                    .sample_every(Duration::from_millis(10)),
+            )
+            .expect("metrics");
+        // A thread names itself once it runs: wait for it.
+        eventually(
+            || threads_named("sb-metrics-samp") == 1,
+            Duration::from_secs(10),
+        )
+        .await;
+        for i in 0..3 {
+            sb.run(Execute::sql(format!("SELECT {i}")))
+                .await
+                .expect("ok statement");
+        }
+        caught_up(&subscription);
+        let body = http_get(exporter.local_addr(), "/metrics");
+        let ok = sample(
+            &body,
+            names::STATEMENTS,
+            &[("pool", "attached"), ("outcome", "ok")],
+        );
+        assert_eq!(ok, 3.0, "{body}");
+
+        sb.shutdown().await.expect("shutdown");
+        eventually(
+            || threads_named("sb-metrics-samp") == 0,
+            Duration::from_secs(10),
+        )
+        .await;
+        assert!(subscription.stats().is_none());
+    });
+}
+
+/// Attached through the pool's builder, the subscription belongs to the
+/// pool: the sampler runs while the pool does (its handle was let go at
+/// start), and ends with the pool's shutdown.
+#[test]
+fn metrics_attached_through_the_builder_sample_until_the_pool_shuts_down() {
+    actix::System::new().block_on(async {
+        let exporter = Exporter::builder()
+            .listen("127.0.0.1:0")
+            .start()
+            .expect("exporter");
+        let sb = Switchboard::builder("sqlite::memory:")
+            .name("built")
+            .attach(
+                Metrics::new()
+                    .recorder(exporter.recorder())
+                    .sample_every(Duration::from_millis(10)),
+            )
+            .start()
+            .await
+            .expect("pool");
+        eventually(
+            || threads_named("sb-metrics-samp") == 1,
+            Duration::from_secs(10),
+        )
+        .await;
+        for i in 0..3 {
+            sb.run(Execute::sql(format!("SELECT {i}")))
+                .await
+                .expect("ok statement");
+        }
+        let ok = || {
+            let body = http_get(exporter.local_addr(), "/metrics");
+            sample(
+                &body,
+                names::STATEMENTS,
+                &[("pool", "built"), ("outcome", "ok")],
+            )
+        };
+        eventually(|| ok() == 3.0, Duration::from_secs(10)).await;
+        assert_eq!(
+            threads_named("sb-metrics-samp"),
+            1,
+            "the sampler stopped while the pool runs"
+        );
+
+        sb.shutdown().await.expect("shutdown");
+        eventually(
+            || threads_named("sb-metrics-samp") == 0,
+            Duration::from_secs(10),
+        )
+        .await;
     });
 }

@@ -23,7 +23,7 @@ fn a_redacting_logger_never_prints_a_plain_parameter() {
             .attach(&bus)
             .expect("attach");
         let showing = TracingLogger::new()
-            .params(ParamDisplay::AsSent)
+            .params(ParamDisplay::Plain)
             .dispatch(shown.dispatch(Level::TRACE))
             .attach(&bus)
             .expect("attach");

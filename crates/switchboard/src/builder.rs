@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use actix::{Actor, Context, Handler, Recipient};
 use switchboard_core::{
-    Backend, Bus, Check, DatabaseUrl, Delivery, Event, Filter, Flow, Guard, GuardPolicy, Guards,
-    Kind, ReadOnly, Result,
+    Backend, Bus, Check, DatabaseUrl, Delivery, Error, Event, Filter, Guard, GuardPolicy, Guards,
+    ReadOnly, Result, Subscriber,
 };
 
 use crate::backend::DbConnection;
@@ -20,9 +20,9 @@ use crate::shared::Shared;
 use crate::statement::backstop::Switches;
 use futures_util::future::BoxFuture;
 
-/// A subscription made before the pool opens its first connection, so it
+/// A subscriber attached before the pool opens its first connection, so it
 /// sees `Connecting` and `Connected` too.
-type Attach = Box<dyn FnOnce(&Bus, &str) -> Result<()>>;
+type Attach = Box<dyn FnOnce(&Bus) -> Result<()>>;
 
 /// Configures a pool; [`Builder::start`] spawns its manager.
 #[must_use]
@@ -45,7 +45,7 @@ impl std::fmt::Debug for Builder {
         f.debug_struct("Builder")
             .field("url", &url)
             .field("config", &self.config)
-            .field("subscriptions", &self.attach.len())
+            .field("subscribers", &self.attach.len())
             .field("guards", &self.guards)
             .field("hooks", &self.hooks)
             .finish()
@@ -248,59 +248,33 @@ impl Builder {
         A: Actor<Context = Context<A>> + Handler<Event>,
     {
         let name = name.to_owned();
-        self.attach.push(Box::new(move |bus, _| {
+        self.attach.push(Box::new(move |bus| {
             bus.subscribe_actor(&name, actor, filter, delivery);
             Ok(())
         }));
         self
     }
 
-    /// Subscribes an actor through a `Recipient` before the first connect
-    /// (three allocations per event; see [`Bus::subscribe`]).
-    pub fn subscribe(
-        mut self,
-        name: &str,
-        recipient: Recipient<Event>,
-        filter: Filter,
-        delivery: Delivery,
-    ) -> Self {
-        let name = name.to_owned();
-        self.attach.push(Box::new(move |bus, _| {
-            bus.subscribe(&name, recipient, filter, delivery);
-            Ok(())
-        }));
-        self
-    }
-
-    /// Subscribes a supervised actor before the first connect; see
-    /// [`Bus::subscribe_supervised`].
-    pub fn subscribe_supervised<A, F>(
-        mut self,
-        name: &str,
-        factory: F,
-        filter: Filter,
-        delivery: Delivery,
-    ) -> Self
+    /// Attaches a subscriber (an audit log, a logger, metrics, ...) to the
+    /// pool's bus at [`start`](Self::start), before the first connect, so
+    /// that it sees `PoolStarted`, `Connecting` and `Connected` too. Its
+    /// subscription belongs to the pool: it runs until the bus closes, when
+    /// the last pool publishing on it has shut down ([`Bus::close`]). If it
+    /// cannot attach, `start` fails with [`Error::Config`] saying why.
+    ///
+    /// To keep the [`Subscription`](switchboard_core::Subscription), or
+    /// for an actor, a closure or a channel, subscribe on a bus of your own
+    /// and hand it over with [`bus`](Self::bus).
+    pub fn attach<S>(mut self, subscriber: S) -> Self
     where
-        A: Actor<Context = Context<A>> + Handler<Event>,
-        F: Fn() -> A + Send + Sync + 'static,
+        S: Subscriber + 'static,
     {
-        let name = name.to_owned();
-        self.attach.push(Box::new(move |bus, _| {
-            bus.subscribe_supervised(&name, factory, filter, delivery);
+        self.attach.push(Box::new(move |bus| {
+            let subscription = subscriber
+                .attach(bus)
+                .map_err(|e| Error::Config(format!("a subscriber could not attach: {e}")))?;
+            drop(subscription.kept());
             Ok(())
-        }));
-        self
-    }
-
-    /// Calls `f` on every event of `kind`, from the first connect on.
-    pub fn listen<F, R>(mut self, kind: Kind, f: F) -> Self
-    where
-        F: FnMut(Event) -> R + Send + 'static,
-        R: Into<Flow>,
-    {
-        self.attach.push(Box::new(move |bus, pool| {
-            crate::listen::listen(bus, pool, kind, f).map(|_| ())
         }));
         self
     }
@@ -363,7 +337,7 @@ impl Builder {
         };
         let bus = self.bus.unwrap_or_default();
         for attach in self.attach {
-            attach(&bus, &self.config.name)?;
+            attach(&bus)?;
         }
         let shared = Arc::new(
             Shared::new(

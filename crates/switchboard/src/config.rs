@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+/// Capped exponential backoff with jitter between connect attempts (core's,
+/// shared with the NATS exporter and source).
+pub use switchboard_core::Backoff;
 use switchboard_core::{Error, Result};
 
 /// Whether bind parameter values appear in events (and so in logs and audit).
@@ -26,50 +29,6 @@ pub enum HealthCheck {
     /// than this; a connection that fails it is replaced, and the caller
     /// gets another. The default, with 30 s.
     PingIfIdle(Duration),
-}
-
-/// Capped exponential backoff with jitter between connect attempts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Backoff {
-    /// Delay after the first failure. Default 50 ms.
-    pub initial: Duration,
-    /// Largest delay. Default 5 s.
-    pub max: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            initial: Duration::from_millis(50),
-            max: Duration::from_secs(5),
-        }
-    }
-}
-
-impl Backoff {
-    /// This backoff: `initial` doubling up to `max`.
-    pub fn new(initial: Duration, max: Duration) -> Self {
-        Backoff { initial, max }
-    }
-
-    /// The delay before attempt `attempt + 1`, without jitter:
-    /// `initial * 2^(attempt-1)`, at most `max`.
-    pub fn ceiling(&self, attempt: u32) -> Duration {
-        let factor = 1u32 << attempt.saturating_sub(1).min(20);
-        self.initial.saturating_mul(factor).min(self.max)
-    }
-
-    /// The delay before attempt `attempt + 1`: a random point in the upper
-    /// half of [`ceiling`](Self::ceiling), so that many pools retrying at
-    /// once spread out.
-    pub fn delay(&self, attempt: u32) -> Duration {
-        use std::hash::{BuildHasher, Hasher};
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u32(attempt);
-        let unit = (h.finish() >> 11) as f64 / (1u64 << 53) as f64;
-        self.ceiling(attempt).mul_f64(0.5 + unit / 2.0)
-    }
 }
 
 /// What is reset on a connection handed back before the pool lends it
@@ -284,25 +243,5 @@ mod tests {
             ..PoolConfig::default()
         };
         assert!(no_wait.validate().is_err());
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_its_cap_with_jitter_in_the_upper_half() {
-        let b = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
-        assert_eq!(b.ceiling(1), Duration::from_millis(100));
-        assert_eq!(b.ceiling(2), Duration::from_millis(200));
-        assert_eq!(b.ceiling(4), Duration::from_millis(800));
-        assert_eq!(b.ceiling(5), Duration::from_secs(1));
-        assert_eq!(b.ceiling(400), Duration::from_secs(1));
-        let delays: Vec<_> = (0..50).map(|_| b.delay(3)).collect();
-        assert!(
-            delays
-                .iter()
-                .all(|d| *d >= Duration::from_millis(200) && *d <= Duration::from_millis(400))
-        );
-        assert!(
-            delays.iter().any(|d| *d != delays[0]),
-            "no jitter: {delays:?}"
-        );
     }
 }

@@ -1,19 +1,19 @@
-//! The handle users hold: send messages, subscribe, shut down.
+//! The handle users hold: send messages, attach subscribers, shut down.
 
 use std::sync::Arc;
 
 use actix::dev::{Request as ActixRequest, ToEnvelope};
-use actix::{Actor, Addr, Context, Handler, Message, Recipient};
+use actix::{Actor, Addr, Context, Handler, Message};
+use switchboard_core::status::{PoolGauges, PoolStats, PoolStatus};
 use switchboard_core::{
-    Backend, Bus, Delivery, Error, Event, EventReceiver, Filter, Flow, Kind, Result, SubscriptionId,
+    Backend, Bus, Delivery, Error, Event, Filter, Result, Subscriber, Subscription, SubscriptionId,
 };
 
 use crate::builder::Builder;
 use crate::lease::Lease;
 use crate::messages::{Checkout, Request, Shutdown};
 use crate::pool::{Manager, Recycle, Status};
-use crate::shared::{PoolStats, Shared};
-use switchboard_core::status::PoolStatus;
+use crate::shared::Shared;
 
 /// A running pool: its manager actor and its bus. Cheap to clone.
 #[derive(Clone)]
@@ -122,7 +122,10 @@ impl Switchboard {
         &self.addr
     }
 
-    /// The bus this pool publishes on.
+    /// The bus this pool publishes on, for its raw subscriptions
+    /// ([`Bus::subscribe`], [`Bus::subscribe_supervised`],
+    /// [`Bus::subscribe_fn`], [`Bus::subscribe_channel`], [`Bus::listen`])
+    /// and their [`unsubscribe`](Bus::unsubscribe).
     pub fn bus(&self) -> &Bus {
         &self.shared.bus
     }
@@ -167,72 +170,25 @@ impl Switchboard {
             .subscribe_actor(name, actor, filter, delivery)
     }
 
-    /// Subscribes an actor through a `Recipient` (three allocations per
-    /// event); see [`Bus::subscribe`] and, to avoid them,
-    /// [`Switchboard::subscribe_actor`].
-    pub fn subscribe(
-        &self,
-        name: &str,
-        recipient: Recipient<Event>,
-        filter: Filter,
-        delivery: Delivery,
-    ) -> SubscriptionId {
-        self.shared.bus.subscribe(name, recipient, filter, delivery)
+    /// Attaches a subscriber (an audit log, a logger, metrics, a NATS
+    /// exporter, ...) to this pool's bus, and returns its subscription; see
+    /// [`Subscriber`]. Actors, closures, channels and `listen` subscribe on
+    /// the [`bus`](Self::bus) itself.
+    pub fn attach<S: Subscriber>(&self, subscriber: S) -> Result<Subscription, S::Error> {
+        subscriber.attach(&self.shared.bus)
+    }
+}
+
+impl PoolGauges for Switchboard {
+    fn name(&self) -> &str {
+        Switchboard::name(self)
     }
 
-    /// Subscribes a supervised actor built by `factory`; see
-    /// [`Bus::subscribe_supervised`].
-    pub fn subscribe_supervised<A, F>(
-        &self,
-        name: &str,
-        factory: F,
-        filter: Filter,
-        delivery: Delivery,
-    ) -> SubscriptionId
-    where
-        A: Actor<Context = Context<A>> + Handler<Event>,
-        F: Fn() -> A + Send + Sync + 'static,
-    {
-        self.shared
-            .bus
-            .subscribe_supervised(name, factory, filter, delivery)
+    fn backend(&self) -> Backend {
+        Switchboard::backend(self)
     }
 
-    /// A crossbeam channel of events for code on plain threads. It
-    /// disconnects once the pool has shut down and the events queued before
-    /// were sent (or on [`unsubscribe`](Self::unsubscribe) with the
-    /// receiver's [`EventReceiver::id`]), so `for event in rx.iter()` ends.
-    pub fn subscribe_channel(
-        &self,
-        name: &str,
-        filter: Filter,
-        delivery: Delivery,
-    ) -> Result<EventReceiver> {
-        self.shared.bus.subscribe_channel(name, filter, delivery)
-    }
-
-    /// Calls `f` with every event of `kind` from this pool, on a thread of
-    /// its own (lossy, 1024 events of slack). SQLAlchemy's `event.listen`.
-    pub fn listen<F, R>(&self, kind: Kind, f: F) -> Result<SubscriptionId>
-    where
-        F: FnMut(Event) -> R + Send + 'static,
-        R: Into<Flow>,
-    {
-        crate::listen::listen(&self.shared.bus, &self.shared.pool, kind, f)
-    }
-
-    /// [`Switchboard::listen`] by SQLAlchemy event name (`before_execute`,
-    /// `after_connect`, ...); an unknown name is an [`Error::Config`].
-    pub fn listen_named<F, R>(&self, name: &str, f: F) -> Result<SubscriptionId>
-    where
-        F: FnMut(Event) -> R + Send + 'static,
-        R: Into<Flow>,
-    {
-        self.listen(crate::listen::kind_named(name)?, f)
-    }
-
-    /// Ends a subscription. Returns whether it existed.
-    pub fn unsubscribe(&self, id: SubscriptionId) -> bool {
-        self.shared.bus.unsubscribe(id)
+    fn stats(&self) -> PoolStats {
+        Switchboard::stats(self)
     }
 }

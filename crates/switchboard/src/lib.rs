@@ -3,8 +3,8 @@
 //! Every connection lives in its own actix actor and publishes its lifecycle
 //! (connecting, connected, executing, executed, failed, transactions,
 //! closing, closed) onto a bus, where subscribers log, audit and enforce
-//! rules. Start a pool with [`Switchboard::builder`], subscribe, and send
-//! query messages.
+//! rules. Start a pool with [`Switchboard::builder`], attach subscribers
+//! ([`Subscriber`]), and send query messages.
 //!
 //! - [`handle`]: the [`Switchboard`] handle users hold;
 //! - [`builder`]: configuring and starting a pool;
@@ -19,7 +19,9 @@
 //!   actors;
 //! - [`guard`]: guards that may veto a connect or a statement
 //!   ([`Builder::guard`]);
-//! - [`listen`](Switchboard::listen): SQLAlchemy-style closures on event kinds.
+//! - subscribers attach through [`Builder::attach`] and
+//!   [`Switchboard::attach`]; the raw subscriptions (actors, closures,
+//!   channels, [`listen`](Bus::listen)) are the [`Bus`]'s.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -31,7 +33,6 @@ mod connection;
 pub mod guarded;
 pub mod handle;
 pub mod lease;
-mod listen;
 mod load;
 pub mod messages;
 mod pool;
@@ -54,15 +55,14 @@ pub use lease::Lease;
 pub use load::LoadAny;
 pub use messages::{Checkout, Execute, Interact, Load, Opts, Request, Shutdown, Transaction};
 pub use pool::{Dispatched, Manager, Recycle, Status};
-pub use shared::PoolStats;
 /// Guards: asked before every connect and statement, able to veto.
 pub use switchboard_core::guard;
 pub use switchboard_core::status::{
-    ConnectionState, ConnectionStatus, CurrentStatement, PoolStatus,
+    ConnectionState, ConnectionStatus, CurrentStatement, PoolGauges, PoolStats, PoolStatus,
 };
 pub use switchboard_core::{
     ActorRole, Backend, Bus, Check, CloseReason, ConnectionId, DbErrorKind, Delivery, Error,
-    ErrorInfo, Event, EventKind, EventReceiver, Filter, Flow, Guard, GuardPolicy, Kind, Labels,
-    Meta, Origin, ParamValue, Params, Phase, ReadOnly, ResetScope, Result, RollbackReason, Ruling,
-    StatementClass, SubscriptionId, SubscriptionStats, Verdict,
+    ErrorInfo, ErrorKind, Event, EventKind, EventReceiver, Filter, Flow, Guard, GuardPolicy, Kind,
+    Labels, Meta, Origin, ParamValue, Params, Phase, ReadOnly, ResetScope, Result, RollbackReason,
+    Ruling, StatementClass, Subscriber, Subscription, SubscriptionId, SubscriptionStats, Verdict,
 };

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use switchboard_core::bus::PoolAttachment;
 use switchboard_core::redact::Scrubber;
+use switchboard_core::status::PoolStats;
 use switchboard_core::{
     Backend, Bus, Classified, DatabaseUrl, Emitter, Error, Guards, Params, Result,
 };
@@ -214,35 +215,14 @@ pub(crate) struct Counters {
     pub(crate) connecting: AtomicUsize,
 }
 
-/// A snapshot of a pool's sizes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[non_exhaustive]
-pub struct PoolStats {
-    /// Open connections.
-    pub open: usize,
-    /// Open connections not lent to anyone.
-    pub idle: usize,
-    /// Open connections lent out.
-    pub busy: usize,
-    /// Callers waiting for a connection.
-    pub waiting: usize,
-    /// Connect attempts under way.
-    pub connecting: usize,
-    /// The pool's maximum size.
-    pub max: usize,
-}
-
 impl Counters {
     pub(crate) fn snapshot(&self, max: usize) -> PoolStats {
-        let open = self.open.load(Ordering::Relaxed);
-        let idle = self.idle.load(Ordering::Relaxed);
-        PoolStats {
-            open,
-            idle,
-            busy: open.saturating_sub(idle),
-            waiting: self.waiting.load(Ordering::Relaxed),
-            connecting: self.connecting.load(Ordering::Relaxed),
+        PoolStats::new(
+            self.open.load(Ordering::Relaxed),
+            self.idle.load(Ordering::Relaxed),
+            self.waiting.load(Ordering::Relaxed),
+            self.connecting.load(Ordering::Relaxed),
             max,
-        }
+        )
     }
 }

@@ -163,7 +163,7 @@ impl<'a> Line<'a> {
 }
 
 /// How bind values are shown: the log's
-/// [`ParamsMode`](crate::ParamsMode), ready to use.
+/// [`ParamDisplay`](crate::ParamDisplay), ready to use.
 pub(crate) enum Render {
     Redact,
     Hash(Box<Hmac<Sha256>>),

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use switchboard_core::{Error, Kind};
+use switchboard_core::{Error, ErrorKind, Kind};
 
 use super::{Conn, TempDir, WAIT, attached, block_on, files, records};
 use crate::{AuditLog, Builder, Durability, Outcome, verify};
@@ -76,7 +76,7 @@ fn strict_statements_are_refused_while_no_file_can_be_written() {
     let refused = recs
         .iter()
         .filter(|r| r.kind == Kind::ExecuteFailed)
-        .filter(|r| r.error.as_ref().unwrap().kind == "not_durable")
+        .filter(|r| r.error.as_ref().unwrap().kind == ErrorKind::NotDurable)
         .count();
     assert_eq!(refused, attempted - 3);
     assert_eq!(

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use switchboard_core::{
-    Backend, CloseReason, ErrorInfo, Event, EventKind, Labels, Origin, ParamValue, Params,
-    StatementClass,
+    Backend, CloseReason, ErrorInfo, ErrorKind, Event, EventKind, Labels, Origin, ParamValue,
+    Params, StatementClass,
 };
 
 use crate::chain::Digest256;
-use crate::config::ParamsMode;
+use crate::config::ParamDisplay;
 use crate::record::{Record, Recorder};
 
 fn at(nanos: u32) -> DateTime<Utc> {
@@ -58,7 +58,11 @@ fn params() -> Params {
 /// Every kind the log records, with the class the writer gives it.
 fn events() -> Vec<(Event, Option<StatementClass>)> {
     let labels = Labels::new().with("tenant", "acme").with("user", "ann\"e");
-    let error = ErrorInfo::new("database", Some("23505".into()), "duplicate key \"x\"");
+    let error = ErrorInfo::new(
+        ErrorKind::Database,
+        Some("23505".into()),
+        "duplicate key \"x\"",
+    );
     let q = Some(StatementClass::Write);
     vec![
         (
@@ -242,13 +246,13 @@ fn events() -> Vec<(Event, Option<StatementClass>)> {
     ]
 }
 
-fn modes() -> Vec<(&'static str, ParamsMode)> {
+fn modes() -> Vec<(&'static str, ParamDisplay)> {
     vec![
-        ("redact", ParamsMode::Redact),
-        ("plain", ParamsMode::Plain),
+        ("redact", ParamDisplay::Redacted),
+        ("plain", ParamDisplay::Plain),
         (
             "hash",
-            ParamsMode::Hash {
+            ParamDisplay::Hashed {
                 key: b"k3y".to_vec(),
             },
         ),
@@ -284,7 +288,7 @@ fn every_kind_of_record_keeps_its_bytes() {
 
 #[test]
 fn a_parsed_record_serializes_to_the_line_it_came_from() {
-    let recorder = Recorder::new(&ParamsMode::Hash {
+    let recorder = Recorder::new(&ParamDisplay::Hashed {
         key: b"k3y".to_vec(),
     });
     for (n, (event, class)) in events().iter().enumerate() {

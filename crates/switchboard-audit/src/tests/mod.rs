@@ -16,7 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use switchboard_core::{
-    Backend, Bus, Emitter, Error, ErrorInfo, EventKind, Labels, Origin, Params, StatementClass,
+    Backend, Bus, Emitter, Error, ErrorInfo, ErrorKind, EventKind, Labels, Origin, Params,
+    StatementClass,
 };
 
 use crate::{AuditLog, Builder, Record};
@@ -125,7 +126,7 @@ impl Conn {
             (Ok(()), _) => EventKind::ExecuteFailed {
                 query_id,
                 took,
-                error: ErrorInfo::new("database", Some("23505".into()), "duplicate key"),
+                error: ErrorInfo::new(ErrorKind::Database, Some("23505".into()), "duplicate key"),
             },
             (Err(e), _) => EventKind::ExecuteFailed {
                 query_id,
@@ -151,7 +152,7 @@ impl Conn {
 pub(crate) fn attached(builder: Builder) -> (AuditLog, Bus) {
     let log = builder.open().unwrap();
     let bus = Bus::new();
-    log.attach(&bus).unwrap();
+    let _audited = log.attach(&bus).unwrap();
     (log, bus)
 }
 

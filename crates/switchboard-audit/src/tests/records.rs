@@ -1,10 +1,10 @@
 //! What records hold: statement fields, one outcome per statement,
 //! parameters as configured, only the classes and kinds asked for.
 
-use switchboard_core::{Kind, Labels, ParamValue, Params, StatementClass};
+use switchboard_core::{ErrorKind, Kind, Labels, ParamValue, Params, StatementClass};
 
 use super::{Conn, End, TempDir, WAIT, attached, block_on, records};
-use crate::{AuditLog, Builder, Outcome, ParamsMode, Record};
+use crate::{AuditLog, Builder, Outcome, ParamDisplay, Record};
 
 fn recorded(builder: Builder, body: impl AsyncFnOnce(&Conn)) -> Vec<Record> {
     let dir = builder.to_config().dir;
@@ -94,7 +94,7 @@ fn a_statement_has_an_executing_record_and_one_outcome_record() {
     assert_eq!(done.labels.get("user"), Some("ann"));
 
     assert_eq!(recs[3].outcome, Some(Outcome::Failed));
-    assert_eq!(recs[3].error.as_ref().unwrap().kind, "database");
+    assert_eq!(recs[3].error.as_ref().unwrap().kind, ErrorKind::Database);
     assert_eq!(recs[5].outcome, Some(Outcome::Denied));
     assert_eq!(recs[5].class, Some(StatementClass::Ddl));
     assert_eq!(recs[5].guard.as_deref(), Some("no"));
@@ -104,7 +104,7 @@ fn a_statement_has_an_executing_record_and_one_outcome_record() {
 #[test]
 fn hashed_parameters_correlate_without_revealing() {
     let dir = TempDir::new("hash");
-    let mode = ParamsMode::Hash {
+    let mode = ParamDisplay::Hashed {
         key: b"k3y".to_vec(),
     };
     let recs = recorded(AuditLog::builder(dir.path()).params(mode), async |c| {
@@ -132,7 +132,7 @@ fn hashed_parameters_correlate_without_revealing() {
 fn plain_parameters_only_when_configured() {
     let dir = TempDir::new("plain");
     let recs = recorded(
-        AuditLog::builder(dir.path()).params(ParamsMode::Plain),
+        AuditLog::builder(dir.path()).params(ParamDisplay::Plain),
         async |c| {
             c.run("SELECT ?", StatementClass::Read, params(&["v"]), End::Runs)
                 .await

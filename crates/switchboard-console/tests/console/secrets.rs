@@ -28,6 +28,7 @@ fn no_bind_value_or_password_leaves_the_console() {
 
         // The pool's own events carry the value (the pool allows it).
         let rx = shop
+            .bus()
             .subscribe_channel(
                 "probe",
                 switchboard::Filter::all(),

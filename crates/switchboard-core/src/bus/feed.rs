@@ -17,7 +17,7 @@ use actix::prelude::Stream;
 use actix::{Actor, Addr, AsyncContext, Context, Handler};
 use tokio::sync::oneshot;
 
-use super::{Bus, Delivery, Subscription, SubscriptionId};
+use super::{Bus, Delivery, Entry, SubscriptionId};
 use crate::event::Event;
 use crate::filter::Filter;
 
@@ -85,7 +85,7 @@ pub(super) const RUN: usize = 32;
 /// each item and polls again once the handler returned. So being polled
 /// again acknowledges the event handed out before.
 pub(super) struct Feed {
-    sub: Arc<Subscription>,
+    sub: Arc<Entry>,
     /// Slots taken from the queue and not yet acknowledged, in order; the
     /// first `handled` of them were handled. Swapped with the queue's
     /// buffer on every take, so it never needs allocating afresh.
@@ -112,7 +112,7 @@ pub(super) enum End {
 }
 
 impl Feed {
-    pub(super) fn new(sub: Arc<Subscription>, end: End) -> Self {
+    pub(super) fn new(sub: Arc<Entry>, end: End) -> Self {
         Feed {
             sub,
             hand: VecDeque::new(),

@@ -12,6 +12,7 @@
 mod close;
 mod feed;
 mod gate;
+mod listen;
 mod pump;
 mod queue;
 mod supervise;
@@ -117,8 +118,10 @@ pub struct SubscriptionStats {
     pub restarts: u64,
 }
 
-/// One subscription: what it wants, how it is owed events, and its queue.
-pub(crate) struct Subscription {
+/// One subscription as the bus keeps it: what it wants, how it is owed
+/// events, and its queue. (What a subscriber holds is a
+/// [`Subscription`](crate::Subscription).)
+pub(crate) struct Entry {
     id: SubscriptionId,
     name: String,
     filter: Filter,
@@ -127,7 +130,7 @@ pub(crate) struct Subscription {
     restarts: AtomicU64,
 }
 
-impl Subscription {
+impl Entry {
     /// Lossless and holding more than its capacity: publishers must wait.
     fn is_full(&self) -> bool {
         match self.delivery {
@@ -151,7 +154,7 @@ impl Subscription {
 
 struct Inner {
     /// Read on every publish without locking; replaced whole on (un)subscribe.
-    subs: ArcSwap<Vec<Arc<Subscription>>>,
+    subs: ArcSwap<Vec<Arc<Entry>>>,
     /// Durability gates a statement passes before it runs.
     gates: ArcSwap<Vec<Arc<dyn Gate>>>,
     /// Lossless subscriptions in `subs`, so that `ready` costs nothing on a
@@ -250,14 +253,15 @@ impl Bus {
         });
     }
 
-    /// Removes a gate added with [`add_gate`](Self::add_gate).
+    /// Removes a gate added with [`add_gate`](Self::add_gate), once: a gate
+    /// added twice (one log attached twice) holds until removed twice.
     pub fn remove_gate(&self, gate: &Arc<dyn Gate>) {
         self.inner.gates.rcu(|gates| {
+            let mut gates = Vec::clone(gates);
+            if let Some(i) = gates.iter().position(|g| Arc::ptr_eq(g, gate)) {
+                gates.remove(i);
+            }
             gates
-                .iter()
-                .filter(|g| !Arc::ptr_eq(g, gate))
-                .cloned()
-                .collect::<Vec<_>>()
         });
     }
 
@@ -335,6 +339,13 @@ impl Bus {
         Ok(())
     }
 
+    /// Whether `other` is this bus (a clone of the same handle).
+    /// Subscription ids are numbered per bus, so an id alone does not say
+    /// which bus it is on.
+    pub(crate) fn is(&self, other: &Bus) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// Removes a subscription; its pump stops. Returns whether it existed.
     pub fn unsubscribe(&self, id: SubscriptionId) -> bool {
         let mut removed = None;
@@ -372,10 +383,10 @@ impl Bus {
             .map(|s| s.stats())
     }
 
-    fn add(&self, name: &str, filter: Filter, delivery: Delivery) -> Arc<Subscription> {
+    fn add(&self, name: &str, filter: Filter, delivery: Delivery) -> Arc<Entry> {
         let id = SubscriptionId(self.inner.next_id.fetch_add(1, Ordering::Relaxed));
         let lossless = matches!(delivery, Delivery::Lossless { .. });
-        let sub = Arc::new(Subscription {
+        let sub = Arc::new(Entry {
             id,
             name: name.to_owned(),
             filter,

@@ -17,7 +17,7 @@ use std::time::Duration;
 use actix::Recipient;
 use std::future::poll_fn;
 
-use super::{Bus, Delivery, Subscription, SubscriptionId};
+use super::{Bus, Delivery, Entry, SubscriptionId};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::filter::Filter;
@@ -169,7 +169,7 @@ impl Bus {
     }
 }
 
-fn run_closure<F, R>(bus: &Bus, sub: &Subscription, f: &mut F)
+fn run_closure<F, R>(bus: &Bus, sub: &Entry, f: &mut F)
 where
     F: FnMut(Event) -> R,
     R: Into<Flow>,
@@ -206,7 +206,7 @@ where
 
 /// Delivers one event, again after a panic, at most [`MAX_REDELIVERIES`]
 /// times more; then it is skipped (and the skip logged).
-fn deliver<F, R>(sub: &Subscription, f: &mut F, event: &Event) -> Flow
+fn deliver<F, R>(sub: &Entry, f: &mut F, event: &Event) -> Flow
 where
     F: FnMut(Event) -> R,
     R: Into<Flow>,

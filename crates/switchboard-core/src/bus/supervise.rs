@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 
 use super::feed::{End, Feed};
 use super::pump::MAX_REDELIVERIES;
-use super::{Bus, Delivery, Subscription, SubscriptionId};
+use super::{Bus, Delivery, Entry, SubscriptionId};
 use crate::event::Event;
 use crate::filter::Filter;
 
@@ -65,11 +65,7 @@ impl Bus {
 /// Starts an actor from `factory` on `arbiter`, fed from `sub`'s queue;
 /// the receiver learns when its feed ends, and whether it acknowledged
 /// anything.
-fn start<A, F>(
-    sub: &Arc<Subscription>,
-    factory: &Arc<F>,
-    arbiter: &Arbiter,
-) -> oneshot::Receiver<bool>
+fn start<A, F>(sub: &Arc<Entry>, factory: &Arc<F>, arbiter: &Arbiter) -> oneshot::Receiver<bool>
 where
     A: Actor<Context = Context<A>> + Handler<Event>,
     F: Fn() -> A + Send + Sync + 'static,
@@ -88,7 +84,7 @@ where
 /// subscription ends; then stops the arbiter (and the actor on it).
 async fn supervise<A, F>(
     bus: Bus,
-    sub: Arc<Subscription>,
+    sub: Arc<Entry>,
     factory: Arc<F>,
     arbiter: Arbiter,
     mut ended: oneshot::Receiver<bool>,

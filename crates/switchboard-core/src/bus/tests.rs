@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::*;
 use crate::emitter::Emitter;
 use crate::event::{Backend, EventKind, Kind};
+use crate::testing::eventually_blocking;
 
 fn emitter(bus: &Bus) -> Emitter {
     Emitter::new(bus.clone(), Arc::from("test"), Backend::Sqlite, 1)
@@ -212,19 +213,20 @@ fn lossy_accounting_is_exact_with_concurrent_publishers() {
     let seen = Arc::new(AtomicU64::new(0));
     let lagged = Arc::new(AtomicU64::new(0));
     let (s, l) = (seen.clone(), lagged.clone());
-    bus.subscribe_fn(
-        "sleepy",
-        Filter::all(),
-        Delivery::lossy(16),
-        move |e: Event| {
-            match e.payload() {
-                EventKind::Lagged { dropped } => l.fetch_add(*dropped, Ordering::SeqCst),
-                _ => s.fetch_add(1, Ordering::SeqCst),
-            };
-            std::thread::sleep(Duration::from_millis(2));
-        },
-    )
-    .unwrap();
+    let id = bus
+        .subscribe_fn(
+            "sleepy",
+            Filter::all(),
+            Delivery::lossy(16),
+            move |e: Event| {
+                match e.payload() {
+                    EventKind::Lagged { dropped } => l.fetch_add(*dropped, Ordering::SeqCst),
+                    _ => s.fetch_add(1, Ordering::SeqCst),
+                };
+                std::thread::sleep(Duration::from_millis(2));
+            },
+        )
+        .unwrap();
     let threads: Vec<_> = (0..4)
         .map(|c| {
             let bus = bus.clone();
@@ -239,9 +241,13 @@ fn lossy_accounting_is_exact_with_concurrent_publishers() {
     for t in threads {
         t.join().unwrap();
     }
-    std::thread::sleep(Duration::from_millis(200));
+    // The queue drained, the drops not yet reported are owed; the next
+    // event carries them.
+    let queued = || bus.subscription_stats(id).map_or(0, |s| s.queued);
+    eventually_blocking(|| queued() == 0, Duration::from_secs(10));
     bus.publish(&Event::lagged(Arc::from("t"), Backend::Sqlite, 0));
-    std::thread::sleep(Duration::from_millis(200));
+    let total = || seen.load(Ordering::SeqCst) + lagged.load(Ordering::SeqCst);
+    eventually_blocking(|| total() >= 8000, Duration::from_secs(10));
     assert_eq!(
         seen.load(Ordering::SeqCst) + lagged.load(Ordering::SeqCst),
         8000
@@ -310,7 +316,7 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn subscription(bus: &Bus, id: SubscriptionId) -> Arc<Subscription> {
+fn subscription(bus: &Bus, id: SubscriptionId) -> Arc<Entry> {
     let subs = bus.inner.subs.load();
     subs.iter().find(|s| s.id == id).unwrap().clone()
 }

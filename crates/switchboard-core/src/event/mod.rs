@@ -12,12 +12,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+mod error_kind;
 mod kind;
 mod labels;
 mod params;
 mod payload;
 mod values;
 
+pub use error_kind::ErrorKind;
 pub use kind::Kind;
 pub use labels::Labels;
 pub use params::{ParamValue, Params};

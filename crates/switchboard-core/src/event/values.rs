@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::ErrorKind;
+
 /// Which database a pool talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -42,8 +44,9 @@ pub type ConnectionId = u64;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ErrorInfo {
-    /// Machine-readable kind (`database`, `connection_lost`, `timeout`, ...).
-    pub kind: String,
+    /// Machine-readable kind, serialized as `"database"`,
+    /// `"connection_lost"`, `"timeout"`, ...
+    pub kind: ErrorKind,
     /// SQLSTATE (PostgreSQL) or error number (MySQL) when the database gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
@@ -53,9 +56,9 @@ pub struct ErrorInfo {
 
 impl ErrorInfo {
     /// An error description.
-    pub fn new(kind: impl Into<String>, code: Option<String>, message: impl Into<String>) -> Self {
+    pub fn new(kind: ErrorKind, code: Option<String>, message: impl Into<String>) -> Self {
         ErrorInfo {
-            kind: kind.into(),
+            kind,
             code,
             message: message.into(),
         }

@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use switchboard_core::Filter;
 
-use crate::backoff::Backoff;
 use crate::error::{NatsError, Result};
 use crate::stream::StreamSettings;
 use crate::subject::{matches, token};
+use switchboard_core::Backoff;
 
 /// What the exporter does when its local buffer is full (NATS is away or
 /// slower than the bus).
@@ -59,7 +59,8 @@ pub struct ExporterConfig {
     /// Default 5 s.
     pub ack_timeout: Duration,
     /// Delay between reconnect attempts and between publish retries.
-    /// Default 100 ms doubling to 5 s.
+    /// Default 100 ms doubling to 5 s, each delay a random point in the
+    /// upper half of its step.
     pub backoff: Backoff,
     /// How long `start` waits for the server and the stream. Default 5 s.
     pub connect_timeout: Duration,
@@ -85,7 +86,7 @@ impl ExporterConfig {
             bus_deadline: Duration::from_secs(5),
             max_in_flight: 256,
             ack_timeout: Duration::from_secs(5),
-            backoff: Backoff::default(),
+            backoff: crate::link::default_backoff(),
             connect_timeout: Duration::from_secs(5),
             fail_fast: false,
         }

@@ -18,21 +18,22 @@ use std::time::Duration;
 
 use async_nats::Client;
 use parking_lot::Mutex;
-use switchboard_core::{Bus, Delivery, Event, Filter, SubscriptionId};
+use switchboard_core::subscriber::OwnedSubscriptions;
+use switchboard_core::{Bus, Delivery, Event, Filter, Subscriber, Subscription};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use config::{ExporterConfig, OnFull};
 pub use stats::{
     ACKED, BUFFERED, CONNECTED, DROPPED, DUPLICATES, ExporterStats, PUBLISHED, RECONNECTS,
-    REORDERED, RETRIES, State,
+    REORDERED, RETRIES,
 };
 
-use crate::backoff::Backoff;
 use crate::error::{NatsError, Result};
 use crate::stream::StreamSettings;
 use publisher::Publisher;
 use sink::Sink;
 use stats::Counters;
+use switchboard_core::Backoff;
 
 /// Publishes a bus's events to NATS JetStream, on
 /// `<prefix>.<service>.<pool>.<kind>`, as the event's JSON, each with a
@@ -53,8 +54,9 @@ pub struct NatsExporter {
     abandon: watch::Sender<bool>,
     /// The publisher's client, once it has one.
     client: Arc<OnceLock<Client>>,
-    /// The buses attached to, to detach from at close.
-    attached: Mutex<Vec<(Bus, SubscriptionId)>>,
+    /// Its subscriptions on the buses attached to: flushed, and ended at
+    /// close or drop, not when a handle `attach` gave is dropped.
+    subscriptions: OwnedSubscriptions,
     /// The publisher thread; joined by `close`, detached on drop.
     thread: Mutex<Option<(JoinHandle<()>, oneshot::Receiver<()>)>>,
 }
@@ -196,7 +198,7 @@ impl ExporterBuilder {
             settled: settled_rx,
             abandon: abandon_tx,
             client,
-            attached: Mutex::new(Vec::new()),
+            subscriptions: OwnedSubscriptions::new(),
             thread: Mutex::new(Some((thread, done_rx))),
         };
         match tokio::time::timeout(config.connect_timeout, ready_rx).await {
@@ -235,7 +237,12 @@ impl NatsExporter {
 
     /// Subscribes to `bus` losslessly (name `nats-exporter-<service>`).
     /// Several buses may be attached; their events share one buffer.
-    pub fn attach(&self, bus: &Bus) -> Result<SubscriptionId> {
+    ///
+    /// The exporter keeps the subscription until it is
+    /// [closed](Self::close) (or dropped): the returned handle is
+    /// [kept](Subscription::kept), so dropping it ends nothing;
+    /// [`detach`](Subscription::detach) on it stops exporting this bus.
+    pub fn attach(&self, bus: &Bus) -> Result<Subscription> {
         let tx = self
             .events
             .lock()
@@ -250,23 +257,17 @@ impl NatsExporter {
                 sink.take(event)
             })
             .map_err(NatsError::Subscribe)?;
-        self.attached.lock().push((bus.clone(), id));
-        Ok(id)
+        Ok(self.subscriptions.hold(bus, id, None))
     }
 
     /// Waits until every event published so far on the attached buses is
     /// acknowledged by the server, up to `within`.
     pub async fn flush(&self, within: Duration) -> Result<()> {
         let deadline = tokio::time::Instant::now() + within;
-        let buses: Vec<Bus> = self
-            .attached
-            .lock()
-            .iter()
-            .map(|(b, _)| b.clone())
-            .collect();
-        for bus in buses {
-            bus.flush(within).await.map_err(NatsError::Bus)?;
-        }
+        self.subscriptions
+            .flush(within)
+            .await
+            .map_err(NatsError::Bus)?;
         let target = self
             .counters
             .accepted
@@ -331,10 +332,17 @@ impl NatsExporter {
     }
 
     fn detach(&self) {
-        for (bus, id) in self.attached.lock().drain(..) {
-            bus.unsubscribe(id);
-        }
+        self.subscriptions.end_all();
         self.events.lock().take();
+    }
+}
+
+impl Subscriber for &NatsExporter {
+    type Error = NatsError;
+
+    /// [`NatsExporter::attach`].
+    fn attach(self, bus: &Bus) -> Result<Subscription> {
+        NatsExporter::attach(self, bus)
     }
 }
 

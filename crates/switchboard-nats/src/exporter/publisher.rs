@@ -12,9 +12,9 @@ use switchboard_core::Event;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::config::ExporterConfig;
-use super::stats::{ACKED, Counters, DUPLICATES, PUBLISHED, REORDERED, RETRIES, State};
-use crate::connect::{Link, connect};
+use super::stats::{ACKED, Counters, DUPLICATES, PUBLISHED, REORDERED, RETRIES};
 use crate::error::{NatsError, Result};
+use crate::link::{LinkState, connect};
 use crate::subject::{INSTANCE_HEADER, SERVICE_HEADER, instance, msg_id, subject, token};
 
 /// Everything the thread owns.
@@ -66,18 +66,12 @@ impl Publisher {
                 }
             }
         }
-        self.counters.set_state(State::Closed);
+        self.counters.set_state(LinkState::Closed);
     }
 
     async fn main(&mut self) {
         let counters = self.counters.clone();
-        let on_link = Arc::new(move |link| {
-            counters.set_state(match link {
-                Link::Up => State::Connected,
-                Link::Down => State::Disconnected,
-                Link::Closed => State::Closed,
-            });
-        });
+        let on_link = Arc::new(move |state| counters.set_state(state));
         let name = format!("switchboard-exporter-{}", self.config.service);
         let client = match connect(
             &self.config.url,
@@ -289,7 +283,8 @@ impl Publisher {
 
     /// Sleeps the backoff for `attempt`; false if abandoned meanwhile.
     async fn pause(&mut self, attempt: u32) -> bool {
-        let delay = self.config.backoff.delay(attempt);
+        // `attempt` counts from 0; the backoff counts failures from 1.
+        let delay = self.config.backoff.delay(attempt.saturating_add(1));
         tokio::select! {
             () = tokio::time::sleep(delay) => true,
             _ = self.abandon.wait_for(|a| *a) => false,

@@ -2,9 +2,11 @@
 //! facade (so the Prometheus exporter of `switchboard-observe` shows them),
 //! and its connection state.
 
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
+
+use crate::link::{LinkState, SharedLinkState};
 
 /// Counter: publishes sent to the server, retries included.
 pub const PUBLISHED: &str = "switchboard_nats_published_total";
@@ -26,27 +28,12 @@ pub const BUFFERED: &str = "switchboard_nats_buffered";
 /// Gauge: 1 while connected, else 0.
 pub const CONNECTED: &str = "switchboard_nats_connected";
 
-/// Where the exporter's connection stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum State {
-    /// Not connected yet.
-    Connecting,
-    /// Connected; events flow.
-    Connected,
-    /// The connection was lost; events are buffered while the client
-    /// reconnects with backoff.
-    Disconnected,
-    /// Closed; nothing more is exported.
-    Closed,
-}
-
 /// A snapshot of the exporter's counters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ExporterStats {
     /// The connection's state.
-    pub state: State,
+    pub state: LinkState,
     /// Events taken from the bus into the local buffer.
     pub accepted: u64,
     /// Publishes sent, retries included.
@@ -79,7 +66,7 @@ pub struct ExporterStats {
 #[derive(Debug)]
 pub(crate) struct Counters {
     pub service: String,
-    state: AtomicU8,
+    state: SharedLinkState,
     pub accepted: AtomicU64,
     pub published: AtomicU64,
     pub acked: AtomicU64,
@@ -97,7 +84,7 @@ impl Counters {
     pub fn new(service: &str) -> Self {
         Counters {
             service: service.to_owned(),
-            state: AtomicU8::new(State::Connecting as u8),
+            state: SharedLinkState::new(),
             accepted: AtomicU64::new(0),
             published: AtomicU64::new(0),
             acked: AtomicU64::new(0),
@@ -111,20 +98,20 @@ impl Counters {
         }
     }
 
-    pub fn state(&self) -> State {
-        match self.state.load(Ordering::Relaxed) {
-            0 => State::Connecting,
-            1 => State::Connected,
-            2 => State::Disconnected,
-            _ => State::Closed,
-        }
+    pub fn state(&self) -> LinkState {
+        self.state.get()
     }
 
-    pub fn set_state(&self, state: State) {
-        let before = self.state.swap(state as u8, Ordering::Relaxed);
-        metrics::gauge!(CONNECTED, "service" => self.service.clone())
-            .set(if state == State::Connected { 1.0 } else { 0.0 });
-        if state == State::Connected && before == State::Disconnected as u8 {
+    pub fn set_state(&self, state: LinkState) {
+        let before = self.state.set(state);
+        metrics::gauge!(CONNECTED, "service" => self.service.clone()).set(
+            if state == LinkState::Connected {
+                1.0
+            } else {
+                0.0
+            },
+        );
+        if state == LinkState::Connected && before == LinkState::Disconnected {
             self.reconnects.fetch_add(1, Ordering::Relaxed);
             self.count(RECONNECTS, 1);
         }

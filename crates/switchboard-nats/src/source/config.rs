@@ -5,9 +5,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backoff::Backoff;
 use crate::error::{NatsError, Result};
 use crate::stream::StreamSettings;
+use switchboard_core::Backoff;
 
 /// A check run after each batch reached the local bus and before the batch
 /// is acknowledged to NATS (an audit log's `flush`: the events are on disk).
@@ -48,7 +48,8 @@ pub struct SourceConfig {
     /// Message ids remembered to skip redeliveries and duplicates. Default
     /// 100,000.
     pub dedup_window: usize,
-    /// Delay between reconnects and retries. Default 100 ms doubling to 5 s.
+    /// Delay between reconnects and retries. Default 100 ms doubling to 5 s
+    /// (each delay in the upper half of its step, at random).
     pub backoff: Backoff,
     /// How long `start` waits for the server, stream and consumer.
     /// Default 5 s.
@@ -84,7 +85,7 @@ impl SourceConfig {
             confirm_within: Duration::from_secs(10),
             service_label: Some("service".to_owned()),
             dedup_window: 100_000,
-            backoff: Backoff::default(),
+            backoff: crate::link::default_backoff(),
             connect_timeout: Duration::from_secs(5),
             confirms: Vec::new(),
         }

@@ -11,9 +11,9 @@ use tokio::sync::{oneshot, watch};
 
 use super::config::SourceConfig;
 use super::dedup::Recent;
-use super::stats::{Counters, SourceState};
-use crate::connect::{Link, connect};
+use super::stats::Counters;
 use crate::error::{NatsError, Result};
+use crate::link::{LinkState, connect};
 use crate::subject::SERVICE_HEADER;
 
 /// Everything the thread owns.
@@ -38,7 +38,7 @@ impl Consumer {
                 "cannot start a runtime for the source: {e}"
             )))),
         }
-        self.counters.set_state(SourceState::Closed);
+        self.counters.set_state(LinkState::Closed);
     }
 
     fn answer(&mut self, result: Result<()>) {
@@ -49,13 +49,7 @@ impl Consumer {
 
     async fn main(&mut self) {
         let counters = self.counters.clone();
-        let on_link = Arc::new(move |link| {
-            counters.set_state(match link {
-                Link::Up => SourceState::Connected,
-                Link::Down => SourceState::Disconnected,
-                Link::Closed => SourceState::Closed,
-            });
-        });
+        let on_link = Arc::new(move |state| counters.set_state(state));
         let name = format!("switchboard-source-{}", self.config.durable);
         let client = match connect(
             &self.config.url,
@@ -263,7 +257,8 @@ impl Consumer {
     }
 
     async fn pause(&mut self, attempt: u32) {
-        let delay = self.config.backoff.delay(attempt);
+        // `attempt` counts from 0; the backoff counts failures from 1.
+        let delay = self.config.backoff.delay(attempt.saturating_add(1));
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
             _ = self.stop.wait_for(|s| *s) => {}

@@ -23,13 +23,13 @@ use switchboard_core::Bus;
 use tokio::sync::{oneshot, watch};
 
 pub use config::SourceConfig;
-pub use stats::{SOURCE_DELIVERED, SOURCE_SKIPPED, SourceState, SourceStats};
+pub use stats::{SOURCE_DELIVERED, SOURCE_SKIPPED, SourceStats};
 
-use crate::backoff::Backoff;
 use crate::error::{NatsError, Result};
 use crate::stream::StreamSettings;
 use consumer::Consumer;
 use stats::Counters;
+use switchboard_core::Backoff;
 
 /// Delivers a JetStream stream's events into a local [`Bus`].
 ///

@@ -1,8 +1,10 @@
 //! The source's counters, mirrored into the `metrics` facade.
 
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
+
+use crate::link::{LinkState, SharedLinkState};
 
 /// Counter: events handed to the local bus, by `durable`.
 pub const SOURCE_DELIVERED: &str = "switchboard_nats_source_delivered_total";
@@ -10,26 +12,12 @@ pub const SOURCE_DELIVERED: &str = "switchboard_nats_source_delivered_total";
 /// (`duplicate`, `undecodable`).
 pub const SOURCE_SKIPPED: &str = "switchboard_nats_source_skipped_total";
 
-/// Where the source's connection stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SourceState {
-    /// Not connected yet.
-    Connecting,
-    /// Connected; events flow.
-    Connected,
-    /// The connection was lost; reconnecting with backoff.
-    Disconnected,
-    /// Closed.
-    Closed,
-}
-
 /// A snapshot of the source's counters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SourceStats {
     /// The connection's state.
-    pub state: SourceState,
+    pub state: LinkState,
     /// Messages received from the server, redeliveries included.
     pub received: u64,
     /// Events handed to the local bus and confirmed.
@@ -48,7 +36,7 @@ pub struct SourceStats {
 #[derive(Debug)]
 pub(crate) struct Counters {
     durable: String,
-    state: AtomicU8,
+    state: SharedLinkState,
     pub received: AtomicU64,
     pub delivered: AtomicU64,
     pub acked: AtomicU64,
@@ -62,7 +50,7 @@ impl Counters {
     pub fn new(durable: &str) -> Self {
         Counters {
             durable: durable.to_owned(),
-            state: AtomicU8::new(SourceState::Connecting as u8),
+            state: SharedLinkState::new(),
             received: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
             acked: AtomicU64::new(0),
@@ -72,8 +60,8 @@ impl Counters {
         }
     }
 
-    pub fn set_state(&self, state: SourceState) {
-        self.state.store(state as u8, Ordering::Relaxed);
+    pub fn set_state(&self, state: LinkState) {
+        self.state.set(state);
     }
 
     pub fn delivered(&self, n: u64) {
@@ -92,12 +80,7 @@ impl Counters {
     pub fn snapshot(&self) -> SourceStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         SourceStats {
-            state: match self.state.load(Ordering::Relaxed) {
-                0 => SourceState::Connecting,
-                1 => SourceState::Connected,
-                2 => SourceState::Disconnected,
-                _ => SourceState::Closed,
-            },
+            state: self.state.get(),
             received: get(&self.received),
             delivered: get(&self.delivered),
             acked: get(&self.acked),

@@ -23,7 +23,7 @@
 //! `db.response.status_code`.
 //!
 //! Secrets: bind values are shown as their SQL types unless
-//! [`ParamDisplay::AsSent`] is configured *and* the pool put values in its
+//! [`ParamDisplay::Plain`] is configured *and* the pool put values in its
 //! events (`ParamPolicy::Plain`). Connection URLs are never printed, only
 //! host, port and database name. SQL text that may hold a password
 //! (`PASSWORD`, `IDENTIFIED BY`) is never printed, nor are its values.
@@ -54,11 +54,10 @@ mod text;
 
 use std::time::Duration;
 
-use switchboard_core::{Bus, Delivery, Filter};
+use switchboard_core::{Bus, Delivery, Filter, Subscriber, Subscription};
 use tracing::Dispatch;
 
-use crate::attached::Attached;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use state::LoggerState;
 
 /// The `tracing` target of statement lines.
@@ -81,7 +80,7 @@ pub enum ParamDisplay {
     Redacted,
     /// Values where the event carries them (the pool was built with
     /// `ParamPolicy::Plain`): `[Integer=5, Text="bob"]`. For development.
-    AsSent,
+    Plain,
 }
 
 /// How a [`TracingLogger`] behaves. Every field has a default.
@@ -187,8 +186,8 @@ impl TracingLogger {
     }
 
     /// Subscribes to `bus` (lossy) and starts logging on a thread of its
-    /// own. Logging stops when the returned handle is dropped.
-    pub fn attach(self, bus: &Bus) -> Result<Attached> {
+    /// own. Logging stops when the returned subscription is dropped.
+    pub fn attach(self, bus: &Bus) -> Result<Subscription> {
         let TracingLogger {
             config,
             filter,
@@ -207,6 +206,14 @@ impl TracingLogger {
             }
             state.handle(&event);
         })?;
-        Ok(Attached::new(bus.clone(), id))
+        Ok(Subscription::new(bus, id))
+    }
+}
+
+impl Subscriber for TracingLogger {
+    type Error = Error;
+
+    fn attach(self, bus: &Bus) -> Result<Subscription> {
+        TracingLogger::attach(self, bus)
     }
 }

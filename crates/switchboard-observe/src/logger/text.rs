@@ -39,7 +39,7 @@ pub(super) fn shown_sql(sql: &str) -> &str {
 
 /// `[Integer, Text]`, or with values shown `[Integer=5, Text="bob"]`.
 pub(super) fn shown_params(params: &Params, display: ParamDisplay, sql: &str) -> String {
-    let values = display == ParamDisplay::AsSent && !may_hold_password(sql);
+    let values = display == ParamDisplay::Plain && !may_hold_password(sql);
     let mut out = String::from("[");
     for (i, param) in params.0.iter().enumerate() {
         if i > 0 {
@@ -114,11 +114,11 @@ mod tests {
             "[Integer, Text]"
         );
         assert_eq!(
-            shown_params(&params, ParamDisplay::AsSent, sql),
+            shown_params(&params, ParamDisplay::Plain, sql),
             "[Integer=5, Text]"
         );
         assert_eq!(
-            shown_params(&params, ParamDisplay::AsSent, "ALTER USER a PASSWORD $1"),
+            shown_params(&params, ParamDisplay::Plain, "ALTER USER a PASSWORD $1"),
             "[Integer, Text]"
         );
     }

@@ -13,14 +13,12 @@ mod record;
 mod sampler;
 
 use std::sync::Arc;
-use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
-use std::thread::JoinHandle;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
-use switchboard::Switchboard;
-use switchboard_core::{Bus, Delivery, Filter};
+use switchboard_core::status::PoolGauges;
+use switchboard_core::{Bus, Delivery, Filter, Subscriber, Subscription};
 
-use crate::attached::Attached;
 use crate::error::{Error, Result};
 use record::Recorder;
 use sampler::Sampler;
@@ -130,7 +128,9 @@ impl Metrics {
 
     /// Subscribes to `bus` (lossy), and starts the sampler thread that keeps
     /// the gauges of [watched](MetricsHandle::watch) pools and the bus drop
-    /// counters. Both stop when the returned handle is dropped.
+    /// counters. Both stop when the returned handle is dropped; the sampler
+    /// also stops once the subscription has ended otherwise (the bus
+    /// closed).
     pub fn attach(self, bus: &Bus) -> Result<MetricsHandle> {
         let Metrics {
             config,
@@ -147,19 +147,32 @@ impl Metrics {
             Delivery::lossy(config.capacity),
             move |event| within(&events_recorder, || events.record(&event)),
         )?;
-        let attached = Attached::new(bus.clone(), id);
+        // Made first, so that a sampler that cannot start ends it.
+        let subscription = Subscription::new(bus, id);
 
-        let sampler = Arc::new(Sampler::new(bus.clone()));
-        // Only ever holds the one stop signal; dropping the sender also stops.
+        let sampler = Arc::new(Sampler::new(bus.clone(), id));
+        // Only ever holds the one stop signal, sent when the handle ends the
+        // subscription. A handle let go without ending it (kept, as through
+        // a pool's builder) drops the sender: the sampler then runs on until
+        // the subscription ends otherwise.
         let (stop, stopped) = mpsc::sync_channel::<()>(1);
         let thread_sampler = sampler.clone();
         let thread_recorder = recorder.clone();
         let every = config.sample_every;
-        // Ends when the handle sends the stop signal or is dropped.
+        // Ends when the subscription ends through its handle (stop signal),
+        // or is found gone at a tick (the bus closed, or unsubscribed by id).
         let thread = std::thread::Builder::new()
             .name("sb-metrics-sampler".into())
             .spawn(move || {
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                loop {
+                    match stopped.recv_timeout(every) {
+                        Ok(()) => break,
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Err(RecvTimeoutError::Disconnected) => std::thread::sleep(every),
+                    }
+                    if !thread_sampler.subscribed() {
+                        break;
+                    }
                     within(&thread_recorder, || thread_sampler.sample());
                 }
             })
@@ -167,13 +180,26 @@ impl Metrics {
                 what: "metrics sampler",
                 source,
             })?;
+        let subscription = subscription.on_end(move || {
+            let _ = stop.try_send(());
+            let _ = thread.join();
+        });
         Ok(MetricsHandle {
-            attached,
+            subscription,
             sampler,
             recorder,
-            stop: Some(stop),
-            thread: Some(thread),
         })
+    }
+}
+
+impl Subscriber for Metrics {
+    type Error = Error;
+
+    /// [`Metrics::attach`], keeping only the subscription: events and bus
+    /// drops are recorded, but no pool can be
+    /// [watched](MetricsHandle::watch) for its gauges.
+    fn attach(self, bus: &Bus) -> Result<Subscription> {
+        Metrics::attach(self, bus).map(MetricsHandle::into_subscription)
     }
 }
 
@@ -181,28 +207,27 @@ impl Metrics {
 /// its sampler.
 #[must_use = "dropping the handle stops recording at once"]
 pub struct MetricsHandle {
-    attached: Attached,
+    /// Ends the event subscription and stops the sampler thread.
+    subscription: Subscription,
     sampler: Arc<Sampler>,
     recorder: Option<SharedRecorder>,
-    stop: Option<SyncSender<()>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for MetricsHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MetricsHandle")
-            .field("subscription", &self.attached)
+            .field("subscription", &self.subscription)
             .finish_non_exhaustive()
     }
 }
 
 impl MetricsHandle {
     /// Keeps the gauges of this pool (size, idle, busy, connecting, max,
-    /// waiting callers), read every `sample_every` and at once now. The
-    /// handle is held until [`unwatch`](Self::unwatch) or until this
-    /// handle is dropped.
-    pub fn watch(&self, pool: &Switchboard) {
-        self.sampler.watch(pool);
+    /// waiting callers), read every `sample_every` and at once now. A
+    /// clone of the pool's handle is held until [`unwatch`](Self::unwatch)
+    /// or until this handle is dropped.
+    pub fn watch<P: PoolGauges + Clone + 'static>(&self, pool: &P) {
+        self.sampler.watch(Arc::new(pool.clone()));
         self.sample();
     }
 
@@ -218,19 +243,14 @@ impl MetricsHandle {
     }
 
     /// The event subscription (its counters, including drops).
-    pub fn subscription(&self) -> &Attached {
-        &self.attached
+    pub fn subscription(&self) -> &Subscription {
+        &self.subscription
     }
-}
 
-impl Drop for MetricsHandle {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.try_send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+    /// The subscription alone: recording goes on until it is dropped, with
+    /// the pools watched so far, but no more can be watched.
+    pub fn into_subscription(self) -> Subscription {
+        self.subscription
     }
 }
 

@@ -53,7 +53,7 @@ impl Recorder {
                 metrics::histogram!(STATEMENT_DURATION, &labels).record(took.as_secs_f64());
                 metrics::counter!(STATEMENTS, &labels).increment(1);
                 metrics::counter!(STATEMENT_ERRORS, "pool" => pool, "backend" => backend,
-                    "error_type" => error.kind.clone())
+                    "error_type" => error.kind.as_str())
                 .increment(1);
             }
             EventKind::Denied {
@@ -99,7 +99,7 @@ impl Recorder {
             }
             EventKind::ConnectFailed { error, .. } => {
                 metrics::counter!(CONNECT_FAILURES, "pool" => pool, "backend" => backend,
-                    "error_type" => error.kind.clone())
+                    "error_type" => error.kind.as_str())
                 .increment(1);
             }
             EventKind::Invalidated { .. } => {

@@ -2,13 +2,14 @@
 //!
 //! Pool sizes and waiting callers are not all visible in events (a caller
 //! that starts waiting publishes nothing), so the gauges come from each
-//! watched pool's own cheap counters (`Switchboard::stats`), and the drops
+//! watched pool's own cheap counters ([`PoolGauges::stats`]), and the drops
 //! from the bus's per-subscription counters.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use parking_lot::Mutex;
-use switchboard::Switchboard;
+use switchboard_core::status::PoolGauges;
 use switchboard_core::{Bus, SubscriptionId};
 
 use super::names::*;
@@ -16,29 +17,38 @@ use super::names::*;
 /// What the sampler reads; shared by the sampler thread and the handle.
 pub(super) struct Sampler {
     bus: Bus,
+    /// The metrics' own event subscription: the sampler stops once it is
+    /// gone.
+    id: SubscriptionId,
     /// The pools whose gauges are kept; a mutex because `watch` is called
     /// from the user's thread while the sampler thread reads. A handle is
     /// held until `unwatch` or until the Metrics handle is dropped.
-    pools: Mutex<Vec<Switchboard>>,
+    pools: Mutex<Vec<Arc<dyn PoolGauges>>>,
     /// Drops already counted, per subscription, so each sample adds only
     /// the new ones; only the sampler thread and `sample()` callers lock it.
     counted: Mutex<HashMap<SubscriptionId, u64>>,
 }
 
 impl Sampler {
-    pub(super) fn new(bus: Bus) -> Self {
+    pub(super) fn new(bus: Bus, id: SubscriptionId) -> Self {
         Sampler {
             bus,
+            id,
             pools: Mutex::new(Vec::new()),
             counted: Mutex::new(HashMap::new()),
         }
     }
 
     /// Adds a pool (replacing one of the same name).
-    pub(super) fn watch(&self, pool: &Switchboard) {
+    pub(super) fn watch(&self, pool: Arc<dyn PoolGauges>) {
         let mut pools = self.pools.lock();
         pools.retain(|p| p.name() != pool.name());
-        pools.push(pool.clone());
+        pools.push(pool);
+    }
+
+    /// Whether the metrics' event subscription is still on the bus.
+    pub(super) fn subscribed(&self) -> bool {
+        self.bus.subscription_stats(self.id).is_some()
     }
 
     /// Stops keeping a pool's gauges. Returns whether it was watched.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use switchboard_observe::Attached;
+use switchboard_core::Subscription;
 use tracing::{Dispatch, Level};
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -66,7 +66,7 @@ impl Capture {
 
 /// Waits (at most 10 s) until the subscriber has handled everything queued
 /// for it.
-pub fn caught_up(attached: &Attached) {
+pub fn caught_up(attached: &Subscription) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while attached.stats().is_some_and(|s| s.queued > 0) {
         assert!(Instant::now() < deadline, "subscriber never caught up");

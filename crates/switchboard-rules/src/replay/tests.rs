@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use chrono::Duration as Span;
 use serde_json::{Value, json};
-use switchboard_core::{Backend, ErrorInfo, Origin, Params, StatementClass};
+use switchboard_core::{Backend, ErrorInfo, ErrorKind, Origin, Params, StatementClass};
 
 use super::*;
 use crate::testing::friday_10;
@@ -232,7 +232,7 @@ fn concurrency_places_are_held_until_the_statement_ends() {
             EventKind::ExecuteFailed {
                 query_id: 3,
                 took: Duration::from_millis(1),
-                error: ErrorInfo::new("database", None, "boom"),
+                error: ErrorInfo::new(ErrorKind::Database, None, "boom"),
             },
         )
         .executing(Backend::Postgres, 1, 4, 3, &acme, "SELECT 4") // allowed, in flight

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use diesel_async::pg::AsyncPgConnection;
 use switchboard_core::{
-    CloseReason, ConnectionId, Emitter, Error, ErrorInfo, EventKind, Labels, Result, RollbackReason,
+    CloseReason, ConnectionId, Emitter, Error, ErrorInfo, ErrorKind, EventKind, Labels, Result,
+    RollbackReason,
 };
 
 use crate::backend::DbConnection;
@@ -364,7 +365,7 @@ impl Handler<Return> for ConnectionActor {
         {
             drop(conn);
             self.invalidate(ErrorInfo::new(
-                "invalidated",
+                ErrorKind::Invalidated,
                 None,
                 "the lease holder invalidated the connection",
             ));

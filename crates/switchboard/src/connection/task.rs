@@ -21,7 +21,9 @@ use actix::dev::OneshotSender;
 use actix::prelude::*;
 use futures_util::FutureExt;
 use futures_util::future::LocalBoxFuture;
-use switchboard_core::{ActorRole, CloseReason, Error, ErrorInfo, EventKind, Labels, Result};
+use switchboard_core::{
+    ActorRole, CloseReason, Error, ErrorInfo, ErrorKind, EventKind, Labels, Result,
+};
 
 use super::session::Held;
 use super::{ConnectionActor, Session, State};
@@ -219,7 +221,7 @@ impl ConnectionActor {
             if usable.is_none() {
                 let info = match &result {
                     Err(e) => e.info(),
-                    Ok(_) => ErrorInfo::new("unknown", None, "connection unusable"),
+                    Ok(_) => ErrorInfo::new(ErrorKind::Unknown, None, "connection unusable"),
                 };
                 act.invalidate(info);
             }
