@@ -73,13 +73,6 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let bus = Bus::new();
     // The log keeps its subscription until it is closed.
     let _audited = audit.attach(&bus)?;
-    // Lossless: the printer sees every event, and shutdown waits for it.
-    bus.subscribe(
-        "printer",
-        Printer.start().recipient(),
-        Filter::all(),
-        Delivery::lossless(1024),
-    );
 
     let manager = Switchboard::builder("sqlite::memory:")
         .name("quickstart")
