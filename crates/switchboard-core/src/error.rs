@@ -70,6 +70,19 @@ pub enum Error {
         /// The scheme found.
         scheme: String,
     },
+    /// The URL names a backend this build of switchboard left out: its
+    /// cargo feature (`postgres`, `mysql` or `sqlite`) is off.
+    #[error(
+        "switchboard was built without the `{feature}` feature, so it cannot open {scheme}:// URLs; enable the feature (switchboard = {{ features = [\"{feature}\"] }})"
+    )]
+    BackendDisabled {
+        /// The scheme found.
+        scheme: String,
+        /// The backend it names.
+        backend: crate::Backend,
+        /// The cargo feature that would enable it.
+        feature: &'static str,
+    },
     /// The configuration is inconsistent.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -216,6 +229,7 @@ impl Error {
         match self {
             Error::InvalidUrl { .. } => ErrorKind::InvalidUrl,
             Error::UnsupportedScheme { .. } => ErrorKind::UnsupportedScheme,
+            Error::BackendDisabled { .. } => ErrorKind::BackendDisabled,
             Error::Config(_) => ErrorKind::Config,
             Error::Connect { .. } => ErrorKind::Connect,
             Error::PoolTimeout { .. } => ErrorKind::PoolTimeout,

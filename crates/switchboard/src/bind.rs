@@ -3,30 +3,75 @@
 //! `Execute::sql("... $1").bind::<Integer, _>(42)` keeps the value with its
 //! diesel SQL type; when the statement runs it is bound through diesel's
 //! boxed SQL query of the pool's backend, so the value must be bindable on
-//! all three (the usual scalar types are).
+//! every backend this build has (the usual scalar types are on all three).
 
 use std::fmt::Debug;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+#[cfg(feature = "mysql")]
 use diesel::mysql::Mysql;
+#[cfg(feature = "postgres")]
 use diesel::pg::Pg;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-use diesel::serialize::ToSql;
-use diesel::sql_types::HasSqlType;
+#[cfg(feature = "sqlite")]
 use diesel::sqlite::Sqlite;
 use switchboard_core::{ParamValue, Params};
 
 /// A boxed raw SQL query of one backend.
 pub(crate) type Boxed<DB> = BoxedSqlQuery<'static, DB, SqlQuery>;
 
-/// A value with its SQL type, bindable on every backend.
+/// Declares `$name<ST>`: what a Rust type needs to bind as SQL type `ST` on
+/// one backend. With the backend's feature on, implemented for every type
+/// diesel binds there; with it off, for every type (nothing to bind to).
+macro_rules! bind_on {
+    ($feature:literal, $name:ident, $db:ty, $backend:literal) => {
+        #[doc = concat!("Binding a value as SQL type `ST` on ", $backend, ": implemented for every")]
+        #[doc = concat!("type diesel binds there, and for every type when the `", $feature, "`")]
+        #[doc = "feature is off. A bound of [`Typed`]'s [`BindValue`]."]
+        #[cfg(feature = $feature)]
+        pub trait $name<ST> {
+            /// Adds the value to a query.
+            fn bind_to(&self, q: Boxed<$db>) -> Boxed<$db>;
+        }
+
+        #[cfg(feature = $feature)]
+        impl<ST, T> $name<ST> for T
+        where
+            ST: Send + 'static,
+            $db: diesel::sql_types::HasSqlType<ST>,
+            T: diesel::serialize::ToSql<ST, $db> + Clone + Send + 'static,
+        {
+            fn bind_to(&self, q: Boxed<$db>) -> Boxed<$db> {
+                q.bind::<ST, T>(self.clone())
+            }
+        }
+
+        #[doc = concat!("Binding a value as SQL type `ST` on ", $backend, ": this build has no")]
+        #[doc = concat!("`", $feature, "` feature, so every type qualifies.")]
+        #[cfg(not(feature = $feature))]
+        pub trait $name<ST> {}
+
+        #[cfg(not(feature = $feature))]
+        impl<ST, T: ?Sized> $name<ST> for T {}
+    };
+}
+
+bind_on!("postgres", BindPg, Pg, "PostgreSQL");
+bind_on!("mysql", BindMysql, Mysql, "MySQL/MariaDB");
+bind_on!("sqlite", BindSqlite, Sqlite, "SQLite");
+
+/// A value with its SQL type, bindable on every backend this build has
+/// (one method per backend feature).
 pub trait BindValue: Send + Sync + 'static {
     /// Adds the value to a PostgreSQL query.
+    #[cfg(feature = "postgres")]
     fn bind_pg(&self, q: Boxed<Pg>) -> Boxed<Pg>;
     /// Adds the value to a MySQL query.
+    #[cfg(feature = "mysql")]
     fn bind_mysql(&self, q: Boxed<Mysql>) -> Boxed<Mysql>;
     /// Adds the value to a SQLite query.
+    #[cfg(feature = "sqlite")]
     fn bind_sqlite(&self, q: Boxed<Sqlite>) -> Boxed<Sqlite>;
     /// How the value appears in events: its type, and its value only if
     /// `plain`.
@@ -63,21 +108,21 @@ impl<ST, T> Typed<ST, T> {
 impl<ST, T> BindValue for Typed<ST, T>
 where
     ST: Send + 'static,
-    Pg: HasSqlType<ST>,
-    Mysql: HasSqlType<ST>,
-    Sqlite: HasSqlType<ST>,
-    T: ToSql<ST, Pg> + ToSql<ST, Mysql> + ToSql<ST, Sqlite> + Clone + Debug + Send + Sync + 'static,
+    T: BindPg<ST> + BindMysql<ST> + BindSqlite<ST> + Clone + Debug + Send + Sync + 'static,
 {
+    #[cfg(feature = "postgres")]
     fn bind_pg(&self, q: Boxed<Pg>) -> Boxed<Pg> {
-        q.bind::<ST, T>(self.value.clone())
+        BindPg::<ST>::bind_to(&self.value, q)
     }
 
+    #[cfg(feature = "mysql")]
     fn bind_mysql(&self, q: Boxed<Mysql>) -> Boxed<Mysql> {
-        q.bind::<ST, T>(self.value.clone())
+        BindMysql::<ST>::bind_to(&self.value, q)
     }
 
+    #[cfg(feature = "sqlite")]
     fn bind_sqlite(&self, q: Boxed<Sqlite>) -> Boxed<Sqlite> {
-        q.bind::<ST, T>(self.value.clone())
+        BindSqlite::<ST>::bind_to(&self.value, q)
     }
 
     fn text(&self) -> Option<String> {

@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use actix::{Actor, Context, Handler, Recipient};
 use switchboard_core::{
-    Backend, Bus, Check, DatabaseUrl, Delivery, Error, Event, Filter, Guard, GuardPolicy, Guards,
-    ReadOnly, Result, Subscriber,
+    Bus, Check, DatabaseUrl, Delivery, Error, Event, Filter, Guard, GuardPolicy, Guards, ReadOnly,
+    Result, Subscriber,
 };
 
 use crate::backend::DbConnection;
-use crate::backend::{backend_of, sqlite_target};
+use crate::backend::backend_of;
+#[cfg(feature = "sqlite")]
+use crate::backend::sqlite_target;
 use crate::config::{Backoff, HealthCheck, ParamPolicy, PoolConfig, ResetPolicy};
 use crate::connection::Hooks;
 use crate::handle::Switchboard;
@@ -331,10 +333,13 @@ impl Builder {
         let url = DatabaseUrl::parse(&self.url)?;
         let backend = backend_of(&url)?;
         self.config.validate()?;
+        #[cfg(feature = "sqlite")]
         let sqlite_path = match backend {
-            Backend::Sqlite => Some(sqlite_target(&url)?),
+            switchboard_core::Backend::Sqlite => Some(sqlite_target(&url)?),
             _ => None,
         };
+        #[cfg(not(feature = "sqlite"))]
+        let sqlite_path = None;
         let bus = self.bus.unwrap_or_default();
         for attach in self.attach {
             attach(&bus)?;

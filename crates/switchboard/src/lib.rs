@@ -12,7 +12,8 @@
 //!   [`Checkout`], [`Shutdown`];
 //! - [`lease`]: a connection borrowed for a session;
 //! - [`config`]: pool configuration and its defaults;
-//! - [`backend`]: PostgreSQL, MySQL/MariaDB and SQLite behind [`DbConnection`];
+//! - [`backend`]: PostgreSQL, MySQL/MariaDB and SQLite behind [`DbConnection`],
+//!   each a cargo feature (`postgres`, `mysql`, `sqlite`; all three by default);
 //! - [`guarded`]: the connection closures get, every statement guarded;
 //!   transaction options and savepoints;
 //! - `pool` (the Manager actor and its decisions) and `connection`: the
@@ -24,6 +25,11 @@
 //!   channels, [`listen`](Bus::listen)) are the [`Bus`]'s.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+#[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
+compile_error!(
+    "switchboard needs at least one backend: enable its `postgres`, `mysql` or `sqlite` feature"
+);
 
 pub mod backend;
 mod bind;
@@ -41,7 +47,7 @@ mod statement;
 mod timings;
 
 pub use backend::DbConnection;
-pub use bind::{BindValue, Typed};
+pub use bind::{BindMysql, BindPg, BindSqlite, BindValue, Typed};
 pub use builder::Builder;
 pub use config::{Backoff, HealthCheck, ParamPolicy, PoolConfig, ResetPolicy};
 pub use connection::{CheckoutHook, DisconnectHook, SetupHook};
@@ -52,7 +58,7 @@ pub use diesel_async;
 pub use guarded::{Guarded, Isolation, TxOptions};
 pub use handle::Switchboard;
 pub use lease::Lease;
-pub use load::LoadAny;
+pub use load::{LoadAny, LoadMysql, LoadPg, LoadSqlite};
 pub use messages::{Checkout, Execute, Interact, Load, Opts, Request, Shutdown, Transaction};
 pub use pool::{Dispatched, Manager, Recycle, Status};
 /// Guards: asked before every connect and statement, able to veto.

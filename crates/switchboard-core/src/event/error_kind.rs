@@ -19,6 +19,8 @@ pub enum ErrorKind {
     InvalidUrl,
     /// [`Error::UnsupportedScheme`](crate::Error::UnsupportedScheme).
     UnsupportedScheme,
+    /// [`Error::BackendDisabled`](crate::Error::BackendDisabled).
+    BackendDisabled,
     /// [`Error::Config`](crate::Error::Config).
     Config,
     /// [`Error::Connect`](crate::Error::Connect).
@@ -67,6 +69,7 @@ impl ErrorKind {
         match self {
             ErrorKind::InvalidUrl => "invalid_url",
             ErrorKind::UnsupportedScheme => "unsupported_scheme",
+            ErrorKind::BackendDisabled => "backend_disabled",
             ErrorKind::Config => "config",
             ErrorKind::Connect => "connect",
             ErrorKind::PoolTimeout => "pool_timeout",
@@ -112,9 +115,10 @@ impl PartialEq<&str> for ErrorKind {
 mod tests {
     use super::*;
 
-    const ALL: [ErrorKind; 21] = [
+    const ALL: [ErrorKind; 22] = [
         ErrorKind::InvalidUrl,
         ErrorKind::UnsupportedScheme,
+        ErrorKind::BackendDisabled,
         ErrorKind::Config,
         ErrorKind::Connect,
         ErrorKind::PoolTimeout,

@@ -5,25 +5,37 @@
 //! | `postgres://`, `postgresql://` | diesel-async `AsyncPgConnection` |
 //! | `mysql://`, `mariadb://` | diesel-async `AsyncMysqlConnection` |
 //! | `sqlite://path`, `sqlite::memory:` | diesel `SqliteConnection` (bundled) in diesel-async's `SyncConnectionWrapper` |
+//!
+//! Each backend is a cargo feature (`postgres`, `mysql`, `sqlite`; all three
+//! by default): a build without one has no variant, driver or code for it,
+//! and refuses its URLs with [`Error::BackendDisabled`].
 
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
 use std::time::{Duration, Instant};
 
 use diesel::connection::Instrumentation;
+#[cfg(feature = "sqlite")]
 use diesel::sqlite::SqliteConnection;
+#[cfg(feature = "mysql")]
+use diesel_async::AsyncMysqlConnection;
+#[cfg(feature = "postgres")]
 use diesel_async::pg::AsyncPgConnection;
+#[cfg(feature = "sqlite")]
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection};
+use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 use switchboard_core::diesel_error::connect_error_kind;
 use switchboard_core::{Backend, DatabaseUrl, Error, Result};
 
 use crate::guarded::Guarded;
 
+#[cfg(feature = "sqlite")]
 pub(crate) use sqlite::{SESSION_PRAGMAS as SQLITE_SESSION_PRAGMAS, sqlite_target};
 
 /// The SQLite connection type: diesel's blocking connection, run on
 /// tokio's blocking pool by diesel-async's wrapper.
+#[cfg(feature = "sqlite")]
 pub type SqliteAsync = SyncConnectionWrapper<SqliteConnection>;
 
 /// One connection, of whichever backend the URL named, as `Interact` and
@@ -40,14 +52,18 @@ pub type SqliteAsync = SyncConnectionWrapper<SqliteConnection>;
 /// indirection.
 #[allow(clippy::large_enum_variant)]
 pub enum DbConnection {
-    /// PostgreSQL.
+    /// PostgreSQL (feature `postgres`).
+    #[cfg(feature = "postgres")]
     Postgres(Guarded<AsyncPgConnection>),
-    /// MySQL or MariaDB.
+    /// MySQL or MariaDB (feature `mysql`).
+    #[cfg(feature = "mysql")]
     Mysql(Guarded<AsyncMysqlConnection>),
-    /// SQLite.
+    /// SQLite (feature `sqlite`).
+    #[cfg(feature = "sqlite")]
     Sqlite(Guarded<SqliteAsync>),
 }
 
+#[cfg(feature = "postgres")]
 impl From<AsyncPgConnection> for DbConnection {
     fn from(c: AsyncPgConnection) -> Self {
         DbConnection::Postgres(Guarded::new(c))
@@ -66,14 +82,17 @@ impl std::fmt::Debug for DbConnection {
 macro_rules! each {
     ($conn:expr, $c:ident => $body:expr) => {
         match $conn {
+            #[cfg(feature = "postgres")]
             DbConnection::Postgres(g) => {
                 let $c = g.raw();
                 $body
             }
+            #[cfg(feature = "mysql")]
             DbConnection::Mysql(g) => {
                 let $c = g.raw();
                 $body
             }
+            #[cfg(feature = "sqlite")]
             DbConnection::Sqlite(g) => {
                 let $c = g.raw();
                 $body
@@ -83,9 +102,12 @@ macro_rules! each {
 }
 pub(crate) use each;
 
-/// Cancels a running statement from outside its connection.
+/// Cancels a running statement from outside its connection. (SQLite has
+/// none: `Driver::canceller` gives `None` there.)
 pub(crate) enum Canceller {
+    #[cfg(feature = "postgres")]
     Postgres(tokio_postgres::CancelToken),
+    #[cfg(feature = "mysql")]
     Mysql(diesel_async::MysqlCancelToken),
 }
 
@@ -94,10 +116,12 @@ impl Canceller {
     /// first). The error, if any, is a secret-free message.
     pub(crate) async fn cancel(self) -> std::result::Result<(), String> {
         match self {
+            #[cfg(feature = "postgres")]
             Canceller::Postgres(token) => token
                 .cancel_query(tokio_postgres::NoTls)
                 .await
                 .map_err(|e| e.to_string()),
+            #[cfg(feature = "mysql")]
             Canceller::Mysql(token) => token.cancel_query().await.map_err(|e| e.to_string()),
         }
     }
@@ -107,8 +131,11 @@ impl DbConnection {
     /// Which backend this is.
     pub fn backend(&self) -> Backend {
         match self {
+            #[cfg(feature = "postgres")]
             DbConnection::Postgres(_) => Backend::Postgres,
+            #[cfg(feature = "mysql")]
             DbConnection::Mysql(_) => Backend::Mysql,
+            #[cfg(feature = "sqlite")]
             DbConnection::Sqlite(_) => Backend::Sqlite,
         }
     }
@@ -133,16 +160,40 @@ impl DbConnection {
     }
 }
 
-/// The backend a URL names, or a typed error for anything else.
+/// The backend a URL names, or a typed error for anything else:
+/// `UnsupportedScheme` for a scheme no build of switchboard knows,
+/// `BackendDisabled` for one whose cargo feature is off in this build.
 pub(crate) fn backend_of(url: &DatabaseUrl) -> Result<Backend> {
-    match url.scheme() {
-        "postgres" | "postgresql" => Ok(Backend::Postgres),
-        "mysql" | "mariadb" => Ok(Backend::Mysql),
-        "sqlite" => Ok(Backend::Sqlite),
-        other => Err(Error::UnsupportedScheme {
-            scheme: other.to_owned(),
+    let scheme = url.scheme();
+    let backend = match scheme {
+        "postgres" | "postgresql" => Backend::Postgres,
+        "mysql" | "mariadb" => Backend::Mysql,
+        "sqlite" => Backend::Sqlite,
+        other => {
+            return Err(Error::UnsupportedScheme {
+                scheme: other.to_owned(),
+            });
+        }
+    };
+    match disabled_feature(backend) {
+        None => Ok(backend),
+        Some(feature) => Err(Error::BackendDisabled {
+            scheme: scheme.to_owned(),
+            backend,
+            feature,
         }),
     }
+}
+
+/// The cargo feature `backend` needs, if this build left it out.
+fn disabled_feature(backend: Backend) -> Option<&'static str> {
+    let (feature, enabled) = match backend {
+        Backend::Postgres => ("postgres", cfg!(feature = "postgres")),
+        Backend::Mysql => ("mysql", cfg!(feature = "mysql")),
+        Backend::Sqlite => ("sqlite", cfg!(feature = "sqlite")),
+        _ => return None,
+    };
+    (!enabled).then_some(feature)
 }
 
 /// What a successful connect gives.
@@ -156,6 +207,7 @@ pub(crate) struct Connected {
 /// connecting to server", without tokio-postgres's cause. When that is all
 /// it says, one plain TCP connect to the same host and port finds the cause
 /// (connection refused, unknown host, timed out) and adds it.
+#[cfg(feature = "postgres")]
 async fn add_network_cause(err: &mut Error, url: &DatabaseUrl) {
     let Error::Connect { message, .. } = err else {
         return;
@@ -217,6 +269,8 @@ pub(crate) async fn connect(
     sqlite_path: Option<&str>,
     deadline: Instant,
 ) -> Result<Connected> {
+    #[cfg(not(feature = "sqlite"))]
+    let _ = (sqlite_path, deadline);
     let started = Instant::now();
     let scrubber = url.scrubber();
     let fail = |e: diesel::ConnectionError| {
@@ -234,6 +288,7 @@ pub(crate) async fn connect(
         }
     };
     let (conn, version_sql) = match backend {
+        #[cfg(feature = "postgres")]
         Backend::Postgres => (
             DbConnection::from(match AsyncPgConnection::establish(url.expose()).await {
                 Ok(c) => c,
@@ -245,6 +300,7 @@ pub(crate) async fn connect(
             }),
             "SELECT version() AS v",
         ),
+        #[cfg(feature = "mysql")]
         Backend::Mysql => (
             DbConnection::Mysql(Guarded::new(
                 AsyncMysqlConnection::establish(&url.expose().replacen("mariadb:", "mysql:", 1))
@@ -253,7 +309,8 @@ pub(crate) async fn connect(
             )),
             "SELECT VERSION() AS v",
         ),
-        _ => {
+        #[cfg(feature = "sqlite")]
+        Backend::Sqlite => {
             let path = sqlite_path.unwrap_or(":memory:");
             let mut c = SqliteAsync::establish(path).await.map_err(fail)?;
             sqlite::prepare(&mut c, path, deadline).await?;
@@ -261,6 +318,20 @@ pub(crate) async fn connect(
                 DbConnection::Sqlite(Guarded::new(c)),
                 "SELECT 'SQLite ' || sqlite_version() AS v",
             )
+        }
+        // `backend_of` refused its URL already; a caller naming the backend
+        // itself gets the same error.
+        _ => {
+            return Err(match disabled_feature(backend) {
+                Some(feature) => Error::BackendDisabled {
+                    scheme: url.scheme().to_owned(),
+                    backend,
+                    feature,
+                },
+                None => Error::UnsupportedScheme {
+                    scheme: url.scheme().to_owned(),
+                },
+            });
         }
     };
     let mut conn = conn;
@@ -289,4 +360,104 @@ async fn server_version(conn: &mut DbConnection, sql: &'static str) -> Result<St
     use diesel_async::RunQueryDsl;
     let rows: Vec<Version> = each!(conn, c => diesel::sql_query(sql).load(c).await)?;
     Ok(rows.into_iter().next().map(|r| r.v).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn of(url: &str) -> Result<Backend> {
+        backend_of(&DatabaseUrl::parse(url).expect("a URL"))
+    }
+
+    #[test]
+    fn a_scheme_no_build_knows_is_unsupported() {
+        assert!(
+            matches!(of("oracle://db/x"), Err(Error::UnsupportedScheme { scheme }) if scheme == "oracle")
+        );
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn postgres_urls_name_postgres() {
+        assert_eq!(
+            of("postgres://u@127.0.0.1/db").ok(),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            of("postgresql://u@127.0.0.1/db").ok(),
+            Some(Backend::Postgres)
+        );
+    }
+
+    /// A backend left out of the build is refused by name, with the
+    /// feature that would enable it.
+    #[cfg(not(all(feature = "postgres", feature = "mysql", feature = "sqlite")))]
+    fn refused(url: &str, backend: Backend, feature: &str) {
+        match of(url) {
+            Err(e @ Error::BackendDisabled { .. }) => {
+                let message = e.to_string();
+                assert!(
+                    message.contains(&format!("built without the `{feature}` feature")),
+                    "{message}"
+                );
+                let Error::BackendDisabled {
+                    backend: b,
+                    feature: f,
+                    ..
+                } = e
+                else {
+                    unreachable!()
+                };
+                assert_eq!((b, f), (backend, feature));
+                assert_eq!(
+                    Error::BackendDisabled {
+                        scheme: String::new(),
+                        backend,
+                        feature: "x"
+                    }
+                    .kind_name(),
+                    "backend_disabled"
+                );
+            }
+            other => panic!("{url}: expected BackendDisabled, got {other:?}"),
+        }
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    #[test]
+    fn postgres_urls_are_refused_without_the_feature() {
+        refused("postgres://u@127.0.0.1/db", Backend::Postgres, "postgres");
+        refused("postgresql://u@127.0.0.1/db", Backend::Postgres, "postgres");
+    }
+
+    #[cfg(feature = "mysql")]
+    #[test]
+    fn mysql_urls_name_mysql() {
+        assert_eq!(of("mysql://root@127.0.0.1/test").ok(), Some(Backend::Mysql));
+        assert_eq!(
+            of("mariadb://root@127.0.0.1/test").ok(),
+            Some(Backend::Mysql)
+        );
+    }
+
+    #[cfg(not(feature = "mysql"))]
+    #[test]
+    fn mysql_urls_are_refused_without_the_feature() {
+        refused("mysql://root@127.0.0.1/test", Backend::Mysql, "mysql");
+        refused("mariadb://root@127.0.0.1/test", Backend::Mysql, "mysql");
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn sqlite_urls_name_sqlite() {
+        assert_eq!(of("sqlite::memory:").ok(), Some(Backend::Sqlite));
+    }
+
+    #[cfg(not(feature = "sqlite"))]
+    #[test]
+    fn sqlite_urls_are_refused_without_the_feature() {
+        refused("sqlite::memory:", Backend::Sqlite, "sqlite");
+        refused("sqlite://data.db", Backend::Sqlite, "sqlite");
+    }
 }

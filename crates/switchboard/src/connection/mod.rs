@@ -13,11 +13,13 @@ mod session;
 mod setup;
 mod task;
 
+#[cfg(feature = "postgres")]
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+#[cfg(feature = "postgres")]
 use diesel_async::pg::AsyncPgConnection;
 use switchboard_core::{
     CloseReason, ConnectionId, Emitter, Error, ErrorInfo, ErrorKind, EventKind, Labels, Result,
@@ -31,8 +33,10 @@ use crate::pool::state::Release;
 use crate::shared::Shared;
 pub(crate) use probe::{Instrument, Probe};
 use reset::{Outcome, Owed};
+pub(crate) use session::Session;
+#[cfg(feature = "postgres")]
+pub(crate) use session::pg_query;
 pub(crate) use session::prepared::Cached;
-pub(crate) use session::{Session, pg_query};
 pub(crate) use setup::Hooks;
 pub use setup::{CheckoutHook, DisconnectHook, SetupHook};
 pub(crate) use task::{Deadline, Job, Mode, Reply, Task};
@@ -91,6 +95,7 @@ pub(crate) enum State {
         conn: Option<DbConnection>,
     },
     /// Shared by pipelined statements.
+    #[cfg(feature = "postgres")]
     Pipelined(Pipeline),
     /// Being reset after its holder gave it back, before the pool lends it
     /// again (the reset holds the actor until it ends).
@@ -101,6 +106,7 @@ pub(crate) enum State {
 }
 
 /// A PostgreSQL connection shared by pipelined statements.
+#[cfg(feature = "postgres")]
 pub(crate) struct Pipeline {
     conn: Rc<AsyncPgConnection>,
     /// Statements under way on it.
@@ -242,6 +248,7 @@ impl ConnectionActor {
 
     /// The connection shared for one more pipelined statement; `None` if it
     /// broke, closed, is lent, or is not PostgreSQL.
+    #[cfg(feature = "postgres")]
     fn share(&mut self) -> Option<Rc<AsyncPgConnection>> {
         self.state = match std::mem::replace(&mut self.state, State::Closed) {
             State::Ready(DbConnection::Postgres(pg)) => State::Pipelined(Pipeline {
@@ -264,6 +271,7 @@ impl ConnectionActor {
     /// set if it found the connection unusable). After the last one, the
     /// connection is whole again, or invalidated and closed if any of them
     /// found it broken. Tells the manager either way.
+    #[cfg(feature = "postgres")]
     fn unshare(
         &mut self,
         labels: &Labels,

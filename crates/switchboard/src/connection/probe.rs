@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+#[cfg(feature = "postgres")]
 use std::time::Instant;
 
 use diesel::connection::{Instrumentation, InstrumentationEvent};
@@ -37,6 +38,7 @@ pub(crate) struct Probe {
     pub(crate) prepared: Mutex<Texts>,
     /// When the last pipelined statement's answer came: the next one's
     /// time on the server starts then, or when it was sent if later.
+    #[cfg(feature = "postgres")]
     answered: Mutex<Option<Instant>>,
 }
 
@@ -48,6 +50,7 @@ impl Probe {
             backstop: Backstop::default(),
             debt: Debt::default(),
             prepared: Mutex::new(Texts::default()),
+            #[cfg(feature = "postgres")]
             answered: Mutex::new(None),
         })
     }
@@ -59,6 +62,7 @@ impl Probe {
     /// A pipelined statement sent at `sent` was answered `now`: when its
     /// time on the server began (the answer before it, if that came later
     /// than it was sent).
+    #[cfg(feature = "postgres")]
     pub(crate) fn answered(&self, sent: Instant, now: Instant) -> Instant {
         let mut last = self.answered.lock();
         let began = last.map_or(sent, |a| a.max(sent));

@@ -11,10 +11,13 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 use diesel::QueryableByName;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 use diesel::sql_types::Text;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
-use switchboard_core::{Classified, Error, ResetScope, Result};
+use switchboard_core::{Classified, ResetScope, Result};
 
 use crate::backend::DbConnection;
 use crate::config::ResetPolicy;
@@ -187,7 +190,9 @@ impl Debt {
 pub(crate) enum Outcome {
     /// The connection is clean; `ResetScope` says what was done.
     Done(ResetScope),
-    /// The session can only be cleared by replacing the connection.
+    /// The session can only be cleared by replacing the connection
+    /// (MySQL's).
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
     Replace,
 }
 
@@ -210,7 +215,8 @@ pub(crate) async fn reset(
         conn.raw_batch_execute(sql).await?;
         return Ok(Outcome::Done(ResetScope::Custom));
     }
-    match conn {
+    let replace = match conn {
+        #[cfg(feature = "postgres")]
         DbConnection::Postgres(g) => {
             let c = g.raw();
             // `DISCARD ALL` would also drop the driver's own prepared
@@ -224,18 +230,25 @@ pub(crate) async fn reset(
             if owed.prepared {
                 deallocate_sql_prepared(c).await?;
             }
+            false
         }
         // diesel-async keeps the mysql_async connection, and with it
         // `COM_RESET_CONNECTION`, private; SQL cannot list user variables
         // or temporary tables. Only a new connection is certainly clean.
-        DbConnection::Mysql(_) => return Ok(Outcome::Replace),
+        #[cfg(feature = "mysql")]
+        DbConnection::Mysql(_) => true,
+        #[cfg(feature = "sqlite")]
         DbConnection::Sqlite(g) => {
             let c = g.raw();
             rollback_sqlite(c).await?;
             drop_sqlite_temp_objects(c).await?;
             c.batch_execute(crate::backend::SQLITE_SESSION_PRAGMAS)
                 .await?;
+            false
         }
+    };
+    if replace {
+        return Ok(Outcome::Replace);
     }
     shared.hooks.setup.run(conn, scope).await?;
     Ok(Outcome::Done(ResetScope::Session))
@@ -243,33 +256,40 @@ pub(crate) async fn reset(
 
 async fn rollback(conn: &mut DbConnection) -> Result<()> {
     match conn {
+        #[cfg(feature = "sqlite")]
         DbConnection::Sqlite(g) => rollback_sqlite(g.raw()).await,
         // Both answer a ROLLBACK outside a transaction with a warning at
         // most.
+        #[cfg(any(feature = "postgres", feature = "mysql"))]
         other => other.raw_batch_execute("ROLLBACK").await,
     }
 }
 
 /// SQLite refuses a `ROLLBACK` with no transaction open: that refusal
 /// means there is nothing to roll back.
+#[cfg(feature = "sqlite")]
 async fn rollback_sqlite(c: &mut crate::backend::SqliteAsync) -> Result<()> {
     match c.batch_execute("ROLLBACK").await {
         Ok(()) => Ok(()),
         Err(e) if e.to_string().contains("no transaction is active") => Ok(()),
-        Err(e) => Err(Error::from(&e)),
+        Err(e) => Err(switchboard_core::Error::from(&e)),
     }
 }
 
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 #[derive(QueryableByName)]
 struct Named {
     #[diesel(sql_type = Text)]
     name: String,
+    /// Read by SQLite's reset only.
     #[diesel(sql_type = Text)]
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     kind: String,
 }
 
 /// Drops `PREPARE`d statements (the driver's own are protocol-level and
 /// not `from_sql`).
+#[cfg(feature = "postgres")]
 async fn deallocate_sql_prepared(c: &mut diesel_async::AsyncPgConnection) -> Result<()> {
     let names: Vec<Named> = diesel::sql_query(
         "SELECT name, 'prepared' AS kind FROM pg_prepared_statements WHERE from_sql",
@@ -285,6 +305,7 @@ async fn deallocate_sql_prepared(c: &mut diesel_async::AsyncPgConnection) -> Res
 
 /// Drops temporary tables, views and triggers, and detaches attached
 /// databases.
+#[cfg(feature = "sqlite")]
 async fn drop_sqlite_temp_objects(c: &mut crate::backend::SqliteAsync) -> Result<()> {
     let temps: Vec<Named> = diesel::sql_query(
         "SELECT name, type AS kind FROM sqlite_temp_master \
@@ -317,6 +338,7 @@ async fn drop_sqlite_temp_objects(c: &mut crate::backend::SqliteAsync) -> Result
 }
 
 /// `name` as a double-quoted SQL identifier.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }

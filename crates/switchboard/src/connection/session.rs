@@ -2,12 +2,16 @@
 
 pub(crate) mod prepared;
 
+#[cfg(feature = "postgres")]
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
+#[cfg(feature = "postgres")]
 use diesel::pg::Pg;
+#[cfg(feature = "postgres")]
 use diesel_async::RunQueryDsl;
+#[cfg(feature = "postgres")]
 use diesel_async::pg::AsyncPgConnection;
 use switchboard_core::{Backend, Classified, Emitter, Error, Labels, Origin, Result};
 
@@ -21,6 +25,7 @@ use crate::load::{LoadAny, Raw};
 use crate::shared::Shared;
 use crate::statement::{StatementRun, Stop, Teller, backstop};
 use crate::timings::Timings;
+#[cfg(feature = "postgres")]
 use prepared::Cached;
 
 /// How a session holds its connection. Not boxed: like `DbConnection`, it
@@ -31,12 +36,14 @@ pub(crate) enum Held {
     Own(DbConnection),
     /// Shared with other pipelined statements (PostgreSQL): `Execute` and
     /// `Load` only.
+    #[cfg(feature = "postgres")]
     Pipelined(Rc<AsyncPgConnection>),
 }
 
 /// The connection as one statement gets it.
 pub(crate) enum Conn<'c> {
     Own(&'c mut DbConnection),
+    #[cfg(feature = "postgres")]
     Pipelined(&'c AsyncPgConnection),
 }
 
@@ -44,6 +51,7 @@ impl Held {
     pub(crate) fn conn(&mut self) -> Conn<'_> {
         match self {
             Held::Own(c) => Conn::Own(c),
+            #[cfg(feature = "postgres")]
             Held::Pipelined(c) => Conn::Pipelined(c),
         }
     }
@@ -84,6 +92,7 @@ impl Session {
         let (backstop, shared) = (&self.probe.backstop, &self.shared);
         match &mut self.conn {
             Held::Own(conn) => backstop::sync(backstop, shared, conn).await,
+            #[cfg(feature = "postgres")]
             Held::Pipelined(conn) => backstop::sync_shared(backstop, shared, conn).await,
         }
     }
@@ -131,6 +140,7 @@ impl Session {
                 let statement = async move {
                     let n = match held.conn() {
                         Conn::Own(c) => execute_on(c, &sql, binds, cache).await,
+                        #[cfg(feature = "postgres")]
                         Conn::Pipelined(c) => {
                             let mut shared = c;
                             let query = Cached {
@@ -192,6 +202,7 @@ impl Session {
                     let rewrite = (!Arc::ptr_eq(&sql, &written)).then_some(sql);
                     let statement = match held.conn() {
                         Conn::Own(c) => query.load_on(Raw(c), rewrite),
+                        #[cfg(feature = "postgres")]
                         Conn::Pipelined(c) => query.load_pipelined(c, rewrite),
                     };
                     (statement, canceller)
@@ -217,6 +228,7 @@ impl Session {
     fn note_time(&self, key: u64, started: Instant) {
         let now = Instant::now();
         let began = match self.conn {
+            #[cfg(feature = "postgres")]
             Held::Pipelined(_) => self.probe.answered(started, now),
             Held::Own(_) => started,
         };
@@ -272,6 +284,7 @@ impl Session {
     where
         F: AsyncFnOnce(&mut DbConnection) -> Result<T>,
     {
+        #[cfg(feature = "postgres")]
         if matches!(self.conn, Held::Pipelined(_)) {
             return Err(Error::Driver(
                 "a closure cannot run on a pipelined connection".into(),
@@ -287,10 +300,19 @@ impl Session {
             deadline: self.deadline,
             poisoned: false,
         };
-        let Held::Own(conn) = &mut self.conn else {
-            return Err(Error::Driver(
-                "a closure cannot run on a pipelined connection".into(),
-            ));
+        // One variant without the `postgres` feature.
+        #[cfg_attr(
+            not(feature = "postgres"),
+            allow(clippy::infallible_destructuring_match)
+        )]
+        let conn = match &mut self.conn {
+            Held::Own(conn) => conn,
+            #[cfg(feature = "postgres")]
+            Held::Pipelined(_) => {
+                return Err(Error::Driver(
+                    "a closure cannot run on a pipelined connection".into(),
+                ));
+            }
         };
         conn.enter(scope);
         let outcome = match self.deadline {
@@ -328,6 +350,7 @@ impl Held {
     fn stop(&self) -> Stop {
         match self {
             Held::Own(_) => Stop::Cancel,
+            #[cfg(feature = "postgres")]
             Held::Pipelined(_) => Stop::Unlimited,
         }
     }
@@ -335,6 +358,7 @@ impl Held {
     fn canceller(&mut self) -> Option<Canceller> {
         match self {
             Held::Own(c) => c.canceller(),
+            #[cfg(feature = "postgres")]
             Held::Pipelined(_) => None,
         }
     }
@@ -372,6 +396,7 @@ async fn execute_on(
 }
 
 /// `sql` with `binds` as a PostgreSQL query.
+#[cfg(feature = "postgres")]
 pub(crate) fn pg_query(sql: &str, binds: &[Arc<dyn BindValue>]) -> crate::bind::Boxed<Pg> {
     binds
         .iter()
@@ -380,7 +405,8 @@ pub(crate) fn pg_query(sql: &str, binds: &[Arc<dyn BindValue>]) -> crate::bind::
         })
 }
 
-#[cfg(test)]
+/// On an in-memory SQLite connection: only with the `sqlite` feature.
+#[cfg(all(test, feature = "sqlite"))]
 mod tests {
     use diesel::sql_types::Integer;
     use diesel::{IntoSql, SqliteConnection};

@@ -21,9 +21,9 @@ use actix::dev::OneshotSender;
 use actix::prelude::*;
 use futures_util::FutureExt;
 use futures_util::future::LocalBoxFuture;
-use switchboard_core::{
-    ActorRole, CloseReason, Error, ErrorInfo, ErrorKind, EventKind, Labels, Result,
-};
+#[cfg(feature = "postgres")]
+use switchboard_core::EventKind;
+use switchboard_core::{ActorRole, CloseReason, Error, ErrorInfo, ErrorKind, Labels, Result};
 
 use super::session::Held;
 use super::{ConnectionActor, Session, State};
@@ -156,9 +156,19 @@ impl<T: Send + 'static> Handler<Task<T>> for ConnectionActor {
             reply,
         } = task;
         match mode {
+            #[cfg(feature = "postgres")]
             Mode::Pipelined(grant) => {
                 let run = self.pipe(job, grant, labels);
                 ctx.spawn(run.map(move |result, _, _| reply.send(result)));
+            }
+            // Only a PostgreSQL pool pipelines (`Manager::pipelines`); the
+            // grant, dropped, gives its place back.
+            #[cfg(not(feature = "postgres"))]
+            Mode::Pipelined(grant) => {
+                drop((grant, job, labels));
+                reply.send(Err(Error::Driver(
+                    "pipelining needs switchboard's `postgres` feature".into(),
+                )));
             }
             Mode::OneOff(grant) => {
                 let waited = grant.disarm();
@@ -209,6 +219,7 @@ impl ConnectionActor {
             match (result, session.conn) {
                 (Ok(result), _) if session.poisoned => (None, result),
                 (Ok(result), Held::Own(conn)) => (Some(conn), result),
+                #[cfg(feature = "postgres")]
                 (Ok(result), Held::Pipelined(_)) => (None, result),
                 (Err(panic), _) => {
                     let message = switchboard_core::error::panic_message(&*panic);
@@ -238,6 +249,7 @@ impl ConnectionActor {
     }
 
     /// Runs `job` pipelined, sharing the connection.
+    #[cfg(feature = "postgres")]
     fn pipe<T: Send + 'static>(
         &mut self,
         job: Job<T>,

@@ -19,8 +19,11 @@ impl DbConnection {
     /// count, the time limit, the outcome. Returns the rows affected.
     pub async fn execute(&mut self, statement: crate::Execute) -> Result<usize> {
         match self {
+            #[cfg(feature = "postgres")]
             DbConnection::Postgres(g) => execute(g, statement).await,
+            #[cfg(feature = "mysql")]
             DbConnection::Mysql(g) => execute(g, statement).await,
+            #[cfg(feature = "sqlite")]
             DbConnection::Sqlite(g) => execute(g, statement).await,
         }
     }
@@ -41,8 +44,11 @@ impl DbConnection {
     /// which the guards see whole.
     pub async fn batch_execute(&mut self, sql: &str) -> Result<()> {
         let done = match self {
+            #[cfg(feature = "postgres")]
             DbConnection::Postgres(g) => conn::batch(g, sql).await,
+            #[cfg(feature = "mysql")]
             DbConnection::Mysql(g) => conn::batch(g, sql).await,
+            #[cfg(feature = "sqlite")]
             DbConnection::Sqlite(g) => conn::batch(g, sql).await,
         };
         Ok(done?)

@@ -13,15 +13,17 @@ use std::sync::Arc;
 use diesel::QueryResult;
 use diesel::connection::{CacheSize, Instrumentation};
 use diesel::query_builder::{AsQuery, CollectedQuery, Query, QueryFragment, QueryId};
+#[cfg(feature = "mysql")]
+use diesel_async::AsyncMysqlConnection;
+#[cfg(feature = "postgres")]
 use diesel_async::pg::AsyncPgConnection;
-use diesel_async::{
-    AsyncConnection, AsyncConnectionCore, AsyncMysqlConnection, SimpleAsyncConnection,
-};
+use diesel_async::{AsyncConnection, AsyncConnectionCore, SimpleAsyncConnection};
 use futures_util::future::BoxFuture;
 use switchboard_core::{Error, Origin, Params};
 
 use super::driver::{Driver, collected};
 use super::{Guarded, tx};
+#[cfg(feature = "sqlite")]
 use crate::backend::SqliteAsync;
 use crate::config::ParamPolicy;
 use crate::statement::{StatementRun, Stop};
@@ -276,8 +278,11 @@ macro_rules! guarded_connection {
     };
 }
 
+#[cfg(feature = "postgres")]
 guarded_connection!(AsyncPgConnection);
+#[cfg(feature = "mysql")]
 guarded_connection!(AsyncMysqlConnection);
+#[cfg(feature = "sqlite")]
 guarded_connection!(SqliteAsync);
 
 /// The driver's own future for a query it must collect itself (user-defined
@@ -312,6 +317,7 @@ where
     raw.early_execute(query)
 }
 
+#[cfg(feature = "postgres")]
 impl Early for AsyncPgConnection {
     fn early_load<'c, Q>(
         &'c mut self,
@@ -332,6 +338,7 @@ impl Early for AsyncPgConnection {
 }
 
 /// MySQL and SQLite collect every query themselves first: never called.
+#[cfg(any(feature = "mysql", feature = "sqlite"))]
 macro_rules! no_early {
     ($driver:ty) => {
         impl Early for $driver {
@@ -359,5 +366,7 @@ macro_rules! no_early {
     };
 }
 
+#[cfg(feature = "mysql")]
 no_early!(AsyncMysqlConnection);
+#[cfg(feature = "sqlite")]
 no_early!(SqliteAsync);

@@ -14,19 +14,31 @@
 use std::sync::Arc;
 
 use diesel::QueryResult;
+#[cfg(feature = "mysql")]
 use diesel::mysql::{Mysql, MysqlQueryBuilder};
+#[cfg(feature = "postgres")]
 use diesel::pg::{Pg, PgMetadataLookup, PgQueryBuilder, PgTypeMetadata};
+#[cfg(feature = "sqlite")]
+use diesel::query_builder::MoveableBindCollector;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use diesel::query_builder::bind_collector::RawBytesBindCollector;
-use diesel::query_builder::{CollectedQuery, MoveableBindCollector, QueryBuilder, QueryFragment};
+use diesel::query_builder::{CollectedQuery, QueryBuilder, QueryFragment};
+#[cfg(feature = "sqlite")]
 use diesel::sqlite::{Sqlite, SqliteQueryBuilder};
+#[cfg(feature = "mysql")]
+use diesel_async::AsyncMysqlConnection;
+#[cfg(feature = "postgres")]
 use diesel_async::pg::AsyncPgConnection;
-use diesel_async::{AsyncConnection, AsyncConnectionCore, AsyncMysqlConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncConnectionCore, RunQueryDsl};
+#[cfg(feature = "sqlite")]
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use switchboard_core::Params;
 
 use super::params;
-use crate::backend::{Canceller, SqliteAsync};
+use crate::backend::Canceller;
+#[cfg(feature = "sqlite")]
+use crate::backend::SqliteAsync;
 use crate::bind::BindValue;
 use crate::connection::Cached;
 
@@ -101,11 +113,13 @@ where
 
 /// Answers a lookup of a user-defined type with an unknown type, and
 /// remembers it was asked: the driver must then collect the query itself.
+#[cfg(feature = "postgres")]
 #[derive(Default)]
 struct NoLookup {
     asked: bool,
 }
 
+#[cfg(feature = "postgres")]
 impl PgMetadataLookup for NoLookup {
     fn lookup_type(&mut self, _: &str, _: Option<&str>) -> PgTypeMetadata {
         self.asked = true;
@@ -113,6 +127,7 @@ impl PgMetadataLookup for NoLookup {
     }
 }
 
+#[cfg(feature = "postgres")]
 impl Driver for AsyncPgConnection {
     type Binds = RawBytesBindCollector<Pg>;
 
@@ -167,6 +182,7 @@ impl Driver for AsyncPgConnection {
     }
 }
 
+#[cfg(feature = "mysql")]
 impl Driver for AsyncMysqlConnection {
     type Binds = RawBytesBindCollector<Mysql>;
 
@@ -224,11 +240,13 @@ impl Driver for AsyncMysqlConnection {
     }
 }
 
+#[cfg(feature = "sqlite")]
 type SqliteBinds =
     <<Sqlite as diesel::backend::Backend>::BindCollector<'static> as MoveableBindCollector<
         Sqlite,
     >>::BindData;
 
+#[cfg(feature = "sqlite")]
 impl Driver for SqliteAsync {
     type Binds = SqliteBinds;
 

@@ -108,6 +108,7 @@ impl<C> Guarded<C> {
         &mut self.raw
     }
 
+    #[cfg(feature = "postgres")]
     pub(crate) fn into_raw(self) -> C {
         self.raw
     }
@@ -140,8 +141,11 @@ impl crate::backend::DbConnection {
     /// `scope`'s labels and deadline.
     pub(crate) fn enter(&mut self, scope: Scope) {
         match self {
+            #[cfg(feature = "postgres")]
             DbConnection::Postgres(g) => g.enter(scope),
+            #[cfg(feature = "mysql")]
             DbConnection::Mysql(g) => g.enter(scope),
+            #[cfg(feature = "sqlite")]
             DbConnection::Sqlite(g) => g.enter(scope),
         }
     }
@@ -149,8 +153,11 @@ impl crate::backend::DbConnection {
     /// Takes the connection back from a closure.
     pub(crate) fn leave(&mut self) -> Option<Scope> {
         match self {
+            #[cfg(feature = "postgres")]
             DbConnection::Postgres(g) => g.leave(),
+            #[cfg(feature = "mysql")]
             DbConnection::Mysql(g) => g.leave(),
+            #[cfg(feature = "sqlite")]
             DbConnection::Sqlite(g) => g.leave(),
         }
     }

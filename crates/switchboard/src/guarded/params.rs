@@ -16,10 +16,15 @@
 
 use std::sync::Arc;
 
+#[cfg(feature = "mysql")]
 use diesel::mysql::{Mysql, MysqlType};
+#[cfg(feature = "postgres")]
 use diesel::pg::{Pg, PgTypeMetadata};
+#[cfg(feature = "sqlite")]
 use diesel::query_builder::MoveableBindCollector;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use diesel::query_builder::bind_collector::RawBytesBindCollector;
+#[cfg(feature = "sqlite")]
 use diesel::sqlite::Sqlite;
 use switchboard_core::{ParamValue, Params};
 
@@ -35,11 +40,13 @@ fn param(sql_type: &str, value: Option<String>) -> ParamValue {
     }
 }
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 fn bytes(b: &[u8]) -> String {
     format!("<{} bytes>", b.len())
 }
 
 /// The PostgreSQL built-in types a diesel query binds, by OID.
+#[cfg(feature = "postgres")]
 fn pg_type_name(oid: u32) -> &'static str {
     match oid {
         16 => "bool",
@@ -82,6 +89,7 @@ fn pg_type_name(oid: u32) -> &'static str {
     }
 }
 
+#[cfg(feature = "postgres")]
 fn pg_value(oid: u32, b: &[u8]) -> String {
     let int = |b: &[u8]| -> Option<i64> {
         Some(match b.len() {
@@ -103,6 +111,7 @@ fn pg_value(oid: u32, b: &[u8]) -> String {
 }
 
 /// The parameters of a PostgreSQL query's collected binds.
+#[cfg(feature = "postgres")]
 pub(crate) fn pg(binds: &RawBytesBindCollector<Pg>, plain: bool) -> Params {
     let shown = binds
         .metadata
@@ -120,6 +129,7 @@ pub(crate) fn pg(binds: &RawBytesBindCollector<Pg>, plain: bool) -> Params {
     Params(Arc::from(shown))
 }
 
+#[cfg(feature = "mysql")]
 fn mysql_value(t: MysqlType, b: &[u8]) -> String {
     use MysqlType::*;
     let shown = match t {
@@ -140,6 +150,7 @@ fn mysql_value(t: MysqlType, b: &[u8]) -> String {
 }
 
 /// The parameters of a MySQL query's collected binds.
+#[cfg(feature = "mysql")]
 pub(crate) fn mysql(binds: &RawBytesBindCollector<Mysql>, plain: bool) -> Params {
     let shown = binds
         .metadata
@@ -157,6 +168,7 @@ pub(crate) fn mysql(binds: &RawBytesBindCollector<Mysql>, plain: bool) -> Params
 }
 
 /// The parameters of a SQLite query's collected binds.
+#[cfg(feature = "sqlite")]
 pub(crate) fn sqlite<B>(binds: &B, plain: bool) -> Params
 where
     B: std::fmt::Debug,
@@ -188,6 +200,7 @@ where
 }
 
 /// `I32(5)` → `5`, `String("a")` → `"a"`, `Null` → `NULL`.
+#[cfg(feature = "sqlite")]
 fn unwrap_variant(shown: &str) -> String {
     match shown.split_once('(') {
         Some((_, rest)) => rest.strip_suffix(')').unwrap_or(rest).to_owned(),
@@ -200,6 +213,7 @@ fn unwrap_variant(shown: &str) -> String {
 /// `SqliteBindCollectorData { binds: [(I32(1), Integer), (String("a, b)"), Text)] }`:
 /// the last item of each pair, found by walking the list outside string
 /// literals.
+#[cfg(feature = "sqlite")]
 fn sqlite_types(shown: &str) -> Vec<String> {
     let Some(start) = shown.find('[') else {
         return Vec::new();
@@ -247,6 +261,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "sqlite")]
     fn sqlite_types_are_read_past_tricky_strings() {
         let shown = r#"SqliteBindCollectorData { binds: [(I32(1), Integer), (String("a), (b\" ,T"), Text), (Binary([1, 2]), Binary), (Null, Double)] }"#;
         assert_eq!(sqlite_types(shown), ["Integer", "Text", "Binary", "Double"]);
@@ -254,19 +269,26 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "sqlite")]
     fn values_unwrap_from_their_variant() {
         assert_eq!(unwrap_variant("I32(5)"), "5");
         assert_eq!(unwrap_variant("String(\"a(b)\")"), "\"a(b)\"");
         assert_eq!(unwrap_variant("Null"), "NULL");
     }
 
+    #[cfg(feature = "postgres")]
     #[test]
-    fn wire_values_decode_for_common_types() {
+    fn pg_wire_values_decode_for_common_types() {
         assert_eq!(pg_value(23, &42i32.to_be_bytes()), "42");
         assert_eq!(pg_value(20, &(-7i64).to_be_bytes()), "-7");
         assert_eq!(pg_value(16, &[1]), "true");
         assert_eq!(pg_value(25, b"ada"), "\"ada\"");
         assert_eq!(pg_value(17, &[0, 1, 2]), "<3 bytes>");
+    }
+
+    #[cfg(feature = "mysql")]
+    #[test]
+    fn mysql_wire_values_decode_for_common_types() {
         assert_eq!(mysql_value(MysqlType::Long, &42i32.to_le_bytes()), "42");
         assert_eq!(mysql_value(MysqlType::String, b"x"), "\"x\"");
         assert_eq!(mysql_value(MysqlType::Blob, b"xy"), "<2 bytes>");

@@ -14,15 +14,21 @@ use std::sync::Arc;
 
 use diesel::QueryResult;
 use diesel::connection::{TransactionDepthChange, TransactionManagerStatus};
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use diesel_async::AnsiTransactionManager;
+#[cfg(feature = "mysql")]
+use diesel_async::AsyncMysqlConnection;
+#[cfg(feature = "postgres")]
 use diesel_async::pg::AsyncPgConnection;
-use diesel_async::{
-    AnsiTransactionManager, AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection,
-    TransactionManager,
-};
-use switchboard_core::{Backend, Error, EventKind, Result};
+use diesel_async::{AsyncConnection, SimpleAsyncConnection, TransactionManager};
+#[cfg(any(feature = "mysql", feature = "sqlite"))]
+use switchboard_core::Backend;
+use switchboard_core::{Error, EventKind, Result};
 
 use super::Guarded;
-use crate::backend::{DbConnection, SqliteAsync, each};
+#[cfg(feature = "sqlite")]
+use crate::backend::SqliteAsync;
+use crate::backend::{DbConnection, each};
 
 /// A transaction isolation level, as the SQL standard names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +45,7 @@ pub enum Isolation {
 }
 
 impl Isolation {
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
     fn sql(self) -> &'static str {
         match self {
             Isolation::ReadUncommitted => "READ UNCOMMITTED",
@@ -75,6 +82,7 @@ impl TxOptions {
     }
 }
 
+#[cfg(any(feature = "mysql", feature = "sqlite"))]
 fn unsupported(what: &str, backend: Backend) -> Error {
     Error::Config(format!(
         "{what} transactions are not supported on {backend}; remove the option or use PostgreSQL"
@@ -84,11 +92,13 @@ fn unsupported(what: &str, backend: Backend) -> Error {
 /// Begins the transaction of a `Transaction` message on the driver
 /// connection (`TxBegin`).
 pub(crate) async fn begin(conn: &mut DbConnection, options: &TxOptions) -> Result<()> {
+    #[cfg(any(feature = "mysql", feature = "sqlite"))]
     let backend = conn.backend();
     if options.is_default() {
         return Ok(each!(conn, c => start(c).await)?);
     }
     match conn {
+        #[cfg(feature = "postgres")]
         DbConnection::Postgres(g) => {
             let mut sql = String::from("BEGIN");
             if let Some(level) = options.isolation {
@@ -103,6 +113,7 @@ pub(crate) async fn begin(conn: &mut DbConnection, options: &TxOptions) -> Resul
             }
             AnsiTransactionManager::begin_transaction_sql(g.raw(), &sql).await?;
         }
+        #[cfg(feature = "mysql")]
         DbConnection::Mysql(g) => {
             if options.deferrable {
                 return Err(unsupported("DEFERRABLE", backend));
@@ -117,6 +128,7 @@ pub(crate) async fn begin(conn: &mut DbConnection, options: &TxOptions) -> Resul
             };
             AnsiTransactionManager::begin_transaction_sql(g.raw(), sql).await?;
         }
+        #[cfg(feature = "sqlite")]
         DbConnection::Sqlite(g) => {
             if options.deferrable {
                 return Err(unsupported("DEFERRABLE", backend));
@@ -148,19 +160,25 @@ pub(crate) async fn rollback(conn: &mut DbConnection) -> QueryResult<()> {
 
 /// Ends a rolled-back `Transaction`'s options (SQLite's `query_only`).
 pub(crate) async fn restore(conn: &mut DbConnection, options: &TxOptions) {
-    if let DbConnection::Sqlite(g) = conn
-        && options.read_only
-    {
-        // Back to what the pool's read-only mode wants.
-        let on = g.scope.as_ref().is_some_and(|s| s.probe.backstop.is_on());
-        let sql = if on {
-            "PRAGMA query_only = ON"
-        } else {
-            "PRAGMA query_only = OFF"
-        };
-        if let Err(e) = g.raw().batch_execute(sql).await {
-            tracing::warn!(error = %e, "could not reset query_only after a read-only transaction");
+    if !options.read_only {
+        return;
+    }
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(g) => {
+            // Back to what the pool's read-only mode wants.
+            let on = g.scope.as_ref().is_some_and(|s| s.probe.backstop.is_on());
+            let sql = if on {
+                "PRAGMA query_only = ON"
+            } else {
+                "PRAGMA query_only = OFF"
+            };
+            if let Err(e) = g.raw().batch_execute(sql).await {
+                tracing::warn!(error = %e, "could not reset query_only after a read-only transaction");
+            }
         }
+        #[allow(unreachable_patterns)]
+        _ => {}
     }
 }
 
@@ -264,8 +282,11 @@ where
 
 fn emit(conn: &DbConnection, kind: EventKind) {
     match conn {
+        #[cfg(feature = "postgres")]
         DbConnection::Postgres(g) => g.emit(kind),
+        #[cfg(feature = "mysql")]
         DbConnection::Mysql(g) => g.emit(kind),
+        #[cfg(feature = "sqlite")]
         DbConnection::Sqlite(g) => g.emit(kind),
     }
 }
@@ -336,8 +357,11 @@ macro_rules! guarded_transactions {
     };
 }
 
+#[cfg(feature = "postgres")]
 guarded_transactions!(AsyncPgConnection);
+#[cfg(feature = "mysql")]
 guarded_transactions!(AsyncMysqlConnection);
+#[cfg(feature = "sqlite")]
 guarded_transactions!(SqliteAsync);
 
 #[cfg(test)]

@@ -207,7 +207,10 @@ pub(super) fn is_permanent(err: &Error) -> bool {
                 | ConnectErrorKind::UnknownDatabase
                 | ConnectErrorKind::CannotOpen
         ),
-        Error::Denied { .. } | Error::InvalidUrl { .. } | Error::UnsupportedScheme { .. } => true,
+        Error::Denied { .. }
+        | Error::InvalidUrl { .. }
+        | Error::UnsupportedScheme { .. }
+        | Error::BackendDisabled { .. } => true,
         // The pool's own setup failed on the server, or its hook panicked:
         // the setup must change first.
         Error::Database { .. } | Error::Panic(_) => true,

@@ -161,9 +161,11 @@ impl Manager {
         self.pipelines() && opts.timeout.is_none() && self.shared.config.statement_timeout.is_none()
     }
 
-    /// Whether this pool pipelines at all: PostgreSQL, with pipelining on.
+    /// Whether this pool pipelines at all: PostgreSQL (a build with the
+    /// `postgres` feature), with pipelining on.
     fn pipelines(&self) -> bool {
-        self.shared.backend == switchboard_core::Backend::Postgres
+        cfg!(feature = "postgres")
+            && self.shared.backend == switchboard_core::Backend::Postgres
             && self.shared.config.pipeline > 1
     }
 }

@@ -23,7 +23,9 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+#[cfg(feature = "postgres")]
 use diesel_async::SimpleAsyncConnection;
+#[cfg(feature = "postgres")]
 use diesel_async::pg::AsyncPgConnection;
 use switchboard_core::{Backend, ReadOnly, Result};
 
@@ -85,6 +87,7 @@ impl Backstop {
     }
 
     /// Whether the setting was last turned on.
+    #[cfg(feature = "sqlite")]
     pub(crate) fn is_on(&self) -> bool {
         self.on.load(Ordering::Relaxed)
     }
@@ -144,6 +147,7 @@ pub(crate) async fn sync(
 
 /// [`sync`] for a PostgreSQL connection shared by pipelined statements:
 /// sent ahead of the statement on the same pipeline.
+#[cfg(feature = "postgres")]
 pub(crate) async fn sync_shared(
     backstop: &Backstop,
     shared: &Shared,

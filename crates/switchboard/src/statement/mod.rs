@@ -49,7 +49,8 @@ pub(crate) struct Teller<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Stop {
     /// Never limited: a pipelined statement, whose cancel would hit its
-    /// neighbours.
+    /// neighbours. (PostgreSQL's alone pipelines.)
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     Unlimited,
     /// Limited by the pool's statement timeout and the message's deadline,
     /// and cancelled on the server past it.
