@@ -18,9 +18,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures_util::future::join_all;
-use switchboard::{
-    Backend, Bus, Delivery, EventKind, Execute, Filter, Origin, Params, Switchboard,
-};
+use switchboard::{Backend, Bus, Delivery, Execute, Filter, Origin, Params, Payload, Switchboard};
 use switchboard_audit::{AuditLog, Durability, SecretKey};
 use switchboard_core::{Emitter, StatementClass};
 
@@ -59,14 +57,14 @@ async fn publish(emitter: &Emitter, bus: &Bus, statements: u64) {
         if query_id % 256 == 0 {
             bus.ready().await.expect("the subscriber keeps up");
         }
-        emitter.emit(EventKind::Executing {
+        emitter.emit(Payload::Executing {
             query_id,
             sql: sql.clone(),
             params: Params::none(),
             class: StatementClass::Write,
             origin: Origin::Execute,
         });
-        emitter.emit(EventKind::Executed {
+        emitter.emit(Payload::Executed {
             query_id,
             took: Duration::from_micros(30),
             rows: Some(1),

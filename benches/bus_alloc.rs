@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use actix::{Actor, Context, Handler};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
-use switchboard::{Backend, Bus, Delivery, Event, EventKind, Filter, Origin, StatementClass};
+use switchboard::{Backend, Bus, Delivery, Event, Filter, Origin, Payload, StatementClass};
 use switchboard_core::Emitter;
 use switchboard_core::testing::emit_statement;
 
@@ -72,7 +72,7 @@ async fn publish(emitter: &Emitter, bus: &Bus, sql: &Arc<str>, events: u64) {
 /// lossy queue has room for it), and waits until every subscriber saw it.
 async fn settle(emitter: &Emitter, seen: &[Seen]) {
     tokio::time::sleep(Duration::from_millis(100)).await;
-    emitter.emit(EventKind::CheckedIn {
+    emitter.emit(Payload::CheckedIn {
         held: Duration::ZERO,
     });
     let last = emitter.published();

@@ -12,8 +12,8 @@ use diesel::sql_types::Integer;
 use diesel_async::RunQueryDsl;
 use switchboard::guard::Subject;
 use switchboard::{
-    Check, DbConnection, Error, Event, EventKind, Execute, Filter, GuardPolicy, Interact, Kind,
-    Origin, Ruling, Transaction,
+    Check, DbConnection, Error, Event, Execute, Filter, GuardPolicy, Interact, Kind, Origin,
+    Payload, Ruling, Transaction,
 };
 
 use crate::each_backend;
@@ -92,7 +92,7 @@ fn closure_story(events: &[Event]) -> Vec<Kind> {
     let ids: Vec<u64> = events
         .iter()
         .filter_map(|e| match e.payload() {
-            EventKind::Executing {
+            Payload::Executing {
                 query_id,
                 origin: Origin::Closure,
                 ..
@@ -103,10 +103,10 @@ fn closure_story(events: &[Event]) -> Vec<Kind> {
     events
         .iter()
         .filter(|e| match e.payload() {
-            EventKind::Executing { query_id, .. }
-            | EventKind::Executed { query_id, .. }
-            | EventKind::ExecuteFailed { query_id, .. } => ids.contains(query_id),
-            EventKind::Denied {
+            Payload::Executing { query_id, .. }
+            | Payload::Executed { query_id, .. }
+            | Payload::ExecuteFailed { query_id, .. } => ids.contains(query_id),
+            Payload::Denied {
                 query_id: Some(q), ..
             } => ids.contains(q),
             _ => false,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use actix::{Actor, Context, Handler};
 use futures_util::future::join_all;
 use parking_lot::Mutex;
-use switchboard::{Bus, Delivery, Event, EventKind, Execute, Filter, Kind};
+use switchboard::{Bus, Delivery, Event, Execute, Filter, Kind, Payload};
 use switchboard_core::testing::eventually;
 
 use crate::each_backend;
@@ -80,7 +80,7 @@ async fn lossy_never_slows_and_counts_drops(t: Target) {
         Delivery::lossy(16),
         move |e: Event| {
             match e.payload() {
-                EventKind::Lagged { dropped } => {
+                Payload::Lagged { dropped } => {
                     l.fetch_add(*dropped, Ordering::SeqCst);
                 }
                 _ => {
@@ -141,7 +141,7 @@ impl Actor for Fragile {
 impl Handler<Event> for Fragile {
     type Result = ();
     fn handle(&mut self, e: Event, _: &mut Self::Context) {
-        if let EventKind::Executed { query_id, .. } = e.payload() {
+        if let Payload::Executed { query_id, .. } = e.payload() {
             if self.executed.lock().len() == 50 && !self.panicked.swap(true, Ordering::SeqCst) {
                 panic!("subscriber bug on purpose");
             }

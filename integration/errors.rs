@@ -263,7 +263,7 @@ async fn errors_carry_their_servers_codes(t: Target) {
     let failed: Vec<_> = drain(&rx)
         .into_iter()
         .filter_map(|e| match e.payload() {
-            switchboard::EventKind::ExecuteFailed { error, .. } => Some(error.code.clone()),
+            switchboard::Payload::ExecuteFailed { error, .. } => Some(error.code.clone()),
             _ => None,
         })
         .collect();

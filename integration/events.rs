@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use switchboard::{
-    CloseReason, DbConnection, Event, EventKind, Execute, Filter, Kind, Origin, StatementClass,
+    CloseReason, DbConnection, Event, Execute, Filter, Kind, Origin, Payload, StatementClass,
     Transaction,
 };
 
@@ -14,7 +14,7 @@ use crate::support::{Target, drain};
 /// instrumentation reports it, so the comparison leaves it out.
 fn is_tx_statement(e: &Event) -> bool {
     match e.payload() {
-        EventKind::Executing { sql, origin, .. } => *origin == Origin::Closure && is_tx_sql(sql),
+        Payload::Executing { sql, origin, .. } => *origin == Origin::Closure && is_tx_sql(sql),
         _ => false,
     }
 }
@@ -80,16 +80,16 @@ async fn event_order(t: Target) {
         .iter()
         .filter(|e| is_tx_statement(e))
         .filter_map(|e| match e.payload() {
-            EventKind::Executing { query_id, .. } => Some(*query_id),
+            Payload::Executing { query_id, .. } => Some(*query_id),
             _ => None,
         })
         .collect();
     let events: Vec<Event> = all
         .into_iter()
         .filter(|e| match e.payload() {
-            EventKind::Executing { query_id, .. }
-            | EventKind::Executed { query_id, .. }
-            | EventKind::ExecuteFailed { query_id, .. } => !tx_ids.contains(query_id),
+            Payload::Executing { query_id, .. }
+            | Payload::Executed { query_id, .. }
+            | Payload::ExecuteFailed { query_id, .. } => !tx_ids.contains(query_id),
             _ => true,
         })
         .collect();
@@ -132,14 +132,14 @@ async fn event_order(t: Target) {
 
     // Payloads, field by field.
     match events[0].payload() {
-        EventKind::Connecting { target, attempt } => {
+        Payload::Connecting { target, attempt } => {
             assert_eq!(*attempt, 1);
             assert!(!target.is_empty());
         }
         other => panic!("{other:?}"),
     }
     match events[1].payload() {
-        EventKind::Connected { server_version, .. } => {
+        Payload::Connected { server_version, .. } => {
             let v = server_version.to_ascii_lowercase();
             let expected = match t.backend() {
                 switchboard::Backend::Postgres => "postgresql",
@@ -151,7 +151,7 @@ async fn event_order(t: Target) {
         other => panic!("{other:?}"),
     }
     let create_id = match events[3].payload() {
-        EventKind::Executing {
+        Payload::Executing {
             query_id,
             sql,
             params,
@@ -168,11 +168,11 @@ async fn event_order(t: Target) {
     };
     assert_eq!(events[3].meta().labels.get("step"), Some("create"));
     match events[4].payload() {
-        EventKind::Executed { query_id, .. } => assert_eq!(*query_id, create_id),
+        Payload::Executed { query_id, .. } => assert_eq!(*query_id, create_id),
         other => panic!("{other:?}"),
     }
     match events[7].payload() {
-        EventKind::Executing {
+        Payload::Executing {
             sql, params, class, ..
         } => {
             assert_eq!(&**sql, insert.as_str());
@@ -184,16 +184,16 @@ async fn event_order(t: Target) {
         other => panic!("{other:?}"),
     }
     match events[8].payload() {
-        EventKind::Executed { rows, .. } => assert_eq!(*rows, Some(1)),
+        Payload::Executed { rows, .. } => assert_eq!(*rows, Some(1)),
         other => panic!("{other:?}"),
     }
     assert_eq!(events[8].meta().labels.get("step"), Some("insert"));
     match (events[11].payload(), events[14].payload()) {
-        (EventKind::TxBegin { depth: 1 }, EventKind::TxCommit { depth: 1 }) => {}
+        (Payload::TxBegin { depth: 1 }, Payload::TxCommit { depth: 1 }) => {}
         other => panic!("{other:?}"),
     }
     match events[12].payload() {
-        EventKind::Executing {
+        Payload::Executing {
             sql, origin, class, ..
         } => {
             assert!(sql.contains("UPDATE"), "{sql}");
@@ -204,11 +204,11 @@ async fn event_order(t: Target) {
     }
     assert_eq!(events[12].meta().labels.get("step"), Some("tx"));
     match events[20].payload() {
-        EventKind::Closing { reason } => assert_eq!(*reason, CloseReason::Shutdown),
+        Payload::Closing { reason } => assert_eq!(*reason, CloseReason::Shutdown),
         other => panic!("{other:?}"),
     }
     match events[21].payload() {
-        EventKind::Closed {
+        Payload::Closed {
             statements,
             lifetime,
         } => {

@@ -10,8 +10,8 @@ use diesel::sql_types::{Integer, Text};
 use diesel_async::RunQueryDsl;
 use parking_lot::Mutex;
 use switchboard::{
-    Backend, Check, DbConnection, Event, EventKind, Execute, Filter, Guard, GuardPolicy, Interact,
-    Kind, Load, ParamPolicy, ParamValue, Ruling,
+    Backend, Check, DbConnection, Event, Execute, Filter, Guard, GuardPolicy, Interact, Kind, Load,
+    ParamPolicy, ParamValue, Payload, Ruling,
 };
 
 use crate::each_backend;
@@ -188,7 +188,7 @@ async fn a_guard_may_rewrite_typed_queries(t: Target) {
     assert_eq!(rewritten.len(), 3, "{events:#?}");
     for e in rewritten {
         match e.payload() {
-            EventKind::Rewritten { sql, guard, .. } => {
+            Payload::Rewritten { sql, guard, .. } => {
                 assert_eq!(guard, "next-row");
                 assert!(sql.contains("WHERE id - 1 = "), "{sql}");
             }

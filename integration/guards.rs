@@ -6,7 +6,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use switchboard::guard::Subject;
 use switchboard::{
-    Check, Error, Event, EventKind, Execute, Filter, Guard, GuardPolicy, Kind, Load, Ruling,
+    Check, Error, Event, Execute, Filter, Guard, GuardPolicy, Kind, Load, Payload, Ruling,
 };
 
 use crate::each_backend;
@@ -27,11 +27,11 @@ fn statement_kinds(events: &[Event], query_id: u64) -> Vec<Kind> {
     events
         .iter()
         .filter(|e| match e.payload() {
-            EventKind::Executing { query_id: q, .. }
-            | EventKind::Executed { query_id: q, .. }
-            | EventKind::ExecuteFailed { query_id: q, .. }
-            | EventKind::Rewritten { query_id: q, .. } => *q == query_id,
-            EventKind::Denied { query_id: q, .. } | EventKind::ShadowDenied { query_id: q, .. } => {
+            Payload::Executing { query_id: q, .. }
+            | Payload::Executed { query_id: q, .. }
+            | Payload::ExecuteFailed { query_id: q, .. }
+            | Payload::Rewritten { query_id: q, .. } => *q == query_id,
+            Payload::Denied { query_id: q, .. } | Payload::ShadowDenied { query_id: q, .. } => {
                 *q == Some(query_id)
             }
             _ => false,
@@ -51,7 +51,7 @@ fn last_query_id(events: &[Event]) -> u64 {
         .iter()
         .rev()
         .find_map(|e| match e.payload() {
-            EventKind::Executing { query_id, .. } => Some(*query_id),
+            Payload::Executing { query_id, .. } => Some(*query_id),
             _ => None,
         })
         .expect("an Executing event")
@@ -145,7 +145,7 @@ async fn rewrite_runs_the_new_sql(t: Target) {
     let q = events
         .iter()
         .find_map(|e| match e.payload() {
-            EventKind::Rewritten { query_id, sql, .. } => {
+            Payload::Rewritten { query_id, sql, .. } => {
                 assert!(sql.ends_with("AND 1 = 0"), "{sql}");
                 Some(*query_id)
             }

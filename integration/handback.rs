@@ -9,8 +9,8 @@ use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use switchboard::{
-    DbConnection, Error, Event, EventKind, Execute, Filter, Kind, Load, ResetPolicy,
-    RollbackReason, Transaction,
+    DbConnection, Error, Event, Execute, Filter, Kind, Load, Payload, ResetPolicy, RollbackReason,
+    Transaction,
 };
 
 use crate::each_backend;
@@ -108,7 +108,7 @@ async fn a_lease_left_in_a_transaction_does_not_swallow_the_next_write(t: Target
     let rollback = events.iter().position(|e| {
         matches!(
             e.payload(),
-            EventKind::TxRollback {
+            Payload::TxRollback {
                 reason: RollbackReason::Reset,
                 ..
             }
@@ -116,7 +116,7 @@ async fn a_lease_left_in_a_transaction_does_not_swallow_the_next_write(t: Target
     });
     let reset = events
         .iter()
-        .position(|e| matches!(e.payload(), EventKind::Reset { .. }));
+        .position(|e| matches!(e.payload(), Payload::Reset { .. }));
     let (Some(rollback), Some(reset)) = (rollback, reset) else {
         panic!("no TxRollback(reset) and Reset: {:?}", kinds(&events));
     };
@@ -332,7 +332,7 @@ fn mysql_user_variables_and_temporary_tables_are_gone_for_the_next_caller() {
         let closed_for_reset = drain(&rx).iter().any(|e| {
             matches!(
                 e.payload(),
-                EventKind::Closing {
+                Payload::Closing {
                     reason: switchboard::CloseReason::Reset
                 }
             )

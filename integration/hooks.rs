@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
-use switchboard::{CloseReason, DbConnection, Error, EventKind, Execute, Filter, Kind, Load};
+use switchboard::{CloseReason, DbConnection, Error, Execute, Filter, Kind, Load, Payload};
 
 use crate::each_backend;
 use crate::support::{Db, Target, drain, observed};
@@ -85,7 +85,7 @@ async fn on_connect_sql_that_fails_fails_start_with_a_clear_error(t: Target) {
     assert!(
         events
             .iter()
-            .any(|e| matches!(e.payload(), EventKind::ConnectFailed { retry_in: None, .. })),
+            .any(|e| matches!(e.payload(), Payload::ConnectFailed { retry_in: None, .. })),
         "ConnectFailed, not retried: {:?}",
         events.iter().map(|e| e.kind()).collect::<Vec<_>>()
     );
@@ -237,7 +237,7 @@ fn recycle_under_load_replaces_every_connection_and_fails_no_caller() {
             .filter(|e| {
                 matches!(
                     e.payload(),
-                    EventKind::Closing {
+                    Payload::Closing {
                         reason: CloseReason::Recycled
                     }
                 )
@@ -281,7 +281,7 @@ async fn a_checkout_hook_rejects_connections_and_another_is_tried(t: Target) {
         .filter(|e| {
             matches!(
                 e.payload(),
-                EventKind::Closing {
+                Payload::Closing {
                     reason: CloseReason::Rejected
                 }
             )

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use switchboard::{
-    Backoff, CloseReason, Error, Event, EventKind, Execute, Filter, HealthCheck, Kind, Switchboard,
+    Backoff, CloseReason, Error, Event, Execute, Filter, HealthCheck, Kind, Payload, Switchboard,
 };
 
 use switchboard_core::testing::eventually;
@@ -110,8 +110,8 @@ fn starts_while_the_database_is_down_and_serves_once_it_is_back() {
         for pair in story.chunks(2) {
             match (pair[0].payload(), pair.get(1).map(|e| e.payload())) {
                 (
-                    EventKind::Connecting { attempt, .. },
-                    Some(EventKind::ConnectFailed {
+                    Payload::Connecting { attempt, .. },
+                    Some(Payload::ConnectFailed {
                         attempt: a2,
                         retry_in,
                         ..
@@ -120,7 +120,7 @@ fn starts_while_the_database_is_down_and_serves_once_it_is_back() {
                     assert_eq!((*attempt, *a2), (expected_attempt, expected_attempt));
                     assert!(retry_in.is_some());
                 }
-                (EventKind::Connecting { attempt, .. }, Some(EventKind::Connected { .. })) => {
+                (Payload::Connecting { attempt, .. }, Some(Payload::Connected { .. })) => {
                     assert_eq!(*attempt, expected_attempt);
                 }
                 other => panic!("unexpected {other:?}"),
@@ -265,7 +265,7 @@ fn idle_connections_close_down_to_the_minimum() {
             .await
             .iter()
             .filter_map(|e| match e.payload() {
-                EventKind::Closing { reason } => Some(*reason),
+                Payload::Closing { reason } => Some(*reason),
                 _ => None,
             })
             .collect();
@@ -304,7 +304,7 @@ fn old_connections_are_replaced_at_their_lifetime() {
         assert!(
             events.iter().any(|e| matches!(
                 e.payload(),
-                EventKind::Closing {
+                Payload::Closing {
                     reason: CloseReason::Lifetime
                 }
             )),

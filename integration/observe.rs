@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use diesel::sql_types::{Integer, Text};
 use switchboard::Subscription;
-use switchboard::{Event, EventKind, Execute, Filter, Switchboard};
+use switchboard::{Event, Execute, Filter, Payload, Switchboard};
 use switchboard_core::testing::eventually;
 use switchboard_observe::metrics::names;
 use switchboard_observe::{Exporter, Metrics, TracingLogger};
@@ -85,11 +85,11 @@ fn sample(exposition: &str, name: &str, want: &[(&str, &str)]) -> f64 {
 fn outcomes(events: &[Event]) -> (f64, f64) {
     let ok = events
         .iter()
-        .filter(|e| matches!(e.payload(), EventKind::Executed { .. }))
+        .filter(|e| matches!(e.payload(), Payload::Executed { .. }))
         .count();
     let failed = events
         .iter()
-        .filter(|e| matches!(e.payload(), EventKind::ExecuteFailed { .. }))
+        .filter(|e| matches!(e.payload(), Payload::ExecuteFailed { .. }))
         .count();
     (ok as f64, failed as f64)
 }

@@ -16,7 +16,7 @@ use diesel::IntoSql;
 use diesel::sql_types::{Double, Integer};
 use futures_util::future::join_all;
 use switchboard::{
-    DbConnection, Error, Event, EventKind, EventReceiver, Execute, Filter, Kind, Load, Switchboard,
+    DbConnection, Error, Event, EventReceiver, Execute, Filter, Kind, Load, Payload, Switchboard,
     Transaction,
 };
 use switchboard_core::testing::eventually;
@@ -34,12 +34,12 @@ fn most_in_flight(events: &[Event]) -> usize {
     for e in events {
         let conn = e.meta().connection.unwrap_or_default();
         match e.payload() {
-            EventKind::Executing { .. } => {
+            Payload::Executing { .. } => {
                 let n = now.entry(conn).or_default();
                 *n += 1;
                 most = most.max(*n);
             }
-            EventKind::Executed { .. } | EventKind::ExecuteFailed { .. } => {
+            Payload::Executed { .. } | Payload::ExecuteFailed { .. } => {
                 *now.entry(conn).or_default() -= 1;
             }
             _ => {}
@@ -184,12 +184,12 @@ fn independent_statements_share_a_connection_each_with_its_labels() {
         let labels_of: HashMap<u64, _> = executing
             .iter()
             .filter_map(|e| match e.payload() {
-                EventKind::Executing { query_id, .. } => Some((*query_id, e.meta().labels.clone())),
+                Payload::Executing { query_id, .. } => Some((*query_id, e.meta().labels.clone())),
                 _ => None,
             })
             .collect();
         for e in &events {
-            if let EventKind::Executed { query_id, .. } = e.payload() {
+            if let Payload::Executed { query_id, .. } = e.payload() {
                 assert_eq!(labels_of.get(query_id), Some(&e.meta().labels), "{e:?}");
             }
         }
@@ -462,7 +462,7 @@ fn fast_statements_are_never_pipelined_behind_a_slow_one() {
             sb.bus().flush(Duration::from_secs(5)).await.unwrap();
             let now = drain(&rx);
             let started = now.iter().find_map(|e| match e.payload() {
-                EventKind::Executing { .. } if e.meta().labels.get("n") == Some("slow") => {
+                Payload::Executing { .. } if e.meta().labels.get("n") == Some("slow") => {
                     e.meta().connection
                 }
                 _ => None,

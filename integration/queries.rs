@@ -115,7 +115,7 @@ async fn interact_statements_are_reported(t: Target) {
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0].meta().labels.get("tenant"), Some("acme"));
     match events[0].payload() {
-        switchboard::EventKind::Executing { sql, origin, .. } => {
+        switchboard::Payload::Executing { sql, origin, .. } => {
             assert!(sql.contains('7'), "{sql}");
             assert_eq!(*origin, switchboard::Origin::Closure);
         }

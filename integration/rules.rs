@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use actix::Actor;
-use switchboard::{Check, Error, Event, EventKind, Execute, Filter, Guard, Kind, Load, Ruling};
+use switchboard::{Check, Error, Event, Execute, Filter, Guard, Kind, Load, Payload, Ruling};
 use switchboard_core::testing::eventually;
 use switchboard_rules::{RuleEngine, SetReadOnly};
 
@@ -141,7 +141,7 @@ async fn rules_guard_every_backend(t: Target) {
     assert_eq!(denied, 5, "{events:?}");
     assert_eq!(shadow.len(), 1, "{events:?}");
     assert!(
-        matches!(shadow[0].payload(), EventKind::ShadowDenied { reason, .. } if reason.contains("trial-long-statements"))
+        matches!(shadow[0].payload(), Payload::ShadowDenied { reason, .. } if reason.contains("trial-long-statements"))
     );
     assert_eq!(count_rows(&sb, &t).await, 2);
     drop_table(&sb, &t).await;

@@ -3,9 +3,7 @@
 
 use std::time::Duration;
 
-use switchboard::{
-    Checkout, ConnectionState, Error, EventKind, Execute, Filter, Kind, Switchboard,
-};
+use switchboard::{Checkout, ConnectionState, Error, Execute, Filter, Kind, Payload, Switchboard};
 
 use crate::support::{Db, Target, drain, observed, run_local, server_url, target};
 
@@ -168,7 +166,7 @@ fn leak_warning_fires_past_the_threshold_and_not_before() {
         assert_eq!(e.meta().connection, Some(lease.connection_id()));
         assert_eq!(e.meta().labels.get("request_id"), Some("req-leaky"));
         match e.payload() {
-            EventKind::LeakSuspected { held } => assert!(*held >= Duration::from_millis(300)),
+            Payload::LeakSuspected { held } => assert!(*held >= Duration::from_millis(300)),
             other => panic!("{other:?}"),
         }
         drop(lease);

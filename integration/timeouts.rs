@@ -190,7 +190,7 @@ fn a_timed_out_statement_reports_one_duration_and_one_phase() {
             assert!(Instant::now() < deadline, "no ExecuteFailed");
             actix_rt::time::sleep(Duration::from_millis(10)).await;
         };
-        let switchboard::EventKind::ExecuteFailed { error, .. } = event.payload() else {
+        let switchboard::Payload::ExecuteFailed { error, .. } = event.payload() else {
             unreachable!("filtered")
         };
         assert_eq!(error.message, err.to_string());

@@ -5,7 +5,7 @@
 use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use switchboard::{
-    DbConnection, Error, EventKind, Execute, Filter, Interact, Isolation, Kind, Load, Transaction,
+    DbConnection, Error, Execute, Filter, Interact, Isolation, Kind, Load, Payload, Transaction,
 };
 
 use crate::each_backend;
@@ -203,11 +203,9 @@ async fn savepoints_nest_with_their_own_events(t: Target) {
         .iter()
         .map(|e| {
             let named = match e.payload() {
-                EventKind::Savepoint { name, depth }
-                | EventKind::SavepointReleased { name, depth }
-                | EventKind::SavepointRolledBack { name, depth } => {
-                    Some((name.to_string(), *depth))
-                }
+                Payload::Savepoint { name, depth }
+                | Payload::SavepointReleased { name, depth }
+                | Payload::SavepointRolledBack { name, depth } => Some((name.to_string(), *depth)),
                 _ => None,
             };
             (e.kind(), named)

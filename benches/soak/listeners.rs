@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use actix::{Actor, Context, Handler};
 use parking_lot::Mutex;
-use switchboard::{Backend, Bus, Delivery, Event, EventKind, Filter, Kind};
+use switchboard::{Backend, Bus, Delivery, Event, Filter, Kind, Payload};
 
 use super::Plan;
 
@@ -102,7 +102,7 @@ impl Listeners {
             Filter::all(),
             Delivery::lossy(1024),
             move |e: Event| match e.payload() {
-                EventKind::Lagged { dropped: n } => {
+                Payload::Lagged { dropped: n } => {
                     dropped.fetch_add(*n, Ordering::Relaxed);
                 }
                 _ => {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use diesel::sql_types::Text;
-use switchboard::{Error, EventKind, Execute, Filter, Load};
+use switchboard::{Error, Execute, Filter, Load, Payload};
 
 use super::{Expect, Failures, SENTINEL, check};
 use crate::each_backend;
@@ -99,7 +99,7 @@ async fn bad_statements_catalogue(t: Target) {
         // The failure event says what the caller heard.
         if let Err(e) = &outcome {
             for event in &events {
-                if let EventKind::ExecuteFailed { error, .. } = event.payload()
+                if let Payload::ExecuteFailed { error, .. } = event.payload()
                     && (error.kind != e.kind() || error.message != e.to_string())
                 {
                     wrong.push(format!(

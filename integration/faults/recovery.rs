@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use actix_rt::time::sleep;
 use futures_util::future::{join, join_all};
-use switchboard::{Backoff, Error, EventKind, Execute, Switchboard};
+use switchboard::{Backoff, Error, Execute, Payload, Switchboard};
 
 use super::load::{CALL_TIMEOUT, Recorder, blocking, stories};
 use crate::support::private_pg::{PrivatePg, Stop};
@@ -58,7 +58,7 @@ fn refills_to_its_minimum_after_an_outage_without_callers() {
         // Every retry announced (retry_in set) was made.
         for story in stories(&events).values() {
             for (i, e) in story.iter().enumerate() {
-                if let EventKind::ConnectFailed {
+                if let Payload::ConnectFailed {
                     attempt,
                     retry_in: Some(_),
                     ..
@@ -67,7 +67,7 @@ fn refills_to_its_minimum_after_an_outage_without_callers() {
                     assert!(
                         matches!(
                             story.get(i + 1).map(|e| e.payload()),
-                            Some(EventKind::Connecting { attempt: next, .. }) if *next == attempt + 1
+                            Some(Payload::Connecting { attempt: next, .. }) if *next == attempt + 1
                         ),
                         "connection {:?}: retry announced after attempt {attempt} never made; pool {status:?}",
                         e.meta().connection

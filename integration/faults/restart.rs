@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use actix_rt::time::sleep;
 use futures_util::future::{join, join_all};
-use switchboard::{Backoff, Checkout, CloseReason, Error, EventKind, Execute, Kind, Switchboard};
+use switchboard::{Backoff, Checkout, CloseReason, Error, Execute, Kind, Payload, Switchboard};
 
 use super::load::{CALL_TIMEOUT, Recorder, assert_none_hung, blocking, hammer, stories};
 use crate::support::private_pg::{PrivatePg, Stop};
@@ -145,10 +145,10 @@ fn restart_mid_load() {
                         .map(|e| e.payload())
                         .collect::<Vec<_>>()[..],
                     [
-                        EventKind::Closing {
+                        Payload::Closing {
                             reason: CloseReason::Invalidated
                         },
-                        EventKind::Closed { .. }
+                        Payload::Closed { .. }
                     ]
                 ),
                 "an invalidated connection must close as such: {kinds:?}"
@@ -158,14 +158,14 @@ fn restart_mid_load() {
         // Connecting(n+1))* → Connected, retries keeping the slot's id.
         let mut retried = 0;
         for story in stories.values() {
-            let connect: Vec<&EventKind> = story
+            let connect: Vec<&Payload> = story
                 .iter()
                 .map(|e| e.payload())
-                .take_while(|p| !matches!(p, EventKind::CheckedOut { .. }))
+                .take_while(|p| !matches!(p, Payload::CheckedOut { .. }))
                 .collect();
             if !connect
                 .iter()
-                .any(|p| matches!(p, EventKind::ConnectFailed { .. }))
+                .any(|p| matches!(p, Payload::ConnectFailed { .. }))
             {
                 continue;
             }
@@ -174,19 +174,19 @@ fn restart_mid_load() {
             for (i, p) in connect.iter().enumerate() {
                 let attempt = (i / 2 + 1) as u32;
                 let ok = match p {
-                    EventKind::Connecting { attempt: a, .. } => i % 2 == 0 && *a == attempt,
-                    EventKind::ConnectFailed {
+                    Payload::Connecting { attempt: a, .. } => i % 2 == 0 && *a == attempt,
+                    Payload::ConnectFailed {
                         attempt: a,
                         retry_in,
                         ..
                     } => i % 2 == 1 && *a == attempt && retry_in.is_some(),
-                    EventKind::Connected { .. } => i == last && i % 2 == 1,
+                    Payload::Connected { .. } => i == last && i % 2 == 1,
                     _ => false,
                 };
                 assert!(ok, "connect story out of order at {i}: {connect:?}");
             }
             assert!(
-                matches!(connect[last], EventKind::Connected { .. }),
+                matches!(connect[last], Payload::Connected { .. }),
                 "a slot gave up reconnecting: {connect:?}"
             );
         }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
-use switchboard_core::{ConnectionId, Event, EventKind, Flow, StatementClass};
+use switchboard_core::{ConnectionId, Event, Flow, Payload, StatementClass};
 use tokio::sync::oneshot;
 
 use crate::chain::{Digest256, Head, seal};
@@ -199,15 +199,15 @@ impl Front {
     /// The class of the statement `event` belongs to, if any.
     fn class_of(&self, event: &Event) -> Option<StatementClass> {
         match event.payload() {
-            EventKind::Executing { class, .. } => Some(*class),
-            EventKind::Executed { query_id, .. }
-            | EventKind::ExecuteFailed { query_id, .. }
-            | EventKind::Rewritten { query_id, .. }
-            | EventKind::Denied {
+            Payload::Executing { class, .. } => Some(*class),
+            Payload::Executed { query_id, .. }
+            | Payload::ExecuteFailed { query_id, .. }
+            | Payload::Rewritten { query_id, .. }
+            | Payload::Denied {
                 query_id: Some(query_id),
                 ..
             }
-            | EventKind::ShadowDenied {
+            | Payload::ShadowDenied {
                 query_id: Some(query_id),
                 ..
             } => self.in_flight.get(query_id).map(|f| f.class),
@@ -219,7 +219,7 @@ impl Front {
     /// statement ended.
     fn track(&mut self, event: &Event) {
         match event.payload() {
-            EventKind::Executing {
+            Payload::Executing {
                 query_id, class, ..
             } => {
                 let held = self.policy.holds(event).then_some(event.meta().id);
@@ -230,9 +230,9 @@ impl Front {
                 };
                 self.in_flight.insert(*query_id, flight);
             }
-            EventKind::Executed { query_id, .. }
-            | EventKind::ExecuteFailed { query_id, .. }
-            | EventKind::Denied {
+            Payload::Executed { query_id, .. }
+            | Payload::ExecuteFailed { query_id, .. }
+            | Payload::Denied {
                 query_id: Some(query_id),
                 ..
             } => {
@@ -240,7 +240,7 @@ impl Front {
                     self.handshake.forget(held);
                 }
             }
-            EventKind::Closed { .. } => {
+            Payload::Closed { .. } => {
                 let conn = event.meta().connection;
                 let handshake = &self.handshake;
                 self.in_flight.retain(|_, f| {
@@ -281,7 +281,7 @@ impl Front {
         pending.records.ends.push(bytes.len());
         Counters::add(&self.stats.records, 1);
         let wake = pending.added(self.policy.durability(class));
-        if let EventKind::Executing { query_id, .. } = event.payload()
+        if let Payload::Executing { query_id, .. } = event.payload()
             && let Some(held) = self.in_flight.get(query_id).and_then(|f| f.held)
         {
             pending.records.held.push((held, *query_id));

@@ -3,7 +3,7 @@
 //! and the writer ask the same [`Policy`], so they agree on which statements
 //! are held.
 
-use switchboard_core::{Event, EventKind, Filter, Kind, StatementClass};
+use switchboard_core::{Event, Filter, Kind, Payload, StatementClass};
 
 use crate::config::{AuditConfig, Durability, PerClass};
 
@@ -69,7 +69,7 @@ impl Policy {
     /// writer forces an fsync for the same events.
     pub(crate) fn holds(&self, event: &Event) -> bool {
         match event.payload() {
-            EventKind::Executing { class, .. } => {
+            Payload::Executing { class, .. } => {
                 self.audits_kind(Kind::Executing)
                     && self.audits_class(Some(*class))
                     && self.durability(Some(*class)).is_strict()

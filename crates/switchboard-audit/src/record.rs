@@ -8,7 +8,7 @@ use hmac::{Hmac, KeyInit};
 use serde::{Deserialize, Serialize, Serializer};
 use sha2::Sha256;
 use switchboard_core::{
-    Backend, ConnectionId, ErrorInfo, Event, EventKind, Kind, Labels, Origin, StatementClass,
+    Backend, ConnectionId, ErrorInfo, Event, Kind, Labels, Origin, Payload, StatementClass,
 };
 use switchboard_sql::{Classified, Classifier, Dialect};
 
@@ -226,7 +226,7 @@ impl Recorder {
         let meta = event.meta();
         let mut line = Line::new(n, prev, meta, event.kind(), class);
         match event.payload() {
-            EventKind::Executing {
+            Payload::Executing {
                 query_id,
                 sql,
                 params,
@@ -243,7 +243,7 @@ impl Recorder {
                 line.params = Some(LineParams::Bound(&params.0, &self.render));
                 line.origin = Some(*origin);
             }
-            EventKind::Executed {
+            Payload::Executed {
                 query_id,
                 took,
                 rows,
@@ -253,7 +253,7 @@ impl Recorder {
                 line.took_ns = Some(nanos(*took));
                 line.rows = *rows;
             }
-            EventKind::ExecuteFailed {
+            Payload::ExecuteFailed {
                 query_id,
                 took,
                 error,
@@ -263,7 +263,7 @@ impl Recorder {
                 line.took_ns = Some(nanos(*took));
                 line.error = Some(error);
             }
-            EventKind::Denied {
+            Payload::Denied {
                 query_id,
                 guard,
                 reason,
@@ -273,7 +273,7 @@ impl Recorder {
                 line.guard = Some(guard);
                 line.reason = Some(reason);
             }
-            EventKind::ShadowDenied {
+            Payload::ShadowDenied {
                 query_id,
                 guard,
                 reason,
@@ -282,7 +282,7 @@ impl Recorder {
                 line.guard = Some(guard);
                 line.reason = Some(reason);
             }
-            EventKind::Rewritten {
+            Payload::Rewritten {
                 query_id,
                 guard,
                 reason,
@@ -298,7 +298,7 @@ impl Recorder {
                 }
                 line.sql = Some(sql);
             }
-            EventKind::ConnectFailed { error, .. } | EventKind::Invalidated { error } => {
+            Payload::ConnectFailed { error, .. } | Payload::Invalidated { error } => {
                 details = detail(event);
                 line.error = Some(error);
                 line.detail = details.as_ref();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use switchboard_core::{
-    Backend, ErrorInfo, ErrorKind, EventKind, Labels, Origin, Params, StatementClass,
+    Backend, ErrorInfo, ErrorKind, Labels, Origin, Params, Payload, StatementClass,
 };
 use tempfile::TempDir;
 
@@ -264,7 +264,7 @@ fn usage_errors_exit_2() {
 }
 
 /// One event line: a core payload with the metadata an emitter stamps.
-fn event(id: u64, at: &str, backend: Backend, labels: &[(&str, &str)], kind: EventKind) -> String {
+fn event(id: u64, at: &str, backend: Backend, labels: &[(&str, &str)], kind: Payload) -> String {
     let mut line = serde_json::to_value(&kind).expect("payload serializes");
     let meta = json!({
         "id": id,
@@ -281,8 +281,8 @@ fn event(id: u64, at: &str, backend: Backend, labels: &[(&str, &str)], kind: Eve
     line.to_string()
 }
 
-fn executing(query_id: u64, sql: &str) -> EventKind {
-    EventKind::Executing {
+fn executing(query_id: u64, sql: &str) -> Payload {
+    Payload::Executing {
         query_id,
         sql: sql.into(),
         params: Params::none(),
@@ -309,7 +309,7 @@ fn replay_lists_what_would_be_denied_and_sums_up() {
             "2026-11-28T09:00:01Z",
             Backend::Postgres,
             &acme,
-            EventKind::Executed {
+            Payload::Executed {
                 query_id: 1,
                 took: Duration::from_millis(2),
                 rows: Some(1),
@@ -336,7 +336,7 @@ fn replay_lists_what_would_be_denied_and_sums_up() {
             "2026-11-28T09:00:04Z",
             Backend::Mysql,
             &acme,
-            EventKind::ExecuteFailed {
+            Payload::ExecuteFailed {
                 query_id: 3,
                 took: Duration::from_millis(1),
                 error: ErrorInfo::new(ErrorKind::Database, None, "denied"),

@@ -7,9 +7,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use parking_lot::Mutex;
 
 use crate::bus::Bus;
-use crate::event::{
-    Backend, ConnectionId, ErrorInfo, Event, EventKind, Labels, Meta, next_event_id,
-};
+use crate::event::{Backend, ConnectionId, ErrorInfo, Event, Labels, Meta, Payload, next_event_id};
 use crate::status::{ConnectionState, ConnectionStatus, CurrentStatement};
 
 /// Publishes events for one connection with gap-free sequence numbers, and
@@ -50,16 +48,16 @@ struct Track {
 impl Track {
     /// Reads the clock only for the kinds that need it: a clock read costs
     /// a noticeable share of a published event.
-    fn note(&mut self, kind: &EventKind) {
+    fn note(&mut self, kind: &Payload) {
         match kind {
-            EventKind::CheckedOut { .. } => {
+            Payload::CheckedOut { .. } => {
                 if self.loans == 0 {
                     self.lent_since = Some(Instant::now());
                     self.leak_reported = false;
                 }
                 self.loans += 1;
             }
-            EventKind::CheckedIn { .. } => {
+            Payload::CheckedIn { .. } => {
                 self.loans = self.loans.saturating_sub(1);
                 // Pipelined statements keep a busy connection lent without
                 // a break; each one that ends restarts the clock, so a
@@ -67,21 +65,21 @@ impl Track {
                 // leak.
                 self.lent_since = (self.loans > 0).then(Instant::now);
             }
-            EventKind::Executing { query_id, sql, .. } => {
+            Payload::Executing { query_id, sql, .. } => {
                 self.current = Some((*query_id, sql.clone(), Instant::now()));
             }
-            EventKind::Executed { .. } => {
+            Payload::Executed { .. } => {
                 self.current = None;
                 self.statements += 1;
             }
-            EventKind::ExecuteFailed { error, .. } => {
+            Payload::ExecuteFailed { error, .. } => {
                 self.current = None;
                 self.statements += 1;
                 self.failures += 1;
                 self.last_error = Some(error.clone());
             }
-            EventKind::Denied { .. } => self.current = None,
-            EventKind::ConnectFailed { error, .. } | EventKind::Invalidated { error } => {
+            Payload::Denied { .. } => self.current = None,
+            Payload::ConnectFailed { error, .. } | Payload::Invalidated { error } => {
                 self.last_error = Some(error.clone());
             }
             _ => {}
@@ -143,12 +141,12 @@ impl Emitter {
     }
 
     /// Stamps `kind` with the next sequence number and publishes it.
-    pub fn emit(&self, kind: EventKind) {
+    pub fn emit(&self, kind: Payload) {
         self.bus.recycle(self.publish(kind));
     }
 
     /// [`emit`](Self::emit), returning the event published.
-    pub fn publish(&self, kind: EventKind) -> Event {
+    pub fn publish(&self, kind: Payload) -> Event {
         let mut track = self.state.lock();
         self.publish_locked(&mut track, kind, None)
     }
@@ -156,17 +154,17 @@ impl Emitter {
     /// Publishes an event of one piece of work, stamped with that work's
     /// `labels` rather than the connection's: pipelined statements share a
     /// connection, each with labels of its own.
-    pub fn publish_as(&self, kind: EventKind, labels: &Labels) -> Event {
+    pub fn publish_as(&self, kind: Payload, labels: &Labels) -> Event {
         let mut track = self.state.lock();
         self.publish_locked(&mut track, kind, Some(labels))
     }
 
     /// [`publish_as`](Self::publish_as) without the event.
-    pub fn emit_as(&self, kind: EventKind, labels: &Labels) {
+    pub fn emit_as(&self, kind: Payload, labels: &Labels) {
         self.bus.recycle(self.publish_as(kind, labels));
     }
 
-    fn publish_locked(&self, track: &mut Track, kind: EventKind, labels: Option<&Labels>) -> Event {
+    fn publish_locked(&self, track: &mut Track, kind: Payload, labels: Option<&Labels>) -> Event {
         track.note(&kind);
         track.seq += 1;
         let event = self.bus.make(
@@ -200,7 +198,7 @@ impl Emitter {
             return None;
         }
         track.leak_reported = true;
-        self.publish_locked(&mut track, EventKind::LeakSuspected { held }, None);
+        self.publish_locked(&mut track, Payload::LeakSuspected { held }, None);
         Some((held, track.labels.clone()))
     }
 
@@ -298,13 +296,13 @@ mod tests {
         let e = emitter();
         e.set_labels(Labels::new().with("lease", "a"));
         let own = e.publish_as(
-            EventKind::CheckedOut {
+            Payload::CheckedOut {
                 waited: Duration::ZERO,
             },
             &Labels::new().with("caller", "b"),
         );
         assert_eq!(own.meta().labels, Labels::new().with("caller", "b"));
-        let connection = e.publish(EventKind::CheckedIn {
+        let connection = e.publish(Payload::CheckedIn {
             held: Duration::ZERO,
         });
         assert_eq!(connection.meta().labels, Labels::new().with("lease", "a"));
@@ -314,10 +312,10 @@ mod tests {
     #[test]
     fn pipelined_loans_count_until_the_last_returns() {
         let e = emitter();
-        let out = || EventKind::CheckedOut {
+        let out = || Payload::CheckedOut {
             waited: Duration::ZERO,
         };
-        let back = || EventKind::CheckedIn {
+        let back = || Payload::CheckedIn {
             held: Duration::ZERO,
         };
         e.emit(out());
@@ -333,16 +331,16 @@ mod tests {
     fn a_stream_of_pipelined_statements_is_not_a_leak() {
         let e = emitter();
         let threshold = Duration::from_millis(30);
-        e.emit(EventKind::CheckedOut {
+        e.emit(Payload::CheckedOut {
             waited: Duration::ZERO,
         });
         for _ in 0..4 {
             // A new statement joins before the previous one returns.
-            e.emit(EventKind::CheckedOut {
+            e.emit(Payload::CheckedOut {
                 waited: Duration::ZERO,
             });
             std::thread::sleep(Duration::from_millis(10));
-            e.emit(EventKind::CheckedIn {
+            e.emit(Payload::CheckedIn {
                 held: Duration::ZERO,
             });
             assert!(e.report_leak(threshold).is_none());

@@ -40,8 +40,8 @@ pub use class::{Classified, StatementClass};
 pub use emitter::Emitter;
 pub use error::{ActorRole, ConnectErrorKind, DbErrorKind, Error, Phase, Result};
 pub use event::{
-    Backend, CloseReason, ConnectionId, ErrorInfo, ErrorKind, Event, EventBody, EventKind, Kind,
-    Labels, Meta, Origin, ParamValue, Params, ResetScope, RollbackReason,
+    Backend, CloseReason, ConnectionId, ErrorInfo, ErrorKind, Event, EventBody, Kind, Labels, Meta,
+    Origin, ParamValue, Params, Payload, ResetScope, RollbackReason,
 };
 pub use filter::Filter;
 pub use guard::{Check, Guard, GuardPolicy, Guards, Ruling, Verdict};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::class::StatementClass;
 use crate::emitter::Emitter;
-use crate::event::{EventKind, Origin, Params};
+use crate::event::{Origin, Params, Payload};
 
 /// Publishes one statement as a connection does: its `Executing` (with no
 /// parameters), then an `Executed` that took 20 µs and returned one row.
@@ -18,14 +18,14 @@ pub fn emit_statement(
     class: StatementClass,
     origin: Origin,
 ) {
-    emitter.emit(EventKind::Executing {
+    emitter.emit(Payload::Executing {
         query_id,
         sql: sql.clone(),
         params: Params::none(),
         class,
         origin,
     });
-    emitter.emit(EventKind::Executed {
+    emitter.emit(Payload::Executed {
         query_id,
         took: Duration::from_micros(20),
         rows: Some(1),

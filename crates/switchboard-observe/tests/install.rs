@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use support::{caught_up, http_get, sample};
-use switchboard_core::{Backend, Bus, Emitter, EventKind};
+use switchboard_core::{Backend, Bus, Emitter, Payload};
 use switchboard_observe::metrics::names;
 use switchboard_observe::{Error, Exporter, Metrics};
 
@@ -28,7 +28,7 @@ fn the_installed_exporter_receives_what_metrics_records() {
     let bus = Bus::new();
     let metrics = Metrics::new().attach(&bus).expect("metrics");
     let emitter = Emitter::new(bus, Arc::from("global"), Backend::Mysql, 1);
-    emitter.emit(EventKind::Connected {
+    emitter.emit(Payload::Connected {
         server_version: "11".into(),
         took: Duration::from_millis(3),
     });

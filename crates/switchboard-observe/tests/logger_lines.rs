@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use support::{Capture, caught_up};
 use switchboard_core::{
-    Backend, Bus, Emitter, ErrorInfo, ErrorKind, EventKind, Origin, ParamValue, Params,
+    Backend, Bus, Emitter, ErrorInfo, ErrorKind, Origin, ParamValue, Params, Payload,
     StatementClass,
 };
 use switchboard_observe::TracingLogger;
@@ -17,7 +17,7 @@ use tracing::Level;
 const SENTINEL: &str = "Sentinel-Pa55word";
 
 fn executing(emitter: &Emitter, query_id: u64, sql: &str) {
-    emitter.emit(EventKind::Executing {
+    emitter.emit(Payload::Executing {
         query_id,
         sql: sql.into(),
         params: Params::none(),
@@ -45,12 +45,12 @@ fn setup(
 #[test]
 fn a_statement_is_one_info_line_with_opentelemetry_attributes() {
     let (capture, emitter, attached) = setup(Level::INFO, TracingLogger::new());
-    emitter.emit(EventKind::Connecting {
+    emitter.emit(Payload::Connecting {
         target: "postgres://app:***@db.internal:6543/shop".into(),
         attempt: 1,
     });
     executing(&emitter, 7, "SELECT id, name FROM users WHERE id = $1");
-    emitter.emit(EventKind::Executed {
+    emitter.emit(Payload::Executed {
         query_id: 7,
         took: Duration::from_micros(1500),
         rows: Some(1),
@@ -88,7 +88,7 @@ fn a_statement_is_one_info_line_with_opentelemetry_attributes() {
 fn the_full_sql_is_at_debug() {
     let (capture, emitter, attached) = setup(Level::DEBUG, TracingLogger::new());
     executing(&emitter, 1, "UPDATE orders SET paid = true WHERE id = $1");
-    emitter.emit(EventKind::Executed {
+    emitter.emit(Payload::Executed {
         query_id: 1,
         took: Duration::from_millis(2),
         rows: Some(1),
@@ -116,13 +116,13 @@ fn a_slow_statement_is_a_warning_with_its_duration_and_sql() {
     let logger = TracingLogger::new().slow_threshold(Duration::from_millis(100));
     let (capture, emitter, attached) = setup(Level::INFO, logger);
     executing(&emitter, 1, "SELECT * FROM events");
-    emitter.emit(EventKind::Executed {
+    emitter.emit(Payload::Executed {
         query_id: 1,
         took: Duration::from_millis(250),
         rows: Some(10),
     });
     executing(&emitter, 2, "SELECT * FROM events");
-    emitter.emit(EventKind::Executed {
+    emitter.emit(Payload::Executed {
         query_id: 2,
         took: Duration::from_millis(99),
         rows: Some(10),
@@ -149,13 +149,13 @@ fn a_slow_statement_is_a_warning_with_its_duration_and_sql() {
 fn failures_and_denials_are_warnings_with_their_cause() {
     let (capture, emitter, attached) = setup(Level::INFO, TracingLogger::new());
     executing(&emitter, 1, "INSERT INTO users (id) VALUES ($1)");
-    emitter.emit(EventKind::ExecuteFailed {
+    emitter.emit(Payload::ExecuteFailed {
         query_id: 1,
         took: Duration::from_millis(1),
         error: ErrorInfo::new(ErrorKind::Database, Some("23505".into()), "duplicate key"),
     });
     executing(&emitter, 2, "DELETE FROM users");
-    emitter.emit(EventKind::Denied {
+    emitter.emit(Payload::Denied {
         query_id: Some(2),
         guard: "rules".into(),
         reason: "DELETE without WHERE".into(),
@@ -188,7 +188,7 @@ fn failures_and_denials_are_warnings_with_their_cause() {
 #[test]
 fn an_outcome_whose_start_was_missed_is_still_logged() {
     let (capture, emitter, attached) = setup(Level::INFO, TracingLogger::new());
-    emitter.emit(EventKind::Executed {
+    emitter.emit(Payload::Executed {
         query_id: 99,
         took: Duration::from_millis(1),
         rows: None,
@@ -205,15 +205,15 @@ fn no_password_is_ever_printed() {
     let logger = TracingLogger::new().slow_threshold(Duration::ZERO);
     let (capture, emitter, attached) = setup(Level::TRACE, logger);
     // Redacted as core redacts it, and (a bug upstream) not redacted at all.
-    emitter.emit(EventKind::Connecting {
+    emitter.emit(Payload::Connecting {
         target: "postgres://app:***@db.internal/shop".into(),
         attempt: 1,
     });
-    emitter.emit(EventKind::Connecting {
+    emitter.emit(Payload::Connecting {
         target: format!("postgres://app:{SENTINEL}@db.internal/shop?password={SENTINEL}"),
         attempt: 2,
     });
-    emitter.emit(EventKind::Connected {
+    emitter.emit(Payload::Connected {
         server_version: "16".into(),
         took: Duration::from_millis(3),
     });
@@ -223,12 +223,12 @@ fn no_password_is_ever_printed() {
         1,
         &format!("ALTER USER app WITH PASSWORD '{SENTINEL}'"),
     );
-    emitter.emit(EventKind::Executed {
+    emitter.emit(Payload::Executed {
         query_id: 1,
         took: Duration::from_millis(1),
         rows: None,
     });
-    emitter.emit(EventKind::Executing {
+    emitter.emit(Payload::Executing {
         query_id: 2,
         sql: "ALTER USER app IDENTIFIED BY ?".into(),
         params: Params(Arc::from(vec![ParamValue::Plain {
@@ -238,7 +238,7 @@ fn no_password_is_ever_printed() {
         class: StatementClass::Role,
         origin: Origin::Execute,
     });
-    emitter.emit(EventKind::ExecuteFailed {
+    emitter.emit(Payload::ExecuteFailed {
         query_id: 2,
         took: Duration::from_millis(1),
         error: ErrorInfo::new(ErrorKind::Database, None, "syntax error"),
@@ -259,23 +259,23 @@ fn no_password_is_ever_printed() {
 #[test]
 fn connections_leaks_and_drops_are_logged() {
     let (capture, emitter, attached) = setup(Level::INFO, TracingLogger::new());
-    emitter.emit(EventKind::Connected {
+    emitter.emit(Payload::Connected {
         server_version: "3.46".into(),
         took: Duration::from_millis(4),
     });
     emitter.set_labels(switchboard_core::Labels::new().with("request_id", "r-42"));
-    emitter.emit(EventKind::LeakSuspected {
+    emitter.emit(Payload::LeakSuspected {
         held: Duration::from_secs(30),
     });
-    emitter.emit(EventKind::ConnectFailed {
+    emitter.emit(Payload::ConnectFailed {
         error: ErrorInfo::new(ErrorKind::Connect, None, "connection refused"),
         attempt: 3,
         retry_in: None,
     });
-    emitter.emit(EventKind::Closing {
+    emitter.emit(Payload::Closing {
         reason: switchboard_core::CloseReason::Idle,
     });
-    emitter.emit(EventKind::Closed {
+    emitter.emit(Payload::Closed {
         lifetime: Duration::from_secs(60),
         statements: 12,
     });

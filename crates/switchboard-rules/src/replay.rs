@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use switchboard_core::guard::{Check, Permit, Statement};
-use switchboard_core::{ConnectionId, Event, EventKind, Labels};
+use switchboard_core::{ConnectionId, Event, Labels, Payload};
 use switchboard_sql::{Classifier, Dialect};
 
 use crate::engine::RuleEngine;
@@ -134,22 +134,22 @@ impl Replay {
         self.report.events += 1;
         let meta = event.meta();
         match event.payload() {
-            EventKind::Executing {
+            Payload::Executing {
                 query_id,
                 sql,
                 origin,
                 ..
             } => self.statement(event, *query_id, sql, *origin),
-            EventKind::Executed { query_id, .. } | EventKind::ExecuteFailed { query_id, .. } => {
+            Payload::Executed { query_id, .. } | Payload::ExecuteFailed { query_id, .. } => {
                 self.in_flight.remove(query_id);
             }
-            EventKind::Denied {
+            Payload::Denied {
                 query_id: Some(query_id),
                 ..
             } => {
                 self.in_flight.remove(query_id);
             }
-            EventKind::Closed { .. } => {
+            Payload::Closed { .. } => {
                 if let Some(connection) = meta.connection {
                     self.in_flight.retain(|_, (c, _)| *c != connection);
                 }

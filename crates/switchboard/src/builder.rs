@@ -356,12 +356,10 @@ impl Builder {
             )
             .with_read_only(self.read_only),
         );
-        shared
-            .events
-            .emit(switchboard_core::EventKind::PoolStarted {
-                min: shared.config.min_size,
-                max: shared.config.max_size,
-            });
+        shared.events.emit(switchboard_core::Payload::PoolStarted {
+            min: shared.config.min_size,
+            max: shared.config.max_size,
+        });
         let handle = Switchboard::new(Manager::new(shared.clone()).start(), shared);
         let warmed = handle
             .send(Warm)

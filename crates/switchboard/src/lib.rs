@@ -68,7 +68,7 @@ pub use switchboard_core::status::{
 };
 pub use switchboard_core::{
     ActorRole, Backend, Bus, Check, CloseReason, ConnectionId, DbErrorKind, Delivery, Error,
-    ErrorInfo, ErrorKind, Event, EventKind, EventReceiver, Filter, Flow, Guard, GuardPolicy, Kind,
-    Labels, Meta, Origin, ParamValue, Params, Phase, ReadOnly, ResetScope, Result, RollbackReason,
+    ErrorInfo, ErrorKind, Event, EventReceiver, Filter, Flow, Guard, GuardPolicy, Kind, Labels,
+    Meta, Origin, ParamValue, Params, Payload, Phase, ReadOnly, ResetScope, Result, RollbackReason,
     Ruling, StatementClass, Subscriber, Subscription, SubscriptionId, SubscriptionStats, Verdict,
 };

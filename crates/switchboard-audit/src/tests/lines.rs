@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use switchboard_core::{
-    Backend, CloseReason, ErrorInfo, ErrorKind, Event, EventKind, Labels, Origin, ParamValue,
-    Params, StatementClass,
+    Backend, CloseReason, ErrorInfo, ErrorKind, Event, Labels, Origin, ParamValue, Params, Payload,
+    StatementClass,
 };
 
 use crate::chain::Digest256;
@@ -20,7 +20,7 @@ fn at(nanos: u32) -> DateTime<Utc> {
         + chrono::Duration::nanoseconds(i64::from(nanos))
 }
 
-fn event(id: u64, nanos: u32, labels: Labels, kind: EventKind) -> Event {
+fn event(id: u64, nanos: u32, labels: Labels, kind: Payload) -> Event {
     // `Meta` cannot be built outside the core: go through the event's JSON.
     let mut json = serde_json::to_value(&kind).unwrap();
     let map = json.as_object_mut().unwrap();
@@ -70,7 +70,7 @@ fn events() -> Vec<(Event, Option<StatementClass>)> {
                 1,
                 0,
                 labels.clone(),
-                EventKind::Executing {
+                Payload::Executing {
                     query_id: 88,
                     sql: Arc::from("INSERT INTO shop.orders (id, note) VALUES ($1, 'a\tb')"),
                     params: params(),
@@ -85,7 +85,7 @@ fn events() -> Vec<(Event, Option<StatementClass>)> {
                 2,
                 120_000_000,
                 labels.clone(),
-                EventKind::Executed {
+                Payload::Executed {
                     query_id: 88,
                     took: Duration::from_nanos(81_234),
                     rows: Some(1),
@@ -98,7 +98,7 @@ fn events() -> Vec<(Event, Option<StatementClass>)> {
                 3,
                 120_456_000,
                 Labels::new(),
-                EventKind::Executing {
+                Payload::Executing {
                     query_id: 89,
                     sql: Arc::from("SELEC nonsense"),
                     params: Params::none(),
@@ -113,7 +113,7 @@ fn events() -> Vec<(Event, Option<StatementClass>)> {
                 4,
                 120_456_789,
                 Labels::new(),
-                EventKind::ExecuteFailed {
+                Payload::ExecuteFailed {
                     query_id: 89,
                     took: Duration::from_micros(5),
                     error: error.clone(),
@@ -126,7 +126,7 @@ fn events() -> Vec<(Event, Option<StatementClass>)> {
                 5,
                 7,
                 labels.clone(),
-                EventKind::Executed {
+                Payload::Executed {
                     query_id: 90,
                     took: Duration::ZERO,
                     rows: None,
@@ -139,7 +139,7 @@ fn events() -> Vec<(Event, Option<StatementClass>)> {
                 6,
                 0,
                 labels.clone(),
-                EventKind::Denied {
+                Payload::Denied {
                     query_id: Some(91),
                     guard: "rules".into(),
                     reason: "rule \"no-ddl\": DDL is refused".into(),
@@ -152,7 +152,7 @@ fn events() -> Vec<(Event, Option<StatementClass>)> {
                 7,
                 0,
                 Labels::new(),
-                EventKind::Denied {
+                Payload::Denied {
                     query_id: None,
                     guard: "hours".into(),
                     reason: "closed at night".into(),
@@ -165,7 +165,7 @@ fn events() -> Vec<(Event, Option<StatementClass>)> {
                 8,
                 0,
                 labels.clone(),
-                EventKind::ShadowDenied {
+                Payload::ShadowDenied {
                     query_id: Some(92),
                     guard: "rules".into(),
                     reason: "would deny".into(),
@@ -178,7 +178,7 @@ fn events() -> Vec<(Event, Option<StatementClass>)> {
                 9,
                 0,
                 labels,
-                EventKind::Rewritten {
+                Payload::Rewritten {
                     query_id: 92,
                     guard: "limit".into(),
                     reason: "added a LIMIT".into(),
@@ -192,7 +192,7 @@ fn events() -> Vec<(Event, Option<StatementClass>)> {
                 10,
                 0,
                 Labels::new(),
-                EventKind::Connected {
+                Payload::Connected {
                     server_version: "15.20".into(),
                     took: Duration::from_millis(2),
                 },
@@ -204,7 +204,7 @@ fn events() -> Vec<(Event, Option<StatementClass>)> {
                 11,
                 0,
                 Labels::new(),
-                EventKind::ConnectFailed {
+                Payload::ConnectFailed {
                     error: error.clone(),
                     attempt: 2,
                     retry_in: Some(Duration::from_millis(250)),
@@ -213,7 +213,7 @@ fn events() -> Vec<(Event, Option<StatementClass>)> {
             None,
         ),
         (
-            event(12, 0, Labels::new(), EventKind::Invalidated { error }),
+            event(12, 0, Labels::new(), Payload::Invalidated { error }),
             None,
         ),
         (
@@ -221,7 +221,7 @@ fn events() -> Vec<(Event, Option<StatementClass>)> {
                 13,
                 0,
                 Labels::new(),
-                EventKind::Closing {
+                Payload::Closing {
                     reason: CloseReason::Idle,
                 },
             ),
@@ -232,7 +232,7 @@ fn events() -> Vec<(Event, Option<StatementClass>)> {
                 14,
                 0,
                 Labels::new(),
-                EventKind::Closed {
+                Payload::Closed {
                     lifetime: Duration::from_secs(3),
                     statements: 12,
                 },
@@ -240,7 +240,7 @@ fn events() -> Vec<(Event, Option<StatementClass>)> {
             None,
         ),
         (
-            event(15, 0, Labels::new(), EventKind::TxBegin { depth: 1 }),
+            event(15, 0, Labels::new(), Payload::TxBegin { depth: 1 }),
             None,
         ),
     ]

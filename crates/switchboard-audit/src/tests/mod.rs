@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use switchboard_core::{
-    Backend, Bus, Emitter, Error, ErrorInfo, ErrorKind, EventKind, Labels, Origin, Params,
+    Backend, Bus, Emitter, Error, ErrorInfo, ErrorKind, Labels, Origin, Params, Payload,
     StatementClass,
 };
 
@@ -96,7 +96,7 @@ impl Conn {
         end: End,
     ) -> Result<u64, Error> {
         let query_id = NEXT_QUERY.fetch_add(1, Ordering::Relaxed);
-        let executing = self.emitter.publish(EventKind::Executing {
+        let executing = self.emitter.publish(Payload::Executing {
             query_id,
             sql: Arc::from(sql),
             params,
@@ -104,7 +104,7 @@ impl Conn {
             origin: Origin::Execute,
         });
         if end == End::Denied {
-            self.emitter.emit(EventKind::Denied {
+            self.emitter.emit(Payload::Denied {
                 query_id: Some(query_id),
                 guard: "no".into(),
                 reason: "not today".into(),
@@ -118,17 +118,17 @@ impl Conn {
         .await;
         let took = Duration::from_micros(50);
         self.emitter.emit(match (&gated, end) {
-            (Ok(()), End::Runs) => EventKind::Executed {
+            (Ok(()), End::Runs) => Payload::Executed {
                 query_id,
                 took,
                 rows: Some(1),
             },
-            (Ok(()), _) => EventKind::ExecuteFailed {
+            (Ok(()), _) => Payload::ExecuteFailed {
                 query_id,
                 took,
                 error: ErrorInfo::new(ErrorKind::Database, Some("23505".into()), "duplicate key"),
             },
-            (Err(e), _) => EventKind::ExecuteFailed {
+            (Err(e), _) => Payload::ExecuteFailed {
                 query_id,
                 took,
                 error: e.info(),

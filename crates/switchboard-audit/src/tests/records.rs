@@ -173,11 +173,11 @@ fn only_the_configured_classes_and_kinds_are_recorded() {
 fn connection_events_are_recorded_with_their_details() {
     let dir = TempDir::new("conn");
     let recs = recorded(AuditLog::builder(dir.path()), async |c| {
-        c.emitter.emit(switchboard_core::EventKind::Connected {
+        c.emitter.emit(switchboard_core::Payload::Connected {
             server_version: "3.50".into(),
             took: std::time::Duration::from_millis(2),
         });
-        c.emitter.emit(switchboard_core::EventKind::Denied {
+        c.emitter.emit(switchboard_core::Payload::Denied {
             query_id: None,
             guard: "hours".into(),
             reason: "closed at night".into(),

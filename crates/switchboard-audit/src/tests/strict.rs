@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_core::{Error, Event, EventKind, Kind, Params, StatementClass};
+use switchboard_core::{Error, Event, Kind, Params, Payload, StatementClass};
 use tokio::task::JoinSet;
 
 use super::{Conn, End, TempDir, WAIT, attached, block_on, lines, records};
@@ -113,7 +113,7 @@ fn a_record_not_durable_within_the_deadline_refuses_the_statement() {
     let bus = switchboard_core::Bus::new();
     let emitter =
         switchboard_core::Emitter::new(bus, Arc::from("p"), switchboard_core::Backend::Sqlite, 1);
-    let event: Event = emitter.publish(EventKind::Executing {
+    let event: Event = emitter.publish(Payload::Executing {
         query_id: 1,
         sql: Arc::from("DROP TABLE t"),
         params: Params::none(),

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use switchboard_core::{Event, EventKind};
+use switchboard_core::{Event, Payload};
 
 use notable::{Denial, Leak, Notable, Slow};
 use series::{Outcome, Series, SeriesView};
@@ -58,16 +58,16 @@ impl PoolActivity {
         let meta = event.meta();
         let second = meta.at.timestamp();
         match event.payload() {
-            EventKind::Executing { query_id, sql, .. } => self.notable.executing(*query_id, sql),
-            EventKind::Executed { query_id, took, .. } => {
+            Payload::Executing { query_id, sql, .. } => self.notable.executing(*query_id, sql),
+            Payload::Executed { query_id, took, .. } => {
                 self.series.outcome(second, Outcome::Ok);
                 self.notable.finished(slow(event, *query_id, *took, false));
             }
-            EventKind::ExecuteFailed { query_id, took, .. } => {
+            Payload::ExecuteFailed { query_id, took, .. } => {
                 self.series.outcome(second, Outcome::Error);
                 self.notable.finished(slow(event, *query_id, *took, true));
             }
-            EventKind::Denied {
+            Payload::Denied {
                 query_id,
                 guard,
                 reason,
@@ -76,21 +76,21 @@ impl PoolActivity {
                 self.notable
                     .denied(denial(event, *query_id, guard, reason, false));
             }
-            EventKind::ShadowDenied {
+            Payload::ShadowDenied {
                 query_id,
                 guard,
                 reason,
             } => self
                 .notable
                 .denied(denial(event, *query_id, guard, reason, true)),
-            EventKind::CheckedOut { waited } => self.series.checkout(second, *waited),
-            EventKind::LeakSuspected { held } => self.notable.leak(Leak {
+            Payload::CheckedOut { waited } => self.series.checkout(second, *waited),
+            Payload::LeakSuspected { held } => self.notable.leak(Leak {
                 at: meta.at,
                 connection: meta.connection,
                 held_ns: nanos(*held),
                 labels: meta.labels.clone(),
             }),
-            EventKind::Lagged { dropped } => self.missed += dropped,
+            Payload::Lagged { dropped } => self.missed += dropped,
             _ => {}
         }
     }

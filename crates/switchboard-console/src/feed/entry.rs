@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use switchboard_core::{
-    ConnectionId, DatabaseUrl, Event, EventKind, Kind, Labels, ParamValue, Params,
+    ConnectionId, DatabaseUrl, Event, Kind, Labels, ParamValue, Params, Payload,
 };
 
 /// What an entry is about, for the filters.
@@ -118,7 +118,7 @@ pub(crate) fn frame(id: Option<u64>, event: Option<&str>, data: &str) -> Bytes {
 /// value replaced by its SQL type and a connect target redacted again.
 pub(crate) fn public_json(event: &Event) -> String {
     match event.payload() {
-        EventKind::Executing {
+        Payload::Executing {
             query_id,
             sql,
             params,
@@ -129,7 +129,7 @@ pub(crate) fn public_json(event: &Event) -> String {
             .iter()
             .any(|p| !matches!(p, ParamValue::Redacted { .. })) =>
         {
-            let kind = EventKind::Executing {
+            let kind = Payload::Executing {
                 query_id: *query_id,
                 sql: sql.clone(),
                 params: redacted(params),
@@ -138,8 +138,8 @@ pub(crate) fn public_json(event: &Event) -> String {
             };
             Event::new(event.meta().clone(), kind).to_json()
         }
-        EventKind::Connecting { target, attempt } => {
-            let kind = EventKind::Connecting {
+        Payload::Connecting { target, attempt } => {
+            let kind = Payload::Connecting {
                 target: redacted_target(target),
                 attempt: *attempt,
             };

@@ -25,7 +25,7 @@ use arc_swap::ArcSwap;
 use crossbeam_queue::ArrayQueue;
 
 use crate::error::{Error, Result};
-use crate::event::{Event, EventKind, Meta, Spare};
+use crate::event::{Event, Meta, Payload, Spare};
 use crate::filter::Filter;
 pub use close::PoolAttachment;
 pub use gate::Gate;
@@ -216,7 +216,7 @@ impl Bus {
 
     /// An event to publish on this bus: in the allocation of one that
     /// nobody holds any more when the bus kept one, else a new one.
-    pub(crate) fn make(&self, meta: Meta, kind: EventKind) -> Event {
+    pub(crate) fn make(&self, meta: Meta, kind: Payload) -> Event {
         match self.inner.spares.pop() {
             Some(spare) => Event::reuse(spare, meta, kind),
             None => Event::new(meta, kind),

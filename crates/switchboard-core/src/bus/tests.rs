@@ -4,15 +4,15 @@ use std::time::Duration;
 
 use super::*;
 use crate::emitter::Emitter;
-use crate::event::{Backend, EventKind, Kind};
+use crate::event::{Backend, Kind, Payload};
 use crate::testing::eventually_blocking;
 
 fn emitter(bus: &Bus) -> Emitter {
     Emitter::new(bus.clone(), Arc::from("test"), Backend::Sqlite, 1)
 }
 
-fn checked_in() -> EventKind {
-    EventKind::CheckedIn {
+fn checked_in() -> Payload {
+    Payload::CheckedIn {
         held: Duration::from_millis(1),
     }
 }
@@ -32,7 +32,7 @@ fn lossy_channel_drops_with_exact_lagged_count() {
     let mut dropped = 0u64;
     let mut last_seq = 0;
     let mut receive = |ev: Event| match ev.payload() {
-        EventKind::Lagged { dropped: d } => dropped += d,
+        Payload::Lagged { dropped: d } => dropped += d,
         _ => {
             seen += 1;
             last_seq = ev.meta().seq;
@@ -69,7 +69,7 @@ fn filter_selects_kinds() {
         .unwrap();
     let em = emitter(&bus);
     em.emit(checked_in());
-    em.emit(EventKind::Closing {
+    em.emit(Payload::Closing {
         reason: crate::event::CloseReason::Shutdown,
     });
     let ev = rx.recv_timeout(Duration::from_secs(1)).unwrap();
@@ -220,7 +220,7 @@ fn lossy_accounting_is_exact_with_concurrent_publishers() {
             Delivery::lossy(16),
             move |e: Event| {
                 match e.payload() {
-                    EventKind::Lagged { dropped } => l.fetch_add(*dropped, Ordering::SeqCst),
+                    Payload::Lagged { dropped } => l.fetch_add(*dropped, Ordering::SeqCst),
                     _ => s.fetch_add(1, Ordering::SeqCst),
                 };
                 std::thread::sleep(Duration::from_millis(2));

@@ -23,7 +23,7 @@ pub use error_kind::ErrorKind;
 pub use kind::Kind;
 pub use labels::Labels;
 pub use params::{ParamValue, Params};
-pub use payload::EventKind;
+pub use payload::Payload;
 pub use values::{
     Backend, CloseReason, ConnectionId, ErrorInfo, Origin, ResetScope, RollbackReason,
 };
@@ -68,7 +68,7 @@ pub struct EventBody {
     pub meta: Meta,
     /// The payload.
     #[serde(flatten)]
-    pub kind: EventKind,
+    pub payload: Payload,
 }
 
 /// One lifecycle event. Cloning shares it.
@@ -81,21 +81,21 @@ pub(crate) struct Spare(Arc<EventBody>);
 
 impl Event {
     /// Wraps metadata and payload.
-    pub fn new(meta: Meta, kind: EventKind) -> Self {
-        Event(Arc::new(EventBody { meta, kind }))
+    pub fn new(meta: Meta, payload: Payload) -> Self {
+        Event(Arc::new(EventBody { meta, payload }))
     }
 
     /// Wraps metadata and payload in `spare`, the allocation of an event
     /// nobody holds any more, instead of a new one.
-    pub(crate) fn reuse(mut spare: Spare, meta: Meta, kind: EventKind) -> Self {
+    pub(crate) fn reuse(mut spare: Spare, meta: Meta, payload: Payload) -> Self {
         match Arc::get_mut(&mut spare.0) {
             Some(body) => {
                 // The old event's contents are dropped here.
-                *body = EventBody { meta, kind };
+                *body = EventBody { meta, payload };
                 Event(spare.0)
             }
             // Unreachable: a spare is made only from a sole holder.
-            None => Event::new(meta, kind),
+            None => Event::new(meta, payload),
         }
     }
 
@@ -106,7 +106,7 @@ impl Event {
         // Only this holder is left, and no other can appear: events never
         // hand out weak references.
         let body = Arc::get_mut(&mut self.0)?;
-        body.kind = EventKind::Lagged { dropped: 0 };
+        body.payload = Payload::Lagged { dropped: 0 };
         body.meta.labels = Labels::new();
         Some(Spare(self.0))
     }
@@ -123,7 +123,7 @@ impl Event {
                 backend,
                 labels: Labels::new(),
             },
-            EventKind::Lagged { dropped },
+            Payload::Lagged { dropped },
         )
     }
 
@@ -133,13 +133,13 @@ impl Event {
     }
 
     /// The payload.
-    pub fn payload(&self) -> &EventKind {
-        &self.0.kind
+    pub fn payload(&self) -> &Payload {
+        &self.0.payload
     }
 
     /// The kind, without payload.
     pub fn kind(&self) -> Kind {
-        self.0.kind.kind()
+        self.0.payload.kind()
     }
 
     /// The event as one line of JSON.
@@ -177,20 +177,20 @@ impl fmt::Display for Event {
             None => f.write_str("-             ")?,
         }
         write!(f, "{:<13}", self.kind().as_str())?;
-        match &self.0.kind {
-            EventKind::Connecting { target, attempt } => write!(f, " {target} attempt={attempt}"),
-            EventKind::Connected {
+        match &self.0.payload {
+            Payload::Connecting { target, attempt } => write!(f, " {target} attempt={attempt}"),
+            Payload::Connected {
                 server_version,
                 took,
             } => {
                 write!(f, " server={server_version:?} took={took:?}")
             }
-            EventKind::ConnectFailed { error, attempt, .. } => {
+            Payload::ConnectFailed { error, attempt, .. } => {
                 write!(f, " attempt={attempt} {}: {}", error.kind, error.message)
             }
-            EventKind::CheckedOut { waited } => write!(f, " waited={waited:?}"),
-            EventKind::CheckedIn { held } => write!(f, " held={held:?}"),
-            EventKind::Executing {
+            Payload::CheckedOut { waited } => write!(f, " waited={waited:?}"),
+            Payload::CheckedIn { held } => write!(f, " held={held:?}"),
+            Payload::Executing {
                 query_id,
                 sql,
                 params,
@@ -203,7 +203,7 @@ impl fmt::Display for Event {
                 }
                 Ok(())
             }
-            EventKind::Executed {
+            Payload::Executed {
                 query_id,
                 took,
                 rows,
@@ -214,51 +214,51 @@ impl fmt::Display for Event {
                     None => Ok(()),
                 }
             }
-            EventKind::ExecuteFailed {
+            Payload::ExecuteFailed {
                 query_id, error, ..
             } => {
                 write!(f, " q{query_id} {}: {}", error.kind, error.message)
             }
-            EventKind::Denied { guard, reason, .. } => write!(f, " by {guard}: {reason}"),
-            EventKind::ShadowDenied { guard, reason, .. } => {
+            Payload::Denied { guard, reason, .. } => write!(f, " by {guard}: {reason}"),
+            Payload::ShadowDenied { guard, reason, .. } => {
                 write!(f, " (shadow) by {guard}: {reason}")
             }
-            EventKind::Rewritten {
+            Payload::Rewritten {
                 query_id,
                 guard,
                 sql,
                 ..
             } => write!(f, " q{query_id} by {guard} to: {sql}"),
-            EventKind::TxBegin { depth } | EventKind::TxCommit { depth } => {
+            Payload::TxBegin { depth } | Payload::TxCommit { depth } => {
                 write!(f, " depth={depth}")
             }
-            EventKind::TxRollback { depth, reason } => match reason {
+            Payload::TxRollback { depth, reason } => match reason {
                 RollbackReason::Caller => write!(f, " depth={depth}"),
                 RollbackReason::Reset => write!(f, " depth={depth} reason=reset"),
             },
-            EventKind::Invalidated { error } => write!(f, " {}: {}", error.kind, error.message),
-            EventKind::Closing { reason } => write!(f, " reason={reason:?}"),
-            EventKind::Closed {
+            Payload::Invalidated { error } => write!(f, " {}: {}", error.kind, error.message),
+            Payload::Closing { reason } => write!(f, " reason={reason:?}"),
+            Payload::Closed {
                 lifetime,
                 statements,
             } => {
                 write!(f, " lifetime={lifetime:?} statements={statements}")
             }
-            EventKind::Lagged { dropped } => write!(f, " dropped={dropped}"),
-            EventKind::LeakSuspected { held } => write!(f, " lent out for {held:?}"),
-            EventKind::Savepoint { name, depth }
-            | EventKind::SavepointReleased { name, depth }
-            | EventKind::SavepointRolledBack { name, depth } => {
+            Payload::Lagged { dropped } => write!(f, " dropped={dropped}"),
+            Payload::LeakSuspected { held } => write!(f, " lent out for {held:?}"),
+            Payload::Savepoint { name, depth }
+            | Payload::SavepointReleased { name, depth }
+            | Payload::SavepointRolledBack { name, depth } => {
                 write!(f, " {name} depth={depth}")
             }
-            EventKind::Initialized { took } => write!(f, " took={took:?}"),
-            EventKind::Reset { took, what } => {
+            Payload::Initialized { took } => write!(f, " took={took:?}"),
+            Payload::Reset { took, what } => {
                 let what = format!("{what:?}").to_lowercase();
                 write!(f, " what={what} took={took:?}")
             }
-            EventKind::PoolStarted { min, max } => write!(f, " min={min} max={max}"),
-            EventKind::PoolStopped { drained } => write!(f, " drained={drained}"),
-            EventKind::CheckoutTimedOut {
+            Payload::PoolStarted { min, max } => write!(f, " min={min} max={max}"),
+            Payload::PoolStopped { drained } => write!(f, " drained={drained}"),
+            Payload::CheckoutTimedOut {
                 waited,
                 waiting,
                 unreachable,

@@ -13,7 +13,7 @@ use crate::serde_duration;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind")]
 #[non_exhaustive]
-pub enum EventKind {
+pub enum Payload {
     /// Before a connect attempt.
     Connecting {
         /// The database URL with its password replaced by `***`.
@@ -239,37 +239,37 @@ pub enum EventKind {
     },
 }
 
-impl EventKind {
+impl Payload {
     /// The kind, without payload.
     pub fn kind(&self) -> Kind {
         match self {
-            EventKind::Connecting { .. } => Kind::Connecting,
-            EventKind::Connected { .. } => Kind::Connected,
-            EventKind::ConnectFailed { .. } => Kind::ConnectFailed,
-            EventKind::CheckedOut { .. } => Kind::CheckedOut,
-            EventKind::CheckedIn { .. } => Kind::CheckedIn,
-            EventKind::Executing { .. } => Kind::Executing,
-            EventKind::Executed { .. } => Kind::Executed,
-            EventKind::ExecuteFailed { .. } => Kind::ExecuteFailed,
-            EventKind::Denied { .. } => Kind::Denied,
-            EventKind::ShadowDenied { .. } => Kind::ShadowDenied,
-            EventKind::Rewritten { .. } => Kind::Rewritten,
-            EventKind::TxBegin { .. } => Kind::TxBegin,
-            EventKind::TxCommit { .. } => Kind::TxCommit,
-            EventKind::TxRollback { .. } => Kind::TxRollback,
-            EventKind::Invalidated { .. } => Kind::Invalidated,
-            EventKind::Closing { .. } => Kind::Closing,
-            EventKind::Closed { .. } => Kind::Closed,
-            EventKind::Lagged { .. } => Kind::Lagged,
-            EventKind::LeakSuspected { .. } => Kind::LeakSuspected,
-            EventKind::Initialized { .. } => Kind::Initialized,
-            EventKind::Reset { .. } => Kind::Reset,
-            EventKind::PoolStarted { .. } => Kind::PoolStarted,
-            EventKind::PoolStopped { .. } => Kind::PoolStopped,
-            EventKind::CheckoutTimedOut { .. } => Kind::CheckoutTimedOut,
-            EventKind::Savepoint { .. } => Kind::Savepoint,
-            EventKind::SavepointReleased { .. } => Kind::SavepointReleased,
-            EventKind::SavepointRolledBack { .. } => Kind::SavepointRolledBack,
+            Payload::Connecting { .. } => Kind::Connecting,
+            Payload::Connected { .. } => Kind::Connected,
+            Payload::ConnectFailed { .. } => Kind::ConnectFailed,
+            Payload::CheckedOut { .. } => Kind::CheckedOut,
+            Payload::CheckedIn { .. } => Kind::CheckedIn,
+            Payload::Executing { .. } => Kind::Executing,
+            Payload::Executed { .. } => Kind::Executed,
+            Payload::ExecuteFailed { .. } => Kind::ExecuteFailed,
+            Payload::Denied { .. } => Kind::Denied,
+            Payload::ShadowDenied { .. } => Kind::ShadowDenied,
+            Payload::Rewritten { .. } => Kind::Rewritten,
+            Payload::TxBegin { .. } => Kind::TxBegin,
+            Payload::TxCommit { .. } => Kind::TxCommit,
+            Payload::TxRollback { .. } => Kind::TxRollback,
+            Payload::Invalidated { .. } => Kind::Invalidated,
+            Payload::Closing { .. } => Kind::Closing,
+            Payload::Closed { .. } => Kind::Closed,
+            Payload::Lagged { .. } => Kind::Lagged,
+            Payload::LeakSuspected { .. } => Kind::LeakSuspected,
+            Payload::Initialized { .. } => Kind::Initialized,
+            Payload::Reset { .. } => Kind::Reset,
+            Payload::PoolStarted { .. } => Kind::PoolStarted,
+            Payload::PoolStopped { .. } => Kind::PoolStopped,
+            Payload::CheckoutTimedOut { .. } => Kind::CheckoutTimedOut,
+            Payload::Savepoint { .. } => Kind::Savepoint,
+            Payload::SavepointReleased { .. } => Kind::SavepointReleased,
+            Payload::SavepointRolledBack { .. } => Kind::SavepointRolledBack,
         }
     }
 }

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use super::*;
 use crate::bus::{Delivery, Gate};
 use crate::emitter::Emitter;
-use crate::event::{Backend, Event, EventKind};
+use crate::event::{Backend, Event, Payload};
 use crate::filter::Filter;
 
 /// A subscription counting the times its `on_end` ran.
@@ -93,7 +93,7 @@ impl Gate for Closed {
 /// Whether a statement on `bus` would be held back by a gate.
 fn gated(bus: &Bus) -> bool {
     let event = Emitter::new(bus.clone(), Arc::from("test"), Backend::Sqlite, 1).publish(
-        EventKind::CheckedIn {
+        Payload::CheckedIn {
             held: std::time::Duration::ZERO,
         },
     );

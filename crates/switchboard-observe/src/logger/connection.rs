@@ -1,7 +1,7 @@
 //! Lines for everything but statements: connects, transactions,
 //! checkouts, leaks, closes, and the logger's own lag.
 
-use switchboard_core::{Event, EventKind};
+use switchboard_core::{Event, Payload};
 use tracing::Level;
 
 use super::state::{LoggerState, labels};
@@ -16,7 +16,7 @@ impl LoggerState {
         let meta = event.meta();
         let pool = &*meta.pool;
         match event.payload() {
-            EventKind::Connecting { target, attempt } => {
+            Payload::Connecting { target, attempt } => {
                 let endpoint = Endpoint::from_target(target, meta.backend);
                 let ep = self.endpoints.entry(meta.pool.clone()).or_default();
                 *ep = endpoint;
@@ -32,7 +32,7 @@ impl LoggerState {
                     "connecting"
                 );
             }
-            EventKind::Connected {
+            Payload::Connected {
                 server_version,
                 took,
             } => {
@@ -50,7 +50,7 @@ impl LoggerState {
                     "connected"
                 );
             }
-            EventKind::ConnectFailed {
+            Payload::ConnectFailed {
                 error,
                 attempt,
                 retry_in,
@@ -75,7 +75,7 @@ impl LoggerState {
                     error.message
                 );
             }
-            EventKind::Denied {
+            Payload::Denied {
                 query_id: None,
                 guard,
                 reason,
@@ -86,23 +86,23 @@ impl LoggerState {
                 guard = guard.as_str(),
                 "connect denied by {guard}: {reason}"
             ),
-            EventKind::TxBegin { depth } => {
+            Payload::TxBegin { depth } => {
                 tracing::debug!(target: TARGET_CONNECTION, pool, connection = meta.connection, depth, "begin");
             }
-            EventKind::TxCommit { depth } => {
+            Payload::TxCommit { depth } => {
                 tracing::debug!(target: TARGET_CONNECTION, pool, connection = meta.connection, depth, "commit");
             }
-            EventKind::TxRollback { depth, reason } => {
+            Payload::TxRollback { depth, reason } => {
                 tracing::debug!(target: TARGET_CONNECTION, pool, connection = meta.connection, depth, reason = ?reason, "rollback");
             }
-            EventKind::Initialized { took } => tracing::debug!(
+            Payload::Initialized { took } => tracing::debug!(
                 target: TARGET_CONNECTION,
                 pool,
                 connection = meta.connection,
                 took_ms = ms(*took),
                 "initialized"
             ),
-            EventKind::Reset { took, what } => tracing::debug!(
+            Payload::Reset { took, what } => tracing::debug!(
                 target: TARGET_CONNECTION,
                 pool,
                 connection = meta.connection,
@@ -110,20 +110,20 @@ impl LoggerState {
                 took_ms = ms(*took),
                 "reset"
             ),
-            EventKind::PoolStarted { min, max } => tracing::info!(
+            Payload::PoolStarted { min, max } => tracing::info!(
                 target: TARGET_POOL,
                 pool,
                 min,
                 max,
                 "pool starting"
             ),
-            EventKind::PoolStopped { drained } => tracing::info!(
+            Payload::PoolStopped { drained } => tracing::info!(
                 target: TARGET_POOL,
                 pool,
                 drained,
                 "pool stopped"
             ),
-            EventKind::CheckoutTimedOut {
+            Payload::CheckoutTimedOut {
                 waited,
                 waiting,
                 unreachable,
@@ -136,16 +136,16 @@ impl LoggerState {
                 labels = labels(&meta.labels),
                 "a caller gave up waiting for a connection after {waited:?}"
             ),
-            EventKind::Savepoint { name, depth } => {
+            Payload::Savepoint { name, depth } => {
                 tracing::debug!(target: TARGET_CONNECTION, pool, connection = meta.connection, depth, savepoint = &**name, "savepoint");
             }
-            EventKind::SavepointReleased { name, depth } => {
+            Payload::SavepointReleased { name, depth } => {
                 tracing::debug!(target: TARGET_CONNECTION, pool, connection = meta.connection, depth, savepoint = &**name, "release savepoint");
             }
-            EventKind::SavepointRolledBack { name, depth } => {
+            Payload::SavepointRolledBack { name, depth } => {
                 tracing::debug!(target: TARGET_CONNECTION, pool, connection = meta.connection, depth, savepoint = &**name, "rollback to savepoint");
             }
-            EventKind::Invalidated { error } => tracing::warn!(
+            Payload::Invalidated { error } => tracing::warn!(
                 target: TARGET_CONNECTION,
                 pool,
                 connection = meta.connection,
@@ -153,7 +153,7 @@ impl LoggerState {
                 "connection invalidated: {}",
                 error.message
             ),
-            EventKind::Closing { reason } => {
+            Payload::Closing { reason } => {
                 if let Some(c) = meta.connection {
                     self.closing.insert(c, *reason);
                 }
@@ -165,7 +165,7 @@ impl LoggerState {
                     "closing"
                 );
             }
-            EventKind::Closed {
+            Payload::Closed {
                 lifetime,
                 statements,
             } => {
@@ -180,7 +180,7 @@ impl LoggerState {
                     "closed"
                 );
             }
-            EventKind::CheckedOut { waited } => tracing::trace!(
+            Payload::CheckedOut { waited } => tracing::trace!(
                 target: TARGET_POOL,
                 pool,
                 connection = meta.connection,
@@ -188,14 +188,14 @@ impl LoggerState {
                 labels = labels(&meta.labels),
                 "checked out"
             ),
-            EventKind::CheckedIn { held } => tracing::trace!(
+            Payload::CheckedIn { held } => tracing::trace!(
                 target: TARGET_POOL,
                 pool,
                 connection = meta.connection,
                 held_ms = ms(*held),
                 "checked in"
             ),
-            EventKind::LeakSuspected { held } => tracing::warn!(
+            Payload::LeakSuspected { held } => tracing::warn!(
                 target: TARGET_POOL,
                 pool,
                 connection = meta.connection,
@@ -203,7 +203,7 @@ impl LoggerState {
                 labels = labels(&meta.labels),
                 "possible connection leak: lent out for {held:?}, past the leak threshold"
             ),
-            EventKind::Lagged { dropped } => tracing::warn!(
+            Payload::Lagged { dropped } => tracing::warn!(
                 target: TARGET_OBSERVE,
                 pool,
                 dropped,

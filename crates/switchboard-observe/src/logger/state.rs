@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use switchboard_core::{CloseReason, Event, EventKind, Labels, Meta};
+use switchboard_core::{CloseReason, Event, Labels, Meta, Payload};
 use switchboard_sql::Classifier;
 use tracing::Level;
 use tracing::field::{DebugValue, debug};
@@ -51,7 +51,7 @@ impl LoggerState {
     pub(super) fn handle(&mut self, event: &Event) {
         let meta = event.meta();
         match event.payload() {
-            EventKind::Executing {
+            Payload::Executing {
                 query_id,
                 sql,
                 params,
@@ -64,7 +64,7 @@ impl LoggerState {
                 }
                 self.statements.insert(*query_id, statement);
             }
-            EventKind::Executed {
+            Payload::Executed {
                 query_id,
                 took,
                 rows,
@@ -88,7 +88,7 @@ impl LoggerState {
                 let level = if slow { Level::WARN } else { Level::INFO };
                 self.finished(level, meta, statement.as_ref(), &outcome);
             }
-            EventKind::ExecuteFailed {
+            Payload::ExecuteFailed {
                 query_id,
                 took,
                 error,
@@ -106,7 +106,7 @@ impl LoggerState {
                 };
                 self.finished(Level::WARN, meta, statement.as_ref(), &outcome);
             }
-            EventKind::Denied {
+            Payload::Denied {
                 query_id: Some(query_id),
                 guard,
                 reason,
@@ -124,7 +124,7 @@ impl LoggerState {
                 };
                 self.finished(Level::WARN, meta, statement.as_ref(), &outcome);
             }
-            EventKind::Rewritten {
+            Payload::Rewritten {
                 query_id,
                 guard,
                 reason,
@@ -149,7 +149,7 @@ impl LoggerState {
                     *statement = rewritten;
                 }
             }
-            EventKind::ShadowDenied {
+            Payload::ShadowDenied {
                 query_id,
                 guard,
                 reason,

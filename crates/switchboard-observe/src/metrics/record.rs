@@ -1,6 +1,6 @@
 //! Events into counters and histograms.
 
-use switchboard_core::{Event, EventKind, StatementClass};
+use switchboard_core::{Event, Payload, StatementClass};
 
 use super::names::*;
 use crate::inflight::InFlight;
@@ -24,10 +24,10 @@ impl Recorder {
         let pool = meta.pool.to_string();
         let backend = meta.backend.as_str();
         match event.payload() {
-            EventKind::Executing {
+            Payload::Executing {
                 query_id, class, ..
             } => self.classes.insert(*query_id, *class),
-            EventKind::Executed { query_id, took, .. } => {
+            Payload::Executed { query_id, took, .. } => {
                 let class = self.class_of(*query_id);
                 let labels = [
                     ("pool", pool),
@@ -38,7 +38,7 @@ impl Recorder {
                 metrics::histogram!(STATEMENT_DURATION, &labels).record(took.as_secs_f64());
                 metrics::counter!(STATEMENTS, &labels).increment(1);
             }
-            EventKind::ExecuteFailed {
+            Payload::ExecuteFailed {
                 query_id,
                 took,
                 error,
@@ -56,7 +56,7 @@ impl Recorder {
                     "error_type" => error.kind.as_str())
                 .increment(1);
             }
-            EventKind::Denied {
+            Payload::Denied {
                 query_id, guard, ..
             } => {
                 if let Some(query_id) = query_id {
@@ -69,43 +69,43 @@ impl Recorder {
                     "guard" => guard.clone())
                 .increment(1);
             }
-            EventKind::ShadowDenied { guard, .. } => {
+            Payload::ShadowDenied { guard, .. } => {
                 metrics::counter!(SHADOW_DENIALS, "pool" => pool, "backend" => backend,
                     "guard" => guard.clone())
                 .increment(1);
             }
-            EventKind::CheckedOut { waited } => {
+            Payload::CheckedOut { waited } => {
                 metrics::histogram!(CHECKOUT_WAIT, "pool" => pool, "backend" => backend)
                     .record(waited.as_secs_f64());
             }
-            EventKind::CheckedIn { held } => {
+            Payload::CheckedIn { held } => {
                 metrics::histogram!(HELD, "pool" => pool, "backend" => backend)
                     .record(held.as_secs_f64());
             }
-            EventKind::Reset { took, .. } => {
+            Payload::Reset { took, .. } => {
                 metrics::histogram!(RESET_DURATION, "pool" => pool, "backend" => backend)
                     .record(took.as_secs_f64());
             }
-            EventKind::CheckoutTimedOut { unreachable, .. } => {
+            Payload::CheckoutTimedOut { unreachable, .. } => {
                 metrics::counter!(CHECKOUT_TIMEOUTS, "pool" => pool, "backend" => backend,
                     "unreachable" => if *unreachable { "true" } else { "false" })
                 .increment(1);
             }
-            EventKind::Connected { took, .. } => {
+            Payload::Connected { took, .. } => {
                 metrics::counter!(CONNECTS, "pool" => pool.clone(), "backend" => backend)
                     .increment(1);
                 metrics::histogram!(CONNECT_DURATION, "pool" => pool, "backend" => backend)
                     .record(took.as_secs_f64());
             }
-            EventKind::ConnectFailed { error, .. } => {
+            Payload::ConnectFailed { error, .. } => {
                 metrics::counter!(CONNECT_FAILURES, "pool" => pool, "backend" => backend,
                     "error_type" => error.kind.as_str())
                 .increment(1);
             }
-            EventKind::Invalidated { .. } => {
+            Payload::Invalidated { .. } => {
                 metrics::counter!(INVALIDATIONS, "pool" => pool, "backend" => backend).increment(1);
             }
-            EventKind::LeakSuspected { .. } => {
+            Payload::LeakSuspected { .. } => {
                 metrics::counter!(LEAKS_SUSPECTED, "pool" => pool, "backend" => backend)
                     .increment(1);
             }

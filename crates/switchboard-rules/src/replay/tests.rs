@@ -22,7 +22,7 @@ impl Recording {
         connection: u64,
         secs: i64,
         labels: &[(&str, &str)],
-        kind: EventKind,
+        kind: Payload,
     ) -> &mut Self {
         self.next_id += 1;
         let mut event = serde_json::to_value(&kind).expect("payload serializes");
@@ -56,7 +56,7 @@ impl Recording {
             connection,
             secs,
             labels,
-            EventKind::Executing {
+            Payload::Executing {
                 query_id,
                 sql: sql.into(),
                 params: Params::none(),
@@ -72,7 +72,7 @@ impl Recording {
             connection,
             secs,
             &[],
-            EventKind::Executed {
+            Payload::Executed {
                 query_id,
                 took: Duration::from_millis(3),
                 rows: Some(1),
@@ -229,7 +229,7 @@ fn concurrency_places_are_held_until_the_statement_ends() {
             2,
             2,
             &acme,
-            EventKind::ExecuteFailed {
+            Payload::ExecuteFailed {
                 query_id: 3,
                 took: Duration::from_millis(1),
                 error: ErrorInfo::new(ErrorKind::Database, None, "boom"),
@@ -241,7 +241,7 @@ fn concurrency_places_are_held_until_the_statement_ends() {
             1,
             4,
             &[],
-            EventKind::Closed {
+            Payload::Closed {
                 lifetime: Duration::from_secs(9),
                 statements: 3,
             },
@@ -252,7 +252,7 @@ fn concurrency_places_are_held_until_the_statement_ends() {
             3,
             6,
             &acme,
-            EventKind::Denied {
+            Payload::Denied {
                 query_id: Some(5),
                 guard: "other".into(),
                 reason: "no".into(),

@@ -22,7 +22,7 @@ use actix::prelude::*;
 #[cfg(feature = "postgres")]
 use diesel_async::pg::AsyncPgConnection;
 use switchboard_core::{
-    CloseReason, ConnectionId, Emitter, Error, ErrorInfo, ErrorKind, EventKind, Labels, Result,
+    CloseReason, ConnectionId, Emitter, Error, ErrorInfo, ErrorKind, Labels, Payload, Result,
     RollbackReason,
 };
 
@@ -162,7 +162,7 @@ impl ConnectionActor {
             other => other,
         };
         self.emitter.set_labels(labels);
-        self.emitter.emit(EventKind::CheckedOut { waited });
+        self.emitter.emit(Payload::CheckedOut { waited });
     }
 
     /// Ends a loan: `CheckedIn`, then the manager may lend it again. A
@@ -173,7 +173,7 @@ impl ConnectionActor {
         };
         let held = since.elapsed();
         let conn = conn.take();
-        self.emitter.emit(EventKind::CheckedIn { held });
+        self.emitter.emit(Payload::CheckedIn { held });
         self.emitter.set_labels(Labels::new());
         let Some(conn) = conn else {
             // Closing tells the manager the connection is gone.
@@ -221,14 +221,14 @@ impl ConnectionActor {
             work.into_actor(self)
                 .map(move |(conn, outcome, took), act, ctx| {
                     if owed.tx_open {
-                        act.emitter.emit(EventKind::TxRollback {
+                        act.emitter.emit(Payload::TxRollback {
                             depth: 1,
                             reason: RollbackReason::Reset,
                         });
                     }
                     match outcome {
                         Ok(Outcome::Done(what)) => {
-                            act.emitter.emit(EventKind::Reset { took, what });
+                            act.emitter.emit(Payload::Reset { took, what });
                             act.state = State::Ready(conn);
                             act.release(Release::Free);
                         }
@@ -296,13 +296,13 @@ impl ConnectionActor {
             // with the connection to itself: `Invalidated`, `CheckedIn`,
             // then `Closing` and `Closed` (which tells the manager).
             if let Some(error) = p.broken.take() {
-                self.emitter.emit(EventKind::Invalidated { error });
+                self.emitter.emit(Payload::Invalidated { error });
             }
-            self.emitter.emit_as(EventKind::CheckedIn { held }, labels);
+            self.emitter.emit_as(Payload::CheckedIn { held }, labels);
             self.close(CloseReason::Invalidated, ctx);
             return;
         };
-        self.emitter.emit_as(EventKind::CheckedIn { held }, labels);
+        self.emitter.emit_as(Payload::CheckedIn { held }, labels);
         if p.in_flight == 0 {
             // Every statement's future, and its clone, is gone by now.
             self.state = match std::mem::replace(&mut self.state, State::Closed) {
@@ -319,7 +319,7 @@ impl ConnectionActor {
     /// The connection proved unusable: `Invalidated`; it closes when its
     /// holder is done with it.
     fn invalidate(&mut self, error: ErrorInfo) {
-        self.emitter.emit(EventKind::Invalidated { error });
+        self.emitter.emit(Payload::Invalidated { error });
     }
 
     fn close(&mut self, reason: CloseReason, ctx: &mut Context<Self>) {
@@ -336,9 +336,9 @@ impl ConnectionActor {
         if let State::Closed = self.state {
             return;
         }
-        self.emitter.emit(EventKind::Closing { reason });
+        self.emitter.emit(Payload::Closing { reason });
         drop(std::mem::replace(&mut self.state, State::Closed));
-        self.emitter.emit(EventKind::Closed {
+        self.emitter.emit(Payload::Closed {
             lifetime: self.opened.elapsed(),
             statements: self.probe.statements(),
         });

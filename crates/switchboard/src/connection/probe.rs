@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use diesel::connection::{Instrumentation, InstrumentationEvent};
 use parking_lot::Mutex;
-use switchboard_core::{Emitter, EventKind, RollbackReason};
+use switchboard_core::{Emitter, Payload, RollbackReason};
 
 use super::reset::Debt;
 use super::session::prepared::Texts;
@@ -78,18 +78,18 @@ impl Probe {
         match event {
             InstrumentationEvent::BeginTransaction { depth, .. } if depth.get() == 1 => {
                 self.debt.note_transaction(true);
-                self.emitter.emit(EventKind::TxBegin { depth: 1 })
+                self.emitter.emit(Payload::TxBegin { depth: 1 })
             }
             InstrumentationEvent::CommitTransaction { depth, .. } if depth.get() == 1 => {
                 self.debt.note_transaction(false);
-                self.emitter.emit(EventKind::TxCommit { depth: 1 })
+                self.emitter.emit(Payload::TxCommit { depth: 1 })
             }
             InstrumentationEvent::RollbackTransaction { depth, .. } if depth.get() == 1 => {
                 // A `SET` of the read-only setting made inside the
                 // transaction is undone with it (PostgreSQL).
                 self.backstop.forget();
                 self.debt.note_transaction(false);
-                self.emitter.emit(EventKind::TxRollback {
+                self.emitter.emit(Payload::TxRollback {
                     depth: 1,
                     reason: RollbackReason::Caller,
                 })

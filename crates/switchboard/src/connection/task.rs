@@ -22,7 +22,7 @@ use actix::prelude::*;
 use futures_util::FutureExt;
 use futures_util::future::LocalBoxFuture;
 #[cfg(feature = "postgres")]
-use switchboard_core::EventKind;
+use switchboard_core::Payload;
 use switchboard_core::{ActorRole, CloseReason, Error, ErrorInfo, ErrorKind, Labels, Result};
 
 use super::session::Held;
@@ -259,10 +259,10 @@ impl ConnectionActor {
         let waited = grant.disarm();
         let lent = Instant::now();
         self.emitter
-            .emit_as(EventKind::CheckedOut { waited }, &labels);
+            .emit_as(Payload::CheckedOut { waited }, &labels);
         let Some(conn) = self.share() else {
             self.emitter.emit_as(
-                EventKind::CheckedIn {
+                Payload::CheckedIn {
                     held: std::time::Duration::ZERO,
                 },
                 &labels,

@@ -23,7 +23,7 @@ use diesel_async::pg::AsyncPgConnection;
 use diesel_async::{AsyncConnection, SimpleAsyncConnection, TransactionManager};
 #[cfg(any(feature = "mysql", feature = "sqlite"))]
 use switchboard_core::Backend;
-use switchboard_core::{Error, EventKind, Result};
+use switchboard_core::{Error, Payload, Result};
 
 use super::Guarded;
 #[cfg(feature = "sqlite")]
@@ -208,7 +208,7 @@ fn change_depth<C: AsyncConnection>(c: &mut C, change: TransactionDepthChange) -
 }
 
 impl<C> Guarded<C> {
-    fn emit(&self, kind: EventKind) {
+    fn emit(&self, kind: Payload) {
         if let Some(scope) = &self.scope {
             scope.emitter.emit_as(kind, &scope.labels);
         }
@@ -250,7 +250,7 @@ where
     each!(conn, c => change_depth(c, TransactionDepthChange::IncreaseDepth))?;
     emit(
         conn,
-        EventKind::Savepoint {
+        Payload::Savepoint {
             name: name.clone(),
             depth,
         },
@@ -273,14 +273,14 @@ where
     emit(
         conn,
         match &outcome {
-            Ok(_) => EventKind::SavepointReleased { name, depth },
-            Err(_) => EventKind::SavepointRolledBack { name, depth },
+            Ok(_) => Payload::SavepointReleased { name, depth },
+            Err(_) => Payload::SavepointRolledBack { name, depth },
         },
     );
     outcome
 }
 
-fn emit(conn: &DbConnection, kind: EventKind) {
+fn emit(conn: &DbConnection, kind: Payload) {
     match conn {
         #[cfg(feature = "postgres")]
         DbConnection::Postgres(g) => g.emit(kind),
@@ -308,7 +308,7 @@ macro_rules! guarded_transactions {
                 let was = depth(&mut conn.raw)?;
                 start(&mut conn.raw).await?;
                 if was > 0 {
-                    conn.emit(EventKind::Savepoint {
+                    conn.emit(Payload::Savepoint {
                         name: Arc::from(format!("diesel_savepoint_{was}")),
                         depth: was + 1,
                     });
@@ -320,7 +320,7 @@ macro_rules! guarded_transactions {
                 let was = depth(&mut conn.raw)?;
                 end(&mut conn.raw, false).await?;
                 if was > 1 {
-                    conn.emit(EventKind::SavepointRolledBack {
+                    conn.emit(Payload::SavepointRolledBack {
                         name: Arc::from(format!("diesel_savepoint_{}", was - 1)),
                         depth: was,
                     });
@@ -332,7 +332,7 @@ macro_rules! guarded_transactions {
                 let was = depth(&mut conn.raw)?;
                 end(&mut conn.raw, true).await?;
                 if was > 1 {
-                    conn.emit(EventKind::SavepointReleased {
+                    conn.emit(Payload::SavepointReleased {
                         name: Arc::from(format!("diesel_savepoint_{}", was - 1)),
                         depth: was,
                     });

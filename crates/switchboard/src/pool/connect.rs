@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use actix::prelude::*;
 use switchboard_core::{
-    ActorRole, Backend, Check, ConnectErrorKind, ConnectionId, Emitter, Error, EventKind, Phase,
+    ActorRole, Backend, Check, ConnectErrorKind, ConnectionId, Emitter, Error, Payload, Phase,
     Result,
 };
 use tokio::sync::oneshot;
@@ -48,21 +48,21 @@ impl Manager {
         let shared = self.shared.clone();
         let work = async move {
             let target: Arc<str> = shared.url.redacted().into();
-            emitter.emit(EventKind::Connecting {
+            emitter.emit(Payload::Connecting {
                 target: target.to_string(),
                 attempt,
             });
             guard_connect(&shared, &emitter, target, attempt).await?;
             shared.bus.ready().await?;
             let mut connected = connect_within(&shared).await?;
-            emitter.emit(EventKind::Connected {
+            emitter.emit(Payload::Connected {
                 server_version: connected.server_version.clone(),
                 took: connected.took,
             });
             if !shared.hooks.setup.is_empty() {
                 let started = Instant::now();
                 set_up(&shared, &emitter, &mut connected).await?;
-                emitter.emit(EventKind::Initialized {
+                emitter.emit(Payload::Initialized {
                     took: started.elapsed(),
                 });
             }
@@ -123,7 +123,7 @@ impl Manager {
         let emitter = slot.emitter.clone();
         let notify = slot.notify.take();
         if !matches!(err, Error::Denied { .. }) {
-            emitter.emit(EventKind::ConnectFailed {
+            emitter.emit(Payload::ConnectFailed {
                 error: err.info(),
                 attempt,
                 retry_in: retry.then_some(delay),

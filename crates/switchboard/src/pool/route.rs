@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use actix::dev::{MessageResponse, OneshotSender};
 use actix::prelude::*;
-use switchboard_core::{Error, EventKind, Labels, Phase, Result};
+use switchboard_core::{Error, Labels, Payload, Phase, Result};
 use tokio::sync::oneshot;
 
 use super::Manager;
@@ -197,7 +197,7 @@ async fn wait_for_grant(
             let waiting = stats.waiting.saturating_sub(1);
             let outage = shared.outage.lock().clone();
             shared.events.emit_as(
-                EventKind::CheckoutTimedOut {
+                Payload::CheckoutTimedOut {
                     waited,
                     waiting,
                     unreachable: outage.is_some(),

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use actix::prelude::*;
-use switchboard_core::{CloseReason, ConnectionId, Error, EventKind, Phase, Result};
+use switchboard_core::{CloseReason, ConnectionId, Error, Payload, Phase, Result};
 use tokio::sync::oneshot;
 
 use super::Manager;
@@ -50,7 +50,7 @@ impl Handler<Shutdown> for Manager {
         let drain = async move {
             let started = Instant::now();
             let drained = tokio::time::timeout(timeout, rx).await.is_ok();
-            shared.events.emit(EventKind::PoolStopped { drained });
+            shared.events.emit(Payload::PoolStopped { drained });
             let left = timeout.saturating_sub(started.elapsed());
             let flushed = shared.bus.flush(left).await;
             // Nothing more comes from this pool: if it was the bus's last,

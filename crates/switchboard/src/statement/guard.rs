@@ -2,7 +2,7 @@
 //! what they said: `ShadowDenied`, `Rewritten`, and a denial as `Denied`.
 
 use switchboard_core::guard::{Decision, Denial, Rewrite, Shadowed};
-use switchboard_core::{Check, Emitter, Error, EventKind, Labels, Result};
+use switchboard_core::{Check, Emitter, Error, Labels, Payload, Result};
 
 use crate::shared::Shared;
 
@@ -19,7 +19,7 @@ pub(crate) async fn ask(shared: &Shared, emitter: &Emitter, check: Check) -> Res
         .await;
     for Shadowed { guard, reason, .. } in &decision.shadow {
         emitter.emit_as(
-            EventKind::ShadowDenied {
+            Payload::ShadowDenied {
                 query_id,
                 guard: guard.to_string(),
                 reason: reason.clone(),
@@ -33,7 +33,7 @@ pub(crate) async fn ask(shared: &Shared, emitter: &Emitter, check: Check) -> Res
         } in &decision.rewrites
         {
             emitter.emit_as(
-                EventKind::Rewritten {
+                Payload::Rewritten {
                     query_id,
                     guard: guard.to_string(),
                     reason: reason.clone(),
@@ -61,7 +61,7 @@ pub(crate) fn deny(
     reason: String,
 ) -> Error {
     emitter.emit_as(
-        EventKind::Denied {
+        Payload::Denied {
             query_id,
             guard: guard.to_owned(),
             reason: reason.clone(),

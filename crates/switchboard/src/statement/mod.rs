@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use switchboard_core::guard::{Check, Decision, Statement};
 use switchboard_core::{
-    Classified, Emitter, Error, EventKind, Labels, Origin, Params, Result, StatementClass,
+    Classified, Emitter, Error, Labels, Origin, Params, Payload, Result, StatementClass,
 };
 
 use crate::backend::Canceller;
@@ -119,7 +119,7 @@ impl StatementRun<'_> {
         // Guards see the parameters as the event shows them.
         let checked = (!at.shared.guards.is_empty()).then(|| self.params.clone());
         let executing = at.emitter.publish_as(
-            EventKind::Executing {
+            Payload::Executing {
                 query_id,
                 sql: self.sql.clone(),
                 params: self.params,
@@ -201,12 +201,12 @@ impl StatementRun<'_> {
         });
         drop(decision);
         let outcome_event = match &outcome {
-            Ok(v) => EventKind::Executed {
+            Ok(v) => Payload::Executed {
                 query_id,
                 took,
                 rows: rows(v),
             },
-            Err(e) => EventKind::ExecuteFailed {
+            Err(e) => Payload::ExecuteFailed {
                 query_id,
                 took,
                 error: e.info(),

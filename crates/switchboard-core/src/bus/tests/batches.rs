@@ -191,7 +191,7 @@ fn lossy_capacity_counts_the_events_a_pump_has_in_hand() {
         .map(|_| {
             let ev = rx.recv_timeout(Duration::from_secs(5)).unwrap();
             match ev.payload() {
-                EventKind::Lagged { dropped } => format!("lagged {dropped}"),
+                Payload::Lagged { dropped } => format!("lagged {dropped}"),
                 _ => ev.meta().seq.to_string(),
             }
         })

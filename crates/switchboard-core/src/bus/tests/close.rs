@@ -53,7 +53,7 @@ fn a_lossy_channel_hears_of_its_last_drops_before_it_ends() {
     let (mut seen, mut dropped) = (0, 0);
     for e in &events {
         match e.payload() {
-            EventKind::Lagged { dropped: d } => dropped += d,
+            Payload::Lagged { dropped: d } => dropped += d,
             _ => seen += 1,
         }
     }

@@ -18,8 +18,8 @@ fn meta(seq: u64) -> Meta {
     }
 }
 
-fn executed(query_id: u64) -> EventKind {
-    EventKind::Executed {
+fn executed(query_id: u64) -> Payload {
+    Payload::Executed {
         query_id,
         took: Duration::from_micros(3),
         rows: Some(1),
@@ -50,7 +50,7 @@ fn an_event_someone_still_holds_is_not_recycled() {
     assert_eq!(kept.meta().seq, 1);
     assert!(matches!(
         kept.payload(),
-        EventKind::Executed { query_id: 7, .. }
+        Payload::Executed { query_id: 7, .. }
     ));
 }
 
@@ -96,7 +96,7 @@ fn a_kept_allocation_holds_no_statement_text_or_labels() {
     m.labels = crate::Labels::new().with("tenant", "acme");
     let event = bus.make(
         m,
-        EventKind::Executing {
+        Payload::Executing {
             query_id: 1,
             sql: sql.clone(),
             params: crate::Params::none(),

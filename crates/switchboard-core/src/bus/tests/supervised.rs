@@ -289,7 +289,7 @@ fn a_lossy_actor_gets_a_lagged_notice_with_the_exact_count() {
                 hold.wait(1);
             }
             match ev.payload() {
-                EventKind::Lagged { dropped } => l.fetch_add(*dropped, Ordering::SeqCst),
+                Payload::Lagged { dropped } => l.fetch_add(*dropped, Ordering::SeqCst),
                 _ => s.fetch_add(1, Ordering::SeqCst),
             };
         });
