@@ -1,5 +1,9 @@
 //! Events into counters and histograms.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use metrics::{Counter, Histogram};
 use switchboard_core::{Event, Payload, StatementClass};
 
 use super::names::*;
@@ -9,19 +13,33 @@ use crate::inflight::InFlight;
 pub(super) struct Recorder {
     /// Each statement's class, from its `Executing` to its outcome.
     classes: InFlight<StatementClass>,
+    /// The handles of the metrics every statement and checkout records,
+    /// by pool: registered once, where building the labels and looking the
+    /// key up per event cost the subscriber thread more than the rest of
+    /// its work (the console's `console_load` bench).
+    pools: HashMap<Arc<str>, PoolHandles>,
+}
+
+/// One pool's handles for its hottest metrics.
+#[derive(Default)]
+struct PoolHandles {
+    /// Duration histogram and count, by (backend, class, outcome).
+    statements: HashMap<(&'static str, &'static str, &'static str), (Histogram, Counter)>,
+    /// Checkout wait and held time, by backend.
+    checkouts: HashMap<&'static str, (Histogram, Histogram)>,
 }
 
 impl Recorder {
     pub(super) fn new(in_flight: usize) -> Self {
         Recorder {
             classes: InFlight::new(in_flight),
+            pools: HashMap::new(),
         }
     }
 
     /// Records one event into the current `metrics` recorder.
     pub(super) fn record(&mut self, event: &Event) {
         let meta = event.meta();
-        let pool = meta.pool.to_string();
         let backend = meta.backend.as_str();
         match event.payload() {
             Payload::Executing {
@@ -29,15 +47,67 @@ impl Recorder {
             } => self.classes.insert(*query_id, *class),
             Payload::Executed { query_id, took, .. } => {
                 let class = self.class_of(*query_id);
+                let (duration, count) = self.statement(&meta.pool, backend, class, "ok");
+                duration.record(took.as_secs_f64());
+                count.increment(1);
+            }
+            Payload::CheckedOut { waited } => {
+                self.checkout(&meta.pool, backend)
+                    .0
+                    .record(waited.as_secs_f64());
+            }
+            Payload::CheckedIn { held } => {
+                self.checkout(&meta.pool, backend)
+                    .1
+                    .record(held.as_secs_f64());
+            }
+            other => self.record_rare(meta.pool.to_string(), backend, other),
+        }
+    }
+
+    /// A statement's duration histogram and counter, registered at its
+    /// first use.
+    fn statement(
+        &mut self,
+        pool: &Arc<str>,
+        backend: &'static str,
+        class: &'static str,
+        outcome: &'static str,
+    ) -> &(Histogram, Counter) {
+        let handles = self.pools.entry(pool.clone()).or_default();
+        handles
+            .statements
+            .entry((backend, class, outcome))
+            .or_insert_with(|| {
                 let labels = [
-                    ("pool", pool),
+                    ("pool", pool.to_string()),
                     ("backend", backend.to_owned()),
                     ("class", class.to_owned()),
-                    ("outcome", "ok".to_owned()),
+                    ("outcome", outcome.to_owned()),
                 ];
-                metrics::histogram!(STATEMENT_DURATION, &labels).record(took.as_secs_f64());
-                metrics::counter!(STATEMENTS, &labels).increment(1);
-            }
+                (
+                    metrics::histogram!(STATEMENT_DURATION, &labels),
+                    metrics::counter!(STATEMENTS, &labels),
+                )
+            })
+    }
+
+    /// A pool's checkout-wait and held-time histograms.
+    fn checkout(&mut self, pool: &Arc<str>, backend: &'static str) -> &(Histogram, Histogram) {
+        let handles = self.pools.entry(pool.clone()).or_default();
+        handles.checkouts.entry(backend).or_insert_with(|| {
+            let pool = pool.to_string();
+            (
+                metrics::histogram!(CHECKOUT_WAIT, "pool" => pool.clone(), "backend" => backend),
+                metrics::histogram!(HELD, "pool" => pool, "backend" => backend),
+            )
+        })
+    }
+
+    /// The events that come once per connection or per failure: recorded
+    /// through the `metrics` macros as they come.
+    fn record_rare(&mut self, pool: String, backend: &'static str, payload: &Payload) {
+        match payload {
             Payload::ExecuteFailed {
                 query_id,
                 took,
@@ -73,14 +143,6 @@ impl Recorder {
                 metrics::counter!(SHADOW_DENIALS, "pool" => pool, "backend" => backend,
                     "guard" => guard.clone())
                 .increment(1);
-            }
-            Payload::CheckedOut { waited } => {
-                metrics::histogram!(CHECKOUT_WAIT, "pool" => pool, "backend" => backend)
-                    .record(waited.as_secs_f64());
-            }
-            Payload::CheckedIn { held } => {
-                metrics::histogram!(HELD, "pool" => pool, "backend" => backend)
-                    .record(held.as_secs_f64());
             }
             Payload::Reset { took, .. } => {
                 metrics::histogram!(RESET_DURATION, "pool" => pool, "backend" => backend)
