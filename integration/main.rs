@@ -19,6 +19,7 @@ mod faults;
 mod guard_view;
 mod guards;
 mod handback;
+mod handback_edges;
 mod handback_load;
 mod hooks;
 mod lifecycle;

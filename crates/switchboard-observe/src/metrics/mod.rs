@@ -139,7 +139,10 @@ impl Metrics {
         } = self;
         within(&recorder, names::describe);
 
-        let mut events = Recorder::new(config.in_flight);
+        // Handles are kept only for a recorder given here: one taken from
+        // the global recorder before it was installed would record nothing
+        // for good.
+        let mut events = Recorder::new(config.in_flight, recorder.is_some());
         let events_recorder = recorder.clone();
         let id = bus.subscribe_fn(
             &config.name,

@@ -18,6 +18,10 @@ pub(super) struct Recorder {
     /// key up per event cost the subscriber thread more than the rest of
     /// its work (the console's `console_load` bench).
     pools: HashMap<Arc<str>, PoolHandles>,
+    /// Whether handles are kept (a recorder of its own), or asked for per
+    /// event (the global recorder, which may be installed after the first
+    /// events).
+    keep: bool,
 }
 
 /// One pool's handles for its hottest metrics.
@@ -30,10 +34,11 @@ struct PoolHandles {
 }
 
 impl Recorder {
-    pub(super) fn new(in_flight: usize) -> Self {
+    pub(super) fn new(in_flight: usize, keep: bool) -> Self {
         Recorder {
             classes: InFlight::new(in_flight),
             pools: HashMap::new(),
+            keep,
         }
     }
 
@@ -74,6 +79,9 @@ impl Recorder {
         class: &'static str,
         outcome: &'static str,
     ) -> &(Histogram, Counter) {
+        if !self.keep {
+            self.pools.clear();
+        }
         let handles = self.pools.entry(pool.clone()).or_default();
         handles
             .statements
@@ -94,6 +102,9 @@ impl Recorder {
 
     /// A pool's checkout-wait and held-time histograms.
     fn checkout(&mut self, pool: &Arc<str>, backend: &'static str) -> &(Histogram, Histogram) {
+        if !self.keep {
+            self.pools.clear();
+        }
         let handles = self.pools.entry(pool.clone()).or_default();
         handles.checkouts.entry(backend).or_insert_with(|| {
             let pool = pool.to_string();

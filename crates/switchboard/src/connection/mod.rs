@@ -228,6 +228,10 @@ impl ConnectionActor {
                     }
                     match outcome {
                         Ok(Outcome::Done(what)) => {
+                            // The setup hooks, run again, noted what they
+                            // set as owed; it is what every new connection
+                            // has, so the next holder owes nothing for it.
+                            act.probe.debt.take();
                             act.emitter.emit(Payload::Reset { took, what });
                             act.state = State::Ready(conn);
                             act.release(Release::Free);

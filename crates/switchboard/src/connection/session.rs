@@ -322,11 +322,19 @@ impl Session {
             // unknown mid-statement, is replaced; the server rolls back.
             // (Not on SQLite, whose blocking calls must not be abandoned
             // half-way: there `transaction` rolls back at the end instead.)
+            // What the closure's connection is running then is cancelled on
+            // the server first: dropping the connection alone would leave
+            // the statement (and its transaction's locks) running until
+            // the server noticed.
             Some(deadline) if self.shared.backend != Backend::Sqlite => {
+                let canceller = conn.canceller();
                 match tokio::time::timeout_at(deadline.at.into(), f(conn)).await {
                     Ok(outcome) => outcome,
                     Err(_) => {
                         self.poisoned = true;
+                        if let Some(canceller) = canceller {
+                            crate::statement::cancel_abandoned(&self.shared, canceller).await;
+                        }
                         Err(deadline.error())
                     }
                 }

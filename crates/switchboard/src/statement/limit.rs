@@ -90,3 +90,21 @@ pub(super) async fn run_limited<T>(
     }
     Err(timeout)
 }
+
+/// Asks the server to cancel what an abandoned connection is running (a
+/// closure past its message's deadline), waiting at most the cancel grace
+/// for the request to be sent; the connection is dropped after.
+pub(crate) async fn cancel_abandoned(shared: &crate::shared::Shared, canceller: Canceller) {
+    match tokio::time::timeout(CANCEL_GRACE, canceller.cancel()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(
+            pool = %shared.pool,
+            error = %e,
+            "could not cancel the statement of a closure abandoned at its deadline"
+        ),
+        Err(_) => tracing::warn!(
+            pool = %shared.pool,
+            "the cancel of an abandoned closure's statement did not go out within the grace"
+        ),
+    }
+}

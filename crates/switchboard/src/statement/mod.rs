@@ -12,6 +12,8 @@ pub(crate) mod backstop;
 pub(crate) mod guard;
 mod limit;
 
+pub(crate) use limit::cancel_abandoned;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -156,6 +158,20 @@ impl StatementRun<'_> {
                 refusal.to_owned(),
             ));
         }
+        let effect = reset::effect(&sql, &classified);
+        if stop == Stop::Unlimited && !effect.is_neutral() {
+            // Only statements that leave the session as it was share a
+            // connection; a guard's rewrite must not change that, since a
+            // shared connection is never reset.
+            return Err(guard::deny(
+                at.emitter,
+                at.labels,
+                Some(query_id),
+                "pipeline",
+                "a guard rewrote a pipelined statement into one that changes the session (SET, BEGIN, a temporary table, ...); it would reach the other statements sharing the connection"
+                    .to_owned(),
+            ));
+        }
         let started = Instant::now();
         let outcome = async {
             if let Ok(c) = &*classified
@@ -175,7 +191,7 @@ impl StatementRun<'_> {
                 Box::pin(bus.pass_gates(&executing)).await?;
             }
             at.probe.count_statement();
-            at.probe.debt.note(reset::effect(&sql, &classified));
+            at.probe.debt.note(effect);
             match limit::time_limit(at).filter(|_| stop == Stop::Cancel) {
                 Some(within) => {
                     let (statement, canceller) = run(sql, true);
@@ -213,9 +229,14 @@ impl StatementRun<'_> {
             },
         };
         at.emitter.emit_as(outcome_event, at.labels);
-        if class == StatementClass::Misc {
+        let ran_class = match &*classified {
+            Ok(c) => c.class,
+            Err(_) => StatementClass::Misc,
+        };
+        if class == StatementClass::Misc || ran_class == StatementClass::Misc {
             // SET, RESET, ROLLBACK, ... may have undone the database's
-            // read-only setting: check it again before the next work.
+            // read-only setting (the caller's statement, or a guard's
+            // rewrite of it): check it again before the next work.
             at.probe.backstop.forget();
         }
         outcome
