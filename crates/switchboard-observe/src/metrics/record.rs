@@ -79,10 +79,7 @@ impl Recorder {
         class: &'static str,
         outcome: &'static str,
     ) -> &(Histogram, Counter) {
-        if !self.keep {
-            self.pools.clear();
-        }
-        let handles = self.pools.entry(pool.clone()).or_default();
+        let handles = self.handles(pool);
         handles
             .statements
             .entry((backend, class, outcome))
@@ -100,12 +97,18 @@ impl Recorder {
             })
     }
 
-    /// A pool's checkout-wait and held-time histograms.
-    fn checkout(&mut self, pool: &Arc<str>, backend: &'static str) -> &(Histogram, Histogram) {
+    /// `pool`'s handles: kept from earlier events, or (with the global
+    /// recorder) asked for afresh.
+    fn handles(&mut self, pool: &Arc<str>) -> &mut PoolHandles {
         if !self.keep {
             self.pools.clear();
         }
-        let handles = self.pools.entry(pool.clone()).or_default();
+        self.pools.entry(pool.clone()).or_default()
+    }
+
+    /// A pool's checkout-wait and held-time histograms.
+    fn checkout(&mut self, pool: &Arc<str>, backend: &'static str) -> &(Histogram, Histogram) {
+        let handles = self.handles(pool);
         handles.checkouts.entry(backend).or_insert_with(|| {
             let pool = pool.to_string();
             (
