@@ -19,7 +19,6 @@ use super::probe::Probe;
 use super::task::Deadline;
 use crate::backend::{Canceller, DbConnection};
 use crate::bind::BindValue;
-use crate::config::ParamPolicy;
 use crate::guarded::{Scope, TxOptions, tx};
 use crate::load::{LoadAny, Raw};
 use crate::shared::Shared;
@@ -108,18 +107,9 @@ impl Session {
         if !self.shared.read_only.is_empty() {
             Box::pin(self.backstop()).await?;
         }
-        let classified = self.shared.classifier.classify(&sql, self.shared.dialect);
-        let counts = counts_rows(&classified);
         let key = self.times_statements().then(|| Timings::key(&*sql));
-        let statement = StatementRun {
-            params: crate::bind::describe(&binds, self.shared.config.params == ParamPolicy::Plain),
-            classified,
-            sql,
-            origin: Origin::Execute,
-            check_binds: true,
-            rewritable: true,
-            binds: &binds,
-        };
+        let statement = StatementRun::execute(&self.shared, sql, &binds, Origin::Execute);
+        let counts = counts_rows(&statement.classified);
         let binds = &binds;
         let probe = self.probe.clone();
         let started = Instant::now();

@@ -8,7 +8,6 @@ use switchboard_core::{Error, Origin, Result};
 
 use super::{Driver, Guarded, conn, tx};
 use crate::backend::DbConnection;
-use crate::config::ParamPolicy;
 use crate::load::LoadAny;
 use crate::statement::{StatementRun, Stop};
 
@@ -81,17 +80,7 @@ async fn execute<C: Driver>(g: &mut Guarded<C>, statement: crate::Execute) -> Re
         return Err(Error::EmptyStatement);
     }
     let (raw, scope) = g.parts()?;
-    let shared = &scope.shared;
-    let plain = shared.config.params == ParamPolicy::Plain;
-    let statement = StatementRun {
-        params: crate::bind::describe(&binds, plain),
-        classified: shared.classifier.classify(&sql, shared.dialect),
-        sql,
-        origin: Origin::Closure,
-        check_binds: true,
-        rewritable: true,
-        binds: &binds,
-    };
+    let statement = StatementRun::execute(&scope.shared, sql, &binds, Origin::Closure);
     let binds = &binds;
     let (at, poisoned) = scope.split();
     statement

@@ -26,6 +26,7 @@ use switchboard_core::{
 
 use crate::backend::Canceller;
 use crate::bind::BindValue;
+use crate::config::ParamPolicy;
 use crate::connection::{Deadline, Probe, reset};
 use crate::shared::Shared;
 
@@ -90,6 +91,28 @@ struct Cleared {
     sql: Arc<str>,
     classified: Classified,
     decision: Option<Box<Decision>>,
+}
+
+impl<'b> StatementRun<'b> {
+    /// An `Execute`'s statement (a message's, or one a closure sends):
+    /// its SQL classified, its binds described as the pool shows them and
+    /// counted against its placeholders.
+    pub(crate) fn execute(
+        shared: &Shared,
+        sql: Arc<str>,
+        binds: &'b [Arc<dyn BindValue>],
+        origin: Origin,
+    ) -> Self {
+        StatementRun {
+            params: crate::bind::describe(binds, shared.config.params == ParamPolicy::Plain),
+            classified: shared.classifier.classify(&sql, shared.dialect),
+            sql,
+            origin,
+            check_binds: true,
+            rewritable: true,
+            binds,
+        }
+    }
 }
 
 impl StatementRun<'_> {
