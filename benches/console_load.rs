@@ -109,45 +109,29 @@ impl Readers {
     }
 }
 
-/// Measures a pool of `n` watched by a console (with or without its
-/// metrics) that has [`CLIENTS`] stream clients connected.
-fn with_console(
-    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    system: &actix::SystemRunner,
-    stmt: Stmt,
-    n: usize,
-    variant: &str,
-    metrics: bool,
-) -> Option<Figures> {
-    if !support::selected(stmt, variant, n) {
-        return None;
+/// Starts a console watching `sb` (with or without its metrics) and
+/// connects [`CLIENTS`] stream clients to it.
+async fn watched(sb: &Switchboard, metrics: bool) -> (Console, Readers) {
+    let console = Console::builder()
+        .listen("127.0.0.1:0")
+        .watch(sb)
+        // The default is 8.
+        .max_clients(CLIENTS)
+        .metrics(metrics)
+        .start()
+        .expect("a console");
+    let readers = Readers::connect(console.local_addr(), CLIENTS);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while console.stats().stream.clients < CLIENTS {
+        assert!(Instant::now() < deadline, "the stream clients never joined");
+        actix_rt::time::sleep(Duration::from_millis(5)).await;
     }
-    let sb = system.block_on(pool(n));
-    let (console, readers) = system.block_on(async {
-        let console = Console::builder()
-            .listen("127.0.0.1:0")
-            .watch(&sb)
-            // The default is 8.
-            .max_clients(CLIENTS)
-            .metrics(metrics)
-            .start()
-            .expect("a console");
-        let readers = Readers::connect(console.local_addr(), CLIENTS);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while console.stats().stream.clients < CLIENTS {
-            assert!(Instant::now() < deadline, "the stream clients never joined");
-            actix_rt::time::sleep(Duration::from_millis(5)).await;
-        }
-        (console, readers)
-    });
-    let (clients, figures) = measure(
-        group,
-        variant,
-        stmt,
-        vec![sb.clone(); n],
-        on_system(system, stmt),
-    );
-    drop(clients);
+    (console, readers)
+}
+
+/// Reports what a console streamed, fails the bench if a client was
+/// dropped (the row would not have measured 10 clients), and stops it.
+fn finish(system: &actix::SystemRunner, sb: Switchboard, console: Console, readers: Readers) {
     let stats = console.stats();
     let read = readers.close();
     eprintln!(
@@ -166,7 +150,131 @@ fn with_console(
         console.stop().await;
         sb.shutdown().await.expect("shut down");
     });
+}
+
+/// Measures a pool of `n` watched by a console (with or without its
+/// metrics) that has [`CLIENTS`] stream clients connected.
+fn with_console(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    system: &actix::SystemRunner,
+    stmt: Stmt,
+    n: usize,
+    variant: &str,
+    metrics: bool,
+) -> Option<Figures> {
+    if !support::selected(stmt, variant, n) {
+        return None;
+    }
+    let sb = system.block_on(pool(n));
+    let (console, readers) = system.block_on(watched(&sb, metrics));
+    let (clients, figures) = measure(
+        group,
+        variant,
+        stmt,
+        vec![sb.clone(); n],
+        on_system(system, stmt),
+    );
+    drop(clients);
+    finish(system, sb, console, readers);
     figures
+}
+
+/// Statements in one round of the interleaved comparison (about half a
+/// second of them).
+const ROUND: u64 = 48_000;
+
+/// The interleaved comparison of one statement and concurrency: losses in
+/// percent, one per round, of the console rows against the plain pool.
+struct Interleaved {
+    bench: String,
+    with_metrics: Vec<f64>,
+    without: Vec<f64>,
+}
+
+/// The three setups of a row side by side (a plain pool, one watched by a
+/// console with its metrics, one by a console without), each run for
+/// [`ROUND`] statements in turn, the order rotating every round. The
+/// criterion rows measure each setup seconds apart, and on 2 shared cores
+/// the machine drifts by more than the 5% to be shown between them; here
+/// each round's loss is taken against the plain pool of the same round,
+/// and the median of the rounds is reported.
+fn interleaved(system: &actix::SystemRunner, stmt: Stmt, n: usize) -> Option<Interleaved> {
+    if !support::selected_path(&format!("{}/{n}/interleaved", stmt.name())) {
+        return None;
+    }
+    let rounds = if support::benching() {
+        if std::env::args().any(|a| a == "--quick") {
+            5
+        } else {
+            15
+        }
+    } else {
+        1
+    };
+    let plain = system.block_on(pool(n));
+    let metered = system.block_on(pool(n));
+    let bare = system.block_on(pool(n));
+    let (metered_console, metered_readers) = system.block_on(watched(&metered, true));
+    let (bare_console, bare_readers) = system.block_on(watched(&bare, false));
+    let setups = [&plain, &metered, &bare];
+    let per_client = if support::benching() { ROUND } else { 512 } / n as u64;
+    let throughput = |sb: &Switchboard| {
+        let round = system.block_on(support::round_local(
+            vec![sb.clone(); n],
+            stmt,
+            per_client,
+            false,
+        ));
+        round.counted as f64 / round.elapsed.as_secs_f64()
+    };
+    // Warm-up: every setup once, not counted.
+    setups.iter().for_each(|sb| {
+        throughput(sb);
+    });
+    let mut result = Interleaved {
+        bench: format!("{}/c{n}", stmt.name()),
+        with_metrics: Vec::new(),
+        without: Vec::new(),
+    };
+    for r in 0..rounds {
+        let mut rates = [0.0; 3];
+        for k in 0..3 {
+            let i = (r + k) % 3;
+            rates[i] = throughput(setups[i]);
+        }
+        let lost = |x: f64| (1.0 - x / rates[0]) * 100.0;
+        result.with_metrics.push(lost(rates[1]));
+        result.without.push(lost(rates[2]));
+        eprintln!(
+            "  {}/interleaved round {r}: plain {} /s, console {} /s ({:.1}% lost), without its metrics {} /s ({:.1}% lost)",
+            result.bench,
+            rate(rates[0]),
+            rate(rates[1]),
+            lost(rates[1]),
+            rate(rates[2]),
+            lost(rates[2])
+        );
+    }
+    finish(system, metered, metered_console, metered_readers);
+    finish(system, bare, bare_console, bare_readers);
+    system.block_on(plain.shutdown()).expect("shut down");
+    Some(result)
+}
+
+/// The median of `xs`, and their smallest and largest.
+fn spread(xs: &[f64]) -> (f64, f64, f64) {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let median = if v.is_empty() {
+        f64::NAN
+    } else if v.len() % 2 == 1 {
+        v[v.len() / 2]
+    } else {
+        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+    };
+    let min = v.first().copied().unwrap_or(f64::NAN);
+    let max = v.last().copied().unwrap_or(f64::NAN);
+    (median, min, max)
 }
 
 fn main() {
@@ -197,6 +305,12 @@ fn main() {
             }
         }
         group.finish();
+    }
+    let mut paired = Vec::new();
+    for stmt in Stmt::ALL {
+        for n in CONCURRENCY {
+            paired.extend(interleaved(&system, stmt, n));
+        }
     }
     c.final_summary();
     println!();
@@ -230,6 +344,22 @@ fn main() {
             lost(b),
             rate(c.per_second),
             lost(c)
+        );
+    }
+    println!();
+    println!(
+        "## console_load interleaved (throughput lost, median of the rounds [smallest, largest])"
+    );
+    println!();
+    println!("| statement | conc | rounds | console + {CLIENTS} clients | without its metrics |");
+    println!("|---|---|---|---|---|");
+    for p in &paired {
+        let (m, m_lo, m_hi) = spread(&p.with_metrics);
+        let (b, b_lo, b_hi) = spread(&p.without);
+        let (stmt, conc) = p.bench.split_once("/c").unwrap_or((&p.bench, "?"));
+        println!(
+            "| {stmt} | {conc} | {} | {m:.1}% [{m_lo:.1}, {m_hi:.1}] | {b:.1}% [{b_lo:.1}, {b_hi:.1}] |",
+            p.with_metrics.len()
         );
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use diesel::sql_types::{Integer, Text};
 use switchboard::Subscription;
-use switchboard::{Event, Execute, Filter, Payload, Switchboard};
+use switchboard::{DbConnection, Event, Execute, Filter, Interact, Payload, Switchboard};
 use switchboard_core::testing::eventually;
 use switchboard_observe::metrics::names;
 use switchboard_observe::{Exporter, Metrics, TracingLogger};
@@ -333,3 +333,35 @@ async fn execute_counts_rows_changed_and_nothing_else(t: Target) {
     sb.shutdown().await.unwrap();
 }
 each_backend!(execute_counts_rows_changed_and_nothing_else);
+
+/// The same counts for `conn.execute` inside a closure (it returned the
+/// driver's count: on SQLite, a `SELECT` after a write said 3).
+async fn closure_execute_counts_rows_changed_and_nothing_else(t: Target) {
+    let sb = t.builder().pool_size(1..=1).start().await.unwrap();
+    create_table(&sb, &t).await;
+    let table = t.table.clone();
+    let counts = sb
+        .run(Interact::new(async move |conn: &mut DbConnection| {
+            let inserted = conn
+                .execute(Execute::sql(format!(
+                    "INSERT INTO {table} (id, name, n) VALUES (1, 'x', 0), (2, 'y', 0), (3, 'z', 0)"
+                )))
+                .await?;
+            let selected = conn.execute(Execute::sql("SELECT 1")).await?;
+            let read = conn
+                .execute(Execute::sql(format!("SELECT * FROM {table}")))
+                .await?;
+            let updated = conn
+                .execute(Execute::sql(format!(
+                    "UPDATE {table} SET n = n + 1 WHERE id < 3"
+                )))
+                .await?;
+            Ok((inserted, selected, read, updated))
+        }))
+        .await
+        .unwrap();
+    assert_eq!(counts, (3, 0, 0, 2));
+    drop_table(&sb, &t).await;
+    sb.shutdown().await.unwrap();
+}
+each_backend!(closure_execute_counts_rows_changed_and_nothing_else);

@@ -33,10 +33,10 @@ use crate::pool::state::Release;
 use crate::shared::Shared;
 pub(crate) use probe::{Instrument, Probe};
 use reset::{Outcome, Owed};
-pub(crate) use session::Session;
 #[cfg(feature = "postgres")]
 pub(crate) use session::pg_query;
 pub(crate) use session::prepared::Cached;
+pub(crate) use session::{Session, counts_rows};
 pub(crate) use setup::Hooks;
 pub use setup::{CheckoutHook, DisconnectHook, SetupHook};
 pub(crate) use task::{Deadline, Job, Mode, Reply, Task};

@@ -72,7 +72,9 @@ pub(crate) fn effect(sql: &str, classified: &Classified) -> Effect {
     if c.statements != 1 {
         return unknown;
     }
-    let lower = sql.to_ascii_lowercase();
+    // Matched in place, ignoring ASCII case: every statement is judged,
+    // and a lower-cased copy of its text would cost an allocation each.
+    let has = |needle: &str| contains_ignoring_case(sql, needle);
     match c.operation.as_str() {
         "BEGIN" | "START TRANSACTION" => Effect {
             tx: Some(true),
@@ -83,7 +85,7 @@ pub(crate) fn effect(sql: &str, classified: &Classified) -> Effect {
             ..Effect::default()
         },
         // `ROLLBACK TO SAVEPOINT` ends no transaction.
-        "ROLLBACK" if !lower.contains(" to ") => Effect {
+        "ROLLBACK" if !has(" to ") => Effect {
             tx: Some(false),
             ..Effect::default()
         },
@@ -92,9 +94,9 @@ pub(crate) fn effect(sql: &str, classified: &Classified) -> Effect {
         | "EXPLAIN" => {
             // `SELECT ... INTO` makes a table (PostgreSQL) or sets a user
             // variable (MySQL); `@x` reads or writes user variables.
-            let session = lower.contains('@')
-                || (c.operation == "SELECT" && lower.contains(" into "))
-                || SESSION_FUNCTIONS.iter().any(|f| lower.contains(f));
+            let session = sql.contains('@')
+                || (c.operation == "SELECT" && has(" into "))
+                || SESSION_FUNCTIONS.iter().any(|f| has(f));
             Effect {
                 tx: None,
                 session,
@@ -111,7 +113,7 @@ pub(crate) fn effect(sql: &str, classified: &Classified) -> Effect {
         {
             Effect {
                 tx: None,
-                session: lower.contains("temp"),
+                session: has("temp"),
                 prepares: false,
             }
         }
@@ -127,6 +129,23 @@ pub(crate) fn effect(sql: &str, classified: &Classified) -> Effect {
             prepares: false,
         },
     }
+}
+
+/// Whether `haystack` contains `needle` (lower-case ASCII), ignoring
+/// ASCII case.
+fn contains_ignoring_case(haystack: &str, needle: &str) -> bool {
+    let (hay, needle) = (haystack.as_bytes(), needle.as_bytes());
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    hay.len() >= needle.len()
+        && hay[..=hay.len() - needle.len()]
+            .iter()
+            .enumerate()
+            .any(|(i, b)| {
+                b.to_ascii_lowercase() == first
+                    && hay[i + 1..i + needle.len()].eq_ignore_ascii_case(rest)
+            })
 }
 
 /// What a connection owes since it was lent, noted statement by statement

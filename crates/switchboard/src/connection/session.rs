@@ -100,6 +100,7 @@ impl Session {
         &mut self,
         sql: Arc<str>,
         binds: Vec<Arc<dyn BindValue>>,
+        classified: Option<Classified>,
     ) -> Result<usize> {
         if sql.trim().is_empty() {
             return Err(Error::EmptyStatement);
@@ -108,7 +109,8 @@ impl Session {
             Box::pin(self.backstop()).await?;
         }
         let key = self.times_statements().then(|| Timings::key(&*sql));
-        let statement = StatementRun::execute(&self.shared, sql, &binds, Origin::Execute);
+        let statement =
+            StatementRun::execute(&self.shared, sql, classified, &binds, Origin::Execute);
         let counts = counts_rows(&statement.classified);
         let binds = &binds;
         let probe = self.probe.clone();
@@ -368,7 +370,7 @@ impl Held {
 /// `SELECT 1`, SQLite repeated the last write's count, MySQL said 0). SQL
 /// that does not parse, or holds several statements, keeps the driver's
 /// count.
-fn counts_rows(classified: &Classified) -> bool {
+pub(crate) fn counts_rows(classified: &Classified) -> bool {
     match &**classified {
         Ok(c) if c.statements == 1 => {
             matches!(
@@ -459,8 +461,12 @@ mod tests {
         let query = diesel::select(1.into_sql::<Integer>());
         let load = std::mem::size_of_val(&Session::load::<_, i32>(&mut s, query));
         assert!(load < 1008, "a Load statement's future is {load} bytes");
-        let execute =
-            std::mem::size_of_val(&Session::execute(&mut s, Arc::from("SELECT 1"), Vec::new()));
+        let execute = std::mem::size_of_val(&Session::execute(
+            &mut s,
+            Arc::from("SELECT 1"),
+            Vec::new(),
+            None,
+        ));
         assert!(
             execute < 1008,
             "an Execute statement's future is {execute} bytes"

@@ -80,7 +80,8 @@ async fn execute<C: Driver>(g: &mut Guarded<C>, statement: crate::Execute) -> Re
         return Err(Error::EmptyStatement);
     }
     let (raw, scope) = g.parts()?;
-    let statement = StatementRun::execute(&scope.shared, sql, &binds, Origin::Closure);
+    let statement = StatementRun::execute(&scope.shared, sql, None, &binds, Origin::Closure);
+    let counts = crate::connection::counts_rows(&statement.classified);
     let binds = &binds;
     let (at, poisoned) = scope.split();
     statement
@@ -90,10 +91,11 @@ async fn execute<C: Driver>(g: &mut Guarded<C>, statement: crate::Execute) -> Re
             poisoned,
             move |sql, cancel| {
                 let canceller = if cancel { raw.canceller() } else { None };
-                (
-                    async move { raw.run_binds(&sql, binds, false).await },
-                    canceller,
-                )
+                let run = async move {
+                    let n = raw.run_binds(&sql, binds, false).await?;
+                    Ok(if counts { n } else { 0 })
+                };
+                (run, canceller)
             },
             |n| Some(*n as u64),
         )

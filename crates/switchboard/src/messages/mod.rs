@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::query_builder::AsQuery;
-use switchboard_core::{Labels, Result};
+use switchboard_core::{Classified, Labels, Result};
 
 use crate::backend::DbConnection;
 use crate::bind::{BindValue, Typed};
@@ -107,19 +107,23 @@ pub(crate) trait Placement {
     /// Whether it is one autocommit statement that leaves nothing behind on
     /// its session (no transaction, no session state; see
     /// `connection::reset`): only such statements may share a connection,
-    /// or one caller's `SET` would reach the others.
-    fn shareable(&self, shared: &Shared) -> bool;
+    /// or one caller's `SET` would reach the others. What it learns on the
+    /// way may be kept for the connection (see [`Execute`]).
+    fn shareable(&mut self, shared: &Shared) -> bool;
 }
 
 impl Placement for Execute {
-    fn shareable(&self, shared: &Shared) -> bool {
+    fn shareable(&mut self, shared: &Shared) -> bool {
         let classified = shared.classifier.classify(&self.sql, shared.dialect);
-        reset::effect(&self.sql, &classified).is_neutral()
+        let neutral = reset::effect(&self.sql, &classified).is_neutral();
+        // The connection would classify the same text again.
+        self.classified = Some(classified);
+        neutral
     }
 }
 
 impl<Q: LoadAny<U>, U> Placement for Load<Q, U> {
-    fn shareable(&self, shared: &Shared) -> bool {
+    fn shareable(&mut self, shared: &Shared) -> bool {
         match shared.load_sql(&self.query) {
             Ok((sql, classified, _)) => reset::effect(&sql, &classified).is_neutral(),
             Err(_) => false,
@@ -167,6 +171,9 @@ macro_rules! opts_methods {
 pub struct Execute {
     pub(crate) sql: Arc<str>,
     pub(crate) binds: Vec<Arc<dyn BindValue>>,
+    /// The SQL's classification, when the manager already asked for it
+    /// (to place the statement).
+    classified: Option<Classified>,
     opts: Opts,
 }
 
@@ -186,6 +193,7 @@ impl Execute {
         Execute {
             sql: sql.into(),
             binds: Vec::new(),
+            classified: None,
             opts: Opts::default(),
         }
     }
@@ -220,8 +228,14 @@ impl actix::Message for Execute {
 impl Request for Execute {
     type Output = usize;
     fn into_work(self) -> (Work<usize>, Opts) {
-        let Execute { sql, binds, opts } = self;
-        let job: Job<usize> = Box::new(move |s: &mut Session| Box::pin(s.execute(sql, binds)));
+        let Execute {
+            sql,
+            binds,
+            classified,
+            opts,
+        } = self;
+        let job: Job<usize> =
+            Box::new(move |s: &mut Session| Box::pin(s.execute(sql, binds, classified)));
         (Work(job), opts)
     }
 
@@ -237,6 +251,7 @@ impl Request for Execute {
         Some(Execute {
             sql: self.sql.clone(),
             binds: self.binds.clone(),
+            classified: self.classified.clone(),
             opts: self.opts.next_attempt()?,
         })
     }
@@ -378,7 +393,7 @@ macro_rules! closure_message {
         }
 
         impl<F, T> Placement for $name<F, T> {
-            fn shareable(&self, _: &Shared) -> bool {
+            fn shareable(&mut self, _: &Shared) -> bool {
                 false
             }
         }

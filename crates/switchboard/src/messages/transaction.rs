@@ -79,7 +79,7 @@ impl<F, T> std::fmt::Debug for Transaction<F, T> {
 }
 
 impl<F, T> Placement for Transaction<F, T> {
-    fn shareable(&self, _: &Shared) -> bool {
+    fn shareable(&mut self, _: &Shared) -> bool {
         false
     }
 }

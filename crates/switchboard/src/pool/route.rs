@@ -63,7 +63,7 @@ impl Manager {
     }
 
     /// Routes a query message.
-    fn dispatch<R>(&mut self, request: R, ctx: &mut Context<Self>) -> Dispatched<R::Output>
+    fn dispatch<R>(&mut self, mut request: R, ctx: &mut Context<Self>) -> Dispatched<R::Output>
     where
         R: Request + Placement + Message<Result = Result<<R as Request>::Output>>,
         Self: Handler<R>,

@@ -95,17 +95,20 @@ struct Cleared {
 
 impl<'b> StatementRun<'b> {
     /// An `Execute`'s statement (a message's, or one a closure sends):
-    /// its SQL classified, its binds described as the pool shows them and
+    /// its SQL classified (unless `classified` already is its
+    /// classification), its binds described as the pool shows them and
     /// counted against its placeholders.
     pub(crate) fn execute(
         shared: &Shared,
         sql: Arc<str>,
+        classified: Option<Classified>,
         binds: &'b [Arc<dyn BindValue>],
         origin: Origin,
     ) -> Self {
         StatementRun {
             params: crate::bind::describe(binds, shared.config.params == ParamPolicy::Plain),
-            classified: shared.classifier.classify(&sql, shared.dialect),
+            classified: classified
+                .unwrap_or_else(|| shared.classifier.classify(&sql, shared.dialect)),
             sql,
             origin,
             check_binds: true,

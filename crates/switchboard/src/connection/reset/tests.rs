@@ -94,3 +94,36 @@ fn a_debt_is_taken_once() {
     assert!(debt.take().is_nothing());
     let _ = Arc::new(());
 }
+
+#[test]
+fn session_functions_are_found_in_any_case() {
+    for sql in [
+        "SELECT SET_CONFIG('app.tenant', '7', false)",
+        "select Set_Config('app.tenant', '7', false)",
+        "SELECT pg_advisory_lock(1)",
+        "SELECT PG_ADVISORY_LOCK(1)",
+        "SELECT NEXTVAL('s')",
+        "SELECT 1 INTO TEMP t",
+        "CREATE TEMP TABLE t (a int)",
+        "CREATE TEMPORARY TABLE t (a int)",
+    ] {
+        assert!(pg(sql).session, "{sql}: {:?}", pg(sql));
+    }
+    assert_eq!(pg("ROLLBACK TO SAVEPOINT a").tx, None);
+    assert_eq!(pg("rollback To savepoint a").tx, None);
+    assert_eq!(pg("ROLLBACK").tx, Some(false));
+}
+
+#[test]
+fn matching_ignores_ascii_case_only() {
+    assert!(contains_ignoring_case("SELECT NextVal('s')", "nextval"));
+    assert!(contains_ignoring_case("nextval", "nextval"));
+    assert!(!contains_ignoring_case("nextva", "nextval"));
+    assert!(!contains_ignoring_case("", "a"));
+    assert!(contains_ignoring_case("", ""));
+    assert!(contains_ignoring_case(
+        "SELECT 'é' || SET_CONFIG",
+        "set_config"
+    ));
+    assert!(!contains_ignoring_case("SELECT 'ſet_config'", "set_config"));
+}
