@@ -157,6 +157,14 @@ impl ConsoleBuilder {
         let mut observers: Vec<(usize, switchboard_observe::MetricsHandle)> = Vec::new();
         for pool in &pools {
             let activity = Arc::new(Mutex::new(PoolActivity::new(config.history)));
+            let observe = metrics.as_ref().map(|(_, recorder)| {
+                Metrics::new()
+                    .recorder(recorder.clone())
+                    .config(observe_config(console, pool.name()))
+            });
+            // The feed, which sees every event of the pool anyway, records
+            // the metrics too: a subscription of their own would cost the
+            // bus a second delivery of each event.
             let feed = Feed::start(
                 pool,
                 format!("console#{console}:{}", pool.name()),
@@ -164,20 +172,22 @@ impl ConsoleBuilder {
                 config.stream_rate,
                 hub.clone(),
                 activity.clone(),
-                metrics.as_ref().map(|(handle, _)| handle.clone()),
+                metrics
+                    .as_ref()
+                    .zip(observe.as_ref())
+                    .map(|((handle, _), observe)| (handle.clone(), observe.tap())),
             )?;
-            if let Some((_, recorder)) = &metrics {
-                // One Metrics per bus: pools sharing a bus share its observer.
+            if let Some(observe) = observe {
+                // One sampler (gauges, bus drops) per bus: pools sharing a
+                // bus share it.
                 let shared = observers
                     .iter()
                     .find(|(first, _)| watched[*first].feed.shares_bus_with(pool));
                 match shared {
                     Some((_, observer)) => observer.watch(pool),
                     None => {
-                        let observer = Metrics::new()
-                            .recorder(recorder.clone())
-                            .config(observe_config(console, pool.name()))
-                            .attach(pool.bus())
+                        let observer = observe
+                            .sample_only(pool.bus())
                             .map_err(|e| Error::Subscribe(e.to_string()))?;
                         observer.watch(pool);
                         observers.push((watched.len(), observer));

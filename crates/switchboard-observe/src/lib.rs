@@ -43,4 +43,4 @@ pub mod metrics;
 pub use error::{Error, Result};
 pub use exporter::{Exporter, ExporterBuilder, ExporterConfig};
 pub use logger::{LoggerConfig, ParamDisplay, TracingLogger};
-pub use metrics::{Metrics, MetricsConfig, MetricsHandle, SharedRecorder};
+pub use metrics::{Metrics, MetricsConfig, MetricsHandle, MetricsTap, SharedRecorder};

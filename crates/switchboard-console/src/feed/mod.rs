@@ -28,6 +28,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use parking_lot::Mutex;
 use switchboard::Switchboard;
 use switchboard_core::{Delivery, Event, Filter, SubscriptionId};
+use switchboard_observe::MetricsTap;
 
 use crate::activity::PoolActivity;
 use crate::error::{Error, Result};
@@ -56,7 +57,7 @@ impl Feed {
         stream_rate: u32,
         hub: Arc<Hub>,
         activity: Arc<Mutex<PoolActivity>>,
-        upkeep: Option<PrometheusHandle>,
+        mut metrics: Option<(PrometheusHandle, MetricsTap)>,
     ) -> Result<Feed> {
         let mut pace = Pace::new(stream_rate);
         let mut next_upkeep = 0;
@@ -71,7 +72,8 @@ impl Feed {
                     // The recorder keeps histogram samples until an upkeep
                     // folds them in; run one every few seconds of events,
                     // so that memory stays bounded without a timer.
-                    if let Some(handle) = &upkeep {
+                    if let Some((handle, tap)) = &mut metrics {
+                        tap.record(&event);
                         let second = event.meta().at.timestamp();
                         if second >= next_upkeep {
                             next_upkeep = second + UPKEEP_EVERY_S;

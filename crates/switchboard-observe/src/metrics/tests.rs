@@ -1,0 +1,61 @@
+//! A tap records what a subscriber would, and `sample_only` takes no
+//! events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::PrometheusBuilder;
+use switchboard_core::{Backend, Bus, Emitter, Origin, Params, Payload, StatementClass};
+
+use super::*;
+
+fn statement(emitter: &Emitter, query_id: u64) -> [Event; 2] {
+    [
+        emitter.publish(Payload::Executing {
+            query_id,
+            sql: Arc::from("INSERT INTO t VALUES (1)"),
+            params: Params::none(),
+            class: StatementClass::Write,
+            origin: Origin::Execute,
+        }),
+        emitter.publish(Payload::Executed {
+            query_id,
+            took: Duration::from_micros(40),
+            rows: Some(1),
+        }),
+    ]
+}
+
+#[test]
+fn a_tap_records_statements_and_sample_only_takes_no_events() {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let render = recorder.handle();
+    let recorder: SharedRecorder = Arc::new(recorder);
+    let bus = Bus::new();
+    let metrics = Metrics::new().recorder(recorder);
+    let mut tap = metrics.tap();
+    let handle = metrics.sample_only(&bus).unwrap();
+    let emitter = Emitter::new(bus.clone(), Arc::from("tapped"), Backend::Sqlite, 1);
+    for q in 1..=3 {
+        for event in statement(&emitter, q) {
+            tap.record(&event);
+        }
+    }
+    let body = render.render();
+    let line = body
+        .lines()
+        .find(|l| {
+            l.starts_with(names::STATEMENTS)
+                && l.contains(r#"pool="tapped""#)
+                && l.contains(r#"class="write""#)
+                && l.contains(r#"outcome="ok""#)
+        })
+        .unwrap_or_else(|| panic!("no statement count in\n{body}"));
+    assert!(line.ends_with(" 3"), "{line}");
+    // Six events were published on the bus; the sampler's subscription
+    // was handed none of them.
+    let stats = bus.subscription_stats(handle.subscription().id()).unwrap();
+    assert_eq!((stats.delivered, stats.dropped), (0, 0));
+    drop(handle);
+    assert!(bus.stats().is_empty());
+}
