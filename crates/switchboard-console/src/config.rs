@@ -48,8 +48,9 @@ pub struct ConsoleConfig {
     /// keep it open and a vanished client is noticed. Default 15 s.
     pub keep_alive: Duration,
     /// Whether `/metrics` serves Prometheus metrics recorded by
-    /// `switchboard-observe`'s `Metrics` (one more lossy subscriber per
-    /// bus). Default true.
+    /// `switchboard-observe`'s `Metrics` (recorded by the console's feed,
+    /// which sees every event anyway, through a `MetricsTap`). Default
+    /// true.
     pub metrics: bool,
 }
 

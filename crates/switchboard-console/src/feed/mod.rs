@@ -8,7 +8,9 @@
 //!
 //! The feed is a lossy subscriber on a thread of its own (`subscribe_fn`),
 //! so nothing it does can slow a statement. It counts every event for the
-//! page's charts, but renders and streams at most `stream_rate` of the
+//! page's charts and records it for `/metrics` (a `MetricsTap`: a
+//! subscription of its own would cost the bus a second delivery of each
+//! event), but renders and streams at most `stream_rate` of the
 //! frequent kinds (checkouts, checkins, statements, transactions) per pool
 //! and second; the rest are counted as skipped and announced to clients.
 //! Rare kinds (connects, failures, denials, rewrites, invalidations,
