@@ -15,6 +15,7 @@ use switchboard_sql::{Classifier, Dialect};
 
 use crate::config::{ParamPolicy, PoolConfig};
 use crate::connection::Hooks;
+use crate::connection::reset::{self, Effect};
 use crate::load::LoadAny;
 use crate::statement::backstop::Switches;
 use crate::timings::Timings;
@@ -50,6 +51,9 @@ pub(crate) struct Shared {
     /// [`LoadAny::sql_key`]: built once, not per statement. (A type fixes
     /// its binds' types too; values are never cached.)
     pub(crate) load_sql: parking_lot::RwLock<HashMap<TypeId, LoadSql>>,
+    /// What statements leave behind on their session, judged once per
+    /// classification (see [`Shared::effect`]).
+    effects: parking_lot::Mutex<HashMap<usize, (Classified, Effect)>>,
     pub(crate) dialect: Dialect,
     pub(crate) scrubber: Scrubber,
     pub(crate) stats: Counters,
@@ -92,6 +96,7 @@ impl Shared {
             pool,
             classifier: Classifier::new(config.classifier_cache),
             load_sql: Default::default(),
+            effects: Default::default(),
             dialect: Dialect::for_backend(backend),
             scrubber: url.scrubber(),
             config,
@@ -107,6 +112,31 @@ impl Shared {
             timings: Timings::default(),
             read_only: Switches::default(),
         }
+    }
+
+    /// What `sql`, classified as `classified`, leaves behind on its session
+    /// ([`reset::effect`]), judged once per classification: the classifier
+    /// and the typed-SQL cache hand out one `Classified` per text, and
+    /// judging means scanning the text for session functions, on every
+    /// statement. Keyed by the classification's address, which stays its
+    /// own while the memo holds a clone of it; bounded like the
+    /// classifier's cache (past it, the memo starts again).
+    pub(crate) fn effect(&self, sql: &str, classified: &Classified) -> Effect {
+        let key = Arc::as_ptr(classified) as usize;
+        if let Some((_, effect)) = self.effects.lock().get(&key) {
+            return *effect;
+        }
+        let effect = reset::effect(sql, classified);
+        // Held by this statement alone: no cache hands it out again.
+        if Arc::strong_count(classified) == 1 {
+            return effect;
+        }
+        let mut effects = self.effects.lock();
+        if effects.len() >= self.config.classifier_cache.max(1) {
+            effects.clear();
+        }
+        effects.insert(key, (classified.clone(), effect));
+        effect
     }
 
     /// The same shared state, obeying `switches`.
@@ -224,5 +254,46 @@ impl Counters {
             self.connecting.load(Ordering::Relaxed),
             max,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared() -> Shared {
+        Shared::new(
+            PoolConfig::default(),
+            DatabaseUrl::parse("postgres://u@localhost/db").expect("a URL"),
+            Backend::Postgres,
+            None,
+            Bus::new(),
+            Guards::default(),
+            Default::default(),
+        )
+    }
+
+    #[test]
+    fn a_cached_classification_is_judged_once_and_judged_right() {
+        let shared = shared();
+        for sql in [
+            "SELECT 1",
+            "SELECT set_config('app.tenant', '7', false)",
+            "BEGIN",
+            "CREATE TEMP TABLE t (a int)",
+        ] {
+            let classified = shared.classifier.classify(sql, shared.dialect);
+            let judged = shared.effect(sql, &classified);
+            assert_eq!(judged, reset::effect(sql, &classified), "{sql}");
+            // The second time, from the memo: the same answer.
+            let again = shared.classifier.classify(sql, shared.dialect);
+            assert!(Arc::ptr_eq(&classified, &again));
+            assert_eq!(shared.effect(sql, &again), judged, "{sql}");
+        }
+        assert_eq!(shared.effects.lock().len(), 4);
+        // A classification no cache holds is judged, not kept.
+        let lone: Classified = Arc::new(switchboard_sql::classify("SET x = 1", shared.dialect));
+        assert!(shared.effect("SET x = 1", &lone).session);
+        assert_eq!(shared.effects.lock().len(), 4);
     }
 }

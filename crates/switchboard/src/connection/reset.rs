@@ -72,9 +72,11 @@ pub(crate) fn effect(sql: &str, classified: &Classified) -> Effect {
     if c.statements != 1 {
         return unknown;
     }
-    // Matched in place, ignoring ASCII case: every statement is judged,
-    // and a lower-cased copy of its text would cost an allocation each.
-    let has = |needle: &str| contains_ignoring_case(sql, needle);
+    // One lower-cased copy, searched with `str::contains`: a search that
+    // ignores case in place is slower on long texts than the copy costs.
+    // Repeated texts are judged once (`Shared::effect`).
+    let lower = sql.to_ascii_lowercase();
+    let has = |needle: &str| lower.contains(needle);
     match c.operation.as_str() {
         "BEGIN" | "START TRANSACTION" => Effect {
             tx: Some(true),
@@ -129,23 +131,6 @@ pub(crate) fn effect(sql: &str, classified: &Classified) -> Effect {
             prepares: false,
         },
     }
-}
-
-/// Whether `haystack` contains `needle` (lower-case ASCII), ignoring
-/// ASCII case.
-fn contains_ignoring_case(haystack: &str, needle: &str) -> bool {
-    let (hay, needle) = (haystack.as_bytes(), needle.as_bytes());
-    let Some((&first, rest)) = needle.split_first() else {
-        return true;
-    };
-    hay.len() >= needle.len()
-        && hay[..=hay.len() - needle.len()]
-            .iter()
-            .enumerate()
-            .any(|(i, b)| {
-                b.to_ascii_lowercase() == first
-                    && hay[i + 1..i + needle.len()].eq_ignore_ascii_case(rest)
-            })
 }
 
 /// What a connection owes since it was lent, noted statement by statement

@@ -13,7 +13,7 @@ use switchboard_core::{Classified, Labels, Result};
 
 use crate::backend::DbConnection;
 use crate::bind::{BindValue, Typed};
-use crate::connection::{Job, Session, reset};
+use crate::connection::{Job, Session};
 use crate::guarded::{Isolation, TxOptions};
 use crate::load::LoadAny;
 use crate::shared::Shared;
@@ -115,7 +115,7 @@ pub(crate) trait Placement {
 impl Placement for Execute {
     fn shareable(&mut self, shared: &Shared) -> bool {
         let classified = shared.classifier.classify(&self.sql, shared.dialect);
-        let neutral = reset::effect(&self.sql, &classified).is_neutral();
+        let neutral = shared.effect(&self.sql, &classified).is_neutral();
         // The connection would classify the same text again.
         self.classified = Some(classified);
         neutral
@@ -125,7 +125,7 @@ impl Placement for Execute {
 impl<Q: LoadAny<U>, U> Placement for Load<Q, U> {
     fn shareable(&mut self, shared: &Shared) -> bool {
         match shared.load_sql(&self.query) {
-            Ok((sql, classified, _)) => reset::effect(&sql, &classified).is_neutral(),
+            Ok((sql, classified, _)) => shared.effect(&sql, &classified).is_neutral(),
             Err(_) => false,
         }
     }

@@ -27,7 +27,7 @@ use switchboard_core::{
 use crate::backend::Canceller;
 use crate::bind::BindValue;
 use crate::config::ParamPolicy;
-use crate::connection::{Deadline, Probe, reset};
+use crate::connection::{Deadline, Probe};
 use crate::shared::Shared;
 
 static NEXT_QUERY_ID: AtomicU64 = AtomicU64::new(1);
@@ -184,7 +184,7 @@ impl StatementRun<'_> {
                 refusal.to_owned(),
             ));
         }
-        let effect = reset::effect(&sql, &classified);
+        let effect = at.shared.effect(&sql, &classified);
         if stop == Stop::Unlimited && !effect.is_neutral() {
             // Only statements that leave the session as it was share a
             // connection; a guard's rewrite must not change that, since a

@@ -113,17 +113,3 @@ fn session_functions_are_found_in_any_case() {
     assert_eq!(pg("rollback To savepoint a").tx, None);
     assert_eq!(pg("ROLLBACK").tx, Some(false));
 }
-
-#[test]
-fn matching_ignores_ascii_case_only() {
-    assert!(contains_ignoring_case("SELECT NextVal('s')", "nextval"));
-    assert!(contains_ignoring_case("nextval", "nextval"));
-    assert!(!contains_ignoring_case("nextva", "nextval"));
-    assert!(!contains_ignoring_case("", "a"));
-    assert!(contains_ignoring_case("", ""));
-    assert!(contains_ignoring_case(
-        "SELECT 'é' || SET_CONFIG",
-        "set_config"
-    ));
-    assert!(!contains_ignoring_case("SELECT 'ſet_config'", "set_config"));
-}
