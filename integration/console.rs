@@ -35,6 +35,7 @@ const FINDINGS: &str = r##"JSON.stringify({
   live: document.querySelector("#live")?.textContent ?? "",
   hostileShown: (document.querySelector("#events")?.innerText ?? "").includes("<img src=x onerror"),
   injected: document.querySelectorAll("main img, main script, #events b").length,
+  audit: document.querySelector("#audits tbody tr")?.innerText ?? "",
 })"##;
 
 fn ready(f: &Value) -> bool {
@@ -45,6 +46,9 @@ fn ready(f: &Value) -> bool {
         && f["denials"].as_u64() >= Some(1)
         && f["charts"].as_u64() >= Some(1)
         && f["hostileShown"] == true
+        && f["audit"]
+            .as_str()
+            .is_some_and(|a| a.contains("ok ") && a.contains("(signed)"))
 }
 
 #[test]
@@ -56,11 +60,13 @@ fn the_console_page_shows_pools_connections_events_and_denials_in_chromium() {
         let dir = std::env::temp_dir().join(format!("sb-console-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let shop = Arc::new(workload::Shop::start(&dir).await.unwrap());
+        let audit = shop.audit(&dir).unwrap();
         let console = Console::builder()
             .listen("127.0.0.1:0")
             .watch(&shop.shop)
             .watch(&shop.billing)
             .rules_file(&shop.rules, dir.join("rules.toml"))
+            .audit(&audit)
             .start()
             .unwrap();
 

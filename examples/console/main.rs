@@ -1,6 +1,6 @@
 //! The operations console: two SQLite pools under a mixed workload (with a
 //! rule denying some statements, a shadow rule, failures, slow statements
-//! and a leak), watched by one console.
+//! and a leak), watched by one console, with a signed audit log of both.
 //!
 //! Run it with `cargo run --example console` and open the URL it prints.
 //! `CONSOLE_ADDR` (default `127.0.0.1:9100`) and `RUN_FOR` (seconds,
@@ -31,6 +31,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir().join(format!("switchboard-console-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let shop = workload::Shop::start(&dir).await?;
+    let audit = shop.audit(&dir)?;
 
     // A token for this run only: good enough for a demo on 127.0.0.1.
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
@@ -40,6 +41,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .watch(&shop.shop)
         .watch(&shop.billing)
         .rules_file(&shop.rules, dir.join("rules.toml"))
+        .audit(&audit)
         .actions(token.clone())
         .start()?;
     println!("console: {}", console.url());
@@ -55,6 +57,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .await;
 
     console.stop().await;
+    audit.close(Duration::from_secs(5)).await?;
     shop.shop.shutdown().await?;
     shop.billing.shutdown().await?;
     let _ = std::fs::remove_dir_all(&dir);

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use diesel::sql_types::{Integer, Text};
 use switchboard::{DbConnection, Execute, Switchboard, Transaction};
+use switchboard_audit::{AuditLog, SecretKey};
 use switchboard_rules::RuleEngine;
 
 /// The rules: two enforced (an unbounded write; payroll for tenant acme)
@@ -78,6 +79,20 @@ impl Shop {
             billing,
             rules,
         })
+    }
+
+    /// An audit log of both pools in `dir/audit`, signing its checkpoints
+    /// with a key made for this run.
+    pub fn audit(&self, dir: &Path) -> Result<AuditLog, Box<dyn std::error::Error>> {
+        let log = AuditLog::builder(dir.join("audit"))
+            .name("orders")
+            .sign_checkpoints(SecretKey::generate()?)
+            .open()?;
+        // The log keeps its subscriptions until it closes: the handles
+        // attach returns may go.
+        let _ = log.attach(self.shop.bus())?;
+        let _ = log.attach(self.billing.bus())?;
+        Ok(log)
     }
 
     /// One round of worker `worker`'s traffic. Failures and denials are

@@ -138,6 +138,7 @@ mod intake;
 pub mod key;
 mod line;
 pub mod log;
+mod monitor;
 mod policy;
 pub mod record;
 mod segment;
@@ -153,6 +154,7 @@ pub use config::{AuditConfig, Checkpoints, Durability, ParamDisplay, PerClass, R
 pub use error::{AuditError, Result};
 pub use key::{KeyError, KeyId, PublicKey, SecretKey};
 pub use log::AuditLog;
+pub use monitor::AuditMonitor;
 pub use record::{AuditParam, Outcome, Record};
 pub use segment::files;
 pub use stats::AuditStats;

@@ -17,11 +17,12 @@ use crate::error::{AuditError, Result};
 use crate::gate::{AuditGate, Handshake};
 use crate::intake::{Front, Shared};
 use crate::key::{PublicKey, SecretKey};
+use crate::monitor::AuditMonitor;
 use crate::policy::Policy;
 use crate::record::Recorder;
 use crate::segment::{Segments, resume};
 use crate::stats::{AuditStats, Counters};
-use crate::verify::{VerifyError, VerifyOptions, VerifyReport, verify_with};
+use crate::verify::{VerifyError, VerifyReport};
 use crate::writer::Writer;
 
 /// A lossless, hash-chained audit trail of the statements on one or more
@@ -253,6 +254,18 @@ impl AuditLog {
         stats
     }
 
+    /// A handle that reads this log's counters and verifies its files from
+    /// anywhere, without owning the log (see [`AuditMonitor`]).
+    pub fn monitor(&self) -> AuditMonitor {
+        AuditMonitor {
+            name: self.name.clone(),
+            segments: self.segments.clone(),
+            stats: self.stats.clone(),
+            feeds: self.anchoring.as_ref().map(Anchoring::feeds),
+            public: self.public,
+        }
+    }
+
     /// The log's files, in chain order.
     pub fn files(&self) -> Result<Vec<PathBuf>> {
         Ok(self
@@ -265,16 +278,10 @@ impl AuditLog {
 
     /// Verifies the log's files (see [`verify_with`]): against its own
     /// checkpoints when it signs them, the chain alone otherwise.
+    ///
+    /// [`verify_with`]: crate::verify::verify_with
     pub fn verify(&self) -> Result<VerifyReport, VerifyError> {
-        let files = self.files().map_err(|e| VerifyError::Io {
-            path: self.segments.dir.clone(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
-        let mut options = VerifyOptions::default().base(&self.segments.base);
-        if let Some(key) = self.public {
-            options = options.key(key);
-        }
-        verify_with(&files, options)
+        self.monitor().verify()
     }
 }
 

@@ -8,11 +8,13 @@ use std::time::Duration;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use parking_lot::Mutex;
 use switchboard::Switchboard;
+use switchboard_audit::{AuditLog, AuditMonitor};
 use switchboard_observe::Metrics;
 use switchboard_observe::exporter::DURATION_BUCKETS;
 use switchboard_rules::RuleEngine;
 
 use crate::activity::PoolActivity;
+use crate::audit::WatchedAudit;
 use crate::config::ConsoleConfig;
 use crate::console::{Console, ConsoleService};
 use crate::error::{Error, Result};
@@ -31,6 +33,7 @@ pub struct ConsoleBuilder {
     config: ConsoleConfig,
     pools: Vec<Switchboard>,
     rules: Vec<(RuleEngine, Option<PathBuf>)>,
+    audits: Vec<AuditMonitor>,
     /// Problems found while configuring (a bad token), reported by
     /// `build`/`start`, so the builder chains without `?` at each step.
     problems: Vec<String>,
@@ -130,6 +133,16 @@ impl ConsoleBuilder {
         self
     }
 
+    /// Shows this audit log: its records, checkpoints and errors, live, and
+    /// the outcome of its last verification, run when the console starts
+    /// (on a thread of its own) and again on the `verify` action. The
+    /// console reads the log through an [`AuditMonitor`]; the log stays
+    /// yours to close. Names must differ.
+    pub fn audit(mut self, log: &AuditLog) -> Self {
+        self.audits.push(log.monitor());
+        self
+    }
+
     /// Subscribes to the pools without listening: mount the result in an
     /// actix-web `App` of your own with [`ConsoleService::configure`].
     pub fn build(self) -> Result<ConsoleService> {
@@ -137,6 +150,7 @@ impl ConsoleBuilder {
             config,
             pools,
             rules,
+            audits,
             problems,
         } = self;
         if let Some(problem) = problems.into_iter().next() {
@@ -144,6 +158,7 @@ impl ConsoleBuilder {
         }
         config.check().map_err(Error::Config)?;
         check_names(&pools, &rules)?;
+        check_audit_names(&audits)?;
 
         let hub = Arc::new(Hub::new(Limits {
             max_clients: config.max_clients,
@@ -211,11 +226,17 @@ impl ConsoleBuilder {
             .into_iter()
             .map(|(engine, file)| WatchedRules { engine, file })
             .collect();
+        let audits: Vec<Arc<WatchedAudit>> = audits
+            .into_iter()
+            .map(|m| Arc::new(WatchedAudit::new(m)))
+            .collect();
+        first_verifications(&audits);
         Ok(ConsoleService::new(State {
             config,
             pools: watched,
             names,
             rules,
+            audits,
             hub,
             metrics,
         }))
@@ -250,6 +271,35 @@ fn prometheus() -> (
     let recorder = builder.build_recorder();
     let handle = recorder.handle();
     (handle, Arc::new(recorder))
+}
+
+/// Verifies each log once, on a thread of its own: reading a large log
+/// takes a while, and the console serves meanwhile (its last verification
+/// shows as none until this ends).
+fn first_verifications(audits: &[Arc<WatchedAudit>]) {
+    for audit in audits {
+        let audit = audit.clone();
+        let started = std::thread::Builder::new()
+            .name("sb-console-verify".into())
+            .spawn(move || {
+                audit.verify();
+            });
+        if let Err(e) = started {
+            tracing::warn!(target: "switchboard::console", error = %e, "could not start a thread to verify an audit log; verify it with the action");
+        }
+    }
+}
+
+fn check_audit_names(audits: &[AuditMonitor]) -> Result<()> {
+    for (i, a) in audits.iter().enumerate() {
+        if audits[..i].iter().any(|b| b.name() == a.name()) {
+            return Err(Error::Config(format!(
+                "two watched audit logs are named {:?}; give each its own name (AuditConfig::name)",
+                a.name()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn check_names(pools: &[Switchboard], rules: &[(RuleEngine, Option<PathBuf>)]) -> Result<()> {

@@ -45,6 +45,7 @@
 #![warn(missing_docs)]
 
 mod activity;
+mod audit;
 pub mod builder;
 pub mod config;
 pub mod console;

@@ -12,6 +12,7 @@ use switchboard_observe::metrics::SharedRecorder;
 use switchboard_rules::RuleEngine;
 
 use crate::activity::PoolActivity;
+use crate::audit::WatchedAudit;
 use crate::config::ConsoleConfig;
 use crate::feed::Feed;
 use crate::feed::entry::Entry;
@@ -63,6 +64,8 @@ pub(crate) struct State {
     /// The pools' names, in watch order, for filters and messages.
     pub(crate) names: Vec<Arc<str>>,
     pub(crate) rules: Vec<WatchedRules>,
+    /// Audit logs shown, in the order given.
+    pub(crate) audits: Vec<Arc<WatchedAudit>>,
     pub(crate) hub: Arc<Hub>,
     pub(crate) metrics: Option<Prometheus>,
 }
@@ -70,6 +73,10 @@ pub(crate) struct State {
 impl State {
     pub(crate) fn pool(&self, name: &str) -> Option<&Watched> {
         self.pools.iter().find(|w| &*w.name == name)
+    }
+
+    pub(crate) fn audit(&self, name: &str) -> Option<&Arc<WatchedAudit>> {
+        self.audits.iter().find(|a| a.monitor.name() == name)
     }
 
     pub(crate) fn rules(&self, name: &str) -> Option<&WatchedRules> {

@@ -167,6 +167,11 @@ impl Anchoring {
     pub(crate) fn behind(&self) -> u64 {
         self.feeds.behind()
     }
+
+    /// The witness feeds, for a monitor to read how far behind they are.
+    pub(crate) fn feeds(&self) -> Arc<crate::witness::Feeds> {
+        self.feeds.clone()
+    }
 }
 
 /// An open that failed after the anchor started, or a handle dropped

@@ -152,3 +152,52 @@ pub(crate) async fn recycle(
     tracing::info!(target: "switchboard::console", pool = &*pool_name, "pool recycle requested from the console");
     HttpResponse::build(status).json(outcome)
 }
+
+/// `POST /api/audit/{name}/verify`: verifies a watched audit log's files
+/// now (on a blocking thread: it reads every file), keeps the outcome for
+/// `GET /api/audit` and puts it on the stream. 200 when the log verifies,
+/// 409 with the finding when it does not.
+pub(crate) async fn verify_audit(
+    req: HttpRequest,
+    name: web::Path<String>,
+    state: web::Data<State>,
+) -> HttpResponse {
+    let found = (|| -> Result<_, ApiError> {
+        authorize(&req, &state.config, Need::Act)?;
+        state.audit(&name).cloned().ok_or_else(|| {
+            let watched: Vec<&str> = state.audits.iter().map(|a| a.monitor.name()).collect();
+            ApiError::NotFound(format!(
+                "no audit log named {name:?} is watched by this console; watched: {}",
+                watched.join(", ")
+            ))
+        })
+    })();
+    let audit = match found {
+        Ok(audit) => audit,
+        Err(e) => return e.response(),
+    };
+    let log = audit.monitor.name().to_owned();
+    let (status, outcome) = match web::block(move || audit.verify()).await {
+        Ok(v) if v.ok => (
+            StatusCode::OK,
+            json!({ "outcome": "verified", "verify": v }),
+        ),
+        Ok(v) => (
+            StatusCode::CONFLICT,
+            json!({ "outcome": "failed", "verify": v }),
+        ),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({ "outcome": "failed", "error": "the verification task did not finish" }),
+        ),
+    };
+    let mut outcome = outcome;
+    if let Some(map) = outcome.as_object_mut() {
+        map.insert("kind".into(), "Action".into());
+        map.insert("action".into(), "verify".into());
+        map.insert("audit".into(), log.into());
+        map.insert("at".into(), json!(chrono::Utc::now()));
+    }
+    state.announce(&outcome.to_string());
+    HttpResponse::build(status).json(outcome)
+}

@@ -100,6 +100,17 @@ pub(crate) async fn activity(
     respond(answer)
 }
 
+/// `GET /api/audit`: each watched audit log's counters and its last
+/// verification.
+pub(crate) async fn audit(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
+    let answer: Answer = (|| {
+        authorize(&req, &state.config, Need::Read)?;
+        let views: Vec<_> = state.audits.iter().map(|a| a.view()).collect();
+        Ok(HttpResponse::Ok().json(views))
+    })();
+    respond(answer)
+}
+
 /// `GET /api/console`: what this console watches and may do, and its
 /// stream's counters.
 pub(crate) async fn console(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
@@ -121,6 +132,7 @@ pub(crate) async fn console(req: HttpRequest, state: web::Data<State>) -> HttpRe
             "version": env!("CARGO_PKG_VERSION"),
             "pools": state.names.iter().map(|n| n.as_ref()).collect::<Vec<_>>(),
             "rules": rules,
+            "audits": state.audits.iter().map(|a| a.monitor.name()).collect::<Vec<_>>(),
             "actions": state.config.actions.is_some(),
             "metrics": state.metrics.is_some(),
             "history_s": state.config.history.as_secs(),

@@ -2,7 +2,7 @@
 //!
 //! | Route | |
 //! |---|---|
-//! | `GET /` , `/console.js`, `/console.css` | the page |
+//! | `GET /` , `/console.js`, `/audit.js`, `/console.css` | the page |
 //! | `GET /api/console` | what the console watches, may do, and its counters |
 //! | `GET /api/pools` | every watched pool's `PoolStatus` |
 //! | `GET /api/pools/{name}` | one pool's `PoolStatus` |
@@ -10,6 +10,9 @@
 //! | `GET /api/events` | the event stream (Server-Sent Events) |
 //! | `POST /api/rules/{name}/read-only` | `{"on": bool}`: switch read-only mode (actions token) |
 //! | `POST /api/rules/{name}/reload` | reload the rules file (actions token) |
+//! | `POST /api/pools/{name}/recycle` | replace a pool's connections (actions token) |
+//! | `GET /api/audit` | each watched audit log's counters and last verification |
+//! | `POST /api/audit/{name}/verify` | verify an audit log now (actions token) |
 //! | `GET /metrics` | Prometheus text format |
 //! | `GET /healthz` | 200, or 503 when a watched pool stopped |
 
@@ -46,6 +49,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<crate::st
             .wrap(headers)
             .route("/", web::get().to(page::index))
             .route("/console.js", web::get().to(page::script))
+            .route("/audit.js", web::get().to(page::audit_script))
             .route("/console.css", web::get().to(page::style))
             .route("/favicon.ico", web::get().to(page::no_icon))
             .route("/healthz", web::get().to(api::healthz))
@@ -54,6 +58,11 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<crate::st
             .route("/api/pools", web::get().to(api::pools))
             .route("/api/pools/{name}", web::get().to(api::pool))
             .route("/api/pools/{name}/activity", web::get().to(api::activity))
+            .route("/api/audit", web::get().to(api::audit))
+            .route(
+                "/api/audit/{name}/verify",
+                web::post().to(actions::verify_audit),
+            )
             .route("/api/events", web::get().to(events::events))
             .route(
                 "/api/rules/{name}/read-only",

@@ -6,6 +6,7 @@ use actix_web::HttpResponse;
 
 const INDEX: &str = include_str!("../../assets/index.html");
 const SCRIPT: &str = include_str!("../../assets/console.js");
+const AUDIT_SCRIPT: &str = include_str!("../../assets/audit.js");
 const STYLE: &str = include_str!("../../assets/console.css");
 
 pub(crate) async fn index() -> HttpResponse {
@@ -18,6 +19,13 @@ pub(crate) async fn script() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/javascript; charset=utf-8")
         .body(SCRIPT)
+}
+
+/// The audit section's script, apart from the page's main one.
+pub(crate) async fn audit_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .body(AUDIT_SCRIPT)
 }
 
 pub(crate) async fn style() -> HttpResponse {

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod actions;
+mod audit;
 mod bad_input;
 mod secrets;
 mod shapes;

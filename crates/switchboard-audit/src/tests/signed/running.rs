@@ -179,3 +179,36 @@ fn a_log_never_signed_is_wholly_unanchored_under_a_key() {
         "{report}"
     );
 }
+
+#[test]
+fn a_monitor_reads_and_verifies_the_log_it_does_not_own_and_finds_a_cut() {
+    let s = Signed::new("anchored-monitor");
+    let monitor = block_on(async {
+        let (log, bus) = attached(s.builder(key_a()));
+        let monitor = log.monitor();
+        assert!(monitor.signed());
+        let conn = Conn::new(&bus, 1);
+        for i in 0..5 {
+            conn.write(i).await.unwrap();
+        }
+        log.flush(WAIT).await.unwrap();
+        // 10 events (Executing, Executed per statement), recorded.
+        assert_eq!(monitor.stats().records, 10);
+        let live = monitor.verify().unwrap();
+        assert_eq!(live.records, 10);
+        log.close(WAIT).await.unwrap();
+        monitor
+    });
+    // After the log closed: its checkpoints now cover every record.
+    let closed = monitor.verify().unwrap();
+    assert_eq!((closed.records, anchored(&closed).unanchored), (10, 0));
+    // The log cut short behind the monitor's back: found.
+    let file = s.files().pop().unwrap();
+    let bytes = std::fs::read(&file).unwrap();
+    let cut = bytes[..bytes.len() - 1]
+        .rsplitn(2, |b| *b == b'\n')
+        .nth(1)
+        .unwrap();
+    std::fs::write(&file, [cut, b"\n"].concat()).unwrap();
+    assert!(monitor.verify().is_err());
+}
