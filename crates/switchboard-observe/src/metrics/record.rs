@@ -24,13 +24,23 @@ pub(super) struct Recorder {
     keep: bool,
 }
 
-/// One pool's handles for its hottest metrics.
+/// One pool's handles for its hottest metrics. Few combinations occur (a
+/// pool has one backend, five classes, one hot outcome), so they are found
+/// by a scan comparing the labels' addresses (each a `&'static str` of its
+/// enum's `as_str`), not by hashing their text on every event.
 #[derive(Default)]
 struct PoolHandles {
     /// Duration histogram and count, by (backend, class, outcome).
-    statements: HashMap<(&'static str, &'static str, &'static str), (Histogram, Counter)>,
+    statements: Vec<(StatementKey, (Histogram, Counter))>,
     /// Checkout wait and held time, by backend.
-    checkouts: HashMap<&'static str, (Histogram, Histogram)>,
+    checkouts: Vec<(&'static str, (Histogram, Histogram))>,
+}
+
+type StatementKey = (&'static str, &'static str, &'static str);
+
+/// Whether two label values are the same `&'static str`.
+fn same(a: &'static str, b: &'static str) -> bool {
+    std::ptr::eq(a, b) || a == b
 }
 
 impl Recorder {
@@ -66,7 +76,7 @@ impl Recorder {
                     .1
                     .record(held.as_secs_f64());
             }
-            other => self.record_rare(meta.pool.to_string(), backend, other),
+            other => self.record_rare(&meta.pool, backend, other),
         }
     }
 
@@ -80,21 +90,27 @@ impl Recorder {
         outcome: &'static str,
     ) -> &(Histogram, Counter) {
         let handles = self.handles(pool);
-        handles
+        let found = handles
             .statements
-            .entry((backend, class, outcome))
-            .or_insert_with(|| {
-                let labels = [
-                    ("pool", pool.to_string()),
-                    ("backend", backend.to_owned()),
-                    ("class", class.to_owned()),
-                    ("outcome", outcome.to_owned()),
-                ];
+            .iter()
+            .position(|((b, c, o), _)| same(b, backend) && same(c, class) && same(o, outcome));
+        let at = found.unwrap_or_else(|| {
+            let labels = [
+                ("pool", pool.to_string()),
+                ("backend", backend.to_owned()),
+                ("class", class.to_owned()),
+                ("outcome", outcome.to_owned()),
+            ];
+            handles.statements.push((
+                (backend, class, outcome),
                 (
                     metrics::histogram!(STATEMENT_DURATION, &labels),
                     metrics::counter!(STATEMENTS, &labels),
-                )
-            })
+                ),
+            ));
+            handles.statements.len() - 1
+        });
+        &handles.statements[at].1
     }
 
     /// `pool`'s handles: kept from earlier events, or (with the global
@@ -103,24 +119,41 @@ impl Recorder {
         if !self.keep {
             self.pools.clear();
         }
-        self.pools.entry(pool.clone()).or_default()
+        // Looked up by text: cloning the pool's name per event would write
+        // to its reference count, a cache line the publishing thread
+        // writes too.
+        if !self.pools.contains_key(&**pool) {
+            self.pools.insert(pool.clone(), PoolHandles::default());
+        }
+        self.pools
+            .get_mut(&**pool)
+            .expect("inserted just above if it was missing")
     }
 
     /// A pool's checkout-wait and held-time histograms.
     fn checkout(&mut self, pool: &Arc<str>, backend: &'static str) -> &(Histogram, Histogram) {
         let handles = self.handles(pool);
-        handles.checkouts.entry(backend).or_insert_with(|| {
+        let found = handles.checkouts.iter().position(|(b, _)| same(b, backend));
+        let at = found.unwrap_or_else(|| {
             let pool = pool.to_string();
-            (
-                metrics::histogram!(CHECKOUT_WAIT, "pool" => pool.clone(), "backend" => backend),
-                metrics::histogram!(HELD, "pool" => pool, "backend" => backend),
-            )
-        })
+            handles.checkouts.push((
+                backend,
+                (
+                    metrics::histogram!(CHECKOUT_WAIT, "pool" => pool.clone(), "backend" => backend),
+                    metrics::histogram!(HELD, "pool" => pool, "backend" => backend),
+                ),
+            ));
+            handles.checkouts.len() - 1
+        });
+        &handles.checkouts[at].1
     }
 
     /// The events that come once per connection or per failure: recorded
     /// through the `metrics` macros as they come.
-    fn record_rare(&mut self, pool: String, backend: &'static str, payload: &Payload) {
+    fn record_rare(&mut self, pool: &Arc<str>, backend: &'static str, payload: &Payload) {
+        // The label is made only for what is recorded (a transaction's
+        // events, say, are not).
+        let pool = || pool.to_string();
         match payload {
             Payload::ExecuteFailed {
                 query_id,
@@ -129,14 +162,14 @@ impl Recorder {
             } => {
                 let class = self.class_of(*query_id);
                 let labels = [
-                    ("pool", pool.clone()),
+                    ("pool", pool()),
                     ("backend", backend.to_owned()),
                     ("class", class.to_owned()),
                     ("outcome", "error".to_owned()),
                 ];
                 metrics::histogram!(STATEMENT_DURATION, &labels).record(took.as_secs_f64());
                 metrics::counter!(STATEMENTS, &labels).increment(1);
-                metrics::counter!(STATEMENT_ERRORS, "pool" => pool, "backend" => backend,
+                metrics::counter!(STATEMENT_ERRORS, "pool" => pool(), "backend" => backend,
                     "error_type" => error.kind.as_str())
                 .increment(1);
             }
@@ -145,44 +178,44 @@ impl Recorder {
             } => {
                 if let Some(query_id) = query_id {
                     let class = self.class_of(*query_id);
-                    metrics::counter!(STATEMENTS, "pool" => pool.clone(), "backend" => backend,
+                    metrics::counter!(STATEMENTS, "pool" => pool(), "backend" => backend,
                         "class" => class, "outcome" => "denied")
                     .increment(1);
                 }
-                metrics::counter!(DENIALS, "pool" => pool, "backend" => backend,
+                metrics::counter!(DENIALS, "pool" => pool(), "backend" => backend,
                     "guard" => guard.clone())
                 .increment(1);
             }
             Payload::ShadowDenied { guard, .. } => {
-                metrics::counter!(SHADOW_DENIALS, "pool" => pool, "backend" => backend,
+                metrics::counter!(SHADOW_DENIALS, "pool" => pool(), "backend" => backend,
                     "guard" => guard.clone())
                 .increment(1);
             }
             Payload::Reset { took, .. } => {
-                metrics::histogram!(RESET_DURATION, "pool" => pool, "backend" => backend)
+                metrics::histogram!(RESET_DURATION, "pool" => pool(), "backend" => backend)
                     .record(took.as_secs_f64());
             }
             Payload::CheckoutTimedOut { unreachable, .. } => {
-                metrics::counter!(CHECKOUT_TIMEOUTS, "pool" => pool, "backend" => backend,
+                metrics::counter!(CHECKOUT_TIMEOUTS, "pool" => pool(), "backend" => backend,
                     "unreachable" => if *unreachable { "true" } else { "false" })
                 .increment(1);
             }
             Payload::Connected { took, .. } => {
-                metrics::counter!(CONNECTS, "pool" => pool.clone(), "backend" => backend)
-                    .increment(1);
-                metrics::histogram!(CONNECT_DURATION, "pool" => pool, "backend" => backend)
+                metrics::counter!(CONNECTS, "pool" => pool(), "backend" => backend).increment(1);
+                metrics::histogram!(CONNECT_DURATION, "pool" => pool(), "backend" => backend)
                     .record(took.as_secs_f64());
             }
             Payload::ConnectFailed { error, .. } => {
-                metrics::counter!(CONNECT_FAILURES, "pool" => pool, "backend" => backend,
+                metrics::counter!(CONNECT_FAILURES, "pool" => pool(), "backend" => backend,
                     "error_type" => error.kind.as_str())
                 .increment(1);
             }
             Payload::Invalidated { .. } => {
-                metrics::counter!(INVALIDATIONS, "pool" => pool, "backend" => backend).increment(1);
+                metrics::counter!(INVALIDATIONS, "pool" => pool(), "backend" => backend)
+                    .increment(1);
             }
             Payload::LeakSuspected { .. } => {
-                metrics::counter!(LEAKS_SUSPECTED, "pool" => pool, "backend" => backend)
+                metrics::counter!(LEAKS_SUSPECTED, "pool" => pool(), "backend" => backend)
                     .increment(1);
             }
             // Drops are counted from the bus's own counters (the sampler),
