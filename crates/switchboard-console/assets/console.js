@@ -352,8 +352,9 @@ function onFrame(type, id, data) {
     tr = eventRow(id, e);
   } else if (type === "action") {
     const a = JSON.parse(data);
-    tr = row([td(id, "num"), td(clock(a.at)), td(""), td(""), td("Action"),
-      td(a.action + " on " + a.rules + ": " + a.outcome + (a.error ? " (" + a.error + ")" : "") +
+    const error = a.error || (a.verify && a.verify.error);
+    tr = row([td(id, "num"), td(clock(a.at)), td(a.pool || ""), td(""), td("Action"),
+      td(a.action + " on " + (a.audit || a.pool || a.rules) + ": " + a.outcome + (error ? " (" + error + ")" : "") +
         (a.read_only !== undefined ? " read_only=" + a.read_only : "")), td("")], "kind-Action");
     loadConsole();
   } else if (type === "skipped") {

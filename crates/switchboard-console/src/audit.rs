@@ -14,6 +14,10 @@ pub(crate) struct WatchedAudit {
     pub(crate) monitor: AuditMonitor,
     /// The last verification's outcome; `None` until the first ends.
     pub(crate) last: Mutex<Option<Verified>>,
+    /// Held while a verification runs: one at a time per log, so the
+    /// outcome kept is always the one that started last (and a flood of
+    /// requests reads the log once each, in turn, not all at once).
+    running: Mutex<()>,
 }
 
 /// What `GET /api/audit` shows of one log.
@@ -79,12 +83,14 @@ impl WatchedAudit {
         WatchedAudit {
             monitor,
             last: Mutex::new(None),
+            running: Mutex::new(()),
         }
     }
 
     /// Verifies the log now (reading every file: call it off the HTTP
     /// workers), keeps the outcome and returns it.
     pub(crate) fn verify(&self) -> Verified {
+        let _one_at_a_time = self.running.lock();
         let started = Instant::now();
         let verified = Verified::of(self.monitor.verify(), started);
         if !verified.ok {

@@ -49,8 +49,10 @@ pub struct ConsoleConfig {
     pub keep_alive: Duration,
     /// Whether `/metrics` serves Prometheus metrics recorded by
     /// `switchboard-observe`'s `Metrics` (recorded by the console's feed,
-    /// which sees every event anyway, through a `MetricsTap`). Default
-    /// true.
+    /// which sees every event anyway, through a `MetricsTap`). The feed is
+    /// lossy: an event it drops when it cannot keep up is missing from the
+    /// metrics too, and counted in `switchboard_bus_dropped_total` and
+    /// `switchboard_console_missed_events_total`. Default true.
     pub metrics: bool,
 }
 

@@ -143,8 +143,13 @@ impl Metrics {
     /// operations console's feed does): recording there, with the gauges
     /// and drop counters kept by [`sample_only`](Self::sample_only), costs
     /// the bus one delivery per event instead of two.
+    ///
+    /// The tap applies this subscriber's [`filter`](Self::filter), and
+    /// describes the metrics to the recorder when made.
     pub fn tap(&self) -> MetricsTap {
+        within(&self.recorder, names::describe);
         MetricsTap {
+            filter: self.filter.clone(),
             // Handles are kept only for a recorder given here: one taken
             // from the global recorder before it was installed would
             // record nothing for good.
@@ -231,6 +236,7 @@ impl Metrics {
 /// Records the events it is handed as [`Metrics`] would (see
 /// [`Metrics::tap`]); owned by the thread that receives them.
 pub struct MetricsTap {
+    filter: Filter,
     events: Recorder,
     recorder: Option<SharedRecorder>,
 }
@@ -246,7 +252,9 @@ impl std::fmt::Debug for MetricsTap {
 impl MetricsTap {
     /// Records one event.
     pub fn record(&mut self, event: &Event) {
-        within(&self.recorder, || self.events.record(event));
+        if self.filter.matches(event) {
+            within(&self.recorder, || self.events.record(event));
+        }
     }
 }
 

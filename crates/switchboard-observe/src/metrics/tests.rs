@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusBuilder;
-use switchboard_core::{Backend, Bus, Emitter, Origin, Params, Payload, StatementClass};
+use switchboard_core::{Backend, Bus, Emitter, Kind, Origin, Params, Payload, StatementClass};
 
 use super::*;
 
@@ -31,6 +31,7 @@ fn a_tap_records_statements_and_sample_only_takes_no_events() {
     let recorder = PrometheusBuilder::new().build_recorder();
     let render = recorder.handle();
     let recorder: SharedRecorder = Arc::new(recorder);
+    let recorder_again = recorder.clone();
     let bus = Bus::new();
     let metrics = Metrics::new().recorder(recorder);
     let mut tap = metrics.tap();
@@ -58,4 +59,19 @@ fn a_tap_records_statements_and_sample_only_takes_no_events() {
     assert_eq!((stats.delivered, stats.dropped), (0, 0));
     drop(handle);
     assert!(bus.stats().is_empty());
+
+    // A tap keeps its subscriber's filter.
+    let mut only_checkouts = Metrics::new()
+        .recorder(recorder_again)
+        .filter(Filter::kinds([Kind::CheckedOut]))
+        .tap();
+    let other = Emitter::new(bus.clone(), Arc::from("filtered"), Backend::Sqlite, 2);
+    for event in statement(&other, 9) {
+        only_checkouts.record(&event);
+    }
+    assert!(
+        !render.render().contains(r#"pool="filtered""#),
+        "{}",
+        render.render()
+    );
 }
