@@ -6,7 +6,8 @@ use std::time::Duration;
 use actix::prelude::*;
 use switchboard::guard::Subject;
 use switchboard::{
-    Check, Error, Event, Execute, Filter, Guard, GuardPolicy, Kind, Load, Payload, Ruling,
+    Check, DbConnection, Error, Event, Execute, Filter, Guard, GuardPolicy, Interact, Kind, Load,
+    Payload, Ruling,
 };
 
 use crate::each_backend;
@@ -160,6 +161,56 @@ async fn rewrite_runs_the_new_sql(t: Target) {
     sb.shutdown().await.unwrap();
 }
 each_backend!(rewrite_runs_the_new_sql);
+
+/// Turns a marker `SELECT` into an `UPDATE` of every row.
+struct SelectToUpdate(String);
+
+impl Guard for SelectToUpdate {
+    fn name(&self) -> &str {
+        "select-to-update"
+    }
+    fn check(&self, check: &Check) -> Ruling {
+        match check.as_statement() {
+            Some(s) if s.sql.contains("'bump-all'") => {
+                Ruling::rewrite(format!("UPDATE {} SET n = n + 1", self.0), "bump instead")
+            }
+            _ => Ruling::allow(),
+        }
+    }
+}
+
+/// A statement rewritten from a read into a write reports the rows the
+/// write changed (it reported 0, the count of the read it was).
+async fn a_rewritten_statement_counts_the_rows_of_what_ran(t: Target) {
+    let sb = t
+        .builder()
+        .guard_with(
+            SelectToUpdate(t.table.clone()),
+            GuardPolicy::default().may_rewrite(),
+        )
+        .start()
+        .await
+        .unwrap();
+    create_table(&sb, &t).await;
+    sb.run(Execute::sql(format!(
+        "INSERT INTO {} (id, name, n) VALUES (1, 'a', 1), (2, 'b', 1)",
+        t.table
+    )))
+    .await
+    .unwrap();
+    let bumped = sb.run(Execute::sql("SELECT 'bump-all'")).await.unwrap();
+    assert_eq!(bumped, 2);
+    let in_closure = sb
+        .run(Interact::new(async |conn: &mut DbConnection| {
+            conn.execute(Execute::sql("SELECT 'bump-all'")).await
+        }))
+        .await
+        .unwrap();
+    assert_eq!(in_closure, 2);
+    drop_table(&sb, &t).await;
+    sb.shutdown().await.unwrap();
+}
+each_backend!(a_rewritten_statement_counts_the_rows_of_what_ran);
 
 fn sqlite_target(test: &str) -> Option<Target> {
     crate::support::target(crate::support::Db::Sqlite, test)

@@ -36,7 +36,7 @@ use reset::{Outcome, Owed};
 #[cfg(feature = "postgres")]
 pub(crate) use session::pg_query;
 pub(crate) use session::prepared::Cached;
-pub(crate) use session::{Session, counts_rows};
+pub(crate) use session::{Counts, Session};
 pub(crate) use setup::Hooks;
 pub use setup::{CheckoutHook, DisconnectHook, SetupHook};
 pub(crate) use task::{Deadline, Job, Mode, Reply, Task};

@@ -111,7 +111,7 @@ impl Session {
         let key = self.times_statements().then(|| Timings::key(&*sql));
         let statement =
             StatementRun::execute(&self.shared, sql, classified, &binds, Origin::Execute);
-        let counts = counts_rows(&statement.classified);
+        let counts = Counts::new(&self.shared, &statement);
         let binds = &binds;
         let probe = self.probe.clone();
         let started = Instant::now();
@@ -142,7 +142,7 @@ impl Session {
                             RunQueryDsl::execute(query, &mut shared).await
                         }
                     }?;
-                    Ok(if counts { n } else { 0 })
+                    Ok(if counts.of(&sql) { n } else { 0 })
                 };
                 (statement, canceller)
             },
@@ -370,7 +370,7 @@ impl Held {
 /// `SELECT 1`, SQLite repeated the last write's count, MySQL said 0). SQL
 /// that does not parse, or holds several statements, keeps the driver's
 /// count.
-pub(crate) fn counts_rows(classified: &Classified) -> bool {
+fn counts_rows(classified: &Classified) -> bool {
     match &**classified {
         Ok(c) if c.statements == 1 => {
             matches!(
@@ -379,6 +379,33 @@ pub(crate) fn counts_rows(classified: &Classified) -> bool {
             ) || c.operation.starts_with("COPY")
         }
         _ => true,
+    }
+}
+
+/// Whether an `Execute`'s row count is reported: judged on the caller's
+/// SQL, and again on a guard's rewrite if one is what runs.
+pub(crate) struct Counts {
+    counts: bool,
+    sql: Arc<str>,
+    shared: Arc<Shared>,
+}
+
+impl Counts {
+    pub(crate) fn new(shared: &Arc<Shared>, statement: &StatementRun<'_>) -> Counts {
+        Counts {
+            counts: counts_rows(&statement.classified),
+            sql: statement.sql.clone(),
+            shared: shared.clone(),
+        }
+    }
+
+    /// Whether `ran`'s row count is reported.
+    pub(crate) fn of(&self, ran: &Arc<str>) -> bool {
+        if Arc::ptr_eq(ran, &self.sql) || *ran == self.sql {
+            self.counts
+        } else {
+            counts_rows(&self.shared.classifier.classify(ran, self.shared.dialect))
+        }
     }
 }
 

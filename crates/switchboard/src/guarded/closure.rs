@@ -81,7 +81,7 @@ async fn execute<C: Driver>(g: &mut Guarded<C>, statement: crate::Execute) -> Re
     }
     let (raw, scope) = g.parts()?;
     let statement = StatementRun::execute(&scope.shared, sql, None, &binds, Origin::Closure);
-    let counts = crate::connection::counts_rows(&statement.classified);
+    let counts = crate::connection::Counts::new(&scope.shared, &statement);
     let binds = &binds;
     let (at, poisoned) = scope.split();
     statement
@@ -93,7 +93,7 @@ async fn execute<C: Driver>(g: &mut Guarded<C>, statement: crate::Execute) -> Re
                 let canceller = if cancel { raw.canceller() } else { None };
                 let run = async move {
                     let n = raw.run_binds(&sql, binds, false).await?;
-                    Ok(if counts { n } else { 0 })
+                    Ok(if counts.of(&sql) { n } else { 0 })
                 };
                 (run, canceller)
             },
