@@ -19,7 +19,7 @@ use diesel_async::AsyncMysqlConnection;
 use diesel_async::pg::AsyncPgConnection;
 use diesel_async::{AsyncConnection, AsyncConnectionCore, SimpleAsyncConnection};
 use futures_util::future::BoxFuture;
-use switchboard_core::{Error, Origin, Params};
+use switchboard_core::{Classified, Error, Origin, Params};
 
 use super::driver::{Driver, collected};
 use super::{Guarded, tx};
@@ -100,15 +100,7 @@ where
             run,
         },
     };
-    let statement = StatementRun {
-        sql,
-        classified,
-        params,
-        origin: Origin::Closure,
-        check_binds: false,
-        rewritable: !bound.by_driver,
-        binds: &[],
-    };
+    let statement = closure_statement(sql, classified, params, !bound.by_driver);
     Box::pin(async move {
         let (at, poisoned) = scope.split();
         statement
@@ -140,17 +132,16 @@ fn time_limited(scope: &super::Scope) -> bool {
     scope.deadline.is_some() || scope.shared.config.statement_timeout.is_some()
 }
 
-/// A closure statement of `sql`, classified, about to be told.
+/// A closure statement of `sql`, classified as `classified`, about to be
+/// told. Its binds, if any, are the driver's to collect.
 fn closure_statement(
-    scope: &super::Scope,
-    sql: String,
+    sql: Arc<str>,
+    classified: Classified,
     params: Params,
     rewritable: bool,
 ) -> StatementRun<'static> {
-    let shared = &scope.shared;
-    let classified = shared.classifier.classify(&sql, shared.dialect);
     StatementRun {
-        sql: sql.into(),
+        sql,
         classified,
         params,
         origin: Origin::Closure,
@@ -173,7 +164,8 @@ pub(crate) fn batch<'c, C: Driver>(
         if sql.trim().is_empty() {
             return Err(Error::EmptyStatement.into_diesel());
         }
-        let statement = closure_statement(scope, sql.to_string(), Params::none(), true);
+        let classified = scope.shared.classifier.classify(&sql, scope.shared.dialect);
+        let statement = closure_statement(sql, classified, Params::none(), true);
         let (at, poisoned) = scope.split();
         statement
             .tell(
