@@ -13,10 +13,8 @@ use diesel::pg::Pg;
 use diesel_async::RunQueryDsl;
 #[cfg(feature = "postgres")]
 use diesel_async::pg::AsyncPgConnection;
-use switchboard_core::{Backend, Classified, Emitter, Error, Labels, Origin, Result};
+use switchboard_core::{Backend, Classified, Error, Origin, Result};
 
-use super::probe::Probe;
-use super::task::Deadline;
 use crate::backend::{Canceller, DbConnection};
 use crate::bind::BindValue;
 use crate::guarded::{Scope, TxOptions, tx};
@@ -56,39 +54,27 @@ impl Held {
     }
 }
 
-/// A connection taken out of its actor for one piece of work.
+/// A connection taken out of its actor for one piece of work, in the
+/// scope of the message served (its labels and deadline). A statement
+/// abandoned mid-way sets the scope's `poisoned`: the connection's state is
+/// then unknown, so it is invalidated instead of reused.
 pub(crate) struct Session {
     pub(crate) conn: Held,
-    pub(crate) emitter: Arc<Emitter>,
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) probe: Arc<Probe>,
-    /// Labels of the message being served.
-    pub(crate) labels: Labels,
-    /// When the message's timeout passes.
-    pub(crate) deadline: Option<Deadline>,
-    /// Set when a statement was abandoned mid-way: the connection's state is
-    /// unknown, so it is invalidated instead of reused.
-    pub(crate) poisoned: bool,
+    pub(crate) scope: Scope,
 }
 
 impl Session {
     /// The statement's teller, the connection, and where to note a
     /// statement abandoned mid-way: the session's fields, borrowed apart.
     fn parts(&mut self) -> (Teller<'_>, &mut Held, &mut bool) {
-        let at = Teller {
-            emitter: &self.emitter,
-            shared: &self.shared,
-            probe: &self.probe,
-            labels: &self.labels,
-            deadline: self.deadline.as_ref(),
-        };
-        (at, &mut self.conn, &mut self.poisoned)
+        let (at, poisoned) = self.scope.split();
+        (at, &mut self.conn, poisoned)
     }
 
     /// Makes the connection's read-only setting match the pool's mode,
     /// before any work on it; one atomic load when nothing changed.
     async fn backstop(&mut self) -> Result<()> {
-        let (backstop, shared) = (&self.probe.backstop, &self.shared);
+        let (backstop, shared) = (&self.scope.probe.backstop, &self.scope.shared);
         match &mut self.conn {
             Held::Own(conn) => backstop::sync(backstop, shared, conn).await,
             #[cfg(feature = "postgres")]
@@ -105,15 +91,15 @@ impl Session {
         if sql.trim().is_empty() {
             return Err(Error::EmptyStatement);
         }
-        if !self.shared.read_only.is_empty() {
+        if !self.scope.shared.read_only.is_empty() {
             Box::pin(self.backstop()).await?;
         }
         let key = self.times_statements().then(|| Timings::key(&*sql));
         let statement =
-            StatementRun::execute(&self.shared, sql, classified, &binds, Origin::Execute);
-        let counts = Counts::new(&self.shared, &statement);
+            StatementRun::execute(&self.scope.shared, sql, classified, &binds, Origin::Execute);
+        let counts = Counts::new(&self.scope.shared, &statement);
         let binds = &binds;
-        let probe = self.probe.clone();
+        let probe = self.scope.probe.clone();
         let started = Instant::now();
         let (at, held, poisoned) = self.parts();
         let stop = held.stop();
@@ -160,13 +146,13 @@ impl Session {
         Q: LoadAny<U>,
         U: Send + 'static,
     {
-        if !self.shared.read_only.is_empty() {
+        if !self.scope.shared.read_only.is_empty() {
             Box::pin(self.backstop()).await?;
         }
-        let (sql, classified, params) = self.shared.load_sql(&query)?;
+        let (sql, classified, params) = self.scope.shared.load_sql(&query)?;
         let key = self
             .times_statements()
-            .then(|| query.sql_key(self.shared.backend))
+            .then(|| query.sql_key(self.scope.shared.backend))
             .flatten()
             .map(|id| Timings::key(&id));
         let written = sql.clone();
@@ -211,7 +197,7 @@ impl Session {
     /// Whether statements' times are measured, for the pool's placement:
     /// on PostgreSQL with pipelining, where statements share connections.
     fn times_statements(&self) -> bool {
-        self.shared.backend == Backend::Postgres && self.shared.config.pipeline > 1
+        self.scope.shared.backend == Backend::Postgres && self.scope.shared.config.pipeline > 1
     }
 
     /// Notes how long statement `key`, started at `started`, took on the
@@ -221,10 +207,11 @@ impl Session {
         let now = Instant::now();
         let began = match self.conn {
             #[cfg(feature = "postgres")]
-            Held::Pipelined(_) => self.probe.answered(started, now),
+            Held::Pipelined(_) => self.scope.probe.answered(started, now),
             Held::Own(_) => started,
         };
-        self.shared
+        self.scope
+            .shared
             .timings
             .record(key, now.saturating_duration_since(began));
     }
@@ -235,8 +222,8 @@ impl Session {
     where
         F: AsyncFnOnce(&mut DbConnection) -> Result<T>,
     {
-        let shared = self.shared.clone();
-        let deadline = self.deadline;
+        let shared = self.scope.shared.clone();
+        let deadline = self.scope.deadline;
         self.interact(async move |conn: &mut DbConnection| {
             tx::begin(conn, &options)
                 .await
@@ -282,16 +269,9 @@ impl Session {
                 "a closure cannot run on a pipelined connection".into(),
             ));
         }
-        self.shared.bus.ready().await?;
+        self.scope.shared.bus.ready().await?;
         self.backstop().await?;
-        let scope = Scope {
-            emitter: self.emitter.clone(),
-            shared: self.shared.clone(),
-            probe: self.probe.clone(),
-            labels: self.labels.clone(),
-            deadline: self.deadline,
-            poisoned: false,
-        };
+        let scope = self.scope.for_closure();
         // One variant without the `postgres` feature.
         #[cfg_attr(
             not(feature = "postgres"),
@@ -307,7 +287,7 @@ impl Session {
             }
         };
         conn.enter(scope);
-        let outcome = match self.deadline {
+        let outcome = match self.scope.deadline {
             // Past its message's deadline the closure is abandoned where it
             // stands: its caller has been told it timed out, so what it
             // began must not commit later. The connection, its state
@@ -318,14 +298,14 @@ impl Session {
             // the server first: dropping the connection alone would leave
             // the statement (and its transaction's locks) running until
             // the server noticed.
-            Some(deadline) if self.shared.backend != Backend::Sqlite => {
+            Some(deadline) if self.scope.shared.backend != Backend::Sqlite => {
                 let canceller = conn.canceller();
                 match tokio::time::timeout_at(deadline.at.into(), f(conn)).await {
                     Ok(outcome) => outcome,
                     Err(_) => {
-                        self.poisoned = true;
+                        self.scope.poisoned = true;
                         if let Some(canceller) = canceller {
-                            crate::statement::cancel_abandoned(&self.shared, canceller).await;
+                            crate::statement::cancel_abandoned(&self.scope.shared, canceller).await;
                         }
                         Err(deadline.error())
                     }
@@ -334,13 +314,14 @@ impl Session {
             _ => f(conn).await,
         };
         if conn.leave().is_some_and(|scope| scope.poisoned) {
-            self.poisoned = true;
+            self.scope.poisoned = true;
         }
         // A closure's errors may quote row values the server saw.
         outcome.map_err(|e| {
-            self.shared
+            self.scope
+                .shared
                 .hooks
-                .classify(self.shared.redact_values(e, &[] as &[&str]))
+                .classify(self.scope.shared.redact_values(e, &[] as &[&str]))
         })
     }
 }
@@ -439,10 +420,11 @@ mod tests {
     use diesel::{IntoSql, SqliteConnection};
     use diesel_async::AsyncConnection;
     use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-    use switchboard_core::{Backend, Bus, DatabaseUrl, Labels};
+    use switchboard_core::{Backend, Bus, DatabaseUrl, Emitter, Labels};
 
     use super::*;
     use crate::config::PoolConfig;
+    use crate::connection::Probe;
 
     /// A session on an in-memory SQLite connection of a pool with no
     /// guards.
@@ -466,14 +448,10 @@ mod tests {
             Backend::Sqlite,
             1,
         ));
+        let probe = Probe::new(emitter.clone(), shared.clone());
         Session {
             conn: Held::Own(DbConnection::Sqlite(crate::guarded::Guarded::new(conn))),
-            probe: Probe::new(emitter.clone(), shared.clone()),
-            emitter,
-            shared,
-            labels: Labels::new(),
-            deadline: None,
-            poisoned: false,
+            scope: Scope::new(&emitter, &shared, &probe, Labels::new(), None),
         }
     }
 

@@ -27,6 +27,7 @@ use switchboard_core::{ActorRole, CloseReason, Error, ErrorInfo, ErrorKind, Labe
 
 use super::session::Held;
 use super::{ConnectionActor, Session, State};
+use crate::guarded::Scope;
 use crate::lease::Grant;
 
 /// One piece of work on a connection.
@@ -207,17 +208,12 @@ impl ConnectionActor {
         };
         let mut session = Session {
             conn: Held::Own(conn),
-            emitter: self.emitter.clone(),
-            shared: self.shared.clone(),
-            probe: self.probe.clone(),
-            labels,
-            deadline,
-            poisoned: false,
+            scope: Scope::new(&self.emitter, &self.shared, &self.probe, labels, deadline),
         };
         let work = async move {
             let result = AssertUnwindSafe(job(&mut session)).catch_unwind().await;
             match (result, session.conn) {
-                (Ok(result), _) if session.poisoned => (None, result),
+                (Ok(result), _) if session.scope.poisoned => (None, result),
                 (Ok(result), Held::Own(conn)) => (Some(conn), result),
                 #[cfg(feature = "postgres")]
                 (Ok(result), Held::Pipelined(_)) => (None, result),
@@ -275,12 +271,13 @@ impl ConnectionActor {
         };
         let mut session = Session {
             conn: Held::Pipelined(conn),
-            emitter: self.emitter.clone(),
-            shared: self.shared.clone(),
-            probe: self.probe.clone(),
-            labels: labels.clone(),
-            deadline: None,
-            poisoned: false,
+            scope: Scope::new(
+                &self.emitter,
+                &self.shared,
+                &self.probe,
+                labels.clone(),
+                None,
+            ),
         };
         let work = async move {
             let result = AssertUnwindSafe(job(&mut session)).catch_unwind().await;

@@ -65,6 +65,25 @@ pub(crate) struct Scope {
 }
 
 impl Scope {
+    /// The scope of one message's work on a connection: nothing abandoned
+    /// yet.
+    pub(crate) fn new(
+        emitter: &Arc<Emitter>,
+        shared: &Arc<Shared>,
+        probe: &Arc<Probe>,
+        labels: Labels,
+        deadline: Option<Deadline>,
+    ) -> Self {
+        Scope {
+            emitter: emitter.clone(),
+            shared: shared.clone(),
+            probe: probe.clone(),
+            labels,
+            deadline,
+            poisoned: false,
+        }
+    }
+
     /// The scope the pool's hooks (setup, checkout) get a connection in:
     /// their statements are guarded and reported like a closure's, without
     /// labels or deadline (the hook's own time is bounded by its caller).
@@ -73,14 +92,19 @@ impl Scope {
         shared: &Arc<Shared>,
         probe: &Arc<Probe>,
     ) -> Self {
-        Scope {
-            emitter: emitter.clone(),
-            shared: shared.clone(),
-            probe: probe.clone(),
-            labels: Labels::new(),
-            deadline: None,
-            poisoned: false,
-        }
+        Scope::new(emitter, shared, probe, Labels::new(), None)
+    }
+
+    /// The same scope for a closure the work runs: its own record of what
+    /// was abandoned, which the work reads back when the closure ends.
+    pub(crate) fn for_closure(&self) -> Self {
+        Scope::new(
+            &self.emitter,
+            &self.shared,
+            &self.probe,
+            self.labels.clone(),
+            self.deadline,
+        )
     }
 
     /// The statement's teller, and where to note a statement abandoned
