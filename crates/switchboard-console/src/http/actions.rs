@@ -1,11 +1,12 @@
 //! Actions, off unless an actions token is configured: switch a rules
-//! engine's read-only mode, reload its rules file, recycle a pool. Each answers with its
-//! outcome and puts it on the event stream (SSE event type `action`).
+//! engine's read-only mode, reload its rules file, recycle a pool, verify
+//! an audit log. Each answers with its outcome and puts it on the event
+//! stream (SSE event type `action`), through `announced`.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::auth::{Need, authorize};
 use super::error::{ApiError, respond};
@@ -19,6 +20,26 @@ fn engine<'a>(state: &'a State, name: &str) -> Result<&'a WatchedRules, ApiError
             known.join(", ")
         ))
     })
+}
+
+/// Answers an action with its outcome, and puts the outcome on the stream,
+/// stamped with the action, what it acted on (`subject`: the key and the
+/// name) and when.
+fn announced(
+    state: &State,
+    status: StatusCode,
+    action: &str,
+    subject: (&str, &str),
+    mut outcome: Value,
+) -> HttpResponse {
+    if let Some(map) = outcome.as_object_mut() {
+        map.insert("kind".into(), "Action".into());
+        map.insert("action".into(), action.into());
+        map.insert(subject.0.into(), subject.1.into());
+        map.insert("at".into(), json!(chrono::Utc::now()));
+    }
+    state.announce(&outcome.to_string());
+    HttpResponse::build(status).json(outcome)
 }
 
 #[derive(Deserialize)]
@@ -45,18 +66,14 @@ pub(crate) async fn read_only(
         })?;
         let was = rules.engine.is_read_only();
         rules.engine.set_read_only(on);
-        let outcome = json!({
-            "kind": "Action",
-            "action": "read_only",
-            "rules": rules.engine.name(),
-            "at": chrono::Utc::now(),
-            "outcome": "done",
-            "read_only": on,
-            "was": was,
-        });
-        state.announce(&outcome.to_string());
         tracing::info!(target: "switchboard::console", rules = rules.engine.name(), read_only = on, "read-only mode set from the console");
-        Ok(HttpResponse::Ok().json(outcome))
+        Ok(announced(
+            &state,
+            StatusCode::OK,
+            "read_only",
+            ("rules", rules.engine.name()),
+            json!({ "outcome": "done", "read_only": on, "was": was }),
+        ))
     })())
 }
 
@@ -100,15 +117,7 @@ pub(crate) async fn reload(
             json!({ "outcome": "failed", "error": "the reload task did not finish" }),
         ),
     };
-    let mut outcome = outcome;
-    if let Some(map) = outcome.as_object_mut() {
-        map.insert("kind".into(), "Action".into());
-        map.insert("action".into(), "reload".into());
-        map.insert("rules".into(), engine.name().into());
-        map.insert("at".into(), json!(chrono::Utc::now()));
-    }
-    state.announce(&outcome.to_string());
-    HttpResponse::build(status).json(outcome)
+    announced(&state, status, "reload", ("rules", engine.name()), outcome)
 }
 
 /// `POST /api/pools/{name}/recycle`: replaces every connection of a
@@ -122,12 +131,7 @@ pub(crate) async fn recycle(
 ) -> HttpResponse {
     let found = (|| -> Result<_, ApiError> {
         authorize(&req, &state.config, Need::Act)?;
-        let watched = state.pool(&name).ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "no pool named {name:?} is watched by this console; watched: {}",
-                state.pool_names()
-            ))
-        })?;
+        let watched = super::api::watched(&state, &name)?;
         Ok((watched.pool.clone(), watched.name.clone()))
     })();
     let (pool, pool_name) = match found {
@@ -141,16 +145,8 @@ pub(crate) async fn recycle(
             json!({ "outcome": "refused", "error": e.to_string() }),
         ),
     };
-    let mut outcome = outcome;
-    if let Some(map) = outcome.as_object_mut() {
-        map.insert("kind".into(), "Action".into());
-        map.insert("action".into(), "recycle".into());
-        map.insert("pool".into(), (&*pool_name).into());
-        map.insert("at".into(), json!(chrono::Utc::now()));
-    }
-    state.announce(&outcome.to_string());
     tracing::info!(target: "switchboard::console", pool = &*pool_name, "pool recycle requested from the console");
-    HttpResponse::build(status).json(outcome)
+    announced(&state, status, "recycle", ("pool", &pool_name), outcome)
 }
 
 /// `POST /api/audit/{name}/verify`: verifies a watched audit log's files
@@ -191,13 +187,5 @@ pub(crate) async fn verify_audit(
             json!({ "outcome": "failed", "error": "the verification task did not finish" }),
         ),
     };
-    let mut outcome = outcome;
-    if let Some(map) = outcome.as_object_mut() {
-        map.insert("kind".into(), "Action".into());
-        map.insert("action".into(), "verify".into());
-        map.insert("audit".into(), log.into());
-        map.insert("at".into(), json!(chrono::Utc::now()));
-    }
-    state.announce(&outcome.to_string());
-    HttpResponse::build(status).json(outcome)
+    announced(&state, status, "verify", ("audit", &log), outcome)
 }

@@ -58,7 +58,8 @@ pub(crate) async fn pools(req: HttpRequest, state: web::Data<State>) -> HttpResp
     )
 }
 
-fn watched<'a>(state: &'a State, name: &str) -> Result<&'a Watched, ApiError> {
+/// The watched pool `name`, or a 404 naming the watched ones.
+pub(super) fn watched<'a>(state: &'a State, name: &str) -> Result<&'a Watched, ApiError> {
     state.pool(name).ok_or_else(|| {
         ApiError::NotFound(format!(
             "no pool named {name:?} is watched by this console; watched: {}",
