@@ -320,13 +320,8 @@ fn main() {
         "| statement | conc | switchboard/s | console + {CLIENTS} clients/s | lost | without its metrics/s | lost |"
     );
     println!("|---|---|---|---|---|---|---|");
-    let get = |bench: &str, variant: &str| {
-        figures
-            .iter()
-            .find(|f| f.bench == bench && f.variant == variant)
-    };
-    let mut benches: Vec<&str> = figures.iter().map(|f| f.bench.as_str()).collect();
-    benches.dedup();
+    let get = |bench, variant| support::find(&figures, bench, variant);
+    let benches = support::benches(&figures);
     for bench in benches {
         let (Some(a), Some(b), Some(c)) = (
             get(bench, "switchboard"),

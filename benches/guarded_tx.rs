@@ -175,11 +175,7 @@ fn main() {
 }
 
 fn print_summary(figures: &[Figures]) {
-    let get = |bench: &str, variant: &str| {
-        figures
-            .iter()
-            .find(|f| f.bench == bench && f.variant == variant)
-    };
+    let get = |bench, variant| support::find(figures, bench, variant);
     println!();
     println!("## guarded_tx summary (transactions of two reads per second)");
     println!();
@@ -187,8 +183,7 @@ fn print_summary(figures: &[Figures]) {
         "| backend | conc | no guards/s | guarded/s | guarded cost (1/tput) | no guards p50 µs | guarded p50 µs |"
     );
     println!("|---|---|---|---|---|---|---|");
-    let mut benches: Vec<&str> = figures.iter().map(|f| f.bench.as_str()).collect();
-    benches.dedup();
+    let benches = support::benches(figures);
     for bench in benches {
         let (Some(a), Some(g)) = (get(bench, "tx_no_guards"), get(bench, "tx_guarded")) else {
             continue;

@@ -324,12 +324,6 @@ fn main() {
     print_summary(&figures, &pgbench_tps, pgbench_bin.is_some());
 }
 
-fn find<'a>(figures: &'a [Figures], bench: &str, variant: &str) -> Option<&'a Figures> {
-    figures
-        .iter()
-        .find(|f| f.bench == bench && f.variant == variant)
-}
-
 fn print_summary(figures: &[Figures], pgbench: &[(String, f64)], have_pgbench: bool) {
     println!();
     println!(
@@ -340,10 +334,9 @@ fn print_summary(figures: &[Figures], pgbench: &[(String, f64)], have_pgbench: b
         "| statement | conc | raw (a) | deadpool | deadpool_mt | peer (b) | switchboard (c) | +subs (d) | pgbench | c/b | d/b | c/pgbench |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
-    let mut benches: Vec<&str> = figures.iter().map(|f| f.bench.as_str()).collect();
-    benches.dedup();
+    let benches = support::benches(figures);
     for bench in &benches {
-        let get = |v| find(figures, bench, v).map_or(0.0, |f| f.per_second);
+        let get = |v| support::find(figures, bench, v).map_or(0.0, |f| f.per_second);
         let (a, b1, b2, c, d) = (
             get("raw"),
             get("deadpool"),

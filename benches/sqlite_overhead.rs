@@ -154,11 +154,7 @@ fn main() {
 }
 
 fn print_summary(figures: &[Figures]) {
-    let get = |bench: &str, variant: &str| {
-        figures
-            .iter()
-            .find(|f| f.bench == bench && f.variant == variant)
-    };
+    let get = |bench, variant| support::find(figures, bench, variant);
     println!();
     println!("## sqlite_overhead summary (statements/s; µs added per statement over raw)");
     println!();
@@ -166,8 +162,7 @@ fn print_summary(figures: &[Figures]) {
         "| statement | conc | raw/s | switchboard/s | +subs/s | added µs (1/tput) | +subs added µs | raw p50 | sb p50 | +subs p50 | added µs (p50) | +subs added µs (p50) |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
-    let mut benches: Vec<&str> = figures.iter().map(|f| f.bench.as_str()).collect();
-    benches.dedup();
+    let benches = support::benches(figures);
     for bench in benches {
         let (Some(a), Some(c), Some(d)) = (
             get(bench, "raw"),

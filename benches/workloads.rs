@@ -321,12 +321,6 @@ fn concurrency() -> Vec<usize> {
     }
 }
 
-fn find<'a>(figures: &'a [Figures], bench: &str, variant: &str) -> Option<&'a Figures> {
-    figures
-        .iter()
-        .find(|f| f.bench == bench && f.variant == variant)
-}
-
 fn print_summary(figures: &[Figures]) {
     use support::{micros, rate};
     println!();
@@ -338,10 +332,9 @@ fn print_summary(figures: &[Figures]) {
         "| backend | workload | conc | deadpool | deadpool_mt | peer (b) | switchboard (c) | + Recipient actor (d) | + subscribe_actor (e) | tokio-pg (t) | c/b | d/b | e/b | c/t |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    let mut benches: Vec<&str> = figures.iter().map(|f| f.bench.as_str()).collect();
-    benches.dedup();
+    let benches = support::benches(figures);
     for bench in &benches {
-        let get = |v| find(figures, bench, v).map_or(0.0, |f| f.per_second);
+        let get = |v| support::find(figures, bench, v).map_or(0.0, |f| f.per_second);
         let (b1, b2, c, d, e) = (
             get("deadpool"),
             get("deadpool_mt"),

@@ -215,6 +215,20 @@ pub struct Figures {
     pub others: f64,
 }
 
+/// The row of `bench` measured as `variant`.
+pub fn find<'a>(figures: &'a [Figures], bench: &str, variant: &str) -> Option<&'a Figures> {
+    figures
+        .iter()
+        .find(|f| f.bench == bench && f.variant == variant)
+}
+
+/// The benches the figures cover, once each, in the order measured.
+pub fn benches(figures: &[Figures]) -> Vec<&str> {
+    let mut benches: Vec<&str> = figures.iter().map(|f| f.bench.as_str()).collect();
+    benches.dedup();
+    benches
+}
+
 /// The `p`-th percentile (0..=100) of nanosecond samples.
 pub fn percentile(sorted: &[u64], p: f64) -> Duration {
     if sorted.is_empty() {
