@@ -268,12 +268,7 @@ impl AuditLog {
 
     /// The log's files, in chain order.
     pub fn files(&self) -> Result<Vec<PathBuf>> {
-        Ok(self
-            .segments
-            .list()?
-            .into_iter()
-            .map(|(_, path)| path)
-            .collect())
+        self.segments.paths()
     }
 
     /// Verifies the log's files (see [`verify_with`]): against its own

@@ -70,16 +70,10 @@ impl AuditMonitor {
     }
 
     fn verify_once(&self) -> Result<VerifyReport, VerifyError> {
-        let files = self
-            .segments
-            .list()
-            .map_err(|e| VerifyError::Io {
-                path: self.segments.dir.clone(),
-                source: std::io::Error::other(e.to_string()),
-            })?
-            .into_iter()
-            .map(|(_, path)| path)
-            .collect::<Vec<_>>();
+        let files = self.segments.paths().map_err(|e| VerifyError::Io {
+            path: self.segments.dir.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
         let mut options = VerifyOptions::default().base(&self.segments.base);
         if let Some(key) = self.public {
             options = options.key(key);

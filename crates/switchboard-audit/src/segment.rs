@@ -47,6 +47,11 @@ impl Segments {
         self.dir.join(format!("{}.{index:06}.jsonl", self.base))
     }
 
+    /// The log's files alone, in chain order.
+    pub(crate) fn paths(&self) -> Result<Vec<PathBuf>> {
+        Ok(self.list()?.into_iter().map(|(_, p)| p).collect())
+    }
+
     /// The log's files in chain order.
     pub(crate) fn list(&self) -> Result<Vec<(u64, PathBuf)>> {
         let entries = std::fs::read_dir(&self.dir)
@@ -131,11 +136,11 @@ impl Segments {
 /// The files of the log `<dir>/<base>.<NNNNNN>.jsonl`, in chain order: what
 /// [`verify`](crate::verify()) takes.
 pub fn files(dir: impl AsRef<Path>, base: &str) -> Result<Vec<PathBuf>> {
-    let segments = Segments {
+    Segments {
         dir: dir.as_ref().to_path_buf(),
         base: base.to_owned(),
-    };
-    Ok(segments.list()?.into_iter().map(|(_, p)| p).collect())
+    }
+    .paths()
 }
 
 /// The end of one file: its last complete line, and what follows it.
