@@ -1,6 +1,5 @@
 //! Events into counters and histograms.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use metrics::{Counter, Histogram};
@@ -17,7 +16,7 @@ pub(super) struct Recorder {
     /// by pool: registered once, where building the labels and looking the
     /// key up per event cost the subscriber thread more than the rest of
     /// its work (the console's `console_load` bench).
-    pools: HashMap<Arc<str>, PoolHandles>,
+    pools: Vec<(Arc<str>, PoolHandles)>,
     /// Whether handles are kept (a recorder of its own), or asked for per
     /// event (the global recorder, which may be installed after the first
     /// events).
@@ -47,7 +46,7 @@ impl Recorder {
     pub(super) fn new(in_flight: usize, keep: bool) -> Self {
         Recorder {
             classes: InFlight::new(in_flight),
-            pools: HashMap::new(),
+            pools: Vec::new(),
             keep,
         }
     }
@@ -119,15 +118,18 @@ impl Recorder {
         if !self.keep {
             self.pools.clear();
         }
-        // Looked up by text: cloning the pool's name per event would write
-        // to its reference count, a cache line the publishing thread
-        // writes too.
-        if !self.pools.contains_key(&**pool) {
-            self.pools.insert(pool.clone(), PoolHandles::default());
-        }
-        self.pools
-            .get_mut(&**pool)
-            .expect("inserted just above if it was missing")
+        // Found by the name's address (events of one pool share it), else
+        // its text: cloning the name per event would write to its
+        // reference count, a cache line the publishing thread writes too.
+        let found = self
+            .pools
+            .iter()
+            .position(|(p, _)| Arc::ptr_eq(p, pool) || p == pool);
+        let at = found.unwrap_or_else(|| {
+            self.pools.push((pool.clone(), PoolHandles::default()));
+            self.pools.len() - 1
+        });
+        &mut self.pools[at].1
     }
 
     /// A pool's checkout-wait and held-time histograms.

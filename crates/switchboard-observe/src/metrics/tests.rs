@@ -37,23 +37,34 @@ fn a_tap_records_statements_and_sample_only_takes_no_events() {
     let mut tap = metrics.tap();
     let handle = metrics.sample_only(&bus).unwrap();
     let emitter = Emitter::new(bus.clone(), Arc::from("tapped"), Backend::Sqlite, 1);
+    // A second pool's statements, interleaved, counted apart (its name a
+    // string of its own, equal to none of the first's).
+    let second = Emitter::new(bus.clone(), Arc::from("second"), Backend::Sqlite, 3);
     for q in 1..=3 {
         for event in statement(&emitter, q) {
             tap.record(&event);
         }
+        if q < 3 {
+            for event in statement(&second, 100 + q) {
+                tap.record(&event);
+            }
+        }
     }
     let body = render.render();
-    let line = body
-        .lines()
-        .find(|l| {
-            l.starts_with(names::STATEMENTS)
-                && l.contains(r#"pool="tapped""#)
-                && l.contains(r#"class="write""#)
-                && l.contains(r#"outcome="ok""#)
-        })
-        .unwrap_or_else(|| panic!("no statement count in\n{body}"));
-    assert!(line.ends_with(" 3"), "{line}");
-    // Six events were published on the bus; the sampler's subscription
+    let count = |pool: &str| {
+        body.lines()
+            .find(|l| {
+                l.starts_with(names::STATEMENTS)
+                    && l.contains(&format!(r#"pool="{pool}""#))
+                    && l.contains(r#"class="write""#)
+                    && l.contains(r#"outcome="ok""#)
+            })
+            .unwrap_or_else(|| panic!("no statement count of {pool} in\n{body}"))
+            .to_owned()
+    };
+    assert!(count("tapped").ends_with(" 3"), "{body}");
+    assert!(count("second").ends_with(" 2"), "{body}");
+    // Ten events were published on the bus; the sampler's subscription
     // was handed none of them.
     let stats = bus.subscription_stats(handle.subscription().id()).unwrap();
     assert_eq!((stats.delivered, stats.dropped), (0, 0));
