@@ -237,3 +237,212 @@ struct Id {
     #[diesel(sql_type = diesel::sql_types::Integer)]
     id: i32,
 }
+
+/// How a closure's first statement reaches the driver: each path must send
+/// the transaction's `BEGIN` ahead of it (on PostgreSQL the two are
+/// pipelined).
+#[derive(Debug, Clone, Copy)]
+enum First {
+    /// diesel's `RunQueryDsl::execute` on the guarded connection.
+    TypedExecute,
+    /// diesel's `load` (an `INSERT ... RETURNING`).
+    TypedLoad,
+    /// `DbConnection::execute` with an `Execute` and its binds.
+    Execute,
+    /// `DbConnection::batch_execute`.
+    Batch,
+    /// A named savepoint around the write.
+    Savepoint,
+    /// diesel's nested `transaction` around the write.
+    Nested,
+}
+
+/// The write `first` sends on `conn`, inserting row `id`.
+async fn write_first(
+    conn: &mut DbConnection,
+    first: First,
+    table: &str,
+    ph: (String, String),
+    id: i32,
+) -> switchboard::Result<()> {
+    let insert = format!("INSERT INTO {table} (id, name, n) VALUES ({id}, 'first', 1)");
+    match first {
+        First::TypedExecute => {
+            let q = diesel::sql_query(insert);
+            match conn {
+                DbConnection::Postgres(c) => q.execute(c).await?,
+                DbConnection::Mysql(c) => q.execute(c).await?,
+                DbConnection::Sqlite(c) => q.execute(c).await?,
+            };
+        }
+        First::TypedLoad => {
+            let rows: Vec<Id> = conn
+                .load(diesel::sql_query(format!("{insert} RETURNING id")))
+                .await?;
+            assert_eq!(rows.len(), 1);
+        }
+        First::Execute => {
+            let sql = format!(
+                "INSERT INTO {table} (id, name, n) VALUES ({id}, {}, {})",
+                ph.0, ph.1
+            );
+            conn.execute(
+                Execute::sql(sql)
+                    .bind::<diesel::sql_types::Text, _>("first")
+                    .bind::<diesel::sql_types::Integer, _>(1),
+            )
+            .await?;
+        }
+        First::Batch => conn.batch_execute(&insert).await?,
+        First::Savepoint => {
+            conn.savepoint("first", async move |conn: &mut DbConnection| {
+                conn.execute(Execute::sql(insert)).await.map(drop)
+            })
+            .await?
+        }
+        First::Nested => {
+            let q = diesel::sql_query(insert);
+            match conn {
+                DbConnection::Postgres(c) => {
+                    c.transaction::<_, diesel::result::Error, _>(async |c| q.execute(c).await)
+                        .await?
+                }
+                DbConnection::Mysql(c) => {
+                    c.transaction::<_, diesel::result::Error, _>(async |c| q.execute(c).await)
+                        .await?
+                }
+                DbConnection::Sqlite(c) => {
+                    c.transaction::<_, diesel::result::Error, _>(async |c| q.execute(c).await)
+                        .await?
+                }
+            };
+        }
+    }
+    Ok(())
+}
+
+/// A transaction's first statement runs inside it, whichever way it is
+/// sent: the transaction's `BEGIN` may travel with it (PostgreSQL pipelines
+/// the two), never after it. Proven in the database: a transaction that
+/// fails after its first write leaves no row, one that succeeds leaves it;
+/// a first statement a guard denies leaves the `BEGIN` owed to the next
+/// one; a transaction with no statement commits.
+async fn a_transactions_first_statement_runs_inside_it(t: Target) {
+    let (bus, rx) = observed(
+        "first-statement",
+        Filter::kinds([Kind::TxBegin, Kind::TxCommit, Kind::TxRollback]),
+        1024,
+    );
+    let sb = t
+        .builder()
+        .bus(bus)
+        .guard(crate::support::DenyOperation {
+            guard: "no-deletes",
+            operation: "DELETE",
+            reason: "deletes are off in this test",
+        })
+        .pool_size(1..=1)
+        .start()
+        .await
+        .unwrap();
+    create_table(&sb, &t).await;
+    let firsts = [
+        First::TypedExecute,
+        First::TypedLoad,
+        First::Execute,
+        First::Batch,
+        First::Savepoint,
+        First::Nested,
+    ];
+    let mut id = 0;
+    let mut expected = 0;
+    for first in firsts {
+        for fail in [true, false] {
+            id += 1;
+            let (table, ph) = (t.table.clone(), (t.ph(1), t.ph(2)));
+            let outcome = sb
+                .run(Transaction::new(async move |conn: &mut DbConnection| {
+                    write_first(conn, first, &table, ph, id).await?;
+                    match fail {
+                        true => Err(Error::msg("fails after its first statement")),
+                        false => Ok(()),
+                    }
+                }))
+                .await;
+            assert_eq!(outcome.is_err(), fail, "{first:?}: {outcome:?}");
+            expected += i64::from(!fail);
+            assert_eq!(
+                count_rows(&sb, &t).await,
+                expected,
+                "{first:?}, failing: {fail}: the first statement must run inside the transaction"
+            );
+        }
+    }
+
+    // A denied first statement: the BEGIN goes with the next one, and the
+    // transaction still rolls back whole.
+    for fail in [true, false] {
+        id += 1;
+        let table = t.table.clone();
+        let outcome = sb
+            .run(Transaction::new(async move |conn: &mut DbConnection| {
+                let denied = conn
+                    .execute(Execute::sql(format!("DELETE FROM {table}")))
+                    .await;
+                assert!(matches!(denied, Err(Error::Denied { .. })), "{denied:?}");
+                conn.execute(Execute::sql(format!(
+                    "INSERT INTO {table} (id, name, n) VALUES ({id}, 'second', 2)"
+                )))
+                .await?;
+                match fail {
+                    true => Err(Error::msg("fails after its second statement")),
+                    false => Ok(()),
+                }
+            }))
+            .await;
+        assert_eq!(outcome.is_err(), fail, "{outcome:?}");
+        expected += i64::from(!fail);
+        assert_eq!(
+            count_rows(&sb, &t).await,
+            expected,
+            "after a denial, failing: {fail}"
+        );
+    }
+
+    // No statement at all: it commits, or rolls back, and the connection
+    // is clean for the next caller (an autocommit write stays).
+    sb.run(Transaction::new(async |_: &mut DbConnection| Ok(())))
+        .await
+        .unwrap();
+    let err = sb
+        .run(Transaction::new(async |_: &mut DbConnection| {
+            Err::<(), _>(Error::msg("nothing done"))
+        }))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::User(_)), "{err:?}");
+    id += 1;
+    sb.run(Execute::sql(format!(
+        "INSERT INTO {} (id, name, n) VALUES ({id}, 'autocommit', 3)",
+        t.table
+    )))
+    .await
+    .unwrap();
+    expected += 1;
+    assert_eq!(count_rows(&sb, &t).await, expected);
+    drop_table(&sb, &t).await;
+    sb.shutdown().await.unwrap();
+
+    // Each transaction told its beginning and its end, in turn.
+    let kinds: Vec<Kind> = drain(&rx).iter().map(|e| e.kind()).collect();
+    let transactions = firsts.len() * 2 + 2 + 2;
+    assert_eq!(kinds.len(), transactions * 2, "{kinds:?}");
+    for pair in kinds.chunks(2) {
+        assert_eq!(pair[0], Kind::TxBegin, "{kinds:?}");
+        assert!(
+            matches!(pair[1], Kind::TxCommit | Kind::TxRollback),
+            "{kinds:?}"
+        );
+    }
+}
+each_backend!(a_transactions_first_statement_runs_inside_it);

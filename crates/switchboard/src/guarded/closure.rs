@@ -79,7 +79,7 @@ async fn execute<C: Driver>(g: &mut Guarded<C>, statement: crate::Execute) -> Re
     if sql.trim().is_empty() {
         return Err(Error::EmptyStatement);
     }
-    let (raw, scope) = g.parts()?;
+    let (raw, scope, owed) = g.parts()?;
     let statement = StatementRun::execute(&scope.shared, sql, None, &binds, Origin::Closure);
     let counts = crate::connection::Counts::new(&scope.shared, &statement);
     let binds = &binds;
@@ -92,7 +92,10 @@ async fn execute<C: Driver>(g: &mut Guarded<C>, statement: crate::Execute) -> Re
             move |sql, cancel| {
                 let canceller = if cancel { raw.canceller() } else { None };
                 let run = async move {
-                    let n = raw.run_binds(&sql, binds, false).await?;
+                    let n = match owed.take() {
+                        None => raw.run_binds(&sql, binds, false).await?,
+                        Some(begin) => raw.run_binds_begun(begin, &sql, binds, false).await?,
+                    };
                     Ok(if counts.of(&sql) { n } else { 0 })
                 };
                 (run, canceller)

@@ -7,6 +7,7 @@
 //! Errors are diesel's, carrying switchboard's: a closure's `?` turns a
 //! denial back into `Error::Denied`.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -36,6 +37,25 @@ fn failed<'a, T: Send + 'a>(e: diesel::result::Error) -> BoxFuture<'a, QueryResu
 type RunCollected<'c, C, T> =
     fn(&'c mut C, CollectedQuery<<C as Driver>::Binds>) -> BoxFuture<'c, QueryResult<T>>;
 
+/// The same after a transaction's owed `BEGIN`: `run_execute_begun` or
+/// `run_load_begun`.
+type RunBegun<'c, C, T> = fn(
+    &'c mut C,
+    Cow<'static, str>,
+    CollectedQuery<<C as Driver>::Binds>,
+) -> BoxFuture<'c, QueryResult<T>>;
+
+/// The driver calls for a collected query.
+struct Runs<'c, C: Driver, T> {
+    run: RunCollected<'c, C, T>,
+    begun: RunBegun<'c, C, T>,
+}
+
+/// The driver's own future for a query it collects itself, after the
+/// `BEGIN` owed, if any.
+type RunEarly<'c, C, Q, T> =
+    fn(&'c mut C, Option<Cow<'static, str>>, Q) -> BoxFuture<'c, QueryResult<T>>;
+
 /// A typed query's driver work, before its story starts.
 enum Pending<'c, C: Driver, T> {
     /// Collected: handed to the driver, with the SQL the story settles
@@ -44,7 +64,10 @@ enum Pending<'c, C: Driver, T> {
         raw: &'c mut C,
         binds: C::Binds,
         safe_to_cache: bool,
-        run: RunCollected<'c, C, T>,
+        runs: Runs<'c, C, T>,
+        /// The transaction's `BEGIN`, if still owed: the statement that
+        /// runs sends it first (a denied one leaves it owed).
+        owed: &'c mut Option<Cow<'static, str>>,
     },
     /// Collected by the driver itself (user-defined PostgreSQL types): its
     /// future, which starts nothing before it is polled.
@@ -61,8 +84,8 @@ enum Pending<'c, C: Driver, T> {
 fn guarded<'c, C, Q, T>(
     conn: &'c mut Guarded<C>,
     query: Q,
-    run: RunCollected<'c, C, T>,
-    early: fn(&'c mut C, Q) -> BoxFuture<'c, QueryResult<T>>,
+    runs: Runs<'c, C, T>,
+    early: RunEarly<'c, C, Q, T>,
     rows: fn(&T) -> Option<u64>,
 ) -> BoxFuture<'c, QueryResult<T>>
 where
@@ -70,7 +93,7 @@ where
     Q: QueryFragment<C::Backend> + QueryId,
     T: Send + 'c,
 {
-    let (raw, scope) = match conn.parts() {
+    let (raw, scope, owed) = match conn.parts() {
         Ok(parts) => parts,
         Err(e) => return failed(e.into_diesel()),
     };
@@ -92,12 +115,16 @@ where
     // to the driver's future. Only for a statement with a time limit.
     let canceller = time_limited(scope).then(|| raw.canceller()).flatten();
     let pending = match bound.by_driver {
-        true => Pending::Started(early(raw, query)),
+        // Rare (user-defined PostgreSQL types): the driver's future holds
+        // the connection from now on, so it sends the owed BEGIN itself,
+        // even if the guards then deny the statement.
+        true => Pending::Started(early(raw, owed.take(), query)),
         false => Pending::Collected {
             raw,
             binds: bound.binds,
             safe_to_cache,
-            run,
+            runs,
+            owed,
         },
     };
     let statement = closure_statement(sql, classified, params, !bound.by_driver);
@@ -115,8 +142,16 @@ where
                         raw,
                         binds,
                         safe_to_cache,
-                        run,
-                    } => (run(raw, collected(&sql, safe_to_cache, binds)), canceller),
+                        runs,
+                        owed,
+                    } => {
+                        let query = collected(&sql, safe_to_cache, binds);
+                        let work = match owed.take() {
+                            None => (runs.run)(raw, query),
+                            Some(begin) => (runs.begun)(raw, begin, query),
+                        };
+                        (work, canceller)
+                    }
                     Pending::Started(work) => (work, canceller),
                 },
                 rows,
@@ -160,7 +195,7 @@ pub(crate) fn batch<'c, C: Driver>(
     let parts = conn.parts();
     let sql: Arc<str> = Arc::from(sql);
     async move {
-        let (raw, scope) = parts.map_err(Error::into_diesel)?;
+        let (raw, scope, owed) = parts.map_err(Error::into_diesel)?;
         if sql.trim().is_empty() {
             return Err(Error::EmptyStatement.into_diesel());
         }
@@ -174,7 +209,13 @@ pub(crate) fn batch<'c, C: Driver>(
                 poisoned,
                 move |sql: Arc<str>, cancel| {
                     let canceller = if cancel { raw.canceller() } else { None };
-                    (async move { raw.batch_execute(&sql).await }, canceller)
+                    let work = async move {
+                        if let Some(begin) = owed.take() {
+                            raw.batch_execute(&begin).await?;
+                        }
+                        raw.batch_execute(&sql).await
+                    };
+                    (work, canceller)
                 },
                 |_| None,
             )
@@ -211,8 +252,11 @@ macro_rules! guarded_connection {
                 guarded(
                     self,
                     source.as_query(),
-                    |raw: &'conn mut $driver, q| raw.run_load(q),
-                    |raw: &'conn mut $driver, q| early_load(raw, q),
+                    Runs {
+                        run: |raw: &'conn mut $driver, q| raw.run_load(q),
+                        begun: |raw: &'conn mut $driver, b, q| raw.run_load_begun(b, q),
+                    },
+                    |raw: &'conn mut $driver, b, q| early_load(raw, b, q),
                     |_| None,
                 )
             }
@@ -227,8 +271,11 @@ macro_rules! guarded_connection {
                 guarded(
                     self,
                     source,
-                    |raw: &'conn mut $driver, q| raw.run_execute(q),
-                    |raw: &'conn mut $driver, q| early_execute(raw, q),
+                    Runs {
+                        run: |raw: &'conn mut $driver, q| raw.run_execute(q),
+                        begun: |raw: &'conn mut $driver, b, q| raw.run_execute_begun(b, q),
+                    },
+                    |raw: &'conn mut $driver, b, q| early_execute(raw, b, q),
                     |n| Some(*n as u64),
                 )
             }
@@ -283,49 +330,76 @@ guarded_connection!(SqliteAsync);
 trait Early: Driver {
     fn early_load<'c, Q>(
         &'c mut self,
+        begin: Option<Cow<'static, str>>,
         query: Q,
     ) -> BoxFuture<'c, QueryResult<Self::Stream<'c, 'static>>>
     where
         Q: Query + QueryFragment<Self::Backend> + QueryId;
-    fn early_execute<'c, Q>(&'c mut self, query: Q) -> BoxFuture<'c, QueryResult<usize>>
+    fn early_execute<'c, Q>(
+        &'c mut self,
+        begin: Option<Cow<'static, str>>,
+        query: Q,
+    ) -> BoxFuture<'c, QueryResult<usize>>
     where
         Q: QueryFragment<Self::Backend> + QueryId;
 }
 
 fn early_load<'c, C: Early, Q>(
     raw: &'c mut C,
+    begin: Option<Cow<'static, str>>,
     query: Q,
 ) -> BoxFuture<'c, QueryResult<C::Stream<'c, 'static>>>
 where
     Q: Query + QueryFragment<C::Backend> + QueryId,
 {
-    raw.early_load(query)
+    raw.early_load(begin, query)
 }
 
-fn early_execute<'c, C: Early, Q>(raw: &'c mut C, query: Q) -> BoxFuture<'c, QueryResult<usize>>
+fn early_execute<'c, C: Early, Q>(
+    raw: &'c mut C,
+    begin: Option<Cow<'static, str>>,
+    query: Q,
+) -> BoxFuture<'c, QueryResult<usize>>
 where
     Q: QueryFragment<C::Backend> + QueryId,
 {
-    raw.early_execute(query)
+    raw.early_execute(begin, query)
 }
 
 #[cfg(feature = "postgres")]
 impl Early for AsyncPgConnection {
     fn early_load<'c, Q>(
         &'c mut self,
+        begin: Option<Cow<'static, str>>,
         query: Q,
     ) -> BoxFuture<'c, QueryResult<Self::Stream<'c, 'static>>>
     where
         Q: Query + QueryFragment<Self::Backend> + QueryId,
     {
-        AsyncConnectionCore::load(self, query)
+        let Some(begin) = begin else {
+            return AsyncConnectionCore::load(self, query);
+        };
+        let conn: &AsyncPgConnection = self;
+        let mut statement = conn;
+        let run = AsyncConnectionCore::load(&mut statement, query);
+        Box::pin(async move { super::driver::begun(conn, &begin, run).await })
     }
 
-    fn early_execute<'c, Q>(&'c mut self, query: Q) -> BoxFuture<'c, QueryResult<usize>>
+    fn early_execute<'c, Q>(
+        &'c mut self,
+        begin: Option<Cow<'static, str>>,
+        query: Q,
+    ) -> BoxFuture<'c, QueryResult<usize>>
     where
         Q: QueryFragment<Self::Backend> + QueryId,
     {
-        AsyncConnectionCore::execute_returning_count(self, query)
+        let Some(begin) = begin else {
+            return AsyncConnectionCore::execute_returning_count(self, query);
+        };
+        let conn: &AsyncPgConnection = self;
+        let mut statement = conn;
+        let run = AsyncConnectionCore::execute_returning_count(&mut statement, query);
+        Box::pin(async move { super::driver::begun(conn, &begin, run).await })
     }
 }
 
@@ -336,6 +410,7 @@ macro_rules! no_early {
         impl Early for $driver {
             fn early_load<'c, Q>(
                 &'c mut self,
+                _: Option<Cow<'static, str>>,
                 _: Q,
             ) -> BoxFuture<'c, QueryResult<Self::Stream<'c, 'static>>>
             where
@@ -346,7 +421,11 @@ macro_rules! no_early {
                 )
             }
 
-            fn early_execute<'c, Q>(&'c mut self, _: Q) -> BoxFuture<'c, QueryResult<usize>>
+            fn early_execute<'c, Q>(
+                &'c mut self,
+                _: Option<Cow<'static, str>>,
+                _: Q,
+            ) -> BoxFuture<'c, QueryResult<usize>>
             where
                 Q: QueryFragment<Self::Backend> + QueryId,
             {

@@ -11,6 +11,7 @@
 //! `CollectedQuery`: the same SQL (or a guard's rewrite) with the same
 //! binds.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use diesel::QueryResult;
@@ -29,7 +30,7 @@ use diesel::sqlite::{Sqlite, SqliteQueryBuilder};
 use diesel_async::AsyncMysqlConnection;
 #[cfg(feature = "postgres")]
 use diesel_async::pg::AsyncPgConnection;
-use diesel_async::{AsyncConnection, AsyncConnectionCore, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncConnectionCore, RunQueryDsl, SimpleAsyncConnection};
 #[cfg(feature = "sqlite")]
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
@@ -89,6 +90,33 @@ pub(crate) trait Driver: AsyncConnection + Send + 'static {
         query: CollectedQuery<Self::Binds>,
     ) -> BoxFuture<'_, QueryResult<Self::Stream<'_, 'static>>>;
 
+    /// Runs `begin` (a transaction's `BEGIN`), then a collected query for
+    /// its row count: pipelined on PostgreSQL (one round trip for the two),
+    /// one after the other elsewhere.
+    fn run_execute_begun(
+        &mut self,
+        begin: Cow<'static, str>,
+        query: CollectedQuery<Self::Binds>,
+    ) -> BoxFuture<'_, QueryResult<usize>> {
+        Box::pin(async move {
+            self.batch_execute(&begin).await?;
+            self.run_execute(query).await
+        })
+    }
+
+    /// Runs `begin`, then a collected query for its rows (see
+    /// `run_execute_begun`).
+    fn run_load_begun(
+        &mut self,
+        begin: Cow<'static, str>,
+        query: CollectedQuery<Self::Binds>,
+    ) -> BoxFuture<'_, QueryResult<Self::Stream<'_, 'static>>> {
+        Box::pin(async move {
+            self.batch_execute(&begin).await?;
+            self.run_load(query).await
+        })
+    }
+
     /// Runs SQL text with `Execute`'s typed binds, kept prepared by diesel
     /// if `cache` (see `connection::session::prepared`).
     fn run_binds<'c>(
@@ -97,6 +125,21 @@ pub(crate) trait Driver: AsyncConnection + Send + 'static {
         binds: &[Arc<dyn BindValue>],
         cache: bool,
     ) -> BoxFuture<'c, QueryResult<usize>>;
+
+    /// Runs `begin`, then SQL text with typed binds (see
+    /// `run_execute_begun`).
+    fn run_binds_begun<'c>(
+        &'c mut self,
+        begin: Cow<'static, str>,
+        sql: &'c str,
+        binds: &'c [Arc<dyn BindValue>],
+        cache: bool,
+    ) -> BoxFuture<'c, QueryResult<usize>> {
+        Box::pin(async move {
+            self.batch_execute(&begin).await?;
+            self.run_binds(sql, binds, cache).await
+        })
+    }
 
     /// A way to cancel the statement this connection runs, from outside.
     fn canceller(&self) -> Option<Canceller>;
@@ -167,6 +210,32 @@ impl Driver for AsyncPgConnection {
         AsyncConnectionCore::load(self, query)
     }
 
+    fn run_execute_begun(
+        &mut self,
+        begin: Cow<'static, str>,
+        query: CollectedQuery<Self::Binds>,
+    ) -> BoxFuture<'_, QueryResult<usize>> {
+        let conn: &AsyncPgConnection = self;
+        Box::pin(async move {
+            let mut statement = conn;
+            let run = AsyncConnectionCore::execute_returning_count(&mut statement, query);
+            begun(conn, &begin, run).await
+        })
+    }
+
+    fn run_load_begun(
+        &mut self,
+        begin: Cow<'static, str>,
+        query: CollectedQuery<Self::Binds>,
+    ) -> BoxFuture<'_, QueryResult<Self::Stream<'_, 'static>>> {
+        let conn: &AsyncPgConnection = self;
+        Box::pin(async move {
+            let mut statement = conn;
+            let run = AsyncConnectionCore::load(&mut statement, query);
+            begun(conn, &begin, run).await
+        })
+    }
+
     fn run_binds<'c>(
         &'c mut self,
         sql: &str,
@@ -177,9 +246,46 @@ impl Driver for AsyncPgConnection {
         RunQueryDsl::execute(Cached { query, cache }, self)
     }
 
+    fn run_binds_begun<'c>(
+        &'c mut self,
+        begin: Cow<'static, str>,
+        sql: &'c str,
+        binds: &'c [Arc<dyn BindValue>],
+        cache: bool,
+    ) -> BoxFuture<'c, QueryResult<usize>> {
+        let conn: &AsyncPgConnection = self;
+        let query = crate::connection::pg_query(sql, binds);
+        Box::pin(async move {
+            let mut statement = conn;
+            let run = RunQueryDsl::execute(Cached { query, cache }, &mut statement);
+            begun(conn, &begin, run).await
+        })
+    }
+
     fn canceller(&self) -> Option<Canceller> {
         Some(Canceller::Postgres(self.cancel_token()))
     }
+}
+
+/// `begin`, then `statement` (a future of the same connection, not polled
+/// yet), pipelined: `BEGIN` is sent on the first poll, before the
+/// statement's first poll sends it, and the two answers are awaited
+/// together. The statement's outcome is only returned if `BEGIN` succeeded.
+///
+/// A plain `BEGIN` fails only when the connection does, and then the
+/// statement behind it fails too: a statement never runs outside the
+/// transaction its caller asked for and reports success.
+#[cfg(feature = "postgres")]
+pub(crate) async fn begun<T>(
+    conn: &AsyncPgConnection,
+    begin: &str,
+    statement: impl Future<Output = QueryResult<T>>,
+) -> QueryResult<T> {
+    let mut session = conn;
+    // `join` polls in order: the BEGIN is queued on the connection first.
+    let (began, ran) = futures_util::future::join(session.batch_execute(begin), statement).await;
+    began?;
+    ran
 }
 
 #[cfg(feature = "mysql")]

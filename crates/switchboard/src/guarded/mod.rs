@@ -25,7 +25,10 @@ pub(crate) mod driver;
 pub(crate) mod params;
 pub(crate) mod tx;
 
+use std::borrow::Cow;
 use std::sync::Arc;
+
+use diesel_async::AsyncConnection;
 
 use switchboard_core::{Emitter, Error, Labels, Result};
 
@@ -47,6 +50,11 @@ pub struct Guarded<C> {
     /// Set while a closure has the connection; statements are refused
     /// without it (the pool's own statements go to `raw` directly).
     scope: Option<Scope>,
+    /// The `BEGIN` a `Transaction` owes the server (PostgreSQL, pipelining
+    /// on): sent with the closure's first statement, pipelined, so that
+    /// the two cost one round trip; or on its own before any other of the
+    /// transaction's SQL (see `tx::begin`).
+    owed_begin: Option<Cow<'static, str>>,
 }
 
 /// What a closure's statements need to tell their story: the connection's
@@ -123,7 +131,11 @@ impl Scope {
 
 impl<C> Guarded<C> {
     pub(crate) fn new(raw: C) -> Self {
-        Guarded { raw, scope: None }
+        Guarded {
+            raw,
+            scope: None,
+            owed_begin: None,
+        }
     }
 
     /// The driver connection, unguarded: for the pool's own statements and
@@ -142,20 +154,36 @@ impl<C> Guarded<C> {
     }
 
     pub(crate) fn leave(&mut self) -> Option<Scope> {
+        // A BEGIN still owed was never sent: there is no transaction on
+        // the server to end.
+        self.owed_begin = None;
         self.scope.take()
     }
 
-    /// The connection and the closure's scope, or the error a statement
+    /// The connection, the closure's scope and the `BEGIN` owed to the
+    /// server (the statement that runs takes it), or the error a statement
     /// gets outside a closure (or after its connection was abandoned).
-    pub(crate) fn parts(&mut self) -> Result<(&mut C, &mut Scope)> {
+    pub(crate) fn parts(&mut self) -> Result<(&mut C, &mut Scope, &mut Option<Cow<'static, str>>)> {
         match &mut self.scope {
             Some(scope) if scope.poisoned => Err(Error::ConnectionLost {
                 message: "an earlier statement of this closure was abandoned mid-way; the connection takes no more statements".into(),
             }),
-            Some(scope) => Ok((&mut self.raw, scope)),
+            Some(scope) => Ok((&mut self.raw, scope, &mut self.owed_begin)),
             None => Err(Error::Driver(
                 "this connection is not lent to a closure; its statements are refused".into(),
             )),
+        }
+    }
+}
+
+impl<C: AsyncConnection> Guarded<C> {
+    /// Sends the `BEGIN` owed to the server, if any, on its own: before
+    /// the transaction's own SQL (savepoints, nested transactions, `COMMIT`,
+    /// `ROLLBACK`), which must find the transaction begun.
+    pub(crate) async fn settle(&mut self) -> diesel::QueryResult<()> {
+        match self.owed_begin.take() {
+            Some(begin) => self.raw.batch_execute(&begin).await,
+            None => Ok(()),
         }
     }
 }
@@ -171,6 +199,19 @@ impl crate::backend::DbConnection {
             DbConnection::Mysql(g) => g.enter(scope),
             #[cfg(feature = "sqlite")]
             DbConnection::Sqlite(g) => g.enter(scope),
+        }
+    }
+
+    /// Sends the `BEGIN` its transaction owes the server, if any (see
+    /// [`Guarded::settle`]).
+    pub(crate) async fn settle(&mut self) -> diesel::QueryResult<()> {
+        match self {
+            #[cfg(feature = "postgres")]
+            DbConnection::Postgres(g) => g.settle().await,
+            #[cfg(feature = "mysql")]
+            DbConnection::Mysql(g) => g.settle().await,
+            #[cfg(feature = "sqlite")]
+            DbConnection::Sqlite(g) => g.settle().await,
         }
     }
 

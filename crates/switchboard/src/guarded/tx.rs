@@ -9,10 +9,13 @@
 //! caller's own `BEGIN` or `SAVEPOINT` sent as SQL is a statement like any
 //! other, and guarded.
 
+use std::borrow::Cow;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use diesel::QueryResult;
+#[cfg(feature = "postgres")]
+use diesel::connection::InstrumentationEvent;
 use diesel::connection::{TransactionDepthChange, TransactionManagerStatus};
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 use diesel_async::AnsiTransactionManager;
@@ -91,7 +94,18 @@ fn unsupported(what: &str, backend: Backend) -> Error {
 
 /// Begins the transaction of a `Transaction` message on the driver
 /// connection (`TxBegin`).
+///
+/// On PostgreSQL with pipelining on, the `BEGIN` is not sent here: the
+/// transaction counts as begun (its depth, its `TxBegin` event) and the
+/// `BEGIN` goes out with the closure's first statement, pipelined, which
+/// saves a round trip per transaction (see [`Guarded::defer_begin`]).
 pub(crate) async fn begin(conn: &mut DbConnection, options: &TxOptions) -> Result<()> {
+    #[cfg(feature = "postgres")]
+    if let DbConnection::Postgres(g) = conn
+        && g.pipelines()
+    {
+        return Ok(g.defer_begin(pg_begin(options))?);
+    }
     #[cfg(any(feature = "mysql", feature = "sqlite"))]
     let backend = conn.backend();
     if options.is_default() {
@@ -100,18 +114,7 @@ pub(crate) async fn begin(conn: &mut DbConnection, options: &TxOptions) -> Resul
     match conn {
         #[cfg(feature = "postgres")]
         DbConnection::Postgres(g) => {
-            let mut sql = String::from("BEGIN");
-            if let Some(level) = options.isolation {
-                sql.push_str(" ISOLATION LEVEL ");
-                sql.push_str(level.sql());
-            }
-            if options.read_only {
-                sql.push_str(" READ ONLY");
-            }
-            if options.deferrable {
-                sql.push_str(" DEFERRABLE");
-            }
-            AnsiTransactionManager::begin_transaction_sql(g.raw(), &sql).await?;
+            AnsiTransactionManager::begin_transaction_sql(g.raw(), &pg_begin(options)).await?;
         }
         #[cfg(feature = "mysql")]
         DbConnection::Mysql(g) => {
@@ -145,9 +148,62 @@ pub(crate) async fn begin(conn: &mut DbConnection, options: &TxOptions) -> Resul
     Ok(())
 }
 
+/// PostgreSQL's `BEGIN` with `options`.
+#[cfg(feature = "postgres")]
+fn pg_begin(options: &TxOptions) -> Cow<'static, str> {
+    if options.is_default() {
+        return Cow::Borrowed("BEGIN");
+    }
+    let mut sql = String::from("BEGIN");
+    if let Some(level) = options.isolation {
+        sql.push_str(" ISOLATION LEVEL ");
+        sql.push_str(level.sql());
+    }
+    if options.read_only {
+        sql.push_str(" READ ONLY");
+    }
+    if options.deferrable {
+        sql.push_str(" DEFERRABLE");
+    }
+    Cow::Owned(sql)
+}
+
+#[cfg(feature = "postgres")]
+impl Guarded<AsyncPgConnection> {
+    /// Whether the pool pipelines, and so sends a transaction's `BEGIN`
+    /// with its first statement.
+    fn pipelines(&self) -> bool {
+        self.scope
+            .as_ref()
+            .is_some_and(|s| s.shared.config.pipeline > 1)
+    }
+
+    /// Begins a transaction whose `BEGIN` (`sql`) is sent with its first
+    /// statement: the transaction manager and the events count it begun
+    /// now, as diesel's own `begin_transaction` would once its `BEGIN` was
+    /// answered. Whatever of the transaction reaches the server first
+    /// sends the `BEGIN` ahead of it: a statement pipelines the two
+    /// (`driver::begun`); transaction control (savepoints, `COMMIT`,
+    /// `ROLLBACK`) sends it on its own first (`Guarded::settle`).
+    fn defer_begin(&mut self, sql: Cow<'static, str>) -> QueryResult<()> {
+        if depth(&mut self.raw)? > 0 {
+            return Err(diesel::result::Error::AlreadyInTransaction);
+        }
+        self.raw
+            .instrumentation()
+            .on_connection_event(InstrumentationEvent::begin_transaction(NonZeroU32::MIN));
+        change_depth(&mut self.raw, TransactionDepthChange::IncreaseDepth)?;
+        self.owed_begin = Some(sql);
+        Ok(())
+    }
+}
+
 /// Ends a `Transaction` message's transaction with `COMMIT` (`TxCommit`).
 pub(crate) async fn commit(conn: &mut DbConnection, options: &TxOptions) -> Result<()> {
-    let done = each!(conn, c => end(c, true).await);
+    let done = match conn.settle().await {
+        Ok(()) => each!(conn, c => end(c, true).await),
+        Err(e) => Err(e),
+    };
     restore(conn, options).await;
     Ok(done?)
 }
@@ -155,6 +211,7 @@ pub(crate) async fn commit(conn: &mut DbConnection, options: &TxOptions) -> Resu
 /// Ends a `Transaction` message's transaction with `ROLLBACK`
 /// (`TxRollback`).
 pub(crate) async fn rollback(conn: &mut DbConnection) -> QueryResult<()> {
+    conn.settle().await?;
     each!(conn, c => end(c, false).await)
 }
 
@@ -246,6 +303,7 @@ where
     }
     let name: Arc<str> = Arc::from(name);
     let depth = at + 1;
+    conn.settle().await?;
     each!(conn, c => c.batch_execute(&format!("SAVEPOINT {name}")).await)?;
     each!(conn, c => change_depth(c, TransactionDepthChange::IncreaseDepth))?;
     emit(
@@ -305,6 +363,7 @@ macro_rules! guarded_transactions {
 
             async fn begin_transaction(conn: &mut Guarded<$driver>) -> QueryResult<()> {
                 conn.parts().map_err(Error::into_diesel)?;
+                conn.settle().await?;
                 let was = depth(&mut conn.raw)?;
                 start(&mut conn.raw).await?;
                 if was > 0 {
@@ -317,6 +376,7 @@ macro_rules! guarded_transactions {
             }
 
             async fn rollback_transaction(conn: &mut Guarded<$driver>) -> QueryResult<()> {
+                conn.settle().await?;
                 let was = depth(&mut conn.raw)?;
                 end(&mut conn.raw, false).await?;
                 if was > 1 {
@@ -329,6 +389,7 @@ macro_rules! guarded_transactions {
             }
 
             async fn commit_transaction(conn: &mut Guarded<$driver>) -> QueryResult<()> {
+                conn.settle().await?;
                 let was = depth(&mut conn.raw)?;
                 end(&mut conn.raw, true).await?;
                 if was > 1 {
