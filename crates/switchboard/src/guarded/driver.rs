@@ -268,13 +268,16 @@ impl Driver for AsyncPgConnection {
 }
 
 /// `begin`, then `statement` (a future of the same connection, not polled
-/// yet), pipelined: `BEGIN` is sent on the first poll, before the
-/// statement's first poll sends it, and the two answers are awaited
-/// together. The statement's outcome is only returned if `BEGIN` succeeded.
+/// yet), pipelined: `join` polls the `BEGIN` first, and its first poll
+/// queues it on the connection (diesel-async's `drive_future` polls the
+/// client's future first, which encodes and sends at once); the
+/// statement's first poll queues it behind. The two answers are awaited
+/// together, and the statement's outcome is returned only if the `BEGIN`
+/// succeeded.
 ///
-/// A plain `BEGIN` fails only when the connection does, and then the
-/// statement behind it fails too: a statement never runs outside the
-/// transaction its caller asked for and reports success.
+/// The `BEGIN` is the pool's own text (`BEGIN` with the transaction's
+/// options), which the server refuses only when the connection or the
+/// server fails, and then the statement queued behind it fails with it.
 #[cfg(feature = "postgres")]
 pub(crate) async fn begun<T>(
     conn: &AsyncPgConnection,
