@@ -29,8 +29,10 @@ use diesel::sqlite::{Sqlite, SqliteQueryBuilder};
 #[cfg(feature = "mysql")]
 use diesel_async::AsyncMysqlConnection;
 #[cfg(feature = "postgres")]
+use diesel_async::SimpleAsyncConnection;
+#[cfg(feature = "postgres")]
 use diesel_async::pg::AsyncPgConnection;
-use diesel_async::{AsyncConnection, AsyncConnectionCore, RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::{AsyncConnection, AsyncConnectionCore, RunQueryDsl};
 #[cfg(feature = "sqlite")]
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;

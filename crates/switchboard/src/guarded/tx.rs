@@ -9,6 +9,7 @@
 //! caller's own `BEGIN` or `SAVEPOINT` sent as SQL is a statement like any
 //! other, and guarded.
 
+#[cfg(feature = "postgres")]
 use std::borrow::Cow;
 use std::num::NonZeroU32;
 use std::sync::Arc;
