@@ -25,7 +25,9 @@ pub struct AuditStats {
     pub errors: u64,
     /// The last error, while the writer cannot write; `None` once it can.
     pub failing: Option<String>,
-    /// The file being written.
+    /// The file being written. Serialized as text, with any bytes that
+    /// are not UTF-8 replaced (U+FFFD): a path is not always text.
+    #[serde(serialize_with = "lossy_path")]
     pub file: Option<PathBuf>,
     /// Signed checkpoints written to the log's checkpoint file.
     pub checkpoints: u64,
@@ -33,6 +35,15 @@ pub struct AuditStats {
     pub witness_errors: u64,
     /// Checkpoints the slowest witness does not hold yet, as last known.
     pub witness_behind: u64,
+}
+
+/// A path as text, lossily: serde's own `Path` serializer fails on a path
+/// that is not UTF-8, which would fail the whole `AuditStats`.
+fn lossy_path<S: serde::Serializer>(path: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+    match path {
+        Some(path) => s.serialize_some(&path.to_string_lossy()),
+        None => s.serialize_none(),
+    }
 }
 
 #[derive(Debug, Default)]
@@ -69,6 +80,38 @@ impl Counters {
             checkpoints: get(&self.checkpoints),
             witness_errors: get(&self.witness_errors),
             witness_behind: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_serialize_whatever_bytes_their_file_path_holds() {
+        let plain = AuditStats {
+            file: Some(PathBuf::from("/var/log/audit-1.jsonl")),
+            ..AuditStats::default()
+        };
+        let json = serde_json::to_value(&plain).unwrap();
+        assert_eq!(json["file"], "/var/log/audit-1.jsonl");
+        assert_eq!(
+            serde_json::to_value(AuditStats::default()).unwrap()["file"],
+            serde_json::Value::Null
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let odd = AuditStats {
+                file: Some(PathBuf::from(std::ffi::OsStr::from_bytes(
+                    b"/tmp/au\xffdit.jsonl",
+                ))),
+                ..AuditStats::default()
+            };
+            let json =
+                serde_json::to_value(&odd).expect("a path that is not UTF-8 still serializes");
+            assert_eq!(json["file"], "/tmp/au\u{fffd}dit.jsonl");
         }
     }
 }
