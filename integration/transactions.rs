@@ -409,6 +409,33 @@ async fn a_transactions_first_statement_runs_inside_it(t: Target) {
         );
     }
 
+    // A first statement the database refuses (a duplicate key): the
+    // transaction rolls back, and the connection (the pool's only one)
+    // serves the next transaction, which commits.
+    let (table, taken) = (t.table.clone(), id);
+    let err = sb
+        .run(Transaction::new(async move |conn: &mut DbConnection| {
+            conn.execute(Execute::sql(format!(
+                "INSERT INTO {table} (id, name, n) VALUES ({taken}, 'again', 4)"
+            )))
+            .await
+        }))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Database { .. }), "{err:?}");
+    id += 1;
+    let table = t.table.clone();
+    sb.run(Transaction::new(async move |conn: &mut DbConnection| {
+        conn.execute(Execute::sql(format!(
+            "INSERT INTO {table} (id, name, n) VALUES ({id}, 'after', 5)"
+        )))
+        .await
+    }))
+    .await
+    .unwrap();
+    expected += 1;
+    assert_eq!(count_rows(&sb, &t).await, expected, "after a refused first statement");
+
     // No statement at all: it commits, or rolls back, and the connection
     // is clean for the next caller (an autocommit write stays).
     sb.run(Transaction::new(async |_: &mut DbConnection| Ok(())))
@@ -435,7 +462,7 @@ async fn a_transactions_first_statement_runs_inside_it(t: Target) {
 
     // Each transaction told its beginning and its end, in turn.
     let kinds: Vec<Kind> = drain(&rx).iter().map(|e| e.kind()).collect();
-    let transactions = firsts.len() * 2 + 2 + 2;
+    let transactions = firsts.len() * 2 + 2 + 2 + 2;
     assert_eq!(kinds.len(), transactions * 2, "{kinds:?}");
     for pair in kinds.chunks(2) {
         assert_eq!(pair[0], Kind::TxBegin, "{kinds:?}");
