@@ -379,6 +379,33 @@ async fn a_transactions_first_statement_runs_inside_it(t: Target) {
         }
     }
 
+    // With a time limit the BEGIN goes alone (a cancel request must never
+    // land on it): the first statement is inside the transaction all the
+    // same.
+    for fail in [true, false] {
+        id += 1;
+        let (table, ph) = (t.table.clone(), (t.ph(1), t.ph(2)));
+        let outcome = sb
+            .run(
+                Transaction::new(async move |conn: &mut DbConnection| {
+                    write_first(conn, First::TypedExecute, &table, ph, id).await?;
+                    match fail {
+                        true => Err(Error::msg("fails after its first statement")),
+                        false => Ok(()),
+                    }
+                })
+                .timeout(std::time::Duration::from_secs(30)),
+            )
+            .await;
+        assert_eq!(outcome.is_err(), fail, "{outcome:?}");
+        expected += i64::from(!fail);
+        assert_eq!(
+            count_rows(&sb, &t).await,
+            expected,
+            "with a timeout, failing: {fail}"
+        );
+    }
+
     // A denied first statement: the BEGIN goes with the next one, and the
     // transaction still rolls back whole.
     for fail in [true, false] {
@@ -434,7 +461,11 @@ async fn a_transactions_first_statement_runs_inside_it(t: Target) {
     .await
     .unwrap();
     expected += 1;
-    assert_eq!(count_rows(&sb, &t).await, expected, "after a refused first statement");
+    assert_eq!(
+        count_rows(&sb, &t).await,
+        expected,
+        "after a refused first statement"
+    );
 
     // No statement at all: it commits, or rolls back, and the connection
     // is clean for the next caller (an autocommit write stays).
@@ -462,7 +493,7 @@ async fn a_transactions_first_statement_runs_inside_it(t: Target) {
 
     // Each transaction told its beginning and its end, in turn.
     let kinds: Vec<Kind> = drain(&rx).iter().map(|e| e.kind()).collect();
-    let transactions = firsts.len() * 2 + 2 + 2 + 2;
+    let transactions = firsts.len() * 2 + 2 + 2 + 2 + 2;
     assert_eq!(kinds.len(), transactions * 2, "{kinds:?}");
     for pair in kinds.chunks(2) {
         assert_eq!(pair[0], Kind::TxBegin, "{kinds:?}");

@@ -92,9 +92,12 @@ async fn execute<C: Driver>(g: &mut Guarded<C>, statement: crate::Execute) -> Re
             move |sql, cancel| {
                 let canceller = if cancel { raw.canceller() } else { None };
                 let run = async move {
-                    let n = match owed.take() {
+                    let n = match owed.send() {
                         None => raw.run_binds(&sql, binds, false).await?,
-                        Some(begin) => raw.run_binds_begun(begin, &sql, binds, false).await?,
+                        Some(begin) => {
+                            let began = raw.run_binds_begun(begin, &sql, binds, false).await;
+                            owed.outcome(began)?
+                        }
                     };
                     Ok(if counts.of(&sql) { n } else { 0 })
                 };

@@ -23,7 +23,7 @@ use futures_util::future::BoxFuture;
 use switchboard_core::{Classified, Error, Origin, Params};
 
 use super::driver::{Driver, collected};
-use super::{Guarded, tx};
+use super::{Began, Guarded, Owed, tx};
 #[cfg(feature = "sqlite")]
 use crate::backend::SqliteAsync;
 use crate::config::ParamPolicy;
@@ -43,7 +43,7 @@ type RunBegun<'c, C, T> = fn(
     &'c mut C,
     Cow<'static, str>,
     CollectedQuery<<C as Driver>::Binds>,
-) -> BoxFuture<'c, QueryResult<T>>;
+) -> BoxFuture<'c, Began<T>>;
 
 /// The driver calls for a collected query.
 struct Runs<'c, C: Driver, T> {
@@ -53,8 +53,7 @@ struct Runs<'c, C: Driver, T> {
 
 /// The driver's own future for a query it collects itself, after the
 /// `BEGIN` owed, if any.
-type RunEarly<'c, C, Q, T> =
-    fn(&'c mut C, Option<Cow<'static, str>>, Q) -> BoxFuture<'c, QueryResult<T>>;
+type RunEarly<'c, C, Q, T> = fn(&'c mut C, Option<Cow<'static, str>>, Q) -> BoxFuture<'c, Began<T>>;
 
 /// A typed query's driver work, before its story starts.
 enum Pending<'c, C: Driver, T> {
@@ -67,11 +66,13 @@ enum Pending<'c, C: Driver, T> {
         runs: Runs<'c, C, T>,
         /// The transaction's `BEGIN`, if still owed: the statement that
         /// runs sends it first (a denied one leaves it owed).
-        owed: &'c mut Option<Cow<'static, str>>,
+        owed: &'c mut Owed,
     },
     /// Collected by the driver itself (user-defined PostgreSQL types): its
-    /// future, which starts nothing before it is polled.
-    Started(BoxFuture<'c, QueryResult<T>>),
+    /// future, which starts nothing before it is polled, and sends the
+    /// `BEGIN` owed when it was made, if any (counted as sent only if it
+    /// runs).
+    Started(BoxFuture<'c, Began<T>>, &'c mut Owed),
 }
 
 /// Guards and runs a typed query; `execute` and `load` differ only in the
@@ -116,9 +117,8 @@ where
     let canceller = time_limited(scope).then(|| raw.canceller()).flatten();
     let pending = match bound.by_driver {
         // Rare (user-defined PostgreSQL types): the driver's future holds
-        // the connection from now on, so it sends the owed BEGIN itself,
-        // even if the guards then deny the statement.
-        true => Pending::Started(early(raw, owed.take(), query)),
+        // the connection from now on, so it carries the owed BEGIN.
+        true => Pending::Started(early(raw, owed.text(), query), owed),
         false => Pending::Collected {
             raw,
             binds: bound.binds,
@@ -146,13 +146,21 @@ where
                         owed,
                     } => {
                         let query = collected(&sql, safe_to_cache, binds);
-                        let work = match owed.take() {
+                        let work = match owed.send() {
                             None => (runs.run)(raw, query),
-                            Some(begin) => (runs.begun)(raw, begin, query),
+                            Some(begin) => {
+                                let work = (runs.begun)(raw, begin, query);
+                                Box::pin(async move { owed.outcome(work.await) })
+                            }
                         };
                         (work, canceller)
                     }
-                    Pending::Started(work) => (work, canceller),
+                    Pending::Started(work, owed) => {
+                        owed.send();
+                        let work: BoxFuture<'c, QueryResult<T>> =
+                            Box::pin(async move { owed.outcome(work.await) });
+                        (work, canceller)
+                    }
                 },
                 rows,
             )
@@ -210,8 +218,9 @@ pub(crate) fn batch<'c, C: Driver>(
                 move |sql: Arc<str>, cancel| {
                     let canceller = if cancel { raw.canceller() } else { None };
                     let work = async move {
-                        if let Some(begin) = owed.take() {
-                            raw.batch_execute(&begin).await?;
+                        if let Some(begin) = owed.send() {
+                            let began = raw.batch_execute(&begin).await.map(Ok);
+                            owed.outcome(began)?;
                         }
                         raw.batch_execute(&sql).await
                     };
@@ -332,14 +341,14 @@ trait Early: Driver {
         &'c mut self,
         begin: Option<Cow<'static, str>>,
         query: Q,
-    ) -> BoxFuture<'c, QueryResult<Self::Stream<'c, 'static>>>
+    ) -> BoxFuture<'c, Began<Self::Stream<'c, 'static>>>
     where
         Q: Query + QueryFragment<Self::Backend> + QueryId;
     fn early_execute<'c, Q>(
         &'c mut self,
         begin: Option<Cow<'static, str>>,
         query: Q,
-    ) -> BoxFuture<'c, QueryResult<usize>>
+    ) -> BoxFuture<'c, Began<usize>>
     where
         Q: QueryFragment<Self::Backend> + QueryId;
 }
@@ -348,7 +357,7 @@ fn early_load<'c, C: Early, Q>(
     raw: &'c mut C,
     begin: Option<Cow<'static, str>>,
     query: Q,
-) -> BoxFuture<'c, QueryResult<C::Stream<'c, 'static>>>
+) -> BoxFuture<'c, Began<C::Stream<'c, 'static>>>
 where
     Q: Query + QueryFragment<C::Backend> + QueryId,
 {
@@ -359,7 +368,7 @@ fn early_execute<'c, C: Early, Q>(
     raw: &'c mut C,
     begin: Option<Cow<'static, str>>,
     query: Q,
-) -> BoxFuture<'c, QueryResult<usize>>
+) -> BoxFuture<'c, Began<usize>>
 where
     Q: QueryFragment<C::Backend> + QueryId,
 {
@@ -372,12 +381,13 @@ impl Early for AsyncPgConnection {
         &'c mut self,
         begin: Option<Cow<'static, str>>,
         query: Q,
-    ) -> BoxFuture<'c, QueryResult<Self::Stream<'c, 'static>>>
+    ) -> BoxFuture<'c, Began<Self::Stream<'c, 'static>>>
     where
         Q: Query + QueryFragment<Self::Backend> + QueryId,
     {
         let Some(begin) = begin else {
-            return AsyncConnectionCore::load(self, query);
+            let work = AsyncConnectionCore::load(self, query);
+            return Box::pin(async move { Ok(work.await) });
         };
         let conn: &AsyncPgConnection = self;
         let mut statement = conn;
@@ -389,12 +399,13 @@ impl Early for AsyncPgConnection {
         &'c mut self,
         begin: Option<Cow<'static, str>>,
         query: Q,
-    ) -> BoxFuture<'c, QueryResult<usize>>
+    ) -> BoxFuture<'c, Began<usize>>
     where
         Q: QueryFragment<Self::Backend> + QueryId,
     {
         let Some(begin) = begin else {
-            return AsyncConnectionCore::execute_returning_count(self, query);
+            let work = AsyncConnectionCore::execute_returning_count(self, query);
+            return Box::pin(async move { Ok(work.await) });
         };
         let conn: &AsyncPgConnection = self;
         let mut statement = conn;
@@ -412,7 +423,7 @@ macro_rules! no_early {
                 &'c mut self,
                 _: Option<Cow<'static, str>>,
                 _: Q,
-            ) -> BoxFuture<'c, QueryResult<Self::Stream<'c, 'static>>>
+            ) -> BoxFuture<'c, Began<Self::Stream<'c, 'static>>>
             where
                 Q: Query + QueryFragment<Self::Backend> + QueryId,
             {
@@ -425,7 +436,7 @@ macro_rules! no_early {
                 &'c mut self,
                 _: Option<Cow<'static, str>>,
                 _: Q,
-            ) -> BoxFuture<'c, QueryResult<usize>>
+            ) -> BoxFuture<'c, Began<usize>>
             where
                 Q: QueryFragment<Self::Backend> + QueryId,
             {

@@ -38,6 +38,7 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use switchboard_core::Params;
 
+use super::Began;
 use super::params;
 use crate::backend::Canceller;
 #[cfg(feature = "sqlite")]
@@ -99,10 +100,10 @@ pub(crate) trait Driver: AsyncConnection + Send + 'static {
         &mut self,
         begin: Cow<'static, str>,
         query: CollectedQuery<Self::Binds>,
-    ) -> BoxFuture<'_, QueryResult<usize>> {
+    ) -> BoxFuture<'_, Began<usize>> {
         Box::pin(async move {
             self.batch_execute(&begin).await?;
-            self.run_execute(query).await
+            Ok(self.run_execute(query).await)
         })
     }
 
@@ -112,10 +113,10 @@ pub(crate) trait Driver: AsyncConnection + Send + 'static {
         &mut self,
         begin: Cow<'static, str>,
         query: CollectedQuery<Self::Binds>,
-    ) -> BoxFuture<'_, QueryResult<Self::Stream<'_, 'static>>> {
+    ) -> BoxFuture<'_, Began<Self::Stream<'_, 'static>>> {
         Box::pin(async move {
             self.batch_execute(&begin).await?;
-            self.run_load(query).await
+            Ok(self.run_load(query).await)
         })
     }
 
@@ -136,10 +137,10 @@ pub(crate) trait Driver: AsyncConnection + Send + 'static {
         sql: &'c str,
         binds: &'c [Arc<dyn BindValue>],
         cache: bool,
-    ) -> BoxFuture<'c, QueryResult<usize>> {
+    ) -> BoxFuture<'c, Began<usize>> {
         Box::pin(async move {
             self.batch_execute(&begin).await?;
-            self.run_binds(sql, binds, cache).await
+            Ok(self.run_binds(sql, binds, cache).await)
         })
     }
 
@@ -216,7 +217,7 @@ impl Driver for AsyncPgConnection {
         &mut self,
         begin: Cow<'static, str>,
         query: CollectedQuery<Self::Binds>,
-    ) -> BoxFuture<'_, QueryResult<usize>> {
+    ) -> BoxFuture<'_, Began<usize>> {
         let conn: &AsyncPgConnection = self;
         Box::pin(async move {
             let mut statement = conn;
@@ -229,7 +230,7 @@ impl Driver for AsyncPgConnection {
         &mut self,
         begin: Cow<'static, str>,
         query: CollectedQuery<Self::Binds>,
-    ) -> BoxFuture<'_, QueryResult<Self::Stream<'_, 'static>>> {
+    ) -> BoxFuture<'_, Began<Self::Stream<'_, 'static>>> {
         let conn: &AsyncPgConnection = self;
         Box::pin(async move {
             let mut statement = conn;
@@ -254,7 +255,7 @@ impl Driver for AsyncPgConnection {
         sql: &'c str,
         binds: &'c [Arc<dyn BindValue>],
         cache: bool,
-    ) -> BoxFuture<'c, QueryResult<usize>> {
+    ) -> BoxFuture<'c, Began<usize>> {
         let conn: &AsyncPgConnection = self;
         let query = crate::connection::pg_query(sql, binds);
         Box::pin(async move {
@@ -274,23 +275,27 @@ impl Driver for AsyncPgConnection {
 /// queues it on the connection (diesel-async's `drive_future` polls the
 /// client's future first, which encodes and sends at once); the
 /// statement's first poll queues it behind. The two answers are awaited
-/// together, and the statement's outcome is returned only if the `BEGIN`
-/// succeeded.
+/// together: the `BEGIN`'s failure (`Err`), else the statement's outcome.
 ///
 /// The `BEGIN` is the pool's own text (`BEGIN` with the transaction's
 /// options), which the server refuses only when the connection or the
 /// server fails, and then the statement queued behind it fails with it.
+/// Should it fail alone, the statement ran outside any transaction: its
+/// outcome is not returned, and the rest of the transaction is refused
+/// (`Owed::Failed`). It is only sent this way when nothing can cancel the
+/// statement (no time limit), so a cancel request meant for the statement
+/// never lands on the `BEGIN` (`tx::Guarded::defers_begin`).
 #[cfg(feature = "postgres")]
 pub(crate) async fn begun<T>(
     conn: &AsyncPgConnection,
     begin: &str,
     statement: impl Future<Output = QueryResult<T>>,
-) -> QueryResult<T> {
+) -> Began<T> {
     let mut session = conn;
     // `join` polls in order: the BEGIN is queued on the connection first.
     let (began, ran) = futures_util::future::join(session.batch_execute(begin), statement).await;
     began?;
-    ran
+    Ok(ran)
 }
 
 #[cfg(feature = "mysql")]

@@ -54,7 +54,68 @@ pub struct Guarded<C> {
     /// on): sent with the closure's first statement, pipelined, so that
     /// the two cost one round trip; or on its own before any other of the
     /// transaction's SQL (see `tx::begin`).
-    owed_begin: Option<Cow<'static, str>>,
+    owed: Owed,
+}
+
+/// Whether a transaction's `BEGIN` is still owed to the server.
+#[derive(Debug, Default)]
+pub(crate) enum Owed {
+    /// Nothing owed: no transaction, or its `BEGIN` was sent and answered.
+    #[default]
+    Nothing,
+    /// The `BEGIN` to send ahead of the transaction's first SQL (only
+    /// PostgreSQL defers it).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    Begin(Cow<'static, str>),
+    /// The `BEGIN` sent with a statement failed: the transaction never
+    /// began, so nothing more of it may run (it would run outside any
+    /// transaction). Its statements are refused and the connection is
+    /// replaced.
+    Failed,
+}
+
+/// A statement's outcome after the `BEGIN` sent with it: `Err` is the
+/// `BEGIN`'s own failure, `Ok` the statement's outcome.
+pub(crate) type Began<T> = Result<diesel::QueryResult<T>, diesel::result::Error>;
+
+impl Owed {
+    /// The `BEGIN` to send ahead of a statement about to run, now counted
+    /// as sent.
+    pub(crate) fn send(&mut self) -> Option<Cow<'static, str>> {
+        match std::mem::take(self) {
+            Owed::Begin(sql) => Some(sql),
+            other => {
+                *self = other;
+                None
+            }
+        }
+    }
+
+    /// The `BEGIN`'s text, still owed: for a driver future built before
+    /// the guards decide whether it runs (see `conn::guarded`).
+    pub(crate) fn text(&self) -> Option<Cow<'static, str>> {
+        match self {
+            Owed::Begin(sql) => Some(sql.clone()),
+            _ => None,
+        }
+    }
+
+    /// The statement's outcome; a failed `BEGIN` is remembered, so that
+    /// nothing more of the transaction runs.
+    pub(crate) fn outcome<T>(&mut self, began: Began<T>) -> diesel::QueryResult<T> {
+        began.unwrap_or_else(|e| {
+            *self = Owed::Failed;
+            Err(e)
+        })
+    }
+
+    /// The error of whatever the transaction tries after its `BEGIN`
+    /// failed.
+    fn refused() -> Error {
+        Error::ConnectionLost {
+            message: "this transaction's BEGIN failed, so it never began; its statements are refused and the connection is replaced".into(),
+        }
+    }
 }
 
 /// What a closure's statements need to tell their story: the connection's
@@ -134,7 +195,7 @@ impl<C> Guarded<C> {
         Guarded {
             raw,
             scope: None,
-            owed_begin: None,
+            owed: Owed::Nothing,
         }
     }
 
@@ -156,19 +217,24 @@ impl<C> Guarded<C> {
     pub(crate) fn leave(&mut self) -> Option<Scope> {
         // A BEGIN still owed was never sent: there is no transaction on
         // the server to end.
-        self.owed_begin = None;
+        self.owed = Owed::Nothing;
         self.scope.take()
     }
 
     /// The connection, the closure's scope and the `BEGIN` owed to the
     /// server (the statement that runs takes it), or the error a statement
-    /// gets outside a closure (or after its connection was abandoned).
-    pub(crate) fn parts(&mut self) -> Result<(&mut C, &mut Scope, &mut Option<Cow<'static, str>>)> {
+    /// gets outside a closure (or after its connection was abandoned, or
+    /// its transaction's `BEGIN` failed).
+    pub(crate) fn parts(&mut self) -> Result<(&mut C, &mut Scope, &mut Owed)> {
         match &mut self.scope {
             Some(scope) if scope.poisoned => Err(Error::ConnectionLost {
                 message: "an earlier statement of this closure was abandoned mid-way; the connection takes no more statements".into(),
             }),
-            Some(scope) => Ok((&mut self.raw, scope, &mut self.owed_begin)),
+            Some(scope) if matches!(self.owed, Owed::Failed) => {
+                scope.poisoned = true;
+                Err(Owed::refused())
+            }
+            Some(scope) => Ok((&mut self.raw, scope, &mut self.owed)),
             None => Err(Error::Driver(
                 "this connection is not lent to a closure; its statements are refused".into(),
             )),
@@ -179,12 +245,21 @@ impl<C> Guarded<C> {
 impl<C: AsyncConnection> Guarded<C> {
     /// Sends the `BEGIN` owed to the server, if any, on its own: before
     /// the transaction's own SQL (savepoints, nested transactions, `COMMIT`,
-    /// `ROLLBACK`), which must find the transaction begun.
+    /// `ROLLBACK`), which must find the transaction begun. After a failed
+    /// `BEGIN` that SQL is refused, and the connection replaced.
     pub(crate) async fn settle(&mut self) -> diesel::QueryResult<()> {
-        match self.owed_begin.take() {
-            Some(begin) => self.raw.batch_execute(&begin).await,
-            None => Ok(()),
+        let began = match self.owed.send() {
+            Some(begin) => self.raw.batch_execute(&begin).await.map(Ok),
+            None if matches!(self.owed, Owed::Failed) => Err(Owed::refused().into_diesel()),
+            None => return Ok(()),
+        };
+        let outcome = self.owed.outcome(began);
+        if outcome.is_err()
+            && let Some(scope) = &mut self.scope
+        {
+            scope.poisoned = true;
         }
+        outcome
     }
 }
 
@@ -233,5 +308,70 @@ impl<C> std::fmt::Debug for Guarded<C> {
         f.debug_struct("Guarded")
             .field("in_closure", &self.scope.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_owed_begin_is_sent_once_and_a_failed_one_closes_the_transaction() {
+        let mut owed = Owed::Begin(Cow::Borrowed("BEGIN"));
+        assert_eq!(owed.text().as_deref(), Some("BEGIN"));
+        assert_eq!(owed.send().as_deref(), Some("BEGIN"));
+        assert!(owed.send().is_none(), "sent once");
+        assert_eq!(owed.outcome::<u8>(Ok(Ok(3))).unwrap(), 3);
+        assert!(matches!(owed, Owed::Nothing));
+
+        // The statement's own failure leaves the transaction going.
+        let mut owed = Owed::Begin(Cow::Borrowed("BEGIN"));
+        owed.send();
+        let failed = owed.outcome::<u8>(Ok(Err(diesel::result::Error::NotFound)));
+        assert!(matches!(failed, Err(diesel::result::Error::NotFound)));
+        assert!(matches!(owed, Owed::Nothing));
+
+        // The BEGIN's failure hides the statement's outcome and is kept.
+        let mut owed = Owed::Begin(Cow::Borrowed("BEGIN"));
+        owed.send();
+        let failed = owed.outcome::<u8>(Err(diesel::result::Error::BrokenTransactionManager));
+        assert!(matches!(
+            failed,
+            Err(diesel::result::Error::BrokenTransactionManager)
+        ));
+        assert!(matches!(owed, Owed::Failed));
+        assert!(owed.send().is_none() && owed.text().is_none());
+    }
+
+    #[test]
+    fn a_closure_whose_begin_failed_runs_nothing_more() {
+        let mut g = Guarded::new(());
+        assert!(
+            matches!(g.parts(), Err(Error::Driver(_))),
+            "outside a closure"
+        );
+        g.owed = Owed::Failed;
+        // Inside a closure: refused, and the connection marked for
+        // replacement.
+        let url = switchboard_core::DatabaseUrl::parse("sqlite::memory:").expect("a URL");
+        let shared = Arc::new(Shared::new(
+            crate::config::PoolConfig::default(),
+            url,
+            switchboard_core::Backend::Sqlite,
+            None,
+            switchboard_core::Bus::new(),
+            switchboard_core::Guards::default(),
+            Default::default(),
+        ));
+        let emitter = Arc::new(Emitter::new(
+            shared.bus.clone(),
+            shared.pool.clone(),
+            switchboard_core::Backend::Sqlite,
+            1,
+        ));
+        let probe = Probe::new(emitter.clone(), shared.clone());
+        g.enter(Scope::new(&emitter, &shared, &probe, Labels::new(), None));
+        assert!(matches!(g.parts(), Err(Error::ConnectionLost { .. })));
+        assert!(g.leave().is_some_and(|s| s.poisoned));
     }
 }

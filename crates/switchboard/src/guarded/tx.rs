@@ -103,7 +103,7 @@ fn unsupported(what: &str, backend: Backend) -> Error {
 pub(crate) async fn begin(conn: &mut DbConnection, options: &TxOptions) -> Result<()> {
     #[cfg(feature = "postgres")]
     if let DbConnection::Postgres(g) = conn
-        && g.pipelines()
+        && g.defers_begin()
     {
         return Ok(g.defer_begin(pg_begin(options))?);
     }
@@ -171,12 +171,17 @@ fn pg_begin(options: &TxOptions) -> Cow<'static, str> {
 
 #[cfg(feature = "postgres")]
 impl Guarded<AsyncPgConnection> {
-    /// Whether the pool pipelines, and so sends a transaction's `BEGIN`
-    /// with its first statement.
-    fn pipelines(&self) -> bool {
-        self.scope
-            .as_ref()
-            .is_some_and(|s| s.shared.config.pipeline > 1)
+    /// Whether a transaction's `BEGIN` goes with its first statement: when
+    /// the pool pipelines, and nothing can cancel the statement (no time
+    /// limit, the message's or the pool's). A cancel request lands on
+    /// whatever the server runs when it arrives: if that were the `BEGIN`,
+    /// the statement behind it would run outside the transaction.
+    fn defers_begin(&self) -> bool {
+        self.scope.as_ref().is_some_and(|s| {
+            s.shared.config.pipeline > 1
+                && s.deadline.is_none()
+                && s.shared.config.statement_timeout.is_none()
+        })
     }
 
     /// Begins a transaction whose `BEGIN` (`sql`) is sent with its first
@@ -194,7 +199,7 @@ impl Guarded<AsyncPgConnection> {
             .instrumentation()
             .on_connection_event(InstrumentationEvent::begin_transaction(NonZeroU32::MIN));
         change_depth(&mut self.raw, TransactionDepthChange::IncreaseDepth)?;
-        self.owed_begin = Some(sql);
+        self.owed = super::Owed::Begin(sql);
         Ok(())
     }
 }
