@@ -21,6 +21,11 @@
 //!   tokio-postgres client shared by every task, statements prepared once.
 //!
 //! `cargo bench --bench workloads` (add `-- --quick` for a short run).
+//! `SB_BENCH_FIXED=<pg|maria>/<workload>/<switchboard|deadpool>/<count>`
+//! runs `count` operations with one client and exits, for counting
+//! instructions under `valgrind --tool=callgrind`, which other processes
+//! do not move: the difference between two counts over the difference in
+//! operations is the instructions of one operation, setup left out.
 //! `SB_BENCH_ONLY=pg/mixed/8/` (`backend/workload/concurrency/variant`, a
 //! substring) measures only matching rows; `SB_BENCH_CONC=1,8` other
 //! concurrency levels. URLs from `SWITCHBOARD_PG_URL`
@@ -252,10 +257,72 @@ impl Rows<'_, '_> {
     }
 }
 
+/// `SB_BENCH_FIXED`'s run: `count` operations of one workload, one
+/// client, no criterion.
+fn fixed(spec: &str) {
+    use ops::Worker;
+    let parts: Vec<&str> = spec.split('/').collect();
+    let [backend, workload, variant, count] = parts[..] else {
+        panic!("SB_BENCH_FIXED={spec}: expected <pg|maria>/<workload>/<variant>/<count>");
+    };
+    let count: usize = count.parse().expect("an operation count");
+    let (db, url) = match backend {
+        "pg" => (
+            Db::Postgres,
+            std::env::var("SWITCHBOARD_PG_URL").unwrap_or_else(|_| PG_DEFAULT.to_owned()),
+        ),
+        _ => (
+            Db::Mariadb,
+            std::env::var("SWITCHBOARD_MYSQL_URL").unwrap_or_else(|_| MYSQL_DEFAULT.to_owned()),
+        ),
+    };
+    let workload = Workload::ALL
+        .into_iter()
+        .find(|w| w.name() == workload)
+        .expect("a workload: select1, read_pk, insert, transaction or mixed");
+    let system = actix::System::new();
+    system.block_on(async {
+        prepare(db, &url).await.expect("the bench tables");
+        let op = workload.op(1);
+        match (variant, db) {
+            ("switchboard", _) => {
+                let sb = Switchboard::builder(url)
+                    .name("bench")
+                    .pool_size(1..=1)
+                    .start()
+                    .await
+                    .expect("a switchboard pool");
+                let mut w = Sb { sb: sb.clone(), db };
+                for k in 0..count {
+                    w.op(op, support::key(0, k as u64)).await;
+                }
+                sb.shutdown().await.expect("shut down");
+            }
+            ("deadpool", Db::Postgres) => {
+                let mut w = DeadpoolPg::new(&url, 1, db);
+                for k in 0..count {
+                    w.op(op, support::key(0, k as u64)).await;
+                }
+            }
+            ("deadpool", Db::Mariadb) => {
+                let mut w = DeadpoolMysql::new(&url, 1, db);
+                for k in 0..count {
+                    w.op(op, support::key(0, k as u64)).await;
+                }
+            }
+            _ => panic!("SB_BENCH_FIXED: variant switchboard or deadpool"),
+        }
+    });
+}
+
 fn main() {
     // Listed by cargo nextest or `cargo test --benches`: nothing to list.
     // A bench's measured run is never part of the test suite.
     if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    if let Ok(spec) = std::env::var("SB_BENCH_FIXED") {
+        fixed(&spec);
         return;
     }
     let system = actix::System::new();

@@ -43,7 +43,7 @@ pub struct Classifier {
     /// The cache; a mutex because even a hit reorders the LRU list. Held
     /// only for one lookup or one insert, never while parsing. `None` when
     /// the capacity is 0.
-    entries: Option<Mutex<LruCache<CacheKey, Classified>>>,
+    entries: Option<Mutex<LruCache<CacheKey, Classified, foldhash::quality::RandomState>>>,
     /// Texts longer than this many bytes bypass the cache.
     max_sql_len: usize,
     /// Statistics, outside the mutex so that reading them never waits.
@@ -60,7 +60,8 @@ impl Classifier {
     /// A classifier caching up to `capacity` results (0 disables caching).
     pub fn new(capacity: usize) -> Self {
         Classifier {
-            entries: NonZeroUsize::new(capacity).map(|cap| Mutex::new(LruCache::new(cap))),
+            entries: NonZeroUsize::new(capacity)
+                .map(|cap| Mutex::new(LruCache::with_hasher(cap, Default::default()))),
             max_sql_len: Self::DEFAULT_MAX_SQL_LEN,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),

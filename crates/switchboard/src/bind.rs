@@ -226,12 +226,18 @@ pub(crate) fn describe(binds: &[Arc<dyn BindValue>], plain: bool) -> Params {
 /// `diesel::sql_types::Nullable<diesel::sql_types::Integer>` → `Nullable<Integer>`.
 fn short_type_name<T>() -> String {
     let full = std::any::type_name::<T>();
+    // Most SQL types are plain paths (`diesel::sql_types::Integer`): the
+    // last segment, without walking the name a character at a time (this
+    // runs for every bind of every statement).
+    if !full.contains(['<', '>', ',', ' ', '(', ')']) {
+        return full[full.rfind(':').map_or(0, |i| i + 1)..].to_owned();
+    }
     let mut out = String::with_capacity(full.len());
     let mut segment = String::new();
     for ch in full.chars() {
         match ch {
             ':' => segment.clear(),
-            '<' | '>' | ',' | ' ' => {
+            '<' | '>' | ',' | ' ' | '(' | ')' => {
                 out.push_str(&segment);
                 segment.clear();
                 out.push(ch);
@@ -252,6 +258,12 @@ mod tests {
         assert_eq!(
             short_type_name::<diesel::sql_types::Nullable<diesel::sql_types::Integer>>(),
             "Nullable<Integer>"
+        );
+        assert_eq!(short_type_name::<diesel::sql_types::Integer>(), "Integer");
+        assert_eq!(short_type_name::<u8>(), "u8");
+        assert_eq!(
+            short_type_name::<(diesel::sql_types::Text, diesel::sql_types::Integer)>(),
+            "(Text, Integer)"
         );
     }
 

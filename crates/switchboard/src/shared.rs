@@ -1,7 +1,6 @@
 //! What the manager, its connections and its handles share about one pool.
 
 use std::any::TypeId;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -13,6 +12,7 @@ use switchboard_core::{
 };
 use switchboard_sql::{Classifier, Dialect};
 
+use crate::FastMap;
 use crate::config::{ParamPolicy, PoolConfig};
 use crate::connection::Hooks;
 use crate::connection::reset::{self, Effect};
@@ -50,10 +50,10 @@ pub(crate) struct Shared {
     /// queries whose text depends on their type alone, by
     /// [`LoadAny::sql_key`]: built once, not per statement. (A type fixes
     /// its binds' types too; values are never cached.)
-    pub(crate) load_sql: parking_lot::RwLock<HashMap<TypeId, LoadSql>>,
+    pub(crate) load_sql: parking_lot::RwLock<FastMap<TypeId, LoadSql>>,
     /// What statements leave behind on their session, judged once per
     /// classification (see [`Shared::effect`]).
-    effects: parking_lot::Mutex<HashMap<usize, (Classified, Effect)>>,
+    effects: parking_lot::Mutex<FastMap<usize, (Classified, Effect)>>,
     pub(crate) dialect: Dialect,
     pub(crate) scrubber: Scrubber,
     pub(crate) stats: Counters,

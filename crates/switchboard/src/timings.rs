@@ -11,7 +11,8 @@
 //! is just not known any more. Connections record, the manager reads; the
 //! slots are atomics, so neither waits for the other.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hash};
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -49,9 +50,8 @@ impl Timings {
     /// The key of a statement named by `name` (its SQL text, or its query
     /// type). Never 0.
     pub(crate) fn key<T: Hash + ?Sized>(name: &T) -> u64 {
-        let mut h = DefaultHasher::new();
-        name.hash(&mut h);
-        h.finish() | 1
+        static SEED: LazyLock<foldhash::fast::RandomState> = LazyLock::new(Default::default);
+        SEED.hash_one(name) | 1
     }
 
     fn slot(&self, key: u64) -> &(AtomicU64, AtomicU64) {

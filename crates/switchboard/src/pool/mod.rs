@@ -21,7 +21,6 @@ mod route;
 mod shutdown;
 pub(crate) mod state;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -32,6 +31,7 @@ use switchboard_core::status::PoolStatus;
 use switchboard_core::{ConnectionId, Emitter, Error, Result};
 use tokio::sync::oneshot;
 
+use crate::FastMap;
 use crate::connection::{ConnectionActor, Released};
 use crate::lease::Grant;
 use crate::shared::Shared;
@@ -46,16 +46,16 @@ pub struct Manager {
     /// Every decision about who gets which connection.
     state: PoolState,
     /// The actor and emitter of every open connection.
-    members: HashMap<ConnectionId, Member>,
+    members: FastMap<ConnectionId, Member>,
     /// Connections being opened: their emitter (shared by their attempts,
     /// so events read `Connecting(1) → ConnectFailed → Connecting(2)`) and
     /// who waits for the first attempt's outcome (warming up).
-    slots: HashMap<ConnectionId, Slot>,
+    slots: FastMap<ConnectionId, Slot>,
     /// Queued callers' reply channels; a caller that gave up has closed its
     /// receiver and is forgotten at the next arrival.
-    waiters: HashMap<WaiterId, oneshot::Sender<Result<Grant>>>,
+    waiters: FastMap<WaiterId, oneshot::Sender<Result<Grant>>>,
     /// Backoff timers of connect slots, cancelled on shutdown.
-    backoffs: HashMap<ConnectionId, SpawnHandle>,
+    backoffs: FastMap<ConnectionId, SpawnHandle>,
     /// Told when the drain is complete.
     drained: Vec<oneshot::Sender<()>>,
     /// The last connect failure, for callers turned away because of it.
@@ -88,10 +88,10 @@ impl Manager {
                     .checking_every_lend(shared.hooks.checkout.is_some()),
             ),
             shared,
-            members: HashMap::new(),
-            slots: HashMap::new(),
-            waiters: HashMap::new(),
-            backoffs: HashMap::new(),
+            members: FastMap::default(),
+            slots: FastMap::default(),
+            waiters: FastMap::default(),
+            backoffs: FastMap::default(),
             drained: Vec::new(),
             last_connect_error: None,
             me: None,

@@ -8,11 +8,13 @@
 //! caller that gave up before its grant reached it: [`PoolState::refused`]).
 //! Time is an input, so the tests drive it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use switchboard_core::{CloseReason, ConnectionId};
+
+use crate::FastMap;
 
 mod actions;
 mod lend;
@@ -79,7 +81,7 @@ struct Waiter {
 pub(crate) struct PoolState {
     limits: Limits,
     /// Every open connection and what it is doing.
-    open: HashMap<ConnectionId, Open>,
+    open: FastMap<ConnectionId, Open>,
     /// Idle connections with when they became idle, the most recently used
     /// last: lending from the end keeps a few connections warm and lets the
     /// rest reach the idle timeout.
@@ -87,7 +89,7 @@ pub(crate) struct PoolState {
     /// Callers in arrival order.
     waiters: VecDeque<Waiter>,
     /// Connections being opened.
-    connecting: HashMap<ConnectionId, Slot>,
+    connecting: FastMap<ConnectionId, Slot>,
     /// Close requests not yet done.
     closing: usize,
     /// Set by `shutdown`: no new work; connections close as they come back.
@@ -101,10 +103,10 @@ impl PoolState {
     pub(crate) fn new(limits: Limits) -> Self {
         PoolState {
             limits,
-            open: HashMap::new(),
+            open: FastMap::default(),
             idle: Vec::new(),
             waiters: VecDeque::new(),
-            connecting: HashMap::new(),
+            connecting: FastMap::default(),
             closing: 0,
             draining: false,
             next_waiter: 1,

@@ -13,7 +13,6 @@
 //! statement from its cache (and MySQL keeps a dropped statement on the
 //! server until the connection closes).
 
-use std::collections::HashSet;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
@@ -36,7 +35,7 @@ pub(crate) struct Texts {
     /// that meets a different one there takes its place): made on the
     /// first `Execute`, so connections that run none carry no table.
     seen: Vec<u64>,
-    kept: HashSet<Arc<str>>,
+    kept: std::collections::HashSet<Arc<str>, foldhash::fast::RandomState>,
     hasher: std::hash::RandomState,
 }
 
