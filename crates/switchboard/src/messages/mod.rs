@@ -248,11 +248,14 @@ impl Request for Execute {
     }
 
     fn next_attempt(&self) -> Option<Self> {
+        // The options first: without retries there is no next attempt, and
+        // nothing is copied (this is asked of every message).
+        let opts = self.opts.next_attempt()?;
         Some(Execute {
             sql: self.sql.clone(),
             binds: self.binds.clone(),
             classified: self.classified.clone(),
-            opts: self.opts.next_attempt()?,
+            opts,
         })
     }
 }
@@ -342,9 +345,10 @@ where
 
     fn next_attempt(&self) -> Option<Self> {
         let copy = self.copy?;
+        let opts = self.opts.next_attempt()?;
         Some(Load {
             query: copy(&self.query),
-            opts: self.opts.next_attempt()?,
+            opts,
             copy: self.copy,
             _rows: PhantomData,
         })
