@@ -114,7 +114,7 @@ where
     };
     // Made now, while the connection is at hand: the early path hands it
     // to the driver's future. Only for a statement with a time limit.
-    let canceller = time_limited(scope).then(|| raw.canceller()).flatten();
+    let canceller = scope.time_limited().then(|| raw.canceller()).flatten();
     let pending = match bound.by_driver {
         // Rare (user-defined PostgreSQL types): the driver's future holds
         // the connection from now on, so it carries the owed BEGIN.
@@ -167,12 +167,6 @@ where
             .await
             .map_err(Error::into_diesel)
     })
-}
-
-/// Whether a closure's statements have a time limit (the pool's statement
-/// timeout, or the message's).
-fn time_limited(scope: &super::Scope) -> bool {
-    scope.deadline.is_some() || scope.shared.config.statement_timeout.is_some()
 }
 
 /// A closure statement of `sql`, classified as `classified`, about to be

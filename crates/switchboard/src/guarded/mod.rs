@@ -176,6 +176,13 @@ impl Scope {
         )
     }
 
+    /// Whether the work's statements have a time limit (the pool's
+    /// statement timeout, or the message's): a statement past it is
+    /// cancelled on the server.
+    pub(crate) fn time_limited(&self) -> bool {
+        self.deadline.is_some() || self.shared.config.statement_timeout.is_some()
+    }
+
     /// The statement's teller, and where to note a statement abandoned
     /// mid-way: the scope's fields, borrowed apart.
     pub(crate) fn split(&mut self) -> (Teller<'_>, &mut bool) {

@@ -177,11 +177,9 @@ impl Guarded<AsyncPgConnection> {
     /// whatever the server runs when it arrives: if that were the `BEGIN`,
     /// the statement behind it would run outside the transaction.
     fn defers_begin(&self) -> bool {
-        self.scope.as_ref().is_some_and(|s| {
-            s.shared.config.pipeline > 1
-                && s.deadline.is_none()
-                && s.shared.config.statement_timeout.is_none()
-        })
+        self.scope
+            .as_ref()
+            .is_some_and(|s| s.shared.config.pipeline > 1 && !s.time_limited())
     }
 
     /// Begins a transaction whose `BEGIN` (`sql`) is sent with its first
