@@ -48,6 +48,13 @@ struct Track {
 impl Track {
     /// Reads the clock only for the kinds that need it: a clock read costs
     /// a noticeable share of a published event.
+    /// An event nobody hears: noted, and its sequence number spent, so
+    /// that numbers stay per connection whether or not anyone listened.
+    fn skip(&mut self, kind: &Payload) {
+        self.note(kind);
+        self.seq += 1;
+    }
+
     fn note(&mut self, kind: &Payload) {
         match kind {
             Payload::CheckedOut { .. } => {
@@ -140,8 +147,15 @@ impl Emitter {
         self.state.lock().labels = labels;
     }
 
-    /// Stamps `kind` with the next sequence number and publishes it.
+    /// Stamps `kind` with the next sequence number and publishes it. With
+    /// nobody subscribed to the bus, the connection's own record (its
+    /// status) and sequence are kept, and no event is made: none would be
+    /// delivered.
     pub fn emit(&self, kind: Payload) {
+        if self.bus.unheard() {
+            self.state.lock().skip(&kind);
+            return;
+        }
         self.bus.recycle(self.publish(kind));
     }
 
@@ -159,8 +173,13 @@ impl Emitter {
         self.publish_locked(&mut track, kind, Some(labels))
     }
 
-    /// [`publish_as`](Self::publish_as) without the event.
+    /// [`publish_as`](Self::publish_as) without the event (and, like
+    /// [`emit`](Self::emit), without making one nobody would receive).
     pub fn emit_as(&self, kind: Payload, labels: &Labels) {
+        if self.bus.unheard() {
+            self.state.lock().skip(&kind);
+            return;
+        }
         self.bus.recycle(self.publish_as(kind, labels));
     }
 
@@ -307,6 +326,42 @@ mod tests {
         });
         assert_eq!(connection.meta().labels, Labels::new().with("lease", "a"));
         assert_eq!((own.meta().seq, connection.meta().seq), (1, 2));
+    }
+
+    #[test]
+    fn unheard_events_keep_the_status_and_the_numbering() {
+        let e = emitter();
+        let executing = || Payload::Executing {
+            query_id: 1,
+            sql: Arc::from("SELECT 1"),
+            params: crate::Params::none(),
+            class: crate::class::StatementClass::Read,
+            origin: crate::Origin::Execute,
+        };
+        // Nobody listens: no event is made, the status still follows.
+        e.emit(executing());
+        assert_eq!(e.status(false).state, ConnectionState::Running);
+        e.emit(Payload::Executed {
+            query_id: 1,
+            took: Duration::ZERO,
+            rows: None,
+        });
+        assert_eq!(e.status(false).statements, 1);
+        assert_eq!(e.published(), 2);
+        // A subscriber from now on gets the next number.
+        let (tx, rx) = std::sync::mpsc::channel();
+        e.bus()
+            .subscribe_fn(
+                "late",
+                crate::Filter::all(),
+                crate::Delivery::lossless(8),
+                move |ev: Event| {
+                    let _ = tx.send(ev.meta().seq);
+                },
+            )
+            .expect("a subscription");
+        e.emit(executing());
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(3));
     }
 
     #[test]

@@ -232,6 +232,13 @@ impl Bus {
         }
     }
 
+    /// Whether nobody is subscribed: an event published now would reach
+    /// no one. One atomic load; a subscription added right after is as
+    /// if added a moment later.
+    pub(crate) fn unheard(&self) -> bool {
+        self.inner.subs.load().is_empty()
+    }
+
     /// Queues `event` for every subscription whose filter matches. Never
     /// waits; lossless back-pressure is applied by [`Bus::ready`].
     pub fn publish(&self, event: &Event) {
