@@ -46,15 +46,16 @@ struct Track {
 }
 
 impl Track {
-    /// Reads the clock only for the kinds that need it: a clock read costs
-    /// a noticeable share of a published event.
-    /// An event nobody hears: noted, and its sequence number spent, so
-    /// that numbers stay per connection whether or not anyone listened.
-    fn skip(&mut self, kind: &Payload) {
+    /// Notes `kind` and spends its sequence number: for every event,
+    /// whether it is then made and published or (nobody listening) not,
+    /// so that numbers stay per connection either way.
+    fn count(&mut self, kind: &Payload) {
         self.note(kind);
         self.seq += 1;
     }
 
+    /// Reads the clock only for the kinds that need it: a clock read costs
+    /// a noticeable share of a published event.
     fn note(&mut self, kind: &Payload) {
         match kind {
             Payload::CheckedOut { .. } => {
@@ -152,11 +153,7 @@ impl Emitter {
     /// status) and sequence are kept, and no event is made: none would be
     /// delivered.
     pub fn emit(&self, kind: Payload) {
-        if self.bus.unheard() {
-            self.state.lock().skip(&kind);
-            return;
-        }
-        self.bus.recycle(self.publish(kind));
+        self.emit_with(kind, None);
     }
 
     /// [`emit`](Self::emit), returning the event published.
@@ -176,16 +173,24 @@ impl Emitter {
     /// [`publish_as`](Self::publish_as) without the event (and, like
     /// [`emit`](Self::emit), without making one nobody would receive).
     pub fn emit_as(&self, kind: Payload, labels: &Labels) {
+        self.emit_with(kind, Some(labels));
+    }
+
+    /// [`emit`](Self::emit) and [`emit_as`](Self::emit_as): the event is
+    /// given back to the bus's spares once published (after the lock).
+    fn emit_with(&self, kind: Payload, labels: Option<&Labels>) {
+        let mut track = self.state.lock();
         if self.bus.unheard() {
-            self.state.lock().skip(&kind);
+            track.count(&kind);
             return;
         }
-        self.bus.recycle(self.publish_as(kind, labels));
+        let event = self.publish_locked(&mut track, kind, labels);
+        drop(track);
+        self.bus.recycle(event);
     }
 
     fn publish_locked(&self, track: &mut Track, kind: Payload, labels: Option<&Labels>) -> Event {
-        track.note(&kind);
-        track.seq += 1;
+        track.count(&kind);
         let event = self.bus.make(
             Meta {
                 id: next_event_id(),
