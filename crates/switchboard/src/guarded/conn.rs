@@ -19,9 +19,13 @@ use diesel_async::AsyncMysqlConnection;
 #[cfg(feature = "postgres")]
 use diesel_async::pg::AsyncPgConnection;
 use diesel_async::{AsyncConnection, AsyncConnectionCore, SimpleAsyncConnection};
+#[cfg(feature = "postgres")]
+use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use switchboard_core::{Classified, Error, Origin, Params};
 
+#[cfg(feature = "postgres")]
+use super::driver::begun;
 use super::driver::{Driver, collected};
 use super::{Began, Guarded, Owed, tx};
 #[cfg(feature = "sqlite")]
@@ -379,14 +383,10 @@ impl Early for AsyncPgConnection {
     where
         Q: Query + QueryFragment<Self::Backend> + QueryId,
     {
-        let Some(begin) = begin else {
-            let work = AsyncConnectionCore::load(self, query);
-            return Box::pin(async move { Ok(work.await) });
-        };
-        let conn: &AsyncPgConnection = self;
-        let mut statement = conn;
-        let run = AsyncConnectionCore::load(&mut statement, query);
-        Box::pin(async move { super::driver::begun(conn, &begin, run).await })
+        match begin {
+            Some(begin) => begun(self, begin, |c| AsyncConnectionCore::load(c, query)),
+            None => Box::pin(AsyncConnectionCore::load(self, query).map(Ok)),
+        }
     }
 
     fn early_execute<'c, Q>(
@@ -397,14 +397,12 @@ impl Early for AsyncPgConnection {
     where
         Q: QueryFragment<Self::Backend> + QueryId,
     {
-        let Some(begin) = begin else {
-            let work = AsyncConnectionCore::execute_returning_count(self, query);
-            return Box::pin(async move { Ok(work.await) });
-        };
-        let conn: &AsyncPgConnection = self;
-        let mut statement = conn;
-        let run = AsyncConnectionCore::execute_returning_count(&mut statement, query);
-        Box::pin(async move { super::driver::begun(conn, &begin, run).await })
+        match begin {
+            Some(begin) => begun(self, begin, |c| {
+                AsyncConnectionCore::execute_returning_count(c, query)
+            }),
+            None => Box::pin(AsyncConnectionCore::execute_returning_count(self, query).map(Ok)),
+        }
     }
 }
 

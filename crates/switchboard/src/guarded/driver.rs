@@ -218,11 +218,8 @@ impl Driver for AsyncPgConnection {
         begin: Cow<'static, str>,
         query: CollectedQuery<Self::Binds>,
     ) -> BoxFuture<'_, Began<usize>> {
-        let conn: &AsyncPgConnection = self;
-        Box::pin(async move {
-            let mut statement = conn;
-            let run = AsyncConnectionCore::execute_returning_count(&mut statement, query);
-            begun(conn, &begin, run).await
+        begun(self, begin, |c| {
+            AsyncConnectionCore::execute_returning_count(c, query)
         })
     }
 
@@ -231,12 +228,7 @@ impl Driver for AsyncPgConnection {
         begin: Cow<'static, str>,
         query: CollectedQuery<Self::Binds>,
     ) -> BoxFuture<'_, Began<Self::Stream<'_, 'static>>> {
-        let conn: &AsyncPgConnection = self;
-        Box::pin(async move {
-            let mut statement = conn;
-            let run = AsyncConnectionCore::load(&mut statement, query);
-            begun(conn, &begin, run).await
-        })
+        begun(self, begin, |c| AsyncConnectionCore::load(c, query))
     }
 
     fn run_binds<'c>(
@@ -256,12 +248,9 @@ impl Driver for AsyncPgConnection {
         binds: &'c [Arc<dyn BindValue>],
         cache: bool,
     ) -> BoxFuture<'c, Began<usize>> {
-        let conn: &AsyncPgConnection = self;
         let query = crate::connection::pg_query(sql, binds);
-        Box::pin(async move {
-            let mut statement = conn;
-            let run = RunQueryDsl::execute(Cached { query, cache }, &mut statement);
-            begun(conn, &begin, run).await
+        begun(self, begin, |c| {
+            RunQueryDsl::execute(Cached { query, cache }, c)
         })
     }
 
@@ -270,8 +259,9 @@ impl Driver for AsyncPgConnection {
     }
 }
 
-/// `begin`, then `statement` (a future of the same connection, not polled
-/// yet), pipelined: `join` polls the `BEGIN` first, and its first poll
+/// `begin`, then the statement `run` makes on the same connection (shared,
+/// as pipelined statements share it), pipelined: `join` polls the `BEGIN`
+/// first, and its first poll
 /// queues it on the connection (diesel-async's `drive_future` polls the
 /// client's future first, which encodes and sends at once); the
 /// statement's first poll queues it behind. The two answers are awaited
@@ -286,16 +276,21 @@ impl Driver for AsyncPgConnection {
 /// statement (no time limit), so a cancel request meant for the statement
 /// never lands on the `BEGIN` (`tx::Guarded::defers_begin`).
 #[cfg(feature = "postgres")]
-pub(crate) async fn begun<T>(
-    conn: &AsyncPgConnection,
-    begin: &str,
-    statement: impl Future<Output = QueryResult<T>>,
-) -> Began<T> {
-    let mut session = conn;
-    // `join` polls in order: the BEGIN is queued on the connection first.
-    let (began, ran) = futures_util::future::join(session.batch_execute(begin), statement).await;
-    began?;
-    Ok(ran)
+pub(crate) fn begun<'c, T: Send + 'c>(
+    conn: &'c AsyncPgConnection,
+    begin: Cow<'static, str>,
+    run: impl FnOnce(&mut &'c AsyncPgConnection) -> BoxFuture<'c, QueryResult<T>>,
+) -> BoxFuture<'c, Began<T>> {
+    let statement = run(&mut { conn });
+    Box::pin(async move {
+        let mut session = conn;
+        // `join` polls in order: the BEGIN is queued on the connection
+        // first.
+        let (began, ran) =
+            futures_util::future::join(session.batch_execute(&begin), statement).await;
+        began?;
+        Ok(ran)
+    })
 }
 
 #[cfg(feature = "mysql")]
