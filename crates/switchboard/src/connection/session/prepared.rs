@@ -35,8 +35,8 @@ pub(crate) struct Texts {
     /// that meets a different one there takes its place): made on the
     /// first `Execute`, so connections that run none carry no table.
     seen: Vec<u64>,
+    /// The texts kept; its hasher also hashes the texts of `seen`.
     kept: std::collections::HashSet<Arc<str>, foldhash::fast::RandomState>,
-    hasher: std::hash::RandomState,
 }
 
 impl Texts {
@@ -49,7 +49,7 @@ impl Texts {
         if self.kept.len() >= KEPT {
             return false;
         }
-        let hash = self.hasher.hash_one(&**sql) | 1;
+        let hash = self.kept.hasher().hash_one(&**sql) | 1;
         if self.seen.is_empty() {
             self.seen = vec![0; SEEN];
         }
