@@ -321,6 +321,34 @@ async fn write_first(
     Ok(())
 }
 
+/// How a test transaction's closure ends: failing with `message`, or not.
+fn ends(fail: bool, message: &str) -> switchboard::Result<()> {
+    match fail {
+        true => Err(Error::msg(message)),
+        false => Ok(()),
+    }
+}
+
+/// Checks that a transaction (`what`) failed if it was to, and that the
+/// table holds one row per transaction committed so far (`expected`, which
+/// a committed one raises): a failed one's first write was undone with it.
+async fn tallied(
+    sb: &switchboard::Switchboard,
+    t: &Target,
+    outcome: switchboard::Result<()>,
+    fail: bool,
+    expected: &mut i64,
+    what: &str,
+) {
+    assert_eq!(outcome.is_err(), fail, "{what}: {outcome:?}");
+    *expected += i64::from(!fail);
+    assert_eq!(
+        count_rows(sb, t).await,
+        *expected,
+        "{what}, failing: {fail}: the first statement must run inside the transaction"
+    );
+}
+
 /// A transaction's first statement runs inside it, whichever way it is
 /// sent: the transaction's `BEGIN` may travel with it (PostgreSQL pipelines
 /// the two), never after it. Proven in the database: a transaction that
@@ -356,54 +384,30 @@ async fn a_transactions_first_statement_runs_inside_it(t: Target) {
     ];
     let mut id = 0;
     let mut expected = 0;
-    for first in firsts {
+    // Each path without a time limit, and one with: with a time limit the
+    // BEGIN goes alone (a cancel request must never land on it), and the
+    // first statement is inside the transaction all the same.
+    let timeout = std::time::Duration::from_secs(30);
+    let cases = firsts
+        .map(|first| (first, None))
+        .into_iter()
+        .chain([(First::TypedExecute, Some(timeout))]);
+    for (first, limit) in cases {
         for fail in [true, false] {
             id += 1;
             let (table, ph) = (t.table.clone(), (t.ph(1), t.ph(2)));
-            let outcome = sb
-                .run(Transaction::new(async move |conn: &mut DbConnection| {
-                    write_first(conn, first, &table, ph, id).await?;
-                    match fail {
-                        true => Err(Error::msg("fails after its first statement")),
-                        false => Ok(()),
-                    }
-                }))
-                .await;
-            assert_eq!(outcome.is_err(), fail, "{first:?}: {outcome:?}");
-            expected += i64::from(!fail);
-            assert_eq!(
-                count_rows(&sb, &t).await,
-                expected,
-                "{first:?}, failing: {fail}: the first statement must run inside the transaction"
-            );
+            let tx = Transaction::new(async move |conn: &mut DbConnection| {
+                write_first(conn, first, &table, ph, id).await?;
+                ends(fail, "fails after its first statement")
+            });
+            let tx = match limit {
+                Some(limit) => tx.timeout(limit),
+                None => tx,
+            };
+            let outcome = sb.run(tx).await;
+            let what = format!("{first:?}, time limit {limit:?}");
+            tallied(&sb, &t, outcome, fail, &mut expected, &what).await;
         }
-    }
-
-    // With a time limit the BEGIN goes alone (a cancel request must never
-    // land on it): the first statement is inside the transaction all the
-    // same.
-    for fail in [true, false] {
-        id += 1;
-        let (table, ph) = (t.table.clone(), (t.ph(1), t.ph(2)));
-        let outcome = sb
-            .run(
-                Transaction::new(async move |conn: &mut DbConnection| {
-                    write_first(conn, First::TypedExecute, &table, ph, id).await?;
-                    match fail {
-                        true => Err(Error::msg("fails after its first statement")),
-                        false => Ok(()),
-                    }
-                })
-                .timeout(std::time::Duration::from_secs(30)),
-            )
-            .await;
-        assert_eq!(outcome.is_err(), fail, "{outcome:?}");
-        expected += i64::from(!fail);
-        assert_eq!(
-            count_rows(&sb, &t).await,
-            expected,
-            "with a timeout, failing: {fail}"
-        );
     }
 
     // A denied first statement: the BEGIN goes with the next one, and the
@@ -421,19 +425,10 @@ async fn a_transactions_first_statement_runs_inside_it(t: Target) {
                     "INSERT INTO {table} (id, name, n) VALUES ({id}, 'second', 2)"
                 )))
                 .await?;
-                match fail {
-                    true => Err(Error::msg("fails after its second statement")),
-                    false => Ok(()),
-                }
+                ends(fail, "fails after its second statement")
             }))
             .await;
-        assert_eq!(outcome.is_err(), fail, "{outcome:?}");
-        expected += i64::from(!fail);
-        assert_eq!(
-            count_rows(&sb, &t).await,
-            expected,
-            "after a denial, failing: {fail}"
-        );
+        tallied(&sb, &t, outcome, fail, &mut expected, "after a denial").await;
     }
 
     // A first statement the database refuses (a duplicate key): the
