@@ -420,38 +420,18 @@ mod tests {
     use diesel::{IntoSql, SqliteConnection};
     use diesel_async::AsyncConnection;
     use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-    use switchboard_core::{Backend, Bus, DatabaseUrl, Emitter, Labels};
 
     use super::*;
-    use crate::config::PoolConfig;
-    use crate::connection::Probe;
 
     /// A session on an in-memory SQLite connection of a pool with no
     /// guards.
     async fn session() -> Session {
-        let url = DatabaseUrl::parse("sqlite::memory:").expect("a URL");
-        let shared = Arc::new(Shared::new(
-            PoolConfig::default(),
-            url,
-            Backend::Sqlite,
-            None,
-            Bus::new(),
-            switchboard_core::Guards::default(),
-            Default::default(),
-        ));
         let conn = SyncConnectionWrapper::<SqliteConnection>::establish(":memory:")
             .await
             .expect("an in-memory SQLite connection");
-        let emitter = Arc::new(Emitter::new(
-            shared.bus.clone(),
-            shared.pool.clone(),
-            Backend::Sqlite,
-            1,
-        ));
-        let probe = Probe::new(emitter.clone(), shared.clone());
         Session {
             conn: Held::Own(DbConnection::Sqlite(crate::guarded::Guarded::new(conn))),
-            scope: Scope::new(&emitter, &shared, &probe, Labels::new(), None),
+            scope: Scope::for_tests(),
         }
     }
 

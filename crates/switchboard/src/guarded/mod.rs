@@ -176,6 +176,30 @@ impl Scope {
         )
     }
 
+    /// The scope of a connection of an in-memory SQLite pool with no
+    /// guards, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_tests() -> Self {
+        let url = switchboard_core::DatabaseUrl::parse("sqlite::memory:").expect("a URL");
+        let shared = Arc::new(Shared::new(
+            crate::config::PoolConfig::default(),
+            url,
+            switchboard_core::Backend::Sqlite,
+            None,
+            switchboard_core::Bus::new(),
+            switchboard_core::Guards::default(),
+            Default::default(),
+        ));
+        let emitter = Arc::new(Emitter::new(
+            shared.bus.clone(),
+            shared.pool.clone(),
+            switchboard_core::Backend::Sqlite,
+            1,
+        ));
+        let probe = Probe::new(emitter.clone(), shared.clone());
+        Scope::new(&emitter, &shared, &probe, Labels::new(), None)
+    }
+
     /// Whether the work's statements have a time limit (the pool's
     /// statement timeout, or the message's): a statement past it is
     /// cancelled on the server.
@@ -360,24 +384,7 @@ mod tests {
         g.owed = Owed::Failed;
         // Inside a closure: refused, and the connection marked for
         // replacement.
-        let url = switchboard_core::DatabaseUrl::parse("sqlite::memory:").expect("a URL");
-        let shared = Arc::new(Shared::new(
-            crate::config::PoolConfig::default(),
-            url,
-            switchboard_core::Backend::Sqlite,
-            None,
-            switchboard_core::Bus::new(),
-            switchboard_core::Guards::default(),
-            Default::default(),
-        ));
-        let emitter = Arc::new(Emitter::new(
-            shared.bus.clone(),
-            shared.pool.clone(),
-            switchboard_core::Backend::Sqlite,
-            1,
-        ));
-        let probe = Probe::new(emitter.clone(), shared.clone());
-        g.enter(Scope::new(&emitter, &shared, &probe, Labels::new(), None));
+        g.enter(Scope::for_tests());
         assert!(matches!(g.parts(), Err(Error::ConnectionLost { .. })));
         assert!(g.leave().is_some_and(|s| s.poisoned));
     }
