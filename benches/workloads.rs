@@ -260,12 +260,11 @@ impl Rows<'_, '_> {
 /// `SB_BENCH_FIXED`'s run: `count` operations of one workload, one
 /// client, no criterion.
 fn fixed(spec: &str) {
-    use ops::Worker;
     let parts: Vec<&str> = spec.split('/').collect();
     let [backend, workload, variant, count] = parts[..] else {
         panic!("SB_BENCH_FIXED={spec}: expected <pg|maria>/<workload>/<variant>/<count>");
     };
-    let count: usize = count.parse().expect("an operation count");
+    let count: u64 = count.parse().expect("an operation count");
     let (db, url) = match backend {
         "pg" => (
             Db::Postgres,
@@ -292,23 +291,14 @@ fn fixed(spec: &str) {
                     .start()
                     .await
                     .expect("a switchboard pool");
-                let mut w = Sb { sb: sb.clone(), db };
-                for k in 0..count {
-                    w.op(op, support::key(0, k as u64)).await;
-                }
+                round::drive(Sb { sb: sb.clone(), db }, 0, op, count, false).await;
                 sb.shutdown().await.expect("shut down");
             }
             ("deadpool", Db::Postgres) => {
-                let mut w = DeadpoolPg::new(&url, 1, db);
-                for k in 0..count {
-                    w.op(op, support::key(0, k as u64)).await;
-                }
+                round::drive(DeadpoolPg::new(&url, 1, db), 0, op, count, false).await;
             }
             ("deadpool", Db::Mariadb) => {
-                let mut w = DeadpoolMysql::new(&url, 1, db);
-                for k in 0..count {
-                    w.op(op, support::key(0, k as u64)).await;
-                }
+                round::drive(DeadpoolMysql::new(&url, 1, db), 0, op, count, false).await;
             }
             _ => panic!("SB_BENCH_FIXED: variant switchboard or deadpool"),
         }
