@@ -176,6 +176,16 @@ impl Emitter {
         self.emit_with(kind, Some(labels));
     }
 
+    /// Notes `kind` for the connection's status and spends its sequence
+    /// number, making and publishing nothing: for an event its publisher
+    /// found nobody could receive (no subscription, and nothing such as a
+    /// durability gate waiting on it), and that is costly to make. A
+    /// subscription added meanwhile sees the connection's numbering go on
+    /// from its next event, as if it had been added a moment later.
+    pub fn count(&self, kind: Payload) {
+        self.state.lock().count(&kind);
+    }
+
     /// [`emit`](Self::emit) and [`emit_as`](Self::emit_as): the event is
     /// given back to the bus's spares once published (after the lock).
     fn emit_with(&self, kind: Payload, labels: Option<&Labels>) {
@@ -367,6 +377,43 @@ mod tests {
             .expect("a subscription");
         e.emit(executing());
         assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(3));
+    }
+
+    #[test]
+    fn a_counted_event_is_never_published_but_keeps_status_and_numbering() {
+        let e = emitter();
+        let (tx, rx) = std::sync::mpsc::channel();
+        e.bus()
+            .subscribe_fn(
+                "listening",
+                crate::Filter::all(),
+                crate::Delivery::lossless(8),
+                move |ev: Event| {
+                    let _ = tx.send((ev.kind(), ev.meta().seq));
+                },
+            )
+            .expect("a subscription");
+        // Counted even with a subscriber (one added after its publisher
+        // found nobody listening): the subscriber never gets it.
+        e.count(Payload::Executing {
+            query_id: 1,
+            sql: Arc::from("SELECT 1"),
+            params: crate::Params::none(),
+            class: crate::class::StatementClass::Read,
+            origin: crate::Origin::Execute,
+        });
+        assert_eq!(e.status(false).state, ConnectionState::Running);
+        e.emit(Payload::Executed {
+            query_id: 1,
+            took: Duration::ZERO,
+            rows: None,
+        });
+        assert_eq!(e.status(false).statements, 1);
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(5)),
+            Ok((crate::Kind::Executed, 2))
+        );
+        assert!(rx.recv_timeout(Duration::from_millis(50)).is_err());
     }
 
     #[test]

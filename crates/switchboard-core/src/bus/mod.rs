@@ -233,9 +233,9 @@ impl Bus {
     }
 
     /// Whether nobody is subscribed: an event published now would reach
-    /// no one. One atomic load; a subscription added right after is as
-    /// if added a moment later.
-    pub(crate) fn unheard(&self) -> bool {
+    /// no one, so a publisher may skip making it. One atomic load; a
+    /// subscription added right after is as if added a moment later.
+    pub fn unheard(&self) -> bool {
         self.inner.subs.load().is_empty()
     }
 

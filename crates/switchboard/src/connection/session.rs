@@ -159,7 +159,7 @@ impl Session {
         let statement = StatementRun {
             sql,
             classified,
-            params,
+            params: Some(params),
             origin: Origin::Load,
             check_binds: false,
             rewritable: true,

@@ -184,7 +184,7 @@ fn closure_statement(
     StatementRun {
         sql,
         classified,
-        params,
+        params: Some(params),
         origin: Origin::Closure,
         check_binds: false,
         rewritable,

@@ -69,7 +69,9 @@ pub(crate) type Work<Fut> = (Fut, Option<Canceller>);
 pub(crate) struct StatementRun<'b> {
     pub(crate) sql: Arc<str>,
     pub(crate) classified: Classified,
-    pub(crate) params: Params,
+    /// Its parameters as events and guards show them; `None`: described
+    /// from `binds` when someone can see them (`Execute`'s own binds).
+    pub(crate) params: Option<Params>,
     pub(crate) origin: Origin,
     /// The bind values are `Execute`'s own, counted against the SQL's
     /// placeholders before the statement is sent. (A typed diesel query's
@@ -96,8 +98,8 @@ struct Cleared {
 impl<'b> StatementRun<'b> {
     /// An `Execute`'s statement (a message's, or one a closure sends):
     /// its SQL classified (unless `classified` already is its
-    /// classification), its binds described as the pool shows them and
-    /// counted against its placeholders.
+    /// classification), its binds counted against its placeholders, and
+    /// described as the pool shows them when the story has an audience.
     pub(crate) fn execute(
         shared: &Shared,
         sql: Arc<str>,
@@ -106,7 +108,7 @@ impl<'b> StatementRun<'b> {
         origin: Origin,
     ) -> Self {
         StatementRun {
-            params: crate::bind::describe(binds, shared.config.params == ParamPolicy::Plain),
+            params: None,
             classified: classified
                 .unwrap_or_else(|| shared.classifier.classify(&sql, shared.dialect)),
             sql,
@@ -137,25 +139,52 @@ impl StatementRun<'_> {
         F: FnOnce(Arc<str>, bool) -> Work<Fut>,
         Fut: Future<Output = diesel::QueryResult<T>>,
     {
-        let given = self.params.len();
+        let given = self.params.as_ref().map_or(self.binds.len(), Params::len);
         let (origin, check_binds, rewritable) = (self.origin, self.check_binds, self.rewritable);
         let class = match &*self.classified {
             Ok(c) => c.class,
             Err(_) => StatementClass::Misc,
         };
         let query_id = next_query_id();
+        let binds = self.binds;
+        let plain = at.shared.config.params == ParamPolicy::Plain;
+        let mut params = self.params;
+        let mut described = || {
+            params
+                .take()
+                .unwrap_or_else(|| crate::bind::describe(binds, plain))
+        };
         // Guards see the parameters as the event shows them.
-        let checked = (!at.shared.guards.is_empty()).then(|| self.params.clone());
-        let executing = at.emitter.publish_as(
-            Payload::Executing {
-                query_id,
-                sql: self.sql.clone(),
-                params: self.params,
-                class,
-                origin,
-            },
-            at.labels,
-        );
+        let (executing, checked) = match Heard::now(at.shared) {
+            // Nobody can receive the event, and nothing waits on it: the
+            // connection's status and numbering follow, but no event (and
+            // no description of the binds) is made.
+            Heard::Not => {
+                at.emitter.count(Payload::Executing {
+                    query_id,
+                    sql: self.sql.clone(),
+                    params: Params::none(),
+                    class,
+                    origin,
+                });
+                (None, None)
+            }
+            Heard::Yes { guarded } => {
+                let params = described();
+                let checked = guarded.then(|| params.clone());
+                let executing = at.emitter.publish_as(
+                    Payload::Executing {
+                        query_id,
+                        sql: self.sql.clone(),
+                        params,
+                        class,
+                        origin,
+                    },
+                    at.labels,
+                );
+                (Some(executing), checked)
+            }
+        };
         let Cleared {
             sql,
             classified,
@@ -213,7 +242,22 @@ impl StatementRun<'_> {
             if !bus.has_room() {
                 Box::pin(bus.ready()).await?;
             }
+            // A gate added since the statement was found unheard holds it
+            // like any other: its `Executing` is published now, for the
+            // gate to pass.
             if bus.has_gates() {
+                let executing = executing.unwrap_or_else(|| {
+                    at.emitter.publish_as(
+                        Payload::Executing {
+                            query_id,
+                            sql: sql.clone(),
+                            params: described(),
+                            class,
+                            origin,
+                        },
+                        at.labels,
+                    )
+                });
                 Box::pin(bus.pass_gates(&executing)).await?;
             }
             at.probe.count_statement();
@@ -231,7 +275,6 @@ impl StatementRun<'_> {
         }
         .await;
         let took = started.elapsed();
-        let binds = self.binds;
         let outcome = outcome.map_err(|e| match e {
             e @ (Error::Database { .. } | Error::ConnectionLost { .. } | Error::Driver(_)) => {
                 let values: Vec<String> = binds.iter().filter_map(|b| b.text()).collect();
@@ -266,6 +309,26 @@ impl StatementRun<'_> {
             at.probe.backstop.forget();
         }
         outcome
+    }
+}
+
+/// Who a statement's `Executing` reaches when it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Heard {
+    /// Nobody: no subscription, no guard, no gate.
+    Not,
+    /// A subscription or a gate; `guarded`: guards decide on it.
+    Yes { guarded: bool },
+}
+
+impl Heard {
+    fn now(shared: &Shared) -> Heard {
+        let guarded = !shared.guards.is_empty();
+        if !guarded && shared.bus.unheard() && !shared.bus.has_gates() {
+            Heard::Not
+        } else {
+            Heard::Yes { guarded }
+        }
     }
 }
 
