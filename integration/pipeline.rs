@@ -13,11 +13,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use diesel::IntoSql;
-use diesel::sql_types::{Double, Integer};
+use diesel::sql_types::{BigInt, Double, Integer, Text};
 use futures_util::future::join_all;
 use switchboard::{
-    DbConnection, Error, Event, EventReceiver, Execute, Filter, Kind, Load, Payload, Switchboard,
-    Transaction,
+    DbConnection, Delivery, Error, Event, EventReceiver, Execute, Filter, HealthCheck, Kind, Load,
+    Payload, Switchboard, Transaction,
 };
 use switchboard_core::testing::eventually;
 
@@ -498,5 +498,111 @@ fn fast_statements_are_never_pipelined_behind_a_slow_one() {
             most_in_flight(&labelled(&events)) > 1,
             "the fast ones were not pipelined"
         );
+    });
+}
+
+/// The pool's one connection goes from pipelined statements to whole use
+/// and back, over and over: a ping before every lend from idle, a lease
+/// that leaves session state behind, a transaction, and pipelined writes
+/// between them. First with nobody subscribed (no statement's `Executing`
+/// is made), then with a subscriber added late, which must see the
+/// statements pipelined and each `Executing` with its binds described.
+/// The table holds every row once, and no pipelined statement sees the
+/// lease's session state.
+#[test]
+fn one_connection_goes_from_pipelined_to_whole_and_back_losing_nothing() {
+    let Some(t) = target(Db::Postgres, "pipeline_whole") else {
+        return;
+    };
+    run_local(async move {
+        let sb = t
+            .builder()
+            .pool_size(1..=1)
+            .health_check(HealthCheck::PingIfIdle(Duration::ZERO))
+            .start()
+            .await
+            .unwrap();
+        let table = t.table.clone();
+        sb.run(Execute::sql(format!(
+            "CREATE TABLE {table} (id INT PRIMARY KEY, how TEXT NOT NULL)"
+        )))
+        .await
+        .unwrap();
+        let insert = |id: i32, how: &str| {
+            Execute::sql(format!("INSERT INTO {table} (id, how) VALUES ($1, $2)"))
+                .bind::<Integer, _>(id)
+                .bind::<Text, _>(how.to_owned())
+        };
+        let app_name = || {
+            Load::<_, String>::new(diesel::dsl::sql::<Text>(
+                "SELECT current_setting('application_name')",
+            ))
+        };
+        let mut late = None;
+        for round in 0..6 {
+            if round == 3 {
+                late = Some(
+                    sb.bus()
+                        .subscribe_channel("late", Filter::all(), Delivery::lossless(8192))
+                        .unwrap(),
+                );
+            }
+            let base = round * 100;
+            let writes = (0..4).map(|k| sb.run(insert(base + k, "pipelined")));
+            let reads = (0..4).map(|_| sb.run(app_name()));
+            let (writes, reads) = futures_util::join!(join_all(writes), join_all(reads));
+            for w in writes {
+                assert_eq!(w.unwrap(), 1);
+            }
+            for r in reads {
+                assert_ne!(r.unwrap(), vec!["whole".to_owned()], "round {round}");
+            }
+            let lease = sb.checkout().await.unwrap();
+            lease
+                .send(Execute::sql("SET application_name = 'whole'"))
+                .await
+                .unwrap();
+            lease.send(insert(base + 10, "lease")).await.unwrap();
+            drop(lease);
+            let row = insert(base + 20, "transaction");
+            sb.run(Transaction::new(async move |conn: &mut DbConnection| {
+                conn.execute(row).await
+            }))
+            .await
+            .unwrap();
+        }
+        let rows: Vec<i64> = sb
+            .run(Load::new(diesel::dsl::sql::<BigInt>(&format!(
+                "SELECT count(DISTINCT id) FROM {table}"
+            ))))
+            .await
+            .unwrap();
+        assert_eq!(rows, vec![6 * 6]);
+        let status = sb.status().await.unwrap();
+        // CREATE, then per round 8 pipelined, 2 in the lease (SET and
+        // INSERT), the transaction's INSERT (its BEGIN and COMMIT are not
+        // statements of the caller's), and the count.
+        let statements: u64 = status.connections.iter().map(|c| c.statements).sum();
+        assert!(statements >= 1 + 6 * 11 + 1, "{status:?}");
+        sb.run(Execute::sql(format!("DROP TABLE {table}")))
+            .await
+            .unwrap();
+        sb.shutdown().await.unwrap();
+
+        let events = drain(&late.unwrap());
+        assert!(most_in_flight(&events) > 1, "nothing was pipelined");
+        let inserts: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e.payload() {
+                Payload::Executing { sql, params, .. } if sql.starts_with("INSERT") => {
+                    Some(params.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(inserts.len(), 3 * 6, "{inserts:?}");
+        for params in inserts {
+            assert_eq!(params.len(), 2, "{params:?}");
+        }
     });
 }

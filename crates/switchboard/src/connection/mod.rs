@@ -154,6 +154,7 @@ impl ConnectionActor {
     /// Lends the connection whole: `CheckedOut`, with the holder's labels
     /// on this and every later event until it is given back.
     fn lend(&mut self, waited: Duration, labels: Labels) {
+        self.whole();
         self.state = match std::mem::replace(&mut self.state, State::Closed) {
             State::Ready(conn) => State::Lent {
                 since: Instant::now(),
@@ -254,14 +255,16 @@ impl ConnectionActor {
     /// broke, closed, is lent, or is not PostgreSQL.
     #[cfg(feature = "postgres")]
     fn share(&mut self) -> Option<Rc<AsyncPgConnection>> {
-        self.state = match std::mem::replace(&mut self.state, State::Closed) {
-            State::Ready(DbConnection::Postgres(pg)) => State::Pipelined(Pipeline {
-                conn: Rc::new(pg.into_raw()),
-                in_flight: 0,
-                broken: None,
-            }),
-            other => other,
-        };
+        if let State::Ready(DbConnection::Postgres(_)) = &self.state {
+            self.state = match std::mem::replace(&mut self.state, State::Closed) {
+                State::Ready(DbConnection::Postgres(pg)) => State::Pipelined(Pipeline {
+                    conn: Rc::new(pg.into_raw()),
+                    in_flight: 0,
+                    broken: None,
+                }),
+                other => other,
+            };
+        }
         match &mut self.state {
             State::Pipelined(p) if p.broken.is_none() => {
                 p.in_flight += 1;
@@ -273,8 +276,8 @@ impl ConnectionActor {
 
     /// A pipelined statement with `labels`, lent for `held`, ended (`lost`
     /// set if it found the connection unusable). After the last one, the
-    /// connection is whole again, or invalidated and closed if any of them
-    /// found it broken. Tells the manager either way.
+    /// connection is invalidated and closed if any of them found it
+    /// broken, else kept shared for the next. Tells the manager either way.
     #[cfg(feature = "postgres")]
     fn unshare(
         &mut self,
@@ -306,8 +309,22 @@ impl ConnectionActor {
             self.close(CloseReason::Invalidated, ctx);
             return;
         };
+        // With no statement left the connection stays shared, ready for the
+        // next one without being unwrapped and wrapped again (a move of the
+        // whole driver connection and an allocation, each time); whatever
+        // takes it whole makes it whole first (`whole`).
         self.emitter.emit_as(Payload::CheckedIn { held }, labels);
-        if p.in_flight == 0 {
+        self.release(how);
+    }
+
+    /// A connection shared by no statement any more made whole again,
+    /// before it is lent or checked.
+    fn whole(&mut self) {
+        #[cfg(feature = "postgres")]
+        if let State::Pipelined(p) = &self.state
+            && p.in_flight == 0
+            && p.broken.is_none()
+        {
             // Every statement's future, and its clone, is gone by now.
             self.state = match std::mem::replace(&mut self.state, State::Closed) {
                 State::Pipelined(p) => match Rc::try_unwrap(p.conn) {
@@ -317,7 +334,6 @@ impl ConnectionActor {
                 other => other,
             };
         }
-        self.release(how);
     }
 
     /// The connection proved unusable: `Invalidated`; it closes when its
@@ -397,6 +413,7 @@ impl Handler<Ping> for ConnectionActor {
     type Result = AtomicResponse<Self, Result<()>>;
 
     fn handle(&mut self, _: Ping, _: &mut Self::Context) -> Self::Result {
+        self.whole();
         let mut conn = match std::mem::replace(&mut self.state, State::Checking) {
             State::Ready(conn) => conn,
             other => {
