@@ -582,8 +582,10 @@ fn one_connection_goes_from_pipelined_to_whole_and_back_losing_nothing() {
         // CREATE, then per round 8 pipelined, 2 in the lease (SET and
         // INSERT), the transaction's INSERT (its BEGIN and COMMIT are not
         // statements of the caller's), and the count.
+        // (The hand-back reset after the lease may add its own.)
         let statements: u64 = status.connections.iter().map(|c| c.statements).sum();
-        assert!(statements >= 1 + 6 * 11 + 1, "{status:?}");
+        let least = 1 + 6 * 11 + 1;
+        assert!(statements >= least, "{statements} < {least}: {status:?}");
         sb.run(Execute::sql(format!("DROP TABLE {table}")))
             .await
             .unwrap();

@@ -5,6 +5,7 @@
 //! boxed SQL query of the pool's backend, so the value must be bindable on
 //! every backend this build has (the usual scalar types are on all three).
 
+use std::borrow::Cow;
 use std::fmt::Debug;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -214,23 +215,18 @@ pub(crate) fn describe(binds: &[Arc<dyn BindValue>], plain: bool) -> Params {
     if binds.is_empty() {
         return Params::none();
     }
-    Params(
-        binds
-            .iter()
-            .map(|b| b.describe(plain))
-            .collect::<Vec<ParamValue>>()
-            .into(),
-    )
+    // Collected straight into the shared slice: one allocation.
+    Params(binds.iter().map(|b| b.describe(plain)).collect())
 }
 
 /// `diesel::sql_types::Nullable<diesel::sql_types::Integer>` → `Nullable<Integer>`.
-fn short_type_name<T>() -> String {
+fn short_type_name<T>() -> Cow<'static, str> {
     let full = std::any::type_name::<T>();
     // Most SQL types are plain paths (`diesel::sql_types::Integer`): the
     // last segment, without walking the name a character at a time (this
     // runs for every bind of every statement).
     if !full.contains(['<', '>', ',', ' ', '(', ')']) {
-        return full[full.rfind(':').map_or(0, |i| i + 1)..].to_owned();
+        return Cow::Borrowed(&full[full.rfind(':').map_or(0, |i| i + 1)..]);
     }
     let mut out = String::with_capacity(full.len());
     let mut segment = String::new();
@@ -246,7 +242,7 @@ fn short_type_name<T>() -> String {
         }
     }
     out.push_str(&segment);
-    out
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -265,6 +261,37 @@ mod tests {
             short_type_name::<(diesel::sql_types::Text, diesel::sql_types::Integer)>(),
             "(Text, Integer)"
         );
+        // A plain path's name is borrowed from the type's own: no
+        // allocation per bind.
+        assert!(matches!(
+            short_type_name::<diesel::sql_types::Integer>(),
+            Cow::Borrowed("Integer")
+        ));
+    }
+
+    #[test]
+    fn binds_are_described_in_order_with_their_types() {
+        let binds: Vec<Arc<dyn BindValue>> = vec![
+            Typed::<diesel::sql_types::Integer, i32>::boxed(7),
+            Typed::<diesel::sql_types::Text, String>::boxed("secret-value".to_owned()),
+        ];
+        let redacted = describe(&binds, false);
+        assert_eq!(
+            &redacted.0[..],
+            &[
+                ParamValue::Redacted {
+                    sql_type: "Integer".into()
+                },
+                ParamValue::Redacted {
+                    sql_type: "Text".into()
+                }
+            ]
+        );
+        let plain = describe(&binds, true);
+        assert!(
+            matches!(&plain.0[1], ParamValue::Plain { sql_type, value } if sql_type == "Text" && value.contains("secret-value"))
+        );
+        assert!(describe(&[], true).is_empty());
     }
 
     #[test]

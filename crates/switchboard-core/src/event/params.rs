@@ -1,5 +1,6 @@
 //! Bind parameters as events show them.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -11,13 +12,14 @@ use serde::{Deserialize, Serialize};
 pub enum ParamValue {
     /// The value is hidden (the default); only its SQL type is shown.
     Redacted {
-        /// The diesel SQL type the value was bound as.
-        sql_type: String,
+        /// The diesel SQL type the value was bound as. Borrowed from the
+        /// type's name where it can be (no allocation per bind).
+        sql_type: Cow<'static, str>,
     },
     /// The value, rendered with `Debug`, shown because the pool allows it.
     Plain {
         /// The diesel SQL type the value was bound as.
-        sql_type: String,
+        sql_type: Cow<'static, str>,
         /// The rendered value.
         value: String,
     },

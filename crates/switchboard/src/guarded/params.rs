@@ -26,17 +26,14 @@ use diesel::query_builder::MoveableBindCollector;
 use diesel::query_builder::bind_collector::RawBytesBindCollector;
 #[cfg(feature = "sqlite")]
 use diesel::sqlite::Sqlite;
+use std::borrow::Cow;
+
 use switchboard_core::{ParamValue, Params};
 
-fn param(sql_type: &str, value: Option<String>) -> ParamValue {
+fn param(sql_type: Cow<'static, str>, value: Option<String>) -> ParamValue {
     match value {
-        Some(value) => ParamValue::Plain {
-            sql_type: sql_type.to_owned(),
-            value,
-        },
-        None => ParamValue::Redacted {
-            sql_type: sql_type.to_owned(),
-        },
+        Some(value) => ParamValue::Plain { sql_type, value },
+        None => ParamValue::Redacted { sql_type },
     }
 }
 
@@ -123,7 +120,7 @@ pub(crate) fn pg(binds: &RawBytesBindCollector<Pg>, plain: bool) -> Params {
                 Some(b) => pg_value(oid, b),
                 None => "NULL".to_owned(),
             });
-            param(pg_type_name(oid), value)
+            param(Cow::Borrowed(pg_type_name(oid)), value)
         })
         .collect::<Vec<_>>();
     Params(Arc::from(shown))
@@ -161,7 +158,7 @@ pub(crate) fn mysql(binds: &RawBytesBindCollector<Mysql>, plain: bool) -> Params
                 Some(b) => mysql_value(*t, b),
                 None => "NULL".to_owned(),
             });
-            param(&format!("{t:?}"), value)
+            param(Cow::Owned(format!("{t:?}")), value)
         })
         .collect::<Vec<_>>();
     Params(Arc::from(shown))
@@ -193,7 +190,7 @@ where
             let value = values
                 .as_ref()
                 .map(|v| v.get(i).cloned().unwrap_or_default());
-            param(t, value)
+            param(Cow::Owned(t.clone()), value)
         })
         .collect::<Vec<_>>();
     Params(Arc::from(shown))
