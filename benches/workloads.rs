@@ -284,13 +284,18 @@ fn fixed(spec: &str) {
         prepare(db, &url).await.expect("the bench tables");
         let op = workload.op(1);
         match (variant, db) {
-            ("switchboard", _) => {
+            ("switchboard" | "sb_actor", _) => {
                 let sb = Switchboard::builder(url)
                     .name("bench")
                     .pool_size(1..=1)
                     .start()
                     .await
                     .expect("a switchboard pool");
+                if variant == "sb_actor" {
+                    let seen = Arc::new(AtomicU64::new(0));
+                    let delivery = Delivery::lossless(1024);
+                    sb.subscribe_actor("actor", Counter(seen), Filter::all(), delivery);
+                }
                 round::drive(Sb { sb: sb.clone(), db }, 0, op, count, false).await;
                 sb.shutdown().await.expect("shut down");
             }
@@ -300,7 +305,7 @@ fn fixed(spec: &str) {
             ("deadpool", Db::Mariadb) => {
                 round::drive(DeadpoolMysql::new(&url, 1, db), 0, op, count, false).await;
             }
-            _ => panic!("SB_BENCH_FIXED: variant switchboard or deadpool"),
+            _ => panic!("SB_BENCH_FIXED: variant switchboard, sb_actor or deadpool"),
         }
     });
 }
