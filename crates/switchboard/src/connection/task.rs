@@ -158,10 +158,12 @@ impl<T: Send + 'static> Handler<Task<T>> for ConnectionActor {
         } = task;
         match mode {
             #[cfg(feature = "postgres")]
-            Mode::Pipelined(grant) => {
-                let run = self.pipe(job, grant, labels);
-                ctx.spawn(run.map(move |result, _, _| reply.send(result)));
-            }
+            Mode::Pipelined(grant) => match self.pipe(job, grant, labels) {
+                Ok(run) => {
+                    ctx.spawn(run.map(move |result, _, _| reply.send(result)));
+                }
+                Err(e) => reply.send(Err(e)),
+            },
             // Only a PostgreSQL pool pipelines (`Manager::pipelines`); the
             // grant, dropped, gives its place back.
             #[cfg(not(feature = "postgres"))]
@@ -174,13 +176,17 @@ impl<T: Send + 'static> Handler<Task<T>> for ConnectionActor {
             Mode::OneOff(grant) => {
                 let waited = grant.disarm();
                 self.lend(waited, labels.clone());
-                let run = self.run(job, labels, deadline, true);
-                ctx.wait(run.map(move |result, _, _| reply.send(result)));
+                match self.run(job, labels, deadline, true) {
+                    Ok(run) => ctx.wait(run.map(move |result, _, _| reply.send(result))),
+                    Err(e) => reply.send(Err(e)),
+                }
             }
             Mode::Lease => {
                 self.emitter.set_labels(labels.clone());
-                let run = self.run(job, labels, deadline, false);
-                ctx.wait(run.map(move |result, _, _| reply.send(result)));
+                match self.run(job, labels, deadline, false) {
+                    Ok(run) => ctx.wait(run.map(move |result, _, _| reply.send(result))),
+                    Err(e) => reply.send(Err(e)),
+                }
             }
         }
     }
@@ -188,23 +194,23 @@ impl<T: Send + 'static> Handler<Task<T>> for ConnectionActor {
 
 impl ConnectionActor {
     /// Runs `job` with the connection to itself; `one_off`: give it back
-    /// after.
+    /// after. Not boxed here: the context boxes what it waits for, and a
+    /// second box would cost an allocation per message.
     fn run<T: Send + 'static>(
         &mut self,
         job: Job<T>,
         labels: Labels,
         deadline: Option<Deadline>,
         one_off: bool,
-    ) -> ResponseActFuture<Self, Result<T>> {
+    ) -> Result<impl ActorFuture<Self, Output = Result<T>> + 'static> {
         let conn = match &mut self.state {
             State::Lent { conn, .. } => conn.take(),
             _ => None,
         };
         let Some(conn) = conn else {
-            let err = Error::ConnectionLost {
+            return Err(Error::ConnectionLost {
                 message: "the connection was closed before this work reached it".into(),
-            };
-            return Box::pin(actix::fut::ready(Err(err)));
+            });
         };
         let mut session = Session {
             conn: Held::Own(conn),
@@ -223,7 +229,7 @@ impl ConnectionActor {
                 }
             }
         };
-        Box::pin(work.into_actor(self).map(move |(conn, result), act, ctx| {
+        Ok(work.into_actor(self).map(move |(conn, result), act, ctx| {
             let usable = conn.filter(|_| !matches!(result, Err(Error::ConnectionLost { .. })));
             if usable.is_none() {
                 let info = match &result {
@@ -244,14 +250,15 @@ impl ConnectionActor {
         }))
     }
 
-    /// Runs `job` pipelined, sharing the connection.
+    /// Runs `job` pipelined, sharing the connection. Not boxed here, as
+    /// [`run`](Self::run).
     #[cfg(feature = "postgres")]
     fn pipe<T: Send + 'static>(
         &mut self,
         job: Job<T>,
         grant: Grant,
         labels: Labels,
-    ) -> ResponseActFuture<Self, Result<T>> {
+    ) -> Result<impl ActorFuture<Self, Output = Result<T>> + 'static> {
         let waited = grant.disarm();
         let lent = Instant::now();
         self.emitter
@@ -264,10 +271,9 @@ impl ConnectionActor {
                 &labels,
             );
             self.release(crate::pool::state::Release::Gone);
-            let err = Error::ConnectionLost {
+            return Err(Error::ConnectionLost {
                 message: "the connection was closed before this work reached it".into(),
-            };
-            return Box::pin(actix::fut::ready(Err(err)));
+            });
         };
         let mut session = Session {
             conn: Held::Pipelined(conn),
@@ -288,7 +294,7 @@ impl ConnectionActor {
                 )))
             })
         };
-        Box::pin(work.into_actor(self).map(move |result, act, ctx| {
+        Ok(work.into_actor(self).map(move |result, act, ctx| {
             let lost = match &result {
                 Err(e @ (Error::ConnectionLost { .. } | Error::Panic(_))) => Some(e.info()),
                 _ => None,
