@@ -21,7 +21,7 @@
 //!   tokio-postgres client shared by every task, statements prepared once.
 //!
 //! `cargo bench --bench workloads` (add `-- --quick` for a short run).
-//! `SB_BENCH_FIXED=<pg|maria>/<workload>/<switchboard|deadpool>/<count>`
+//! `SB_BENCH_FIXED=<pg|maria>/<workload>/<switchboard|sb_actor|deadpool>/<count>`
 //! runs `count` operations with one client and exits, for counting
 //! instructions under `valgrind --tool=callgrind`, which other processes
 //! do not move: the difference between two counts over the difference in
