@@ -148,10 +148,10 @@ impl Emitter {
         self.state.lock().labels = labels;
     }
 
-    /// Stamps `kind` with the next sequence number and publishes it. With
-    /// nobody subscribed to the bus, the connection's own record (its
-    /// status) and sequence are kept, and no event is made: none would be
-    /// delivered.
+    /// Stamps `kind` with the next sequence number and publishes it. When
+    /// no subscription takes events of its kind ([`Bus::hears`]), the
+    /// connection's own record (its status) and sequence are kept, and no
+    /// event is made: none would be delivered.
     pub fn emit(&self, kind: Payload) {
         self.emit_with(kind, None);
     }
@@ -190,7 +190,7 @@ impl Emitter {
     /// given back to the bus's spares once published (after the lock).
     fn emit_with(&self, kind: Payload, labels: Option<&Labels>) {
         let mut track = self.state.lock();
-        if self.bus.unheard() {
+        if !self.bus.hears(kind.kind()) {
             track.count(&kind);
             return;
         }

@@ -60,6 +60,11 @@ impl Filter {
         self.kinds & kind.bit() != 0
     }
 
+    /// The kinds the filter takes, one bit each.
+    pub(crate) fn kind_bits(&self) -> u32 {
+        self.kinds
+    }
+
     /// Whether the filter selects this event.
     pub fn matches(&self, event: &Event) -> bool {
         let meta = event.meta();

@@ -25,7 +25,7 @@ use arc_swap::ArcSwap;
 use crossbeam_queue::ArrayQueue;
 
 use crate::error::{Error, Result};
-use crate::event::{Event, Meta, Payload, Spare};
+use crate::event::{Event, Kind, Meta, Payload, Spare};
 use crate::filter::Filter;
 pub use close::PoolAttachment;
 pub use gate::Gate;
@@ -152,9 +152,31 @@ impl Entry {
     }
 }
 
+/// The subscriptions, and every kind of event at least one of their
+/// filters takes (pools and connections aside): a kind none takes need not
+/// be made at all.
+struct Subs {
+    list: Vec<Arc<Entry>>,
+    kinds: u32,
+}
+
+impl Subs {
+    fn new(list: Vec<Arc<Entry>>) -> Subs {
+        let kinds = list.iter().fold(0, |kinds, s| kinds | s.filter.kind_bits());
+        Subs { list, kinds }
+    }
+}
+
+impl std::ops::Deref for Subs {
+    type Target = [Arc<Entry>];
+    fn deref(&self) -> &[Arc<Entry>] {
+        &self.list
+    }
+}
+
 struct Inner {
     /// Read on every publish without locking; replaced whole on (un)subscribe.
-    subs: ArcSwap<Vec<Arc<Entry>>>,
+    subs: ArcSwap<Subs>,
     /// Durability gates a statement passes before it runs.
     gates: ArcSwap<Vec<Arc<dyn Gate>>>,
     /// Lossless subscriptions in `subs`, so that `ready` costs nothing on a
@@ -199,7 +221,7 @@ impl Bus {
     pub fn new() -> Self {
         Bus {
             inner: Arc::new(Inner {
-                subs: ArcSwap::from_pointee(Vec::new()),
+                subs: ArcSwap::from_pointee(Subs::new(Vec::new())),
                 gates: ArcSwap::from_pointee(Vec::new()),
                 lossless: AtomicUsize::new(0),
                 next_id: AtomicU64::new(1),
@@ -232,11 +254,13 @@ impl Bus {
         }
     }
 
-    /// Whether nobody is subscribed: an event published now would reach
-    /// no one, so a publisher may skip making it. One atomic load; a
-    /// subscription added right after is as if added a moment later.
-    pub fn unheard(&self) -> bool {
-        self.inner.subs.load().is_empty()
+    /// Whether some subscription's filter takes events of `kind` (whatever
+    /// their pool and connection): when none does, an event of that kind
+    /// published now would reach no one, and a publisher may skip making
+    /// it. One atomic load; a subscription added right after is as if
+    /// added a moment later.
+    pub fn hears(&self, kind: Kind) -> bool {
+        self.inner.subs.load().kinds & kind.bit() != 0
     }
 
     /// Queues `event` for every subscription whose filter matches. Never
@@ -361,7 +385,7 @@ impl Bus {
             if let Some(i) = next.iter().position(|s| s.id == id) {
                 removed = Some(next.remove(i));
             }
-            next
+            Subs::new(next)
         });
         match removed {
             Some(sub) => {
@@ -407,7 +431,7 @@ impl Bus {
         self.inner.subs.rcu(|subs| {
             let mut next: Vec<_> = subs.iter().cloned().collect();
             next.push(sub.clone());
-            next
+            Subs::new(next)
         });
         sub
     }

@@ -334,3 +334,74 @@ mod recipient;
 mod spares;
 mod supervised;
 mod wakeups;
+
+#[test]
+fn the_bus_hears_the_kinds_its_subscriptions_take() {
+    let bus = Bus::new();
+    assert!(!bus.hears(Kind::Executed));
+    let denials = bus
+        .subscribe_fn(
+            "denials",
+            Filter::kinds([Kind::Denied]),
+            Delivery::lossy(8),
+            |_: Event| {},
+        )
+        .unwrap();
+    assert!(bus.hears(Kind::Denied));
+    assert!(!bus.hears(Kind::Executed) && !bus.hears(Kind::CheckedOut));
+    // A filter on a pool still takes the kind, for that pool.
+    let pooled = bus
+        .subscribe_fn(
+            "pooled",
+            Filter::kinds([Kind::Executed]).pool("other"),
+            Delivery::lossy(8),
+            |_: Event| {},
+        )
+        .unwrap();
+    assert!(bus.hears(Kind::Executed));
+    bus.unsubscribe(pooled);
+    assert!(!bus.hears(Kind::Executed));
+    let all = bus
+        .subscribe_fn("all", Filter::all(), Delivery::lossy(8), |_: Event| {})
+        .unwrap();
+    assert!(bus.hears(Kind::Executed) && bus.hears(Kind::CheckedOut));
+    bus.unsubscribe(all);
+    bus.unsubscribe(denials);
+    assert!(!bus.hears(Kind::Denied));
+}
+
+#[test]
+fn an_event_of_a_kind_no_subscription_takes_is_not_made() {
+    let bus = Bus::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    bus.subscribe_fn(
+        "executed",
+        Filter::kinds([Kind::Executed]),
+        Delivery::lossless(8),
+        move |ev: Event| {
+            let _ = tx.send((ev.kind(), ev.meta().seq));
+        },
+    )
+    .unwrap();
+    let em = emitter(&bus);
+    // Made and delivered to nobody, an event would be kept as a spare
+    // once the emitter let go of it.
+    em.emit(Payload::CheckedOut {
+        waited: Duration::ZERO,
+    });
+    assert_eq!(
+        bus.inner.spares.len(),
+        0,
+        "a CheckedOut nobody takes was made"
+    );
+    em.emit(Payload::Executed {
+        query_id: 1,
+        took: Duration::ZERO,
+        rows: None,
+    });
+    // The connection's numbering went on through the event not made.
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(5)),
+        Ok((Kind::Executed, 2))
+    );
+}

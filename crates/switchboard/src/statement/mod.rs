@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use switchboard_core::guard::{Check, Decision, Statement};
 use switchboard_core::{
-    Classified, Emitter, Error, Labels, Origin, Params, Payload, Result, StatementClass,
+    Classified, Emitter, Error, Kind, Labels, Origin, Params, Payload, Result, StatementClass,
 };
 
 use crate::backend::Canceller;
@@ -315,7 +315,7 @@ impl StatementRun<'_> {
 /// Who a statement's `Executing` reaches when it starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Heard {
-    /// Nobody: no subscription, no guard, no gate.
+    /// Nobody: no subscription takes `Executing`, no guard, no gate.
     Not,
     /// A subscription or a gate; `guarded`: guards decide on it.
     Yes { guarded: bool },
@@ -324,7 +324,7 @@ enum Heard {
 impl Heard {
     fn now(shared: &Shared) -> Heard {
         let guarded = !shared.guards.is_empty();
-        if !guarded && shared.bus.unheard() && !shared.bus.has_gates() {
+        if !guarded && !shared.bus.hears(Kind::Executing) && !shared.bus.has_gates() {
             Heard::Not
         } else {
             Heard::Yes { guarded }
