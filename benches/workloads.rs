@@ -21,7 +21,8 @@
 //!   tokio-postgres client shared by every task, statements prepared once.
 //!
 //! `cargo bench --bench workloads` (add `-- --quick` for a short run).
-//! `SB_BENCH_FIXED=<pg|maria>/<workload>/<switchboard|sb_actor|deadpool>/<count>`
+//! `SB_BENCH_FIXED=<pg|maria>/<workload>/<switchboard|sb_actor|sb_failures|deadpool>/<count>`
+//! (`sb_failures`: the actor subscribed to failures and denials only)
 //! runs `count` operations with one client and exits, for counting
 //! instructions under `valgrind --tool=callgrind`, which other processes
 //! do not move: the difference between two counts over the difference in
@@ -50,7 +51,7 @@ use diesel_async::{
 use ops::{Counter, Db, DeadpoolMysql, DeadpoolPg, Sb, SharedPg};
 use round::{Workload, on_runtime, on_system};
 use support::{Figures, PER_ITER, measure_as, selected_path};
-use switchboard::{Delivery, Filter, Switchboard};
+use switchboard::{Delivery, Filter, Kind, Switchboard};
 
 const CONCURRENCY: [usize; 2] = [8, 32];
 const PG_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -284,17 +285,22 @@ fn fixed(spec: &str) {
         prepare(db, &url).await.expect("the bench tables");
         let op = workload.op(1);
         match (variant, db) {
-            ("switchboard" | "sb_actor", _) => {
+            ("switchboard" | "sb_actor" | "sb_failures", _) => {
                 let sb = Switchboard::builder(url)
                     .name("bench")
                     .pool_size(1..=1)
                     .start()
                     .await
                     .expect("a switchboard pool");
-                if variant == "sb_actor" {
+                let filter = match variant {
+                    "sb_actor" => Some(Filter::all()),
+                    "sb_failures" => Some(Filter::kinds([Kind::ExecuteFailed, Kind::Denied])),
+                    _ => None,
+                };
+                if let Some(filter) = filter {
                     let seen = Arc::new(AtomicU64::new(0));
                     let delivery = Delivery::lossless(1024);
-                    sb.subscribe_actor("actor", Counter(seen), Filter::all(), delivery);
+                    sb.subscribe_actor("actor", Counter(seen), filter, delivery);
                 }
                 round::drive(Sb { sb: sb.clone(), db }, 0, op, count, false).await;
                 sb.shutdown().await.expect("shut down");
@@ -305,7 +311,7 @@ fn fixed(spec: &str) {
             ("deadpool", Db::Mariadb) => {
                 round::drive(DeadpoolMysql::new(&url, 1, db), 0, op, count, false).await;
             }
-            _ => panic!("SB_BENCH_FIXED: variant switchboard, sb_actor or deadpool"),
+            _ => panic!("SB_BENCH_FIXED: variant switchboard, sb_actor, sb_failures or deadpool"),
         }
     });
 }
