@@ -317,7 +317,7 @@ impl StatementRun<'_> {
 enum Heard {
     /// Nobody: no subscription takes `Executing`, no guard, no gate.
     Not,
-    /// A subscription or a gate; `guarded`: guards decide on it.
+    /// A subscription, a guard or a gate; `guarded`: guards decide on it.
     Yes { guarded: bool },
 }
 
