@@ -21,8 +21,9 @@
 //!   tokio-postgres client shared by every task, statements prepared once.
 //!
 //! `cargo bench --bench workloads` (add `-- --quick` for a short run).
-//! `SB_BENCH_FIXED=<pg|maria>/<workload>/<switchboard|sb_actor|sb_failures|deadpool>/<count>`
-//! (`sb_failures`: the actor subscribed to failures and denials only)
+//! `SB_BENCH_FIXED=<pg|maria>/<workload>/<switchboard|sb_actor|sb_failures|deadpool|tokio_pg>/<count>`
+//! (`sb_failures`: the actor subscribed to failures and denials only;
+//! `tokio_pg`: PostgreSQL `select1` and `read_pk` only)
 //! runs `count` operations with one client and exits, for counting
 //! instructions under `valgrind --tool=callgrind`, which other processes
 //! do not move: the difference between two counts over the difference in
@@ -305,13 +306,22 @@ fn fixed(spec: &str) {
                 round::drive(Sb { sb: sb.clone(), db }, 0, op, count, false).await;
                 sb.shutdown().await.expect("shut down");
             }
+            ("tokio_pg", Db::Postgres) => {
+                let client = SharedPg::connect(&url, |conn| {
+                    actix_rt::spawn(conn);
+                })
+                .await;
+                round::drive(client, 0, op, count, false).await;
+            }
             ("deadpool", Db::Postgres) => {
                 round::drive(DeadpoolPg::new(&url, 1, db), 0, op, count, false).await;
             }
             ("deadpool", Db::Mariadb) => {
                 round::drive(DeadpoolMysql::new(&url, 1, db), 0, op, count, false).await;
             }
-            _ => panic!("SB_BENCH_FIXED: variant switchboard, sb_actor, sb_failures or deadpool"),
+            _ => panic!(
+                "SB_BENCH_FIXED: variant switchboard, sb_actor, sb_failures, deadpool or (PostgreSQL reads) tokio_pg"
+            ),
         }
     });
 }
