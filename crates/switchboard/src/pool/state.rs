@@ -88,6 +88,10 @@ pub(crate) struct PoolState {
     idle: Vec<(ConnectionId, Instant)>,
     /// Callers in arrival order.
     waiters: VecDeque<Waiter>,
+    /// While a caller that needs a connection to itself waits and none is
+    /// idle: the pipelining connection left to drain for it, which takes
+    /// no new statement (see `arrive`).
+    reserved: Option<ConnectionId>,
     /// Connections being opened.
     connecting: FastMap<ConnectionId, Slot>,
     /// Close requests not yet done.
@@ -106,6 +110,7 @@ impl PoolState {
             open: FastMap::default(),
             idle: Vec::new(),
             waiters: VecDeque::new(),
+            reserved: None,
             connecting: FastMap::default(),
             closing: 0,
             draining: false,
@@ -125,6 +130,14 @@ impl PoolState {
     /// Served at once if nobody is queued before it and [`Self::place`]
     /// finds it a connection or a place; otherwise queued, and the pool
     /// pings an idle connection for it or grows.
+    ///
+    /// Callers that each need a connection to themselves do not hold up
+    /// statements that may share one: behind only such callers, a
+    /// statement joins a pipeline with room, if one has (never the
+    /// connection left to drain for them, never an idle one). Otherwise a
+    /// slow statement's caller, queued for a whole connection, made every
+    /// fast statement after it wait until some pipeline emptied. Behind a
+    /// caller that may share, it queues: that one found no room either.
     pub(crate) fn arrive(&mut self, want: Want, now: Instant) -> Arrival {
         if self.draining {
             return Arrival::ShuttingDown;
@@ -134,6 +147,17 @@ impl PoolState {
         {
             return Arrival::Now { conn, place };
         }
+        if want.pipelinable()
+            && self.limits.pipeline > 1
+            && !self.waiters.iter().any(|w| w.want.pipelinable())
+            && let Some(conn) = self.pipeline_room(now)
+        {
+            self.take_place(conn);
+            return Arrival::Now {
+                conn,
+                place: Place::Pipelined,
+            };
+        }
         let id = self.next_waiter;
         self.next_waiter += 1;
         self.waiters.push_back(Waiter {
@@ -142,12 +166,14 @@ impl PoolState {
             want,
         });
         self.grow();
+        self.reserve();
         Arrival::Queued(id)
     }
 
     /// A queued caller stopped waiting (it timed out or was dropped).
     pub(crate) fn abandon(&mut self, waiter: WaiterId) {
         self.waiters.retain(|w| w.id != waiter);
+        self.reserve();
     }
 
     /// A grant could not be delivered: its caller had given up. The
@@ -190,6 +216,7 @@ impl PoolState {
             }
             Release::Free => self.reuse(conn, now),
         }
+        self.reserve();
     }
 
     /// Connect slot `id` opened its connection.

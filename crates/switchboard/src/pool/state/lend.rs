@@ -24,6 +24,14 @@
 //!   answered) has run for [`STALLED_AFTER`]: however fast it used to be,
 //!   it is slow now. A caller that finds no place queues, and is served
 //!   when a place or a connection frees.
+//! - Callers queued for a connection to themselves do not hold up
+//!   statements that may share one: behind only such callers, a fast
+//!   statement still joins a pipeline with room. So that those callers
+//!   are not starved by pipelines that never empty, one pipelining
+//!   connection (the one with the fewest statements) takes no new
+//!   statement while they wait, and drains for them. Before, a slow
+//!   statement queued for a whole connection made every fast statement
+//!   after it wait until some pipeline emptied.
 
 use std::time::{Duration, Instant};
 
@@ -101,8 +109,10 @@ impl PoolState {
     }
 
     /// The pipelining connection with the fewest statements that has room
-    /// for another and is not stalled behind a slow statement.
+    /// for another, is not stalled behind a slow statement, and is not
+    /// draining for a caller that needs a connection to itself.
     pub(super) fn pipeline_room(&self, now: Instant) -> Option<ConnectionId> {
+        let drains = self.draining_for_whole();
         self.open
             .iter()
             .filter_map(|(id, o)| match o.state {
@@ -111,6 +121,7 @@ impl PoolState {
                     head_since,
                 } if statements < self.limits.pipeline
                     && !o.doomed
+                    && drains != Some(*id)
                     && !self.stalled(head_since, now) =>
                 {
                     Some((*id, statements))
@@ -119,6 +130,38 @@ impl PoolState {
             })
             .min_by_key(|(_, n)| *n)
             .map(|(id, _)| id)
+    }
+
+    /// The connection left to drain for a caller that needs a connection
+    /// to itself, while one waits.
+    fn draining_for_whole(&self) -> Option<ConnectionId> {
+        self.reserved
+            .filter(|_| self.waiters.iter().any(|w| w.want == Want::Whole))
+    }
+
+    /// Picks the connection to drain for a caller waiting for a connection
+    /// to itself, when one waits, none is idle, and none was picked (or the
+    /// one picked no longer pipelines): the pipelining connection with the
+    /// fewest statements. Forgets it when no such caller waits.
+    pub(super) fn reserve(&mut self) {
+        let whole_waits = self.waiters.iter().any(|w| w.want == Want::Whole);
+        let pipelining = |s: &Self, c: ConnectionId| {
+            matches!(s.open.get(&c).map(|o| o.state), Some(Use::Pipelined { .. }))
+        };
+        self.reserved = match self.reserved {
+            _ if !whole_waits => None,
+            Some(c) if pipelining(self, c) => Some(c),
+            _ if !self.idle.is_empty() => None,
+            _ => self
+                .open
+                .iter()
+                .filter_map(|(id, o)| match o.state {
+                    Use::Pipelined { statements, .. } if !o.doomed => Some((*id, statements)),
+                    _ => None,
+                })
+                .min_by_key(|(_, n)| *n)
+                .map(|(id, _)| id),
+        };
     }
 
     pub(super) fn take_place(&mut self, conn: ConnectionId) {
@@ -150,6 +193,10 @@ impl PoolState {
     /// Gives a free connection to the longest-waiting caller (and, if that
     /// one pipelines, to those right behind it that do too), or idles it.
     pub(super) fn free(&mut self, conn: ConnectionId, now: Instant) {
+        // Drained: whoever is first in the queue gets it now.
+        if self.reserved == Some(conn) {
+            self.reserved = None;
+        }
         let Some(front) = self.waiters.front() else {
             self.set(conn, Use::Idle);
             self.idle.push((conn, now));
@@ -182,6 +229,10 @@ impl PoolState {
     /// its head statement just changed (or it just started pipelining), so
     /// it is never stalled here.
     pub(super) fn fill_pipeline(&mut self, conn: ConnectionId, _now: Instant) {
+        // Left to drain for a caller that needs a connection to itself.
+        if self.draining_for_whole() == Some(conn) {
+            return;
+        }
         let depth = self.limits.pipeline;
         loop {
             let Some(Open {
@@ -195,6 +246,7 @@ impl PoolState {
             if *statements >= depth || !self.waiters.front().is_some_and(|w| w.want.pipelinable()) {
                 return;
             }
+
             *statements += 1;
             if let Some(w) = self.waiters.pop_front() {
                 self.out.push_back(Action::Grant {

@@ -398,4 +398,5 @@ fn idle_connections_above_the_minimum_are_reaped() {
 }
 
 mod drain;
+mod placement;
 mod random;

@@ -131,3 +131,59 @@ fn a_pipeline_is_joined_again_once_its_slow_head_is_answered() {
         (conn, Place::Pipelined)
     );
 }
+
+#[test]
+fn fast_statements_do_not_queue_behind_a_caller_waiting_for_a_whole_connection() {
+    let now = Instant::now();
+    let (mut pool, _) = pool(2, 8, now);
+    let (a, _) = placed(pool.arrive(Want::Write, now));
+    let (b, _) = placed(pool.arrive(Want::Write, now));
+    assert_ne!(a, b);
+    // No connection is free: a slow statement waits for a whole one, and
+    // one pipeline (the first with the fewest statements) is left to drain
+    // for it.
+    let Arrival::Queued(slow) = pool.arrive(Want::Whole, now) else {
+        panic!("no connection is free for the slow statement");
+    };
+    pool.check_invariants().unwrap();
+    // Fast statements after it share the other pipeline at once, and never
+    // the one draining.
+    let (joined, place) = placed(pool.arrive(Want::Read, now));
+    assert_eq!(place, Place::Pipelined);
+    let (again, _) = placed(pool.arrive(Want::Write, now));
+    assert_eq!(joined, again);
+    let draining = if joined == a { b } else { a };
+    // The draining pipeline's statement ends: the slow statement gets
+    // that connection, whole.
+    pool.released(draining, Release::PlaceFreed, now);
+    assert_eq!(
+        granted(&actions(&mut pool)),
+        [(slow, draining, Place::Whole)]
+    );
+    pool.check_invariants().unwrap();
+    // Nobody waits any more: reads join the open pipeline as before.
+    assert_eq!(placed(pool.arrive(Want::Read, now)).0, joined);
+}
+
+#[test]
+fn behind_a_whole_caller_a_statement_with_no_other_pipeline_waits_its_turn() {
+    let now = Instant::now();
+    let (mut pool, _) = pool(1, 8, now);
+    let (conn, _) = placed(pool.arrive(Want::Read, now));
+    let Arrival::Queued(lease) = pool.arrive(Want::Whole, now) else {
+        panic!("the lease waits for the pipeline");
+    };
+    // The only pipeline drains for the lease: the read behind it queues
+    // instead of keeping it busy.
+    let Arrival::Queued(read) = pool.arrive(Want::Read, now) else {
+        panic!("the read waits behind the lease");
+    };
+    pool.released(conn, Release::PlaceFreed, now);
+    assert_eq!(granted(&actions(&mut pool)), [(lease, conn, Place::Whole)]);
+    pool.released(conn, Release::Free, now);
+    assert_eq!(
+        granted(&actions(&mut pool)),
+        [(read, conn, Place::Pipelined)]
+    );
+    pool.check_invariants().unwrap();
+}
