@@ -243,12 +243,15 @@ impl PoolState {
             else {
                 return;
             };
-            if *statements >= depth || !self.waiters.front().is_some_and(|w| w.want.pipelinable()) {
+            // The first caller that may share: only callers that need a
+            // connection to themselves are before it, and they do not
+            // hold it up (see `arrive`).
+            let next = self.waiters.iter().position(|w| w.want.pipelinable());
+            let Some(next) = next.filter(|_| *statements < depth) else {
                 return;
-            }
-
+            };
             *statements += 1;
-            if let Some(w) = self.waiters.pop_front() {
+            if let Some(w) = self.waiters.remove(next) {
                 self.out.push_back(Action::Grant {
                     waiter: w.id,
                     conn,
