@@ -187,3 +187,38 @@ fn behind_a_whole_caller_a_statement_with_no_other_pipeline_waits_its_turn() {
     );
     pool.check_invariants().unwrap();
 }
+
+#[test]
+fn a_freed_place_goes_to_a_queued_read_past_a_caller_waiting_for_a_whole_connection() {
+    let now = Instant::now();
+    let (mut pool, _) = pool(2, 2, now);
+    let (a, _) = placed(pool.arrive(Want::Write, now));
+    let (b, _) = placed(pool.arrive(Want::Write, now));
+    placed(pool.arrive(Want::Read, now));
+    placed(pool.arrive(Want::Read, now));
+    // Both pipelines are full: a lease queues, and so does a read after it.
+    let Arrival::Queued(lease) = pool.arrive(Want::Whole, now) else {
+        panic!("no connection is free for the lease");
+    };
+    let Arrival::Queued(read) = pool.arrive(Want::Read, now) else {
+        panic!("no pipeline has room for the read");
+    };
+    let draining = pool.reserved.expect("a pipeline drains for the lease");
+    let other = if draining == a { b } else { a };
+    // A place frees on the other pipeline: the read takes it at once
+    // instead of waiting for the lease to be served.
+    pool.released(other, Release::PlaceFreed, now);
+    assert_eq!(
+        granted(&actions(&mut pool)),
+        [(read, other, Place::Pipelined)]
+    );
+    // The draining one empties: the lease gets it.
+    pool.released(draining, Release::PlaceFreed, now);
+    assert!(granted(&actions(&mut pool)).is_empty());
+    pool.released(draining, Release::PlaceFreed, now);
+    assert_eq!(
+        granted(&actions(&mut pool)),
+        [(lease, draining, Place::Whole)]
+    );
+    pool.check_invariants().unwrap();
+}
