@@ -150,9 +150,8 @@ impl PoolState {
         if want.pipelinable()
             && self.limits.pipeline > 1
             && !self.waiters.iter().any(|w| w.want.pipelinable())
-            && let Some(conn) = self.pipeline_room(now)
+            && let Some(conn) = self.join_pipeline(now)
         {
-            self.take_place(conn);
             return Arrival::Now {
                 conn,
                 place: Place::Pipelined,

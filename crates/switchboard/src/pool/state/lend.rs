@@ -73,9 +73,8 @@ impl PoolState {
         let pipelines = want.pipelinable() && self.limits.pipeline > 1;
         if want == Want::Read
             && pipelines
-            && let Some(conn) = self.pipeline_room(now)
+            && let Some(conn) = self.join_pipeline(now)
         {
-            self.take_place(conn);
             return Some((conn, Place::Pipelined));
         }
         if let Some(&(conn, since)) = self.idle.last()
@@ -95,11 +94,18 @@ impl PoolState {
             self.set(conn, Use::Lent);
             return Some((conn, Place::Whole));
         }
-        if pipelines && let Some(conn) = self.pipeline_room(now) {
-            self.take_place(conn);
+        if pipelines && let Some(conn) = self.join_pipeline(now) {
             return Some((conn, Place::Pipelined));
         }
         None
+    }
+
+    /// A place on the pipeline [`pipeline_room`](Self::pipeline_room)
+    /// finds, taken.
+    pub(super) fn join_pipeline(&mut self, now: Instant) -> Option<ConnectionId> {
+        let conn = self.pipeline_room(now)?;
+        self.take_place(conn);
+        Some(conn)
     }
 
     /// Whether the statement at the head of a pipeline placed at
@@ -113,19 +119,26 @@ impl PoolState {
     /// draining for a caller that needs a connection to itself.
     pub(super) fn pipeline_room(&self, now: Instant) -> Option<ConnectionId> {
         let drains = self.draining_for_whole();
+        self.least_busy_pipeline(|id, statements, head_since| {
+            statements < self.limits.pipeline
+                && drains != Some(id)
+                && !self.stalled(head_since, now)
+        })
+    }
+
+    /// The pipelining connection, not doomed, with the fewest statements
+    /// among those `admits` (given its id, statements and head's start).
+    fn least_busy_pipeline(
+        &self,
+        admits: impl Fn(ConnectionId, usize, Instant) -> bool,
+    ) -> Option<ConnectionId> {
         self.open
             .iter()
-            .filter_map(|(id, o)| match o.state {
+            .filter_map(|(&id, o)| match o.state {
                 Use::Pipelined {
                     statements,
                     head_since,
-                } if statements < self.limits.pipeline
-                    && !o.doomed
-                    && drains != Some(*id)
-                    && !self.stalled(head_since, now) =>
-                {
-                    Some((*id, statements))
-                }
+                } if !o.doomed && admits(id, statements, head_since) => Some((id, statements)),
                 _ => None,
             })
             .min_by_key(|(_, n)| *n)
@@ -152,15 +165,7 @@ impl PoolState {
             _ if !whole_waits => None,
             Some(c) if pipelining(self, c) => Some(c),
             _ if !self.idle.is_empty() => None,
-            _ => self
-                .open
-                .iter()
-                .filter_map(|(id, o)| match o.state {
-                    Use::Pipelined { statements, .. } if !o.doomed => Some((*id, statements)),
-                    _ => None,
-                })
-                .min_by_key(|(_, n)| *n)
-                .map(|(id, _)| id),
+            _ => self.least_busy_pipeline(|_, _, _| true),
         };
     }
 
