@@ -154,34 +154,29 @@ impl StatementRun<'_> {
                 .take()
                 .unwrap_or_else(|| crate::bind::describe(binds, plain))
         };
+        let executing_of = |sql: Arc<str>, params: Params| Payload::Executing {
+            query_id,
+            sql,
+            params,
+            class,
+            origin,
+        };
         // Guards see the parameters as the event shows them.
         let (executing, checked) = match Heard::now(at.shared) {
             // Nobody can receive the event, and nothing waits on it: the
             // connection's status and numbering follow, but no event (and
             // no description of the binds) is made.
             Heard::Not => {
-                at.emitter.count(Payload::Executing {
-                    query_id,
-                    sql: self.sql.clone(),
-                    params: Params::none(),
-                    class,
-                    origin,
-                });
+                at.emitter
+                    .count(executing_of(self.sql.clone(), Params::none()));
                 (None, None)
             }
             Heard::Yes { guarded } => {
                 let params = described();
                 let checked = guarded.then(|| params.clone());
-                let executing = at.emitter.publish_as(
-                    Payload::Executing {
-                        query_id,
-                        sql: self.sql.clone(),
-                        params,
-                        class,
-                        origin,
-                    },
-                    at.labels,
-                );
+                let executing = at
+                    .emitter
+                    .publish_as(executing_of(self.sql.clone(), params), at.labels);
                 (Some(executing), checked)
             }
         };
@@ -247,16 +242,8 @@ impl StatementRun<'_> {
             // gate to pass.
             if bus.has_gates() {
                 let executing = executing.unwrap_or_else(|| {
-                    at.emitter.publish_as(
-                        Payload::Executing {
-                            query_id,
-                            sql: sql.clone(),
-                            params: described(),
-                            class,
-                            origin,
-                        },
-                        at.labels,
-                    )
+                    at.emitter
+                        .publish_as(executing_of(sql.clone(), described()), at.labels)
                 });
                 Box::pin(bus.pass_gates(&executing)).await?;
             }
