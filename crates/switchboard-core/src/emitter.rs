@@ -343,45 +343,19 @@ mod tests {
         assert_eq!((own.meta().seq, connection.meta().seq), (1, 2));
     }
 
-    #[test]
-    fn unheard_events_keep_the_status_and_the_numbering() {
-        let e = emitter();
-        let executing = || Payload::Executing {
+    fn executing() -> Payload {
+        Payload::Executing {
             query_id: 1,
             sql: Arc::from("SELECT 1"),
             params: crate::Params::none(),
             class: crate::class::StatementClass::Read,
             origin: crate::Origin::Execute,
-        };
-        // Nobody listens: no event is made, the status still follows.
-        e.emit(executing());
-        assert_eq!(e.status(false).state, ConnectionState::Running);
-        e.emit(Payload::Executed {
-            query_id: 1,
-            took: Duration::ZERO,
-            rows: None,
-        });
-        assert_eq!(e.status(false).statements, 1);
-        assert_eq!(e.published(), 2);
-        // A subscriber from now on gets the next number.
-        let (tx, rx) = std::sync::mpsc::channel();
-        e.bus()
-            .subscribe_fn(
-                "late",
-                crate::Filter::all(),
-                crate::Delivery::lossless(8),
-                move |ev: Event| {
-                    let _ = tx.send(ev.meta().seq);
-                },
-            )
-            .expect("a subscription");
-        e.emit(executing());
-        assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(3));
+        }
     }
 
-    #[test]
-    fn a_counted_event_is_never_published_but_keeps_status_and_numbering() {
-        let e = emitter();
+    /// The kind and sequence number of every event `e`'s bus delivers from
+    /// now on.
+    fn delivered(e: &Emitter) -> std::sync::mpsc::Receiver<(crate::Kind, u64)> {
         let (tx, rx) = std::sync::mpsc::channel();
         e.bus()
             .subscribe_fn(
@@ -393,15 +367,38 @@ mod tests {
                 },
             )
             .expect("a subscription");
+        rx
+    }
+
+    #[test]
+    fn unheard_events_keep_the_status_and_the_numbering() {
+        let e = emitter();
+        // Nobody listens: no event is made, the status still follows.
+        e.emit(executing());
+        assert_eq!(e.status(false).state, ConnectionState::Running);
+        e.emit(Payload::Executed {
+            query_id: 1,
+            took: Duration::ZERO,
+            rows: None,
+        });
+        assert_eq!(e.status(false).statements, 1);
+        assert_eq!(e.published(), 2);
+        // A subscriber from now on gets the next number.
+        let rx = delivered(&e);
+        e.emit(executing());
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(5)),
+            Ok((crate::Kind::Executing, 3))
+        );
+    }
+
+    #[test]
+    fn a_counted_event_is_never_published_but_keeps_status_and_numbering() {
+        let e = emitter();
+        let rx = delivered(&e);
         // Counted even with a subscriber (one added after its publisher
         // found nobody listening): the subscriber never gets it.
-        e.count(Payload::Executing {
-            query_id: 1,
-            sql: Arc::from("SELECT 1"),
-            params: crate::Params::none(),
-            class: crate::class::StatementClass::Read,
-            origin: crate::Origin::Execute,
-        });
+        e.count(executing());
         assert_eq!(e.status(false).state, ConnectionState::Running);
         e.emit(Payload::Executed {
             query_id: 1,
