@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use parking_lot::Mutex;
 
-use crate::bus::Bus;
+use crate::bus::{Bus, Route};
 use crate::event::{Backend, ConnectionId, ErrorInfo, Event, Labels, Meta, Payload, next_event_id};
 use crate::status::{ConnectionState, ConnectionStatus, CurrentStatement};
 
@@ -43,6 +43,8 @@ struct Track {
     statements: u64,
     failures: u64,
     last_error: Option<ErrorInfo>,
+    /// The subscriptions this connection's events may go to.
+    route: Route,
 }
 
 impl Track {
@@ -190,7 +192,8 @@ impl Emitter {
     /// given back to the bus's spares once published (after the lock).
     fn emit_with(&self, kind: Payload, labels: Option<&Labels>) {
         let mut track = self.state.lock();
-        if !self.bus.hears(kind.kind()) {
+        self.bus.refresh(&self.pool, &mut track.route);
+        if !track.route.hears(kind.kind()) {
             track.count(&kind);
             return;
         }
@@ -200,6 +203,7 @@ impl Emitter {
     }
 
     fn publish_locked(&self, track: &mut Track, kind: Payload, labels: Option<&Labels>) -> Event {
+        self.bus.refresh(&self.pool, &mut track.route);
         track.count(&kind);
         let event = self.bus.make(
             Meta {
@@ -213,7 +217,7 @@ impl Emitter {
             },
             kind,
         );
-        self.bus.publish(&event);
+        track.route.publish(&event);
         event
     }
 
@@ -390,6 +394,68 @@ mod tests {
             rx.recv_timeout(Duration::from_secs(5)),
             Ok((crate::Kind::Executing, 3))
         );
+    }
+
+    /// The kinds and sequence numbers of every event a subscription with
+    /// `filter` on `e`'s bus gets from now on, and its id.
+    fn listening(
+        e: &Emitter,
+        filter: crate::Filter,
+    ) -> (
+        crate::SubscriptionId,
+        std::sync::mpsc::Receiver<(crate::Kind, u64)>,
+    ) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let id = e
+            .bus()
+            .subscribe_fn(
+                "listening",
+                filter,
+                crate::Delivery::lossless(8),
+                move |ev: Event| {
+                    let _ = tx.send((ev.kind(), ev.meta().seq));
+                },
+            )
+            .expect("a subscription");
+        (id, rx)
+    }
+
+    fn got(rx: &std::sync::mpsc::Receiver<(crate::Kind, u64)>) -> Vec<(crate::Kind, u64)> {
+        // Lossless subscriptions on their own threads: wait for each.
+        let mut out = Vec::new();
+        while let Ok(x) = rx.recv_timeout(Duration::from_millis(200)) {
+            out.push(x);
+        }
+        out
+    }
+
+    #[test]
+    fn an_emitter_follows_subscriptions_made_and_ended_between_its_events() {
+        use crate::{Filter, Kind};
+        let e = emitter();
+        let checked_in = || Payload::CheckedIn {
+            held: Duration::ZERO,
+        };
+        // Built with nobody listening: the emitter's route is empty.
+        e.emit(checked_in());
+        // Of this pool, this connection, kind CheckedIn: every one of them.
+        let (all, rx_all) = listening(&e, Filter::kinds([Kind::CheckedIn]).pool("p"));
+        // Another pool's, and another connection's: none.
+        let (_, rx_other_pool) = listening(&e, Filter::all().pool("q"));
+        let (_, rx_other_conn) = listening(&e, Filter::all().connection(8));
+        // This connection's: all kinds.
+        let (_, rx_mine) = listening(&e, Filter::all().pool("p").connection(7));
+        e.emit(checked_in());
+        e.emit(executing());
+        assert_eq!(got(&rx_all), [(Kind::CheckedIn, 2)]);
+        assert_eq!(got(&rx_mine), [(Kind::CheckedIn, 2), (Kind::Executing, 3)]);
+        // Ended: nothing more.
+        assert!(e.bus().unsubscribe(all));
+        e.emit(checked_in());
+        assert_eq!(got(&rx_all), []);
+        assert_eq!(got(&rx_mine), [(Kind::CheckedIn, 4)]);
+        assert_eq!(got(&rx_other_pool), []);
+        assert_eq!(got(&rx_other_conn), []);
     }
 
     #[test]

@@ -65,6 +65,18 @@ impl Filter {
         self.kinds
     }
 
+    /// Whether the filter takes events of `pool` (of some kinds).
+    pub(crate) fn takes_pool(&self, pool: &str) -> bool {
+        self.pool.as_deref().is_none_or(|p| p == pool)
+    }
+
+    /// Whether the filter takes `event`'s connection (its kind and pool
+    /// aside).
+    pub(crate) fn takes_connection(&self, event: &Event) -> bool {
+        self.connection
+            .is_none_or(|c| event.meta().connection == Some(c))
+    }
+
     /// Whether the filter selects this event.
     pub fn matches(&self, event: &Event) -> bool {
         let meta = event.meta();

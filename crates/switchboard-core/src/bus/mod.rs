@@ -15,6 +15,7 @@ mod gate;
 mod listen;
 mod pump;
 mod queue;
+mod route;
 mod supervise;
 
 use std::sync::Arc;
@@ -31,6 +32,7 @@ pub use close::PoolAttachment;
 pub use gate::Gate;
 pub use pump::{EventReceiver, Flow, MAX_REDELIVERIES};
 use queue::Queue;
+pub(crate) use route::Route;
 
 /// How a subscription receives events when it falls behind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,6 +179,9 @@ impl std::ops::Deref for Subs {
 struct Inner {
     /// Read on every publish without locking; replaced whole on (un)subscribe.
     subs: ArcSwap<Subs>,
+    /// Bumped after every change of `subs`, for publishers that keep a
+    /// [`Route`] of their own to notice it with one load.
+    version: AtomicU64,
     /// Durability gates a statement passes before it runs.
     gates: ArcSwap<Vec<Arc<dyn Gate>>>,
     /// Lossless subscriptions in `subs`, so that `ready` costs nothing on a
@@ -222,6 +227,7 @@ impl Bus {
         Bus {
             inner: Arc::new(Inner {
                 subs: ArcSwap::from_pointee(Subs::new(Vec::new())),
+                version: AtomicU64::new(0),
                 gates: ArcSwap::from_pointee(Vec::new()),
                 lossless: AtomicUsize::new(0),
                 next_id: AtomicU64::new(1),
@@ -387,6 +393,7 @@ impl Bus {
             }
             Subs::new(next)
         });
+        self.inner.version.fetch_add(1, Ordering::Release);
         match removed {
             Some(sub) => {
                 if matches!(sub.delivery, Delivery::Lossless { .. }) {
@@ -433,6 +440,7 @@ impl Bus {
             next.push(sub.clone());
             Subs::new(next)
         });
+        self.inner.version.fetch_add(1, Ordering::Release);
         sub
     }
 
