@@ -14,6 +14,12 @@
 //! (target: at most 5).
 //!
 //! `cargo bench --bench console_load` (add `-- --quick` for a short run).
+//!
+//! `SB_BENCH_FIXED=<select1|read_pk>/<switchboard|console_10|console_10_nometrics>/<count>[/<clients>]`
+//! runs `count` statements on each of `clients` (default 1) clients,
+//! without criterion: for callgrind, whose instruction counts (all
+//! threads, readers included) at two counts give the console's cost per
+//! statement, or for `perf record`.
 
 mod support;
 
@@ -277,8 +283,52 @@ fn spread(xs: &[f64]) -> (f64, f64, f64) {
     (median, min, max)
 }
 
+/// `SB_BENCH_FIXED`'s run: `count` statements, one client, no criterion.
+fn fixed(spec: &str) {
+    let parts: Vec<&str> = spec.split('/').collect();
+    let (stmt, variant, count, n) = match parts[..] {
+        [stmt, variant, count] => (stmt, variant, count, "1"),
+        [stmt, variant, count, n] => (stmt, variant, count, n),
+        _ => panic!("SB_BENCH_FIXED={spec}: expected <statement>/<variant>/<count>[/<clients>]"),
+    };
+    let count: u64 = count.parse().expect("a statement count");
+    let n: usize = n.parse().expect("a client count");
+    let stmt = Stmt::ALL
+        .into_iter()
+        .find(|s| s.name() == stmt)
+        .expect("a statement: select1 or read_pk");
+    let system = actix::System::new();
+    let sb = system.block_on(pool(n));
+    let watched = match variant {
+        "switchboard" => None,
+        "console_10" => Some(system.block_on(watched(&sb, true))),
+        "console_10_nometrics" => Some(system.block_on(watched(&sb, false))),
+        _ => panic!("SB_BENCH_FIXED: variant switchboard, console_10 or console_10_nometrics"),
+    };
+    let started = Instant::now();
+    system.block_on(support::round_local(
+        vec![sb.clone(); n],
+        stmt,
+        count,
+        false,
+    ));
+    let elapsed = started.elapsed();
+    eprintln!(
+        "{spec}: {} statements/s",
+        rate((count * n as u64) as f64 / elapsed.as_secs_f64())
+    );
+    match watched {
+        Some((console, readers)) => finish(&system, sb, console, readers),
+        None => system.block_on(sb.shutdown()).expect("shut down"),
+    }
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    if let Ok(spec) = std::env::var("SB_BENCH_FIXED") {
+        fixed(&spec);
         return;
     }
     let system = actix::System::new();

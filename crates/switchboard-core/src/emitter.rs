@@ -172,6 +172,20 @@ impl Emitter {
         self.publish_locked(&mut track, kind, Some(labels))
     }
 
+    /// [`publish_as`](Self::publish_as) when some subscription takes
+    /// events of this kind; otherwise (only [taps](crate::Tap), or nobody)
+    /// [`emit_as`](Self::emit_as), and `None`: no event is made that no
+    /// queue would hold.
+    pub fn publish_queued_as(&self, kind: Payload, labels: &Labels) -> Option<Event> {
+        let mut track = self.state.lock();
+        self.bus.refresh(&self.pool, &mut track.route);
+        if track.route.queues(kind.kind()) {
+            return Some(self.publish_locked(&mut track, kind, Some(labels)));
+        }
+        self.count_and_tap(&mut track, kind, Some(labels));
+        None
+    }
+
     /// [`publish_as`](Self::publish_as) without the event (and, like
     /// [`emit`](Self::emit), without making one nobody would receive).
     pub fn emit_as(&self, kind: Payload, labels: &Labels) {
@@ -193,8 +207,8 @@ impl Emitter {
     fn emit_with(&self, kind: Payload, labels: Option<&Labels>) {
         let mut track = self.state.lock();
         self.bus.refresh(&self.pool, &mut track.route);
-        if !track.route.hears(kind.kind()) {
-            track.count(&kind);
+        if !track.route.queues(kind.kind()) {
+            self.count_and_tap(&mut track, kind, labels);
             return;
         }
         let event = self.publish_locked(&mut track, kind, labels);
@@ -205,20 +219,33 @@ impl Emitter {
     fn publish_locked(&self, track: &mut Track, kind: Payload, labels: Option<&Labels>) -> Event {
         self.bus.refresh(&self.pool, &mut track.route);
         track.count(&kind);
-        let event = self.bus.make(
-            Meta {
-                id: next_event_id(),
-                at: wall_now(),
-                pool: self.pool.clone(),
-                connection: (self.connection != POOL).then_some(self.connection),
-                seq: track.seq,
-                backend: self.backend,
-                labels: labels.unwrap_or(&track.labels).clone(),
-            },
-            kind,
-        );
+        let event = self.bus.make(self.meta(track, labels), kind);
         track.route.publish(&event);
+        track.route.tap(event.meta(), event.payload());
         event
+    }
+
+    /// For an event no subscription takes: counted, and no event made;
+    /// taps (if any take it) see it as it would have been stamped.
+    fn count_and_tap(&self, track: &mut Track, kind: Payload, labels: Option<&Labels>) {
+        track.count(&kind);
+        if track.route.hears(kind.kind()) {
+            let meta = self.meta(track, labels);
+            track.route.tap(&meta, &kind);
+        }
+    }
+
+    /// The metadata of the event just counted in `track`.
+    fn meta(&self, track: &Track, labels: Option<&Labels>) -> Meta {
+        Meta {
+            id: next_event_id(),
+            at: wall_now(),
+            pool: self.pool.clone(),
+            connection: (self.connection != POOL).then_some(self.connection),
+            seq: track.seq,
+            backend: self.backend,
+            labels: labels.unwrap_or(&track.labels).clone(),
+        }
     }
 
     /// Events published so far.

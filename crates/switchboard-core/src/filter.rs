@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::event::{ConnectionId, Event, Kind};
+use crate::event::{ConnectionId, Event, Kind, Meta};
 
 /// Selects events by kind, pool and connection. The default selects all.
 ///
@@ -70,17 +70,21 @@ impl Filter {
         self.pool.as_deref().is_none_or(|p| p == pool)
     }
 
-    /// Whether the filter takes `event`'s connection (its kind and pool
-    /// aside).
-    pub(crate) fn takes_connection(&self, event: &Event) -> bool {
-        self.connection
-            .is_none_or(|c| event.meta().connection == Some(c))
+    /// Whether the filter takes events of `connection` (their kind and
+    /// pool aside).
+    pub(crate) fn takes(&self, connection: Option<ConnectionId>) -> bool {
+        self.connection.is_none_or(|c| connection == Some(c))
     }
 
     /// Whether the filter selects this event.
     pub fn matches(&self, event: &Event) -> bool {
-        let meta = event.meta();
-        self.wants_kind(event.kind())
+        self.takes_parts(event.meta(), event.kind())
+    }
+
+    /// Whether the filter selects an event of `kind` with `meta` (as a
+    /// [`Tap`](crate::Tap) is handed it).
+    pub fn takes_parts(&self, meta: &Meta, kind: Kind) -> bool {
+        self.wants_kind(kind)
             && self.pool.as_deref().is_none_or(|p| *p == *meta.pool)
             && self.connection.is_none_or(|c| meta.connection == Some(c))
     }

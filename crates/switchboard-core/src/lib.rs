@@ -35,7 +35,7 @@ pub mod subscriber;
 pub mod testing;
 
 pub use backoff::Backoff;
-pub use bus::{Bus, Delivery, EventReceiver, Flow, Gate, SubscriptionId, SubscriptionStats};
+pub use bus::{Bus, Delivery, EventReceiver, Flow, Gate, SubscriptionId, SubscriptionStats, Tap};
 pub use class::{Classified, StatementClass};
 pub use emitter::Emitter;
 pub use error::{ActorRole, ConnectErrorKind, DbErrorKind, Error, Phase, Result};

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use switchboard_core::{Event, Payload};
+use switchboard_core::{Meta, Payload};
 
 use notable::{Denial, Leak, Notable, Slow};
 use series::{Outcome, Series, SeriesView};
@@ -54,18 +54,21 @@ impl PoolActivity {
         }
     }
 
-    pub(crate) fn record(&mut self, event: &Event) {
-        let meta = event.meta();
+    pub(crate) fn record(&mut self, meta: &Meta, payload: &Payload) {
         let second = meta.at.timestamp();
-        match event.payload() {
+        match payload {
             Payload::Executing { query_id, sql, .. } => self.notable.executing(*query_id, sql),
             Payload::Executed { query_id, took, .. } => {
                 self.series.outcome(second, Outcome::Ok);
-                self.notable.finished(slow(event, *query_id, *took, false));
+                if !self.notable.passes_over(*query_id, meta.at, nanos(*took)) {
+                    self.notable.finished(slow(meta, *query_id, *took, false));
+                }
             }
             Payload::ExecuteFailed { query_id, took, .. } => {
                 self.series.outcome(second, Outcome::Error);
-                self.notable.finished(slow(event, *query_id, *took, true));
+                if !self.notable.passes_over(*query_id, meta.at, nanos(*took)) {
+                    self.notable.finished(slow(meta, *query_id, *took, true));
+                }
             }
             Payload::Denied {
                 query_id,
@@ -74,7 +77,7 @@ impl PoolActivity {
             } => {
                 self.series.outcome(second, Outcome::Denied);
                 self.notable
-                    .denied(denial(event, *query_id, guard, reason, false));
+                    .denied(denial(meta, *query_id, guard, reason, false));
             }
             Payload::ShadowDenied {
                 query_id,
@@ -82,7 +85,7 @@ impl PoolActivity {
                 reason,
             } => self
                 .notable
-                .denied(denial(event, *query_id, guard, reason, true)),
+                .denied(denial(meta, *query_id, guard, reason, true)),
             Payload::CheckedOut { waited } => self.series.checkout(second, *waited),
             Payload::LeakSuspected { held } => self.notable.leak(Leak {
                 at: meta.at,
@@ -111,8 +114,7 @@ fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-fn slow(event: &Event, query_id: u64, took: Duration, failed: bool) -> Slow {
-    let meta = event.meta();
+fn slow(meta: &Meta, query_id: u64, took: Duration, failed: bool) -> Slow {
     Slow {
         at: meta.at,
         connection: meta.connection,
@@ -124,8 +126,7 @@ fn slow(event: &Event, query_id: u64, took: Duration, failed: bool) -> Slow {
     }
 }
 
-fn denial(event: &Event, query_id: Option<u64>, guard: &str, reason: &str, shadow: bool) -> Denial {
-    let meta = event.meta();
+fn denial(meta: &Meta, query_id: Option<u64>, guard: &str, reason: &str, shadow: bool) -> Denial {
     Denial {
         at: meta.at,
         connection: meta.connection,

@@ -6,18 +6,24 @@
 //! - [`stream`]: one client's response body;
 //! - this module: the feed, the console's bus subscription per pool.
 //!
-//! The feed is a lossy subscriber on a thread of its own (`subscribe_fn`),
-//! so nothing it does can slow a statement. It counts every event for the
-//! page's charts and records it for `/metrics` (a `MetricsTap`: a
-//! subscription of its own would cost the bus a second delivery of each
-//! event), but renders and streams at most `stream_rate` of the
-//! frequent kinds (checkouts, checkins, statements, transactions) per pool
-//! and second; the rest are counted as skipped and announced to clients.
-//! Rare kinds (connects, failures, denials, rewrites, invalidations,
-//! closes, lags, leaks) are always streamed. Rendering is what costs (a
-//! microsecond or two per event, then a socket write per client), and no
-//! one reads thousands of events a second in a browser: the cap keeps the
-//! console's CPU bounded whatever the statement rate.
+//! The feed is a [`Tap`] on the pool's bus: called on the connection's own
+//! thread as each event is stamped, it counts the event for the page's
+//! charts and records it for `/metrics` (a `MetricsTap`), a lock and a
+//! few counters each. That is all it does per event, and an event no
+//! subscription takes is not even made for it: a subscription of its own
+//! would have every event made, queued and read on another CPU, which on
+//! statements of a few microseconds cost the pool more than 10% of its
+//! throughput (`benches/console_load.rs`).
+//!
+//! It streams at most `stream_rate` of the frequent kinds (checkouts,
+//! checkins, statements, transactions) per pool and second; the rest are
+//! counted as skipped and announced to clients. Rare kinds (connects,
+//! failures, denials, rewrites, invalidations, closes, lags, leaks) are
+//! always streamed. The events it streams go to a thread of its own
+//! (bounded; what does not fit is counted as missed), which renders them
+//! (a microsecond or two each, then a socket write per client) and keeps
+//! the metrics recorder's upkeep: nothing costly runs on a connection's
+//! thread, and no one reads thousands of events a second in a browser.
 
 pub(crate) mod entry;
 pub(crate) mod hub;
@@ -25,11 +31,14 @@ pub(crate) mod ring;
 pub(crate) mod stream;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use metrics_exporter_prometheus::PrometheusHandle;
 use parking_lot::Mutex;
 use switchboard::Switchboard;
-use switchboard_core::{Delivery, Event, Filter, SubscriptionId};
+use switchboard_core::{Event, Filter, Meta, Payload, SubscriptionId, Tap};
 use switchboard_observe::MetricsTap;
 
 use crate::activity::PoolActivity;
@@ -37,21 +46,64 @@ use crate::error::{Error, Result};
 use entry::{Entry, frequent, public_json};
 use hub::Hub;
 
-/// Seconds of events between two upkeeps of the metrics recorder.
-const UPKEEP_EVERY_S: i64 = 5;
+/// How often the metrics recorder's upkeep runs (it folds histogram
+/// samples in, keeping memory bounded).
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
-/// A watched pool's subscription; dropping it unsubscribes (and so ends
-/// the feed's thread).
+/// A watched pool's tap and its streaming thread; dropping it removes the
+/// tap and ends the thread.
 pub(crate) struct Feed {
     pool: Switchboard,
     id: SubscriptionId,
-    /// The subscription's unique name, to recognise it on a shared bus.
+    /// The tap's unique name, to recognise it on a shared bus.
     name: String,
+    /// Events the streaming thread had no room for.
+    missed: Arc<AtomicU64>,
+    /// Dropped to end the streaming thread.
+    _stop: Sender<()>,
+}
+
+/// What the tap keeps besides the pool's activity.
+struct Pacing {
+    pace: Pace,
+    metrics: Option<MetricsTap>,
+}
+
+/// The feed's tap.
+struct FeedTap {
+    activity: Arc<Mutex<PoolActivity>>,
+    pacing: Mutex<Pacing>,
+    /// To the streaming thread: an event, and the events skipped over the
+    /// rate to announce before it.
+    stream: Sender<(Event, u64)>,
+    missed: Arc<AtomicU64>,
+}
+
+impl Tap for FeedTap {
+    fn record(&self, meta: &Meta, payload: &Payload) {
+        self.activity.lock().record(meta, payload);
+        let skipped = {
+            let mut pacing = self.pacing.lock();
+            if let Some(metrics) = &mut pacing.metrics {
+                metrics.record_parts(meta, payload);
+            }
+            if frequent(payload.kind()) && !pacing.pace.admit(meta) {
+                return;
+            }
+            pacing.pace.take_skipped(meta)
+        };
+        let event = Event::new(meta.clone(), payload.clone());
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
+            self.stream.try_send((event, skipped))
+        {
+            self.missed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl Feed {
-    /// Subscribes to `pool`'s events (only that pool's, when its bus is
-    /// shared), lossy with `capacity` events of slack.
+    /// Taps `pool`'s events (only that pool's, when its bus is shared),
+    /// streaming through a buffer of `capacity` events.
     pub(crate) fn start(
         pool: &Switchboard,
         name: String,
@@ -59,66 +111,51 @@ impl Feed {
         stream_rate: u32,
         hub: Arc<Hub>,
         activity: Arc<Mutex<PoolActivity>>,
-        mut metrics: Option<(PrometheusHandle, MetricsTap)>,
+        metrics: Option<(PrometheusHandle, MetricsTap)>,
     ) -> Result<Feed> {
-        let mut pace = Pace::new(stream_rate);
-        let mut next_upkeep = 0;
-        let id = pool
-            .bus()
-            .subscribe_fn(
-                &name,
-                Filter::all().pool(pool.name()),
-                Delivery::lossy(capacity),
-                move |event: Event| {
-                    activity.lock().record(&event);
-                    // The recorder keeps histogram samples until an upkeep
-                    // folds them in; run one every few seconds of events,
-                    // so that memory stays bounded without a timer.
-                    if let Some((handle, tap)) = &mut metrics {
-                        tap.record(&event);
-                        let second = event.meta().at.timestamp();
-                        if second >= next_upkeep {
-                            next_upkeep = second + UPKEEP_EVERY_S;
-                            handle.run_upkeep();
-                        }
-                    }
-                    if frequent(event.kind()) && !pace.admit(&event) {
-                        return;
-                    }
-                    let skipped = pace.take_skipped(&event);
-                    if skipped > 0 {
-                        hub.skipped(skipped);
-                        let note = format!(
-                            r#"{{"kind":"Skipped","pool":{},"skipped":{skipped}}}"#,
-                            serde_json::Value::from(event.meta().pool.as_ref())
-                        );
-                        hub.publish(|seq| Entry::skipped(seq, &event, &note));
-                    }
-                    let json = public_json(&event);
-                    hub.publish(|seq| Entry::event(seq, &event, &json));
-                },
-            )
-            .map_err(|e| Error::Subscribe(e.to_string()))?;
+        let (stream, events) = crossbeam_channel::bounded(capacity.max(1));
+        let (stop, stopped) = crossbeam_channel::bounded(0);
+        let (handle, metrics) = match metrics {
+            Some((handle, tap)) => (Some(handle), Some(tap)),
+            None => (None, None),
+        };
+        std::thread::Builder::new()
+            .name(format!("sb-{name}"))
+            .spawn(move || run_stream(&events, &stopped, &hub, handle.as_ref()))
+            .map_err(|e| Error::Subscribe(format!("could not start the feed's thread: {e}")))?;
+        let missed = Arc::new(AtomicU64::new(0));
+        let id = pool.bus().tap(
+            &name,
+            Filter::all().pool(pool.name()),
+            FeedTap {
+                activity,
+                pacing: Mutex::new(Pacing {
+                    pace: Pace::new(stream_rate),
+                    metrics,
+                }),
+                stream,
+                missed: missed.clone(),
+            },
+        );
         Ok(Feed {
             pool: pool.clone(),
             id,
             name,
+            missed,
+            _stop: stop,
         })
     }
 
-    /// Whether `pool` publishes on the bus this feed is subscribed to.
+    /// Whether `pool` publishes on the bus this feed taps.
     pub(crate) fn shares_bus_with(&self, pool: &Switchboard) -> bool {
         pool.bus()
             .subscription_stats(self.id)
             .is_some_and(|s| s.name == self.name)
     }
 
-    /// Events the bus dropped because the feed fell behind.
+    /// Events the feed could not stream (its thread fell behind).
     pub(crate) fn dropped(&self) -> u64 {
-        self.pool
-            .bus()
-            .subscription_stats(self.id)
-            .map_or(0, |s| s.dropped)
+        self.missed.load(Ordering::Relaxed)
     }
 }
 
@@ -126,6 +163,47 @@ impl Drop for Feed {
     fn drop(&mut self) {
         self.pool.bus().unsubscribe(self.id);
     }
+}
+
+/// The streaming thread: renders what the tap sends and hands it to the
+/// clients, and keeps the recorder's upkeep, until `stopped` disconnects.
+fn run_stream(
+    events: &Receiver<(Event, u64)>,
+    stopped: &Receiver<()>,
+    hub: &Hub,
+    metrics: Option<&PrometheusHandle>,
+) {
+    let mut next_upkeep = Instant::now() + UPKEEP_EVERY;
+    loop {
+        crossbeam_channel::select! {
+            recv(events) -> got => match got {
+                Ok((event, skipped)) => stream(hub, &event, skipped),
+                Err(_) => return,
+            },
+            recv(stopped) -> _ => return,
+            default(UPKEEP_EVERY) => {}
+        }
+        if let Some(handle) = metrics
+            && Instant::now() >= next_upkeep
+        {
+            next_upkeep = Instant::now() + UPKEEP_EVERY;
+            handle.run_upkeep();
+        }
+    }
+}
+
+/// Announces `skipped` events (if any), then streams `event`.
+fn stream(hub: &Hub, event: &Event, skipped: u64) {
+    if skipped > 0 {
+        hub.skipped(skipped);
+        let note = format!(
+            r#"{{"kind":"Skipped","pool":{},"skipped":{skipped}}}"#,
+            serde_json::Value::from(event.meta().pool.as_ref())
+        );
+        hub.publish(|seq| Entry::skipped(seq, event, &note));
+    }
+    let json = public_json(event);
+    hub.publish(|seq| Entry::event(seq, event, &json));
 }
 
 /// A token bucket on the events' own clock: `rate` events a second, with
@@ -159,8 +237,8 @@ impl Pace {
         }
     }
 
-    fn admit(&mut self, event: &Event) -> bool {
-        let now = event.meta().at.timestamp_micros();
+    fn admit(&mut self, meta: &Meta) -> bool {
+        let now = meta.at.timestamp_micros();
         if now > self.last_us {
             let elapsed = if self.last_us == i64::MIN {
                 0.0
@@ -181,8 +259,8 @@ impl Pace {
 
     /// Events skipped since the last notice, when one is due at `event`
     /// (a second after the last), else 0.
-    fn take_skipped(&mut self, event: &Event) -> u64 {
-        let now = event.meta().at.timestamp_micros();
+    fn take_skipped(&mut self, meta: &Meta) -> u64 {
+        let now = meta.at.timestamp_micros();
         if self.skipped == 0 || now.saturating_sub(self.noticed_us) < NOTICE_EVERY_US {
             return 0;
         }
@@ -195,7 +273,7 @@ impl Pace {
 mod tests {
     use super::*;
 
-    fn at(us: i64) -> Event {
+    fn at(us: i64) -> Meta {
         let at = chrono::DateTime::from_timestamp_micros(us)
             .unwrap()
             .to_rfc3339();
@@ -203,6 +281,8 @@ mod tests {
             r#"{{"id":1,"at":"{at}","pool":"p","connection":1,"seq":1,"backend":"sqlite","kind":"CheckedIn","held_ns":5}}"#
         ))
         .unwrap()
+        .meta()
+        .clone()
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod pump;
 mod queue;
 mod route;
 mod supervise;
+mod tap;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -33,6 +34,8 @@ pub use gate::Gate;
 pub use pump::{EventReceiver, Flow, MAX_REDELIVERIES};
 use queue::Queue;
 pub(crate) use route::Route;
+pub use tap::Tap;
+use tap::TapEntry;
 
 /// How a subscription receives events when it falls behind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,15 +160,22 @@ impl Entry {
 /// The subscriptions, and every kind of event at least one of their
 /// filters takes (pools and connections aside): a kind none takes need not
 /// be made at all.
+#[derive(Default)]
 struct Subs {
     list: Vec<Arc<Entry>>,
+    /// Taps ([`Bus::tap`]): called on the publisher's thread, no queue.
+    taps: Vec<Arc<TapEntry>>,
     kinds: u32,
 }
 
 impl Subs {
-    fn new(list: Vec<Arc<Entry>>) -> Subs {
-        let kinds = list.iter().fold(0, |kinds, s| kinds | s.filter.kind_bits());
-        Subs { list, kinds }
+    fn new(list: Vec<Arc<Entry>>, taps: Vec<Arc<TapEntry>>) -> Subs {
+        let kinds = list
+            .iter()
+            .map(|s| &s.filter)
+            .chain(taps.iter().map(|t| &t.filter))
+            .fold(0, |kinds, f| kinds | f.kind_bits());
+        Subs { list, taps, kinds }
     }
 }
 
@@ -226,7 +236,7 @@ impl Bus {
     pub fn new() -> Self {
         Bus {
             inner: Arc::new(Inner {
-                subs: ArcSwap::from_pointee(Subs::new(Vec::new())),
+                subs: ArcSwap::from_pointee(Subs::default()),
                 version: AtomicU64::new(0),
                 gates: ArcSwap::from_pointee(Vec::new()),
                 lossless: AtomicUsize::new(0),
@@ -237,9 +247,10 @@ impl Bus {
         }
     }
 
-    /// Whether any subscription exists.
+    /// Whether any subscription (or tap) exists.
     pub fn is_empty(&self) -> bool {
-        self.inner.subs.load().is_empty()
+        let subs = self.inner.subs.load();
+        subs.is_empty() && subs.taps.is_empty()
     }
 
     /// An event to publish on this bus: in the allocation of one that
@@ -272,9 +283,15 @@ impl Bus {
     /// Queues `event` for every subscription whose filter matches. Never
     /// waits; lossless back-pressure is applied by [`Bus::ready`].
     pub fn publish(&self, event: &Event) {
-        for sub in self.inner.subs.load().iter() {
+        let subs = self.inner.subs.load();
+        for sub in subs.iter() {
             if sub.filter.matches(event) {
                 sub.queue.push(event);
+            }
+        }
+        for tap in &subs.taps {
+            if tap.filter.matches(event) {
+                tap.record(event.meta(), event.payload());
             }
         }
     }
@@ -386,14 +403,20 @@ impl Bus {
     /// Removes a subscription; its pump stops. Returns whether it existed.
     pub fn unsubscribe(&self, id: SubscriptionId) -> bool {
         let mut removed = None;
+        let mut untapped = false;
         self.inner.subs.rcu(|subs| {
             let mut next: Vec<_> = subs.iter().cloned().collect();
-            if let Some(i) = next.iter().position(|s| s.id == id) {
-                removed = Some(next.remove(i));
-            }
-            Subs::new(next)
+            removed = next.iter().position(|s| s.id == id).map(|i| next.remove(i));
+            let mut taps = subs.taps.clone();
+            let before = taps.len();
+            taps.retain(|t| t.id != id);
+            untapped = taps.len() < before;
+            Subs::new(next, taps)
         });
         self.inner.version.fetch_add(1, Ordering::Release);
+        if untapped {
+            return true;
+        }
         match removed {
             Some(sub) => {
                 if matches!(sub.delivery, Delivery::Lossless { .. }) {
@@ -408,17 +431,20 @@ impl Bus {
 
     /// Counters of every subscription.
     pub fn stats(&self) -> Vec<SubscriptionStats> {
-        self.inner.subs.load().iter().map(|s| s.stats()).collect()
+        let subs = self.inner.subs.load();
+        subs.iter()
+            .map(|s| s.stats())
+            .chain(subs.taps.iter().map(|t| t.stats()))
+            .collect()
     }
 
     /// Counters of one subscription.
     pub fn subscription_stats(&self, id: SubscriptionId) -> Option<SubscriptionStats> {
-        self.inner
-            .subs
-            .load()
-            .iter()
-            .find(|s| s.id == id)
-            .map(|s| s.stats())
+        let subs = self.inner.subs.load();
+        match subs.iter().find(|s| s.id == id) {
+            Some(s) => Some(s.stats()),
+            None => subs.taps.iter().find(|t| t.id == id).map(|t| t.stats()),
+        }
     }
 
     fn add(&self, name: &str, filter: Filter, delivery: Delivery) -> Arc<Entry> {
@@ -438,7 +464,7 @@ impl Bus {
         self.inner.subs.rcu(|subs| {
             let mut next: Vec<_> = subs.iter().cloned().collect();
             next.push(sub.clone());
-            Subs::new(next)
+            Subs::new(next, subs.taps.clone())
         });
         self.inner.version.fetch_add(1, Ordering::Release);
         sub

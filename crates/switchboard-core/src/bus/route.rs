@@ -16,8 +16,8 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::{Bus, Entry};
-use crate::event::{Event, Kind};
+use super::{Bus, Entry, TapEntry};
+use crate::event::{Event, Kind, Meta, Payload};
 
 /// A publisher's subscriptions, as of one version of the bus's list.
 #[derive(Default)]
@@ -26,8 +26,12 @@ pub(crate) struct Route {
     version: Option<u64>,
     /// The subscriptions whose filter takes the publisher's pool.
     list: Vec<Arc<Entry>>,
-    /// Every kind at least one of them takes.
-    kinds: u32,
+    /// The taps whose filter takes it.
+    taps: Vec<Arc<TapEntry>>,
+    /// Every kind at least one subscription of `list` takes.
+    queued: u32,
+    /// Every kind at least one tap takes.
+    tapped: u32,
 }
 
 impl std::fmt::Debug for Route {
@@ -35,14 +39,36 @@ impl std::fmt::Debug for Route {
         f.debug_struct("Route")
             .field("version", &self.version)
             .field("subscriptions", &self.list.len())
+            .field("taps", &self.taps.len())
             .finish()
     }
 }
 
 impl Route {
-    /// Whether some subscription of the route takes events of `kind`.
+    /// Whether some subscription or tap of the route takes events of
+    /// `kind`.
     pub(crate) fn hears(&self, kind: Kind) -> bool {
-        self.kinds & kind.bit() != 0
+        (self.queued | self.tapped) & kind.bit() != 0
+    }
+
+    /// Whether some subscription of the route (a tap aside) takes events
+    /// of `kind`: else an event of that kind need not be made.
+    pub(crate) fn queues(&self, kind: Kind) -> bool {
+        self.queued & kind.bit() != 0
+    }
+
+    /// Calls every tap of the route whose filter takes this event (of the
+    /// route's pool).
+    pub(crate) fn tap(&self, meta: &Meta, payload: &Payload) {
+        let bit = payload.kind().bit();
+        if self.tapped & bit == 0 {
+            return;
+        }
+        for tap in &self.taps {
+            if tap.filter.kind_bits() & bit != 0 && tap.filter.takes(meta.connection) {
+                tap.record(meta, payload);
+            }
+        }
     }
 
     /// Queues `event` (of the route's pool) for every subscription of the
@@ -50,7 +76,7 @@ impl Route {
     pub(crate) fn publish(&self, event: &Event) {
         let bit = event.kind().bit();
         for sub in &self.list {
-            if sub.filter.kind_bits() & bit != 0 && sub.filter.takes_connection(event) {
+            if sub.filter.kind_bits() & bit != 0 && sub.filter.takes(event.meta().connection) {
                 sub.queue.push(event);
             }
         }
@@ -74,10 +100,21 @@ impl Bus {
         route
             .list
             .extend(subs.iter().filter(|s| s.filter.takes_pool(pool)).cloned());
-        route.kinds = route
+        route.taps.clear();
+        route.taps.extend(
+            subs.taps
+                .iter()
+                .filter(|t| t.filter.takes_pool(pool))
+                .cloned(),
+        );
+        route.queued = route
             .list
             .iter()
             .fold(0, |kinds, s| kinds | s.filter.kind_bits());
+        route.tapped = route
+            .taps
+            .iter()
+            .fold(0, |kinds, t| kinds | t.filter.kind_bits());
         route.version = Some(version);
     }
 }

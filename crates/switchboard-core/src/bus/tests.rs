@@ -333,6 +333,7 @@ mod close;
 mod recipient;
 mod spares;
 mod supervised;
+mod taps;
 mod wakeups;
 
 #[test]

@@ -17,7 +17,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
 use switchboard_core::status::PoolGauges;
-use switchboard_core::{Bus, Delivery, Event, Filter, Subscriber, Subscription};
+use switchboard_core::{Bus, Delivery, Event, Filter, Meta, Payload, Subscriber, Subscription};
 
 use crate::error::{Error, Result};
 use record::Recorder;
@@ -134,7 +134,9 @@ impl Metrics {
     pub fn attach(self, bus: &Bus) -> Result<MetricsHandle> {
         let mut events = self.tap().events;
         let filter = self.filter.clone();
-        self.start(bus, filter, move |event| events.record(&event))
+        self.start(bus, filter, move |event| {
+            events.record(event.meta(), event.payload())
+        })
     }
 
     /// The recording half alone: a [`MetricsTap`] records the events it is
@@ -252,8 +254,14 @@ impl std::fmt::Debug for MetricsTap {
 impl MetricsTap {
     /// Records one event.
     pub fn record(&mut self, event: &Event) {
-        if self.filter.matches(event) {
-            within(&self.recorder, || self.events.record(event));
+        self.record_parts(event.meta(), event.payload());
+    }
+
+    /// Records one event from its parts, as a [`Tap`](switchboard_core::Tap)
+    /// is handed them.
+    pub fn record_parts(&mut self, meta: &Meta, payload: &Payload) {
+        if self.filter.takes_parts(meta, payload.kind()) {
+            within(&self.recorder, || self.events.record(meta, payload));
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use metrics::{Counter, Histogram};
-use switchboard_core::{Event, Payload, StatementClass};
+use switchboard_core::{Meta, Payload, StatementClass};
 
 use super::names::*;
 use crate::inflight::InFlight;
@@ -52,10 +52,9 @@ impl Recorder {
     }
 
     /// Records one event into the current `metrics` recorder.
-    pub(super) fn record(&mut self, event: &Event) {
-        let meta = event.meta();
+    pub(super) fn record(&mut self, meta: &Meta, payload: &Payload) {
         let backend = meta.backend.as_str();
-        match event.payload() {
+        match payload {
             Payload::Executing {
                 query_id, class, ..
             } => self.classes.insert(*query_id, *class),

@@ -174,10 +174,18 @@ impl StatementRun<'_> {
             Heard::Yes { guarded } => {
                 let params = described();
                 let checked = guarded.then(|| params.clone());
-                let executing = at
-                    .emitter
-                    .publish_as(executing_of(self.sql.clone(), params), at.labels);
-                (Some(executing), checked)
+                // Made only when some subscription takes it, or a gate
+                // will hold it; taps alone are called without an event.
+                let executing = if at.shared.bus.has_gates() {
+                    Some(
+                        at.emitter
+                            .publish_as(executing_of(self.sql.clone(), params), at.labels),
+                    )
+                } else {
+                    at.emitter
+                        .publish_queued_as(executing_of(self.sql.clone(), params), at.labels)
+                };
+                (executing, checked)
             }
         };
         let Cleared {
