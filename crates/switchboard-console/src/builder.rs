@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
-use parking_lot::Mutex;
 use switchboard::Switchboard;
 use switchboard_audit::{AuditLog, AuditMonitor};
 use switchboard_observe::Metrics;
@@ -171,7 +170,6 @@ impl ConsoleBuilder {
         // (index in `watched` of the bus's first pool, its observer)
         let mut observers: Vec<(usize, switchboard_observe::MetricsHandle)> = Vec::new();
         for pool in &pools {
-            let activity = Arc::new(Mutex::new(PoolActivity::new(config.history)));
             let observe = metrics.as_ref().map(|(_, recorder)| {
                 Metrics::new()
                     .recorder(recorder.clone())
@@ -186,7 +184,7 @@ impl ConsoleBuilder {
                 config.feed_capacity,
                 config.stream_rate,
                 hub.clone(),
-                activity.clone(),
+                PoolActivity::new(config.history),
                 metrics
                     .as_ref()
                     .zip(observe.as_ref())
@@ -212,7 +210,6 @@ impl ConsoleBuilder {
             watched.push(Watched {
                 pool: pool.clone(),
                 name: Arc::from(pool.name()),
-                activity,
                 feed,
             });
         }

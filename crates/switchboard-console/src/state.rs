@@ -5,13 +5,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
-use parking_lot::Mutex;
 use switchboard::Switchboard;
 use switchboard_observe::MetricsHandle;
 use switchboard_observe::metrics::SharedRecorder;
 use switchboard_rules::RuleEngine;
 
-use crate::activity::PoolActivity;
 use crate::audit::WatchedAudit;
 use crate::config::ConsoleConfig;
 use crate::feed::Feed;
@@ -22,10 +20,9 @@ use crate::feed::hub::{Hub, StreamStats};
 pub(crate) struct Watched {
     pub(crate) pool: Switchboard,
     pub(crate) name: Arc<str>,
-    /// Written by the feed's thread for every event, read by the activity
-    /// endpoint; held for a few hundred nanoseconds at most either way.
-    pub(crate) activity: Arc<Mutex<PoolActivity>>,
-    /// Kept for its subscription (dropped with the state).
+    /// Kept for its tap (dropped with the state); holds the pool's
+    /// activity, written by the tap for every event, read by the activity
+    /// endpoint.
     pub(crate) feed: Feed,
 }
 

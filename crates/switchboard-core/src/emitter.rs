@@ -45,6 +45,10 @@ struct Track {
     last_error: Option<ErrorInfo>,
     /// The subscriptions this connection's events may go to.
     route: Route,
+    /// The metadata handed to taps for an event not made: its pool,
+    /// connection and backend set once, the rest stamped per event (no
+    /// reference count of the pool name written per event).
+    tapped: Option<Meta>,
 }
 
 impl Track {
@@ -230,8 +234,15 @@ impl Emitter {
     fn count_and_tap(&self, track: &mut Track, kind: Payload, labels: Option<&Labels>) {
         track.count(&kind);
         if track.route.hears(kind.kind()) {
-            let meta = self.meta(track, labels);
-            track.route.tap(&meta, &kind);
+            let labels = labels.unwrap_or(&track.labels).clone();
+            let meta = track
+                .tapped
+                .get_or_insert_with(|| self.meta(&Track::default(), None));
+            meta.id = next_event_id();
+            meta.at = wall_now();
+            meta.seq = track.seq;
+            meta.labels = labels;
+            track.route.tap(meta, &kind);
         }
     }
 

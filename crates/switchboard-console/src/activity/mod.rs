@@ -54,8 +54,9 @@ impl PoolActivity {
         }
     }
 
-    pub(crate) fn record(&mut self, meta: &Meta, payload: &Payload) {
-        let second = meta.at.timestamp();
+    /// Counts one event; `second`: its time, in seconds since the epoch
+    /// (the caller has it already).
+    pub(crate) fn record(&mut self, meta: &Meta, payload: &Payload, second: i64) {
         match payload {
             Payload::Executing { query_id, sql, .. } => self.notable.executing(*query_id, sql),
             Payload::Executed { query_id, took, .. } => {

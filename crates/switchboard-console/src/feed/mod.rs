@@ -50,6 +50,10 @@ use hub::Hub;
 /// samples in, keeping memory bounded).
 const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
+/// How often the streaming thread records the metric samples the tap held
+/// back: how far `/metrics` may lag the statements.
+const APPLY_EVERY: Duration = Duration::from_millis(50);
+
 /// A watched pool's tap and its streaming thread; dropping it removes the
 /// tap and ends the thread.
 pub(crate) struct Feed {
@@ -57,22 +61,26 @@ pub(crate) struct Feed {
     id: SubscriptionId,
     /// The tap's unique name, to recognise it on a shared bus.
     name: String,
+    /// What the tap keeps of the pool.
+    observed: Arc<Mutex<Observed>>,
     /// Events the streaming thread had no room for.
     missed: Arc<AtomicU64>,
     /// Dropped to end the streaming thread.
     _stop: Sender<()>,
 }
 
-/// What the tap keeps besides the pool's activity.
-struct Pacing {
+/// What the tap keeps of a pool, under one lock (taken once per event):
+/// its activity, read by the activity endpoint, and the feed's own pace
+/// and metrics, whose held-back samples the streaming thread takes.
+pub(crate) struct Observed {
+    pub(crate) activity: PoolActivity,
     pace: Pace,
     metrics: Option<MetricsTap>,
 }
 
 /// The feed's tap.
 struct FeedTap {
-    activity: Arc<Mutex<PoolActivity>>,
-    pacing: Mutex<Pacing>,
+    observed: Arc<Mutex<Observed>>,
     /// To the streaming thread: an event, and the events skipped over the
     /// rate to announce before it.
     stream: Sender<(Event, u64)>,
@@ -81,16 +89,20 @@ struct FeedTap {
 
 impl Tap for FeedTap {
     fn record(&self, meta: &Meta, payload: &Payload) {
-        self.activity.lock().record(meta, payload);
+        // The clock read once, in microseconds since the epoch.
+        let at_us = meta.at.timestamp_micros();
         let skipped = {
-            let mut pacing = self.pacing.lock();
-            if let Some(metrics) = &mut pacing.metrics {
+            let mut observed = self.observed.lock();
+            observed
+                .activity
+                .record(meta, payload, at_us.div_euclid(1_000_000));
+            if let Some(metrics) = &mut observed.metrics {
                 metrics.record_parts(meta, payload);
             }
-            if frequent(payload.kind()) && !pacing.pace.admit(meta) {
+            if frequent(payload.kind()) && !observed.pace.admit(at_us) {
                 return;
             }
-            pacing.pace.take_skipped(meta)
+            observed.pace.take_skipped(at_us)
         };
         let event = Event::new(meta.clone(), payload.clone());
         if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
@@ -110,29 +122,32 @@ impl Feed {
         capacity: usize,
         stream_rate: u32,
         hub: Arc<Hub>,
-        activity: Arc<Mutex<PoolActivity>>,
+        activity: PoolActivity,
         metrics: Option<(PrometheusHandle, MetricsTap)>,
     ) -> Result<Feed> {
         let (stream, events) = crossbeam_channel::bounded(capacity.max(1));
         let (stop, stopped) = crossbeam_channel::bounded(0);
         let (handle, metrics) = match metrics {
-            Some((handle, tap)) => (Some(handle), Some(tap)),
+            // Histogram samples are recorded by the streaming thread.
+            Some((handle, tap)) => (Some(handle), Some(tap.deferred())),
             None => (None, None),
         };
+        let observed = Arc::new(Mutex::new(Observed {
+            activity,
+            pace: Pace::new(stream_rate),
+            metrics,
+        }));
+        let held = observed.clone();
         std::thread::Builder::new()
             .name(format!("sb-{name}"))
-            .spawn(move || run_stream(&events, &stopped, &hub, handle.as_ref()))
+            .spawn(move || run_stream(&events, &stopped, &hub, handle.as_ref(), &held))
             .map_err(|e| Error::Subscribe(format!("could not start the feed's thread: {e}")))?;
         let missed = Arc::new(AtomicU64::new(0));
         let id = pool.bus().tap(
             &name,
             Filter::all().pool(pool.name()),
             FeedTap {
-                activity,
-                pacing: Mutex::new(Pacing {
-                    pace: Pace::new(stream_rate),
-                    metrics,
-                }),
+                observed: observed.clone(),
                 stream,
                 missed: missed.clone(),
             },
@@ -141,6 +156,7 @@ impl Feed {
             pool: pool.clone(),
             id,
             name,
+            observed,
             missed,
             _stop: stop,
         })
@@ -151,6 +167,12 @@ impl Feed {
         pool.bus()
             .subscription_stats(self.id)
             .is_some_and(|s| s.name == self.name)
+    }
+
+    /// The pool's activity, locked (the tap waits meanwhile: keep it
+    /// short).
+    pub(crate) fn activity(&self) -> parking_lot::MappedMutexGuard<'_, PoolActivity> {
+        parking_lot::MutexGuard::map(self.observed.lock(), |o| &mut o.activity)
     }
 
     /// Events the feed could not stream (its thread fell behind).
@@ -166,30 +188,49 @@ impl Drop for Feed {
 }
 
 /// The streaming thread: renders what the tap sends and hands it to the
-/// clients, and keeps the recorder's upkeep, until `stopped` disconnects.
+/// clients, records the metric samples the tap held back, and keeps the
+/// recorder's upkeep, until `stopped` disconnects.
 fn run_stream(
     events: &Receiver<(Event, u64)>,
     stopped: &Receiver<()>,
     hub: &Hub,
     metrics: Option<&PrometheusHandle>,
+    observed: &Mutex<Observed>,
 ) {
+    let apply = || {
+        let held = observed
+            .lock()
+            .metrics
+            .as_mut()
+            .and_then(MetricsTap::take_deferred);
+        // Recorded outside the lock the tap takes.
+        if let Some(held) = held {
+            held.apply();
+        }
+    };
+    let mut next_apply = Instant::now() + APPLY_EVERY;
     let mut next_upkeep = Instant::now() + UPKEEP_EVERY;
     loop {
         crossbeam_channel::select! {
             recv(events) -> got => match got {
                 Ok((event, skipped)) => stream(hub, &event, skipped),
-                Err(_) => return,
+                Err(_) => break,
             },
-            recv(stopped) -> _ => return,
-            default(UPKEEP_EVERY) => {}
+            recv(stopped) -> _ => break,
+            default(APPLY_EVERY) => {}
         }
-        if let Some(handle) = metrics
-            && Instant::now() >= next_upkeep
-        {
-            next_upkeep = Instant::now() + UPKEEP_EVERY;
+        let Some(handle) = metrics else { continue };
+        let now = Instant::now();
+        if now >= next_apply {
+            next_apply = now + APPLY_EVERY;
+            apply();
+        }
+        if now >= next_upkeep {
+            next_upkeep = now + UPKEEP_EVERY;
             handle.run_upkeep();
         }
     }
+    apply();
 }
 
 /// Announces `skipped` events (if any), then streams `event`.
@@ -237,8 +278,8 @@ impl Pace {
         }
     }
 
-    fn admit(&mut self, meta: &Meta) -> bool {
-        let now = meta.at.timestamp_micros();
+    /// Whether an event at `now` (µs since the epoch) is streamed.
+    fn admit(&mut self, now: i64) -> bool {
         if now > self.last_us {
             let elapsed = if self.last_us == i64::MIN {
                 0.0
@@ -259,8 +300,7 @@ impl Pace {
 
     /// Events skipped since the last notice, when one is due at `event`
     /// (a second after the last), else 0.
-    fn take_skipped(&mut self, meta: &Meta) -> u64 {
-        let now = meta.at.timestamp_micros();
+    fn take_skipped(&mut self, now: i64) -> u64 {
         if self.skipped == 0 || now.saturating_sub(self.noticed_us) < NOTICE_EVERY_US {
             return 0;
         }
@@ -273,36 +313,24 @@ impl Pace {
 mod tests {
     use super::*;
 
-    fn at(us: i64) -> Meta {
-        let at = chrono::DateTime::from_timestamp_micros(us)
-            .unwrap()
-            .to_rfc3339();
-        Event::from_json(&format!(
-            r#"{{"id":1,"at":"{at}","pool":"p","connection":1,"seq":1,"backend":"sqlite","kind":"CheckedIn","held_ns":5}}"#
-        ))
-        .unwrap()
-        .meta()
-        .clone()
-    }
-
     #[test]
     fn pace_lets_through_a_tenth_of_a_second_then_the_rate() {
         let mut pace = Pace::new(100);
         let t0 = 1_800_000_000_000_000;
-        let passed = (0..1000).filter(|i| pace.admit(&at(t0 + i))).count();
+        let passed = (0..1000).filter(|i| pace.admit(t0 + i)).count();
         assert_eq!(passed, 10); // the burst
-        assert_eq!(pace.take_skipped(&at(t0 + 1000)), 990);
+        assert_eq!(pace.take_skipped(t0 + 1000), 990);
         // Half a second later: fifty more (the burst refilled, then the rate).
         let passed = (0..10_000)
-            .filter(|i| pace.admit(&at(t0 + 500_000 + i * 50)))
+            .filter(|i| pace.admit(t0 + 500_000 + i * 50))
             .count();
         assert!((55..=62).contains(&passed), "{passed}");
         // Skipped events are announced once a second at most.
-        assert_eq!(pace.take_skipped(&at(t0 + 600_000)), 0);
-        assert!(pace.take_skipped(&at(t0 + 1_001_000)) > 9000);
-        assert_eq!(pace.take_skipped(&at(t0 + 1_001_001)), 0);
+        assert_eq!(pace.take_skipped(t0 + 600_000), 0);
+        assert!(pace.take_skipped(t0 + 1_001_000) > 9000);
+        assert_eq!(pace.take_skipped(t0 + 1_001_001), 0);
         // An event from the past (another connection's clock read) is
         // judged on the tokens left, without refilling.
-        assert!(!pace.admit(&at(t0)));
+        assert!(!pace.admit(t0));
     }
 }

@@ -95,7 +95,7 @@ pub(crate) async fn activity(
     let answer: Answer = (|| {
         authorize(&req, &state.config, Need::Read)?;
         let w = watched(&state, &name)?;
-        let view = w.activity.lock().view(&w.name, chrono::Utc::now());
+        let view = w.feed.activity().view(&w.name, chrono::Utc::now());
         Ok(HttpResponse::Ok().json(view))
     })();
     respond(answer)

@@ -20,6 +20,9 @@ use switchboard_core::status::PoolGauges;
 use switchboard_core::{Bus, Delivery, Event, Filter, Meta, Payload, Subscriber, Subscription};
 
 use crate::error::{Error, Result};
+pub use record::Deferred;
+#[cfg(test)]
+use record::MAX_DEFERRED;
 use record::Recorder;
 use sampler::Sampler;
 
@@ -255,6 +258,27 @@ impl MetricsTap {
     /// Records one event.
     pub fn record(&mut self, event: &Event) {
         self.record_parts(event.meta(), event.payload());
+    }
+
+    /// Holds back the samples of the hottest metrics (statement durations
+    /// and counts, checkout waits and held times) for
+    /// [`take_deferred`](Self::take_deferred), and records only the rest
+    /// at once: for a tap called on a connection's own thread, where a
+    /// histogram sample (an atomic bucket push) costs more than all the
+    /// other work of an event. Whoever owns the tap takes what was held
+    /// back from time to time and [applies](Deferred::apply) it on a
+    /// thread of its own; past 131,072 samples not taken, the tap records
+    /// them itself. Only with a recorder given to [`Metrics::recorder`]
+    /// (else this does nothing).
+    #[must_use]
+    pub fn deferred(mut self) -> Self {
+        self.events.defer();
+        self
+    }
+
+    /// What was held back since the last call ([`deferred`](Self::deferred)).
+    pub fn take_deferred(&mut self) -> Option<Deferred> {
+        self.events.take_deferred()
     }
 
     /// Records one event from its parts, as a [`Tap`](switchboard_core::Tap)

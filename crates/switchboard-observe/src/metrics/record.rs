@@ -21,18 +21,61 @@ pub(super) struct Recorder {
     /// event (the global recorder, which may be installed after the first
     /// events).
     keep: bool,
+    /// The kept handles, by index (what `PoolHandles` holds).
+    histograms: Vec<Histogram>,
+    counters: Vec<Counter>,
+    /// Samples and counts of the hottest metrics held back for
+    /// [`take_deferred`](Self::take_deferred), when deferring.
+    deferred: Option<Deferred>,
 }
 
-/// One pool's handles for its hottest metrics. Few combinations occur (a
+/// Histogram samples and counter increments held back by a deferring
+/// recorder, to record elsewhere ([`Deferred::apply`]).
+#[derive(Default)]
+pub struct Deferred {
+    histograms: Vec<Histogram>,
+    counters: Vec<Counter>,
+    /// (index in `histograms`, value)
+    pub(super) samples: Vec<(u32, f64)>,
+    /// Increments by index in `counters`.
+    counts: Vec<u64>,
+}
+
+impl Deferred {
+    /// Records what was held back into its metrics.
+    pub fn apply(self) {
+        for (h, value) in self.samples {
+            if let Some(histogram) = self.histograms.get(h as usize) {
+                histogram.record(value);
+            }
+        }
+        for (counter, n) in self.counters.iter().zip(self.counts) {
+            if n > 0 {
+                counter.increment(n);
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.samples.is_empty() && self.counts.iter().all(|&n| n == 0)
+    }
+}
+
+/// Samples a deferring recorder holds at most: past this (nobody takes
+/// them), it records them itself.
+pub(super) const MAX_DEFERRED: usize = 1 << 17;
+
+/// One pool's handles for its hottest metrics (indices in the recorder's
+/// `histograms` and `counters`). Few combinations occur (a
 /// pool has one backend, five classes, one hot outcome), so they are found
 /// by a scan comparing the labels' addresses (each a `&'static str` of its
 /// enum's `as_str`), not by hashing their text on every event.
 #[derive(Default)]
 struct PoolHandles {
     /// Duration histogram and count, by (backend, class, outcome).
-    statements: Vec<(StatementKey, (Histogram, Counter))>,
+    statements: Vec<(StatementKey, (u32, u32))>,
     /// Checkout wait and held time, by backend.
-    checkouts: Vec<(&'static str, (Histogram, Histogram))>,
+    checkouts: Vec<(&'static str, (u32, u32))>,
 }
 
 type StatementKey = (&'static str, &'static str, &'static str);
@@ -48,11 +91,85 @@ impl Recorder {
             classes: InFlight::new(in_flight),
             pools: Vec::new(),
             keep,
+            histograms: Vec::new(),
+            counters: Vec::new(),
+            deferred: None,
         }
+    }
+
+    /// Holds the hottest metrics' samples back for
+    /// [`take_deferred`](Self::take_deferred) (only with handles kept).
+    pub(super) fn defer(&mut self) {
+        if self.keep {
+            self.deferred = Some(Deferred::default());
+        }
+    }
+
+    /// What was held back since the last call, if anything.
+    pub(super) fn take_deferred(&mut self) -> Option<Deferred> {
+        let held = self.deferred.as_mut()?;
+        if held.is_empty() {
+            return None;
+        }
+        let mut taken = std::mem::take(held);
+        taken.histograms = self.histograms.clone();
+        taken.counters = self.counters.clone();
+        Some(taken)
+    }
+
+    fn observe(&mut self, histogram: u32, value: f64) {
+        match &mut self.deferred {
+            Some(held) => {
+                held.samples.push((histogram, value));
+                if held.samples.len() >= MAX_DEFERRED
+                    && let Some(taken) = self.take_deferred()
+                {
+                    taken.apply();
+                }
+            }
+            None => {
+                if let Some(h) = self.histograms.get(histogram as usize) {
+                    h.record(value);
+                }
+            }
+        }
+    }
+
+    fn count(&mut self, counter: u32) {
+        match &mut self.deferred {
+            Some(held) => {
+                let i = counter as usize;
+                if held.counts.len() <= i {
+                    held.counts.resize(i + 1, 0);
+                }
+                held.counts[i] += 1;
+            }
+            None => {
+                if let Some(c) = self.counters.get(counter as usize) {
+                    c.increment(1);
+                }
+            }
+        }
+    }
+
+    fn keep_histogram(&mut self, h: Histogram) -> u32 {
+        self.histograms.push(h);
+        u32::try_from(self.histograms.len() - 1).unwrap_or(u32::MAX)
+    }
+
+    fn keep_counter(&mut self, c: Counter) -> u32 {
+        self.counters.push(c);
+        u32::try_from(self.counters.len() - 1).unwrap_or(u32::MAX)
     }
 
     /// Records one event into the current `metrics` recorder.
     pub(super) fn record(&mut self, meta: &Meta, payload: &Payload) {
+        if !self.keep {
+            // Asked for afresh, from whatever recorder is installed now.
+            self.pools.clear();
+            self.histograms.clear();
+            self.counters.clear();
+        }
         let backend = meta.backend.as_str();
         match payload {
             Payload::Executing {
@@ -61,18 +178,16 @@ impl Recorder {
             Payload::Executed { query_id, took, .. } => {
                 let class = self.class_of(*query_id);
                 let (duration, count) = self.statement(&meta.pool, backend, class, "ok");
-                duration.record(took.as_secs_f64());
-                count.increment(1);
+                self.observe(duration, took.as_secs_f64());
+                self.count(count);
             }
             Payload::CheckedOut { waited } => {
-                self.checkout(&meta.pool, backend)
-                    .0
-                    .record(waited.as_secs_f64());
+                let (wait, _) = self.checkout(&meta.pool, backend);
+                self.observe(wait, waited.as_secs_f64());
             }
             Payload::CheckedIn { held } => {
-                self.checkout(&meta.pool, backend)
-                    .1
-                    .record(held.as_secs_f64());
+                let (_, held_for) = self.checkout(&meta.pool, backend);
+                self.observe(held_for, held.as_secs_f64());
             }
             other => self.record_rare(&meta.pool, backend, other),
         }
@@ -86,37 +201,34 @@ impl Recorder {
         backend: &'static str,
         class: &'static str,
         outcome: &'static str,
-    ) -> &(Histogram, Counter) {
+    ) -> (u32, u32) {
         let handles = self.handles(pool);
         let found = handles
             .statements
             .iter()
-            .position(|((b, c, o), _)| same(b, backend) && same(c, class) && same(o, outcome));
-        let at = found.unwrap_or_else(|| {
-            let labels = [
-                ("pool", pool.to_string()),
-                ("backend", backend.to_owned()),
-                ("class", class.to_owned()),
-                ("outcome", outcome.to_owned()),
-            ];
-            handles.statements.push((
-                (backend, class, outcome),
-                (
-                    metrics::histogram!(STATEMENT_DURATION, &labels),
-                    metrics::counter!(STATEMENTS, &labels),
-                ),
-            ));
-            handles.statements.len() - 1
-        });
-        &handles.statements[at].1
+            .find(|((b, c, o), _)| same(b, backend) && same(c, class) && same(o, outcome));
+        if let Some((_, kept)) = found {
+            return *kept;
+        }
+        let labels = [
+            ("pool", pool.to_string()),
+            ("backend", backend.to_owned()),
+            ("class", class.to_owned()),
+            ("outcome", outcome.to_owned()),
+        ];
+        let kept = (
+            self.keep_histogram(metrics::histogram!(STATEMENT_DURATION, &labels)),
+            self.keep_counter(metrics::counter!(STATEMENTS, &labels)),
+        );
+        self.handles(pool)
+            .statements
+            .push(((backend, class, outcome), kept));
+        kept
     }
 
     /// `pool`'s handles: kept from earlier events, or (with the global
     /// recorder) asked for afresh.
     fn handles(&mut self, pool: &Arc<str>) -> &mut PoolHandles {
-        if !self.keep {
-            self.pools.clear();
-        }
         // Found by the name's address (events of one pool share it), else
         // its text: cloning the name per event would write to its
         // reference count, a cache line the publishing thread writes too.
@@ -132,21 +244,20 @@ impl Recorder {
     }
 
     /// A pool's checkout-wait and held-time histograms.
-    fn checkout(&mut self, pool: &Arc<str>, backend: &'static str) -> &(Histogram, Histogram) {
+    fn checkout(&mut self, pool: &Arc<str>, backend: &'static str) -> (u32, u32) {
         let handles = self.handles(pool);
-        let found = handles.checkouts.iter().position(|(b, _)| same(b, backend));
-        let at = found.unwrap_or_else(|| {
-            let pool = pool.to_string();
-            handles.checkouts.push((
-                backend,
-                (
-                    metrics::histogram!(CHECKOUT_WAIT, "pool" => pool.clone(), "backend" => backend),
-                    metrics::histogram!(HELD, "pool" => pool, "backend" => backend),
-                ),
-            ));
-            handles.checkouts.len() - 1
-        });
-        &handles.checkouts[at].1
+        if let Some((_, kept)) = handles.checkouts.iter().find(|(b, _)| same(b, backend)) {
+            return *kept;
+        }
+        let name = pool.to_string();
+        let kept = (
+            self.keep_histogram(
+                metrics::histogram!(CHECKOUT_WAIT, "pool" => name.clone(), "backend" => backend),
+            ),
+            self.keep_histogram(metrics::histogram!(HELD, "pool" => name, "backend" => backend)),
+        );
+        self.handles(pool).checkouts.push((backend, kept));
+        kept
     }
 
     /// The events that come once per connection or per failure: recorded

@@ -86,3 +86,53 @@ fn a_tap_records_statements_and_sample_only_takes_no_events() {
         render.render()
     );
 }
+
+#[test]
+fn a_deferred_tap_holds_the_hot_samples_until_they_are_applied() {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let render = recorder.handle();
+    let recorder: SharedRecorder = Arc::new(recorder);
+    let mut tap = Metrics::new().recorder(recorder).tap().deferred();
+    let bus = Bus::new();
+    let emitter = Emitter::new(bus.clone(), Arc::from("deferred"), Backend::Sqlite, 1);
+    // Statements counted, of every class (those below have no
+    // `Executing`: class `unknown`).
+    let count = || -> u64 {
+        render
+            .render()
+            .lines()
+            .filter(|l| {
+                l.starts_with(&format!("{} ", names::STATEMENTS))
+                    || l.starts_with(&format!("{}{{", names::STATEMENTS))
+            })
+            .filter(|l| l.contains(r#"pool="deferred""#) && l.contains(r#"outcome="ok""#))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    };
+    for q in 1..=3 {
+        for event in statement(&emitter, q) {
+            tap.record(&event);
+        }
+    }
+    // Registered, but nothing counted yet.
+    assert_eq!(count(), 0);
+    tap.take_deferred().expect("held samples").apply();
+    assert_eq!(count(), 3);
+    assert!(tap.take_deferred().is_none(), "taken twice");
+
+    // Nobody takes them: past its bound the tap records them itself, and
+    // what it holds stays bounded.
+    for q in 0..(MAX_DEFERRED as u64 + 10) {
+        tap.record(&emitter.publish(Payload::Executed {
+            query_id: 1_000 + q,
+            took: Duration::from_micros(5),
+            rows: None,
+        }));
+    }
+    let counted = count();
+    assert!(counted >= MAX_DEFERRED as u64, "{counted}");
+    let rest = tap.take_deferred().expect("the rest");
+    assert!(rest.samples.len() < MAX_DEFERRED);
+    rest.apply();
+    assert_eq!(count(), 3 + MAX_DEFERRED as u64 + 10);
+}
