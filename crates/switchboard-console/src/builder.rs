@@ -176,8 +176,8 @@ impl ConsoleBuilder {
                     .config(observe_config(console, pool.name()))
             });
             // The feed, which sees every event of the pool anyway, records
-            // the metrics too: a subscription of their own would cost the
-            // bus a second delivery of each event.
+            // the metrics too: a subscription of their own would have every
+            // event made and read on another CPU.
             let feed = Feed::start(
                 pool,
                 format!("console#{console}:{}", pool.name()),

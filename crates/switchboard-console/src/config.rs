@@ -38,8 +38,9 @@ pub struct ConsoleConfig {
     /// failures, connects, closes and leaks are always streamed. Default
     /// 1000.
     pub stream_rate: u32,
-    /// Events a pool's bus holds for the console before dropping them
-    /// (the console's subscription is lossy). Default 8192.
+    /// Events to stream that a pool's feed holds for its streaming thread
+    /// before dropping them (counted in
+    /// `switchboard_console_missed_events_total`). Default 8192.
     pub feed_capacity: usize,
     /// How far back the charts and the slowest-statements list go. Default
     /// 5 minutes.
@@ -49,10 +50,9 @@ pub struct ConsoleConfig {
     pub keep_alive: Duration,
     /// Whether `/metrics` serves Prometheus metrics recorded by
     /// `switchboard-observe`'s `Metrics` (recorded by the console's feed,
-    /// which sees every event anyway, through a `MetricsTap`). The feed is
-    /// lossy: an event it drops when it cannot keep up is missing from the
-    /// metrics too, and counted in `switchboard_bus_dropped_total` and
-    /// `switchboard_console_missed_events_total`. Default true.
+    /// a tap that sees every event anyway, through a deferred
+    /// `MetricsTap`: its histogram samples are recorded by the feed's
+    /// streaming thread, at most 50 ms later). Default true.
     pub metrics: bool,
 }
 

@@ -24,8 +24,8 @@
 //!   the routes in an `App` of your own;
 //! - [`token`]: bearer tokens;
 //! - [`filter`]: the event stream's query parameters;
-//! - `feed`: from each pool's bus to the browsers (lossy subscription,
-//!   pacing, ring buffer, clients' bounded buffers);
+//! - `feed`: from each pool's bus to the browsers (a tap, pacing, ring
+//!   buffer, clients' bounded buffers);
 //! - `activity`: per-second counts, denials, slowest statements, leaks;
 //! - `http`: routes, authorization, errors, the embedded page;
 //! - [`error`]: what can go wrong starting one.
@@ -38,8 +38,9 @@
 //! runs under a strict Content-Security-Policy (its own script and style
 //! only) and writes data as text, never as markup. Event stream clients
 //! are bounded in number and in what each may have waiting; one that falls
-//! behind is dropped and counted, and the console's subscriptions are
-//! lossy, so no browser can slow a statement. Actions are off unless an
+//! behind is dropped and counted, and what the console streams goes
+//! through a bounded buffer that drops (and counts) what does not fit, so
+//! no browser can slow a statement. Actions are off unless an
 //! [actions token](ConsoleConfig::actions) is set.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

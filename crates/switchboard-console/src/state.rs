@@ -49,8 +49,9 @@ pub struct ConsoleStats {
     /// The event stream's counters.
     #[serde(flatten)]
     pub stream: StreamStats,
-    /// Events the buses dropped before the console saw them (its
-    /// subscriptions are lossy, so a busy console never slows a statement).
+    /// Events the console could not stream: its streaming thread fell
+    /// behind and its bounded buffer was full (so a busy console never
+    /// slows a statement). Every event is still counted on the page.
     pub missed: u64,
 }
 

@@ -76,5 +76,6 @@ pub use switchboard_core::{
     ActorRole, Backend, Bus, Check, CloseReason, ConnectionId, DbErrorKind, Delivery, Error,
     ErrorInfo, ErrorKind, Event, EventReceiver, Filter, Flow, Guard, GuardPolicy, Kind, Labels,
     Meta, Origin, ParamValue, Params, Payload, Phase, ReadOnly, ResetScope, Result, RollbackReason,
-    Ruling, StatementClass, Subscriber, Subscription, SubscriptionId, SubscriptionStats, Verdict,
+    Ruling, StatementClass, Subscriber, Subscription, SubscriptionId, SubscriptionStats, Tap,
+    Verdict,
 };

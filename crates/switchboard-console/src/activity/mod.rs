@@ -23,8 +23,8 @@ use series::{Outcome, Series, SeriesView};
 pub(crate) struct PoolActivity {
     series: Series,
     notable: Notable,
-    /// Events the bus dropped before the console saw them (its
-    /// subscription is lossy): the counts are short by about this much.
+    /// Events a lossy source dropped before the console saw them (its
+    /// `Lagged` notices): the counts are short by about this much.
     missed: u64,
 }
 

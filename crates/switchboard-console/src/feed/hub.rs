@@ -1,6 +1,6 @@
 //! [`Hub`]: the stream's ring and its clients.
 //!
-//! Feeds (one bus subscription per watched pool) offer entries; the hub
+//! Feeds (one tap per watched pool) offer entries; the hub
 //! numbers them, keeps the last ones in the ring and hands each to every
 //! client whose filter wants it, through that client's bounded buffer. A
 //! client whose buffer is full is dropped there and then (and counted): a

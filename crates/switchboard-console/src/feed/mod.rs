@@ -4,7 +4,7 @@
 //! - [`ring`]: the last entries, for `Last-Event-ID` resumes;
 //! - [`hub`]: numbering, the ring and the clients' bounded buffers;
 //! - [`stream`]: one client's response body;
-//! - this module: the feed, the console's bus subscription per pool.
+//! - this module: the feed, the console's tap on each pool's bus.
 //!
 //! The feed is a [`Tap`] on the pool's bus: called on the connection's own
 //! thread as each event is stamped, it counts the event for the page's
