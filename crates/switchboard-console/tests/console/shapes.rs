@@ -252,3 +252,84 @@ fn a_stopped_pool_turns_healthz_to_503() {
         assert!(body["error"].as_str().unwrap().contains("shop"));
     });
 }
+
+/// The console's tap sees every statement: the page's counts and
+/// `/metrics` add up to exactly what ran, failures apart, with callers on
+/// several tasks at once.
+#[test]
+fn every_statement_is_counted_on_the_page_and_in_metrics() {
+    run(async {
+        let pool = crate::support::pool_with(
+            switchboard::Switchboard::builder("sqlite::memory:")
+                .name("counted")
+                .pool_size(2..=2),
+        )
+        .await;
+        let console = service(&[&pool], |b| b);
+        let app = app(&console).await;
+        const TASKS: usize = 4;
+        const EACH: usize = 250;
+        const FAILING: usize = 7;
+        let runs = (0..TASKS).map(|_| {
+            let pool = pool.clone();
+            async move {
+                for _ in 0..EACH {
+                    pool.run(Execute::sql("SELECT 1")).await.unwrap();
+                }
+            }
+        });
+        futures_util::future::join_all(runs).await;
+        for _ in 0..FAILING {
+            assert!(
+                pool.run(Execute::sql("SELECT * FROM nowhere"))
+                    .await
+                    .is_err()
+            );
+        }
+
+        let (status, body) = json(
+            test::call_service(
+                &app,
+                TestRequest::get()
+                    .uri("/api/pools/counted/activity")
+                    .to_request(),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, 200);
+        let sum = |key: &str| -> u64 {
+            body["series"][key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n.as_u64().unwrap())
+                .sum()
+        };
+        assert_eq!(sum("ok"), (TASKS * EACH) as u64, "{body}");
+        assert_eq!(sum("error"), FAILING as u64, "{body}");
+
+        // /metrics records them on the console's streaming thread, within
+        // a tenth of a second or so.
+        let counted = |outcome: &str| -> u64 {
+            console
+                .render_metrics()
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.starts_with("switchboard_statements_total{"))
+                .filter(|l| {
+                    l.contains(r#"pool="counted""#)
+                        && l.contains(&format!(r#"outcome="{outcome}""#))
+                })
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+                .sum()
+        };
+        crate::support::eventually(
+            "every statement counted in /metrics",
+            Duration::from_secs(10),
+            || counted("ok") == (TASKS * EACH) as u64 && counted("error") == FAILING as u64,
+        )
+        .await;
+        assert_eq!(console.stats().missed, 0);
+    });
+}
