@@ -76,6 +76,12 @@ impl Filter {
         self.connection.is_none_or(|c| connection == Some(c))
     }
 
+    /// Whether the filter takes an event of `kind` and `connection`, its
+    /// pool known to be taken ([`takes_pool`](Self::takes_pool)).
+    pub(crate) fn takes_in_pool(&self, kind: Kind, connection: Option<ConnectionId>) -> bool {
+        self.wants_kind(kind) && self.takes(connection)
+    }
+
     /// Whether the filter selects this event.
     pub fn matches(&self, event: &Event) -> bool {
         self.takes_parts(event.meta(), event.kind())
@@ -84,9 +90,7 @@ impl Filter {
     /// Whether the filter selects an event of `kind` with `meta` (as a
     /// [`Tap`](crate::Tap) is handed it).
     pub fn takes_parts(&self, meta: &Meta, kind: Kind) -> bool {
-        self.wants_kind(kind)
-            && self.pool.as_deref().is_none_or(|p| *p == *meta.pool)
-            && self.connection.is_none_or(|c| meta.connection == Some(c))
+        self.takes_pool(&meta.pool) && self.takes_in_pool(kind, meta.connection)
     }
 }
 

@@ -170,13 +170,18 @@ struct Subs {
 
 impl Subs {
     fn new(list: Vec<Arc<Entry>>, taps: Vec<Arc<TapEntry>>) -> Subs {
-        let kinds = list
-            .iter()
-            .map(|s| &s.filter)
-            .chain(taps.iter().map(|t| &t.filter))
-            .fold(0, |kinds, f| kinds | f.kind_bits());
+        let kinds = kinds_of(
+            list.iter()
+                .map(|s| &s.filter)
+                .chain(taps.iter().map(|t| &t.filter)),
+        );
         Subs { list, taps, kinds }
     }
+}
+
+/// Every kind at least one of `filters` takes, one bit each.
+fn kinds_of<'a>(filters: impl Iterator<Item = &'a Filter>) -> u32 {
+    filters.fold(0, |kinds, f| kinds | f.kind_bits())
 }
 
 impl std::ops::Deref for Subs {

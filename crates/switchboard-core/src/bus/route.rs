@@ -16,7 +16,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::{Bus, Entry, TapEntry};
+use super::{Bus, Entry, TapEntry, kinds_of};
 use crate::event::{Event, Kind, Meta, Payload};
 
 /// A publisher's subscriptions, as of one version of the bus's list.
@@ -60,12 +60,12 @@ impl Route {
     /// Calls every tap of the route whose filter takes this event (of the
     /// route's pool).
     pub(crate) fn tap(&self, meta: &Meta, payload: &Payload) {
-        let bit = payload.kind().bit();
-        if self.tapped & bit == 0 {
+        let kind = payload.kind();
+        if self.tapped & kind.bit() == 0 {
             return;
         }
         for tap in &self.taps {
-            if tap.filter.kind_bits() & bit != 0 && tap.filter.takes(meta.connection) {
+            if tap.filter.takes_in_pool(kind, meta.connection) {
                 tap.record(meta, payload);
             }
         }
@@ -74,9 +74,9 @@ impl Route {
     /// Queues `event` (of the route's pool) for every subscription of the
     /// route whose filter takes it.
     pub(crate) fn publish(&self, event: &Event) {
-        let bit = event.kind().bit();
+        let (kind, connection) = (event.kind(), event.meta().connection);
         for sub in &self.list {
-            if sub.filter.kind_bits() & bit != 0 && sub.filter.takes(event.meta().connection) {
+            if sub.filter.takes_in_pool(kind, connection) {
                 sub.queue.push(event);
             }
         }
@@ -107,14 +107,8 @@ impl Bus {
                 .filter(|t| t.filter.takes_pool(pool))
                 .cloned(),
         );
-        route.queued = route
-            .list
-            .iter()
-            .fold(0, |kinds, s| kinds | s.filter.kind_bits());
-        route.tapped = route
-            .taps
-            .iter()
-            .fold(0, |kinds, t| kinds | t.filter.kind_bits());
+        route.queued = kinds_of(route.list.iter().map(|s| &s.filter));
+        route.tapped = kinds_of(route.taps.iter().map(|t| &t.filter));
         route.version = Some(version);
     }
 }

@@ -29,8 +29,9 @@ use crate::filter::Filter;
 /// `record` runs while the connection waits for it: keep it to counting
 /// and sampling (a lock held for that is fine), and never block or do I/O
 /// in it. It runs with the connection's own record locked, so it must not
-/// call back into the pool (its status, or a statement). A panic is caught, counted (`restarts` in the tap's
-/// [`SubscriptionStats`]) and logged; the statement goes on.
+/// call back into the pool (its status, or a statement). A panic is
+/// caught, counted (`restarts` in the tap's [`SubscriptionStats`]) and
+/// logged; the statement goes on.
 pub trait Tap: Send + Sync + 'static {
     /// One event, as its publisher stamped it.
     fn record(&self, meta: &Meta, payload: &Payload);
