@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::bus::{Bus, Route};
 use crate::event::{Backend, ConnectionId, ErrorInfo, Event, Labels, Meta, Payload, next_event_id};
@@ -164,16 +164,14 @@ impl Emitter {
 
     /// [`emit`](Self::emit), returning the event published.
     pub fn publish(&self, kind: Payload) -> Event {
-        let mut track = self.state.lock();
-        self.publish_locked(&mut track, kind, None)
+        self.publish_locked(&mut self.track(), kind, None)
     }
 
     /// Publishes an event of one piece of work, stamped with that work's
     /// `labels` rather than the connection's: pipelined statements share a
     /// connection, each with labels of its own.
     pub fn publish_as(&self, kind: Payload, labels: &Labels) -> Event {
-        let mut track = self.state.lock();
-        self.publish_locked(&mut track, kind, Some(labels))
+        self.publish_locked(&mut self.track(), kind, Some(labels))
     }
 
     /// [`publish_as`](Self::publish_as) when some subscription takes
@@ -181,13 +179,7 @@ impl Emitter {
     /// [`emit_as`](Self::emit_as), and `None`: no event is made that no
     /// queue would hold.
     pub fn publish_queued_as(&self, kind: Payload, labels: &Labels) -> Option<Event> {
-        let mut track = self.state.lock();
-        self.bus.refresh(&self.pool, &mut track.route);
-        if track.route.queues(kind.kind()) {
-            return Some(self.publish_locked(&mut track, kind, Some(labels)));
-        }
-        self.count_and_tap(&mut track, kind, Some(labels));
-        None
+        self.publish_queued(kind, Some(labels))
     }
 
     /// [`publish_as`](Self::publish_as) without the event (and, like
@@ -209,19 +201,33 @@ impl Emitter {
     /// [`emit`](Self::emit) and [`emit_as`](Self::emit_as): the event is
     /// given back to the bus's spares once published (after the lock).
     fn emit_with(&self, kind: Payload, labels: Option<&Labels>) {
-        let mut track = self.state.lock();
-        self.bus.refresh(&self.pool, &mut track.route);
-        if !track.route.queues(kind.kind()) {
-            self.count_and_tap(&mut track, kind, labels);
-            return;
+        if let Some(event) = self.publish_queued(kind, labels) {
+            self.bus.recycle(event);
         }
-        let event = self.publish_locked(&mut track, kind, labels);
-        drop(track);
-        self.bus.recycle(event);
     }
 
-    fn publish_locked(&self, track: &mut Track, kind: Payload, labels: Option<&Labels>) -> Event {
+    /// The event published, when some subscription takes its kind (the
+    /// lock is released by the time it is returned); else counted, and
+    /// tapped if a tap takes it.
+    fn publish_queued(&self, kind: Payload, labels: Option<&Labels>) -> Option<Event> {
+        let mut track = self.track();
+        if track.route.queues(kind.kind()) {
+            return Some(self.publish_locked(&mut track, kind, labels));
+        }
+        self.count_and_tap(&mut track, kind, labels);
+        None
+    }
+
+    /// The connection's record, locked, its route brought up to date: what
+    /// every publishing path starts from.
+    fn track(&self) -> MutexGuard<'_, Track> {
+        let mut track = self.state.lock();
         self.bus.refresh(&self.pool, &mut track.route);
+        track
+    }
+
+    /// Publishes from a record locked by [`track`](Self::track).
+    fn publish_locked(&self, track: &mut Track, kind: Payload, labels: Option<&Labels>) -> Event {
         track.count(&kind);
         let event = self.bus.make(self.meta(track, labels), kind);
         track.route.publish(&event);
@@ -268,7 +274,7 @@ impl Emitter {
     /// than `threshold` and this loan was not reported yet; returns how long
     /// it has been out, and the holder's labels, when it reports.
     pub fn report_leak(&self, threshold: Duration) -> Option<(Duration, Labels)> {
-        let mut track = self.state.lock();
+        let mut track = self.track();
         let held = track.lent_since?.elapsed();
         if held < threshold || track.leak_reported {
             return None;

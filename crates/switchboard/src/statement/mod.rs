@@ -171,12 +171,12 @@ impl StatementRun<'_> {
                     .count(executing_of(self.sql.clone(), Params::none()));
                 (None, None)
             }
-            Heard::Yes { guarded } => {
+            Heard::Yes { guarded, gated } => {
                 let params = described();
                 let checked = guarded.then(|| params.clone());
                 // Made only when some subscription takes it, or a gate
                 // will hold it; taps alone are called without an event.
-                let executing = if at.shared.bus.has_gates() {
+                let executing = if gated {
                     Some(
                         at.emitter
                             .publish_as(executing_of(self.sql.clone(), params), at.labels),
@@ -312,17 +312,19 @@ impl StatementRun<'_> {
 enum Heard {
     /// Nobody: no subscription takes `Executing`, no guard, no gate.
     Not,
-    /// A subscription, a guard or a gate; `guarded`: guards decide on it.
-    Yes { guarded: bool },
+    /// A subscription, a tap, a guard or a gate; `guarded`: guards decide
+    /// on it; `gated`: a gate holds it.
+    Yes { guarded: bool, gated: bool },
 }
 
 impl Heard {
     fn now(shared: &Shared) -> Heard {
         let guarded = !shared.guards.is_empty();
-        if !guarded && !shared.bus.hears(Kind::Executing) && !shared.bus.has_gates() {
+        let gated = shared.bus.has_gates();
+        if !guarded && !gated && !shared.bus.hears(Kind::Executing) {
             Heard::Not
         } else {
-            Heard::Yes { guarded }
+            Heard::Yes { guarded, gated }
         }
     }
 }
