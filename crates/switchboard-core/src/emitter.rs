@@ -404,18 +404,7 @@ mod tests {
     /// The kind and sequence number of every event `e`'s bus delivers from
     /// now on.
     fn delivered(e: &Emitter) -> std::sync::mpsc::Receiver<(crate::Kind, u64)> {
-        let (tx, rx) = std::sync::mpsc::channel();
-        e.bus()
-            .subscribe_fn(
-                "listening",
-                crate::Filter::all(),
-                crate::Delivery::lossless(8),
-                move |ev: Event| {
-                    let _ = tx.send((ev.kind(), ev.meta().seq));
-                },
-            )
-            .expect("a subscription");
-        rx
+        crate::testing::stamps(e.bus(), crate::Filter::all()).1
     }
 
     #[test]
@@ -440,30 +429,6 @@ mod tests {
         );
     }
 
-    /// The kinds and sequence numbers of every event a subscription with
-    /// `filter` on `e`'s bus gets from now on, and its id.
-    fn listening(
-        e: &Emitter,
-        filter: crate::Filter,
-    ) -> (
-        crate::SubscriptionId,
-        std::sync::mpsc::Receiver<(crate::Kind, u64)>,
-    ) {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let id = e
-            .bus()
-            .subscribe_fn(
-                "listening",
-                filter,
-                crate::Delivery::lossless(8),
-                move |ev: Event| {
-                    let _ = tx.send((ev.kind(), ev.meta().seq));
-                },
-            )
-            .expect("a subscription");
-        (id, rx)
-    }
-
     fn got(rx: &std::sync::mpsc::Receiver<(crate::Kind, u64)>) -> Vec<(crate::Kind, u64)> {
         // Lossless subscriptions on their own threads: wait for each.
         let mut out = Vec::new();
@@ -483,12 +448,13 @@ mod tests {
         // Built with nobody listening: the emitter's route is empty.
         e.emit(checked_in());
         // Of this pool, this connection, kind CheckedIn: every one of them.
-        let (all, rx_all) = listening(&e, Filter::kinds([Kind::CheckedIn]).pool("p"));
+        let (all, rx_all) =
+            crate::testing::stamps(e.bus(), Filter::kinds([Kind::CheckedIn]).pool("p"));
         // Another pool's, and another connection's: none.
-        let (_, rx_other_pool) = listening(&e, Filter::all().pool("q"));
-        let (_, rx_other_conn) = listening(&e, Filter::all().connection(8));
+        let (_, rx_other_pool) = crate::testing::stamps(e.bus(), Filter::all().pool("q"));
+        let (_, rx_other_conn) = crate::testing::stamps(e.bus(), Filter::all().connection(8));
         // This connection's: all kinds.
-        let (_, rx_mine) = listening(&e, Filter::all().pool("p").connection(7));
+        let (_, rx_mine) = crate::testing::stamps(e.bus(), Filter::all().pool("p").connection(7));
         e.emit(checked_in());
         e.emit(executing());
         assert_eq!(got(&rx_all), [(Kind::CheckedIn, 2)]);

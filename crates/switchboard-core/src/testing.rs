@@ -5,9 +5,31 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::bus::{Bus, Delivery, SubscriptionId};
 use crate::class::StatementClass;
 use crate::emitter::Emitter;
-use crate::event::{Origin, Params, Payload};
+use crate::event::{Event, Kind, Origin, Params, Payload};
+use crate::filter::Filter;
+
+/// The kind and sequence number of every event a lossless subscription
+/// (capacity 8, a closure on a thread of its own) with `filter` on `bus`
+/// gets from now on, and the subscription's id.
+///
+/// # Panics
+///
+/// When the subscriber's thread cannot start.
+pub fn stamps(
+    bus: &Bus,
+    filter: Filter,
+) -> (SubscriptionId, std::sync::mpsc::Receiver<(Kind, u64)>) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let id = bus
+        .subscribe_fn("stamps", filter, Delivery::lossless(8), move |ev: Event| {
+            let _ = tx.send((ev.kind(), ev.meta().seq));
+        })
+        .expect("a subscription");
+    (id, rx)
+}
 
 /// Publishes one statement as a connection does: its `Executing` (with no
 /// parameters), then an `Executed` that took 20 µs and returned one row.

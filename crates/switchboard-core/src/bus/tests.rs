@@ -374,16 +374,7 @@ fn the_bus_hears_the_kinds_its_subscriptions_take() {
 #[test]
 fn an_event_of_a_kind_no_subscription_takes_is_not_made() {
     let bus = Bus::new();
-    let (tx, rx) = std::sync::mpsc::channel();
-    bus.subscribe_fn(
-        "executed",
-        Filter::kinds([Kind::Executed]),
-        Delivery::lossless(8),
-        move |ev: Event| {
-            let _ = tx.send((ev.kind(), ev.meta().seq));
-        },
-    )
-    .unwrap();
+    let (_, rx) = crate::testing::stamps(&bus, Filter::kinds([Kind::Executed]));
     let em = emitter(&bus);
     // Made and delivered to nobody, an event would be kept as a spare
     // once the emitter let go of it.

@@ -106,16 +106,7 @@ fn a_tap_sees_what_its_filter_takes_on_the_publishing_thread_and_no_event_is_mad
 
     // With a subscription too, the event is made, queued and tapped, with
     // the same stamp.
-    let (tx, rx) = std::sync::mpsc::channel();
-    bus.subscribe_fn(
-        "executed",
-        Filter::kinds([Kind::Executed]),
-        Delivery::lossless(8),
-        move |ev: Event| {
-            let _ = tx.send((ev.kind(), ev.meta().seq));
-        },
-    )
-    .unwrap();
+    let (_, rx) = crate::testing::stamps(&bus, Filter::kinds([Kind::Executed]));
     mine.emit(executed());
     assert_eq!(
         rx.recv_timeout(Duration::from_secs(5)),
