@@ -61,15 +61,11 @@ impl PoolActivity {
             Payload::Executing { query_id, sql, .. } => self.notable.executing(*query_id, sql),
             Payload::Executed { query_id, took, .. } => {
                 self.series.outcome(second, Outcome::Ok);
-                if !self.notable.passes_over(*query_id, meta.at, nanos(*took)) {
-                    self.notable.finished(slow(meta, *query_id, *took, false));
-                }
+                self.finished(meta, *query_id, *took, false);
             }
             Payload::ExecuteFailed { query_id, took, .. } => {
                 self.series.outcome(second, Outcome::Error);
-                if !self.notable.passes_over(*query_id, meta.at, nanos(*took)) {
-                    self.notable.finished(slow(meta, *query_id, *took, true));
-                }
+                self.finished(meta, *query_id, *took, true);
             }
             Payload::Denied {
                 query_id,
@@ -96,6 +92,14 @@ impl PoolActivity {
             }),
             Payload::Lagged { dropped } => self.missed += dropped,
             _ => {}
+        }
+    }
+
+    /// A statement ended: a candidate for the slowest list, its entry made
+    /// only if it would make it.
+    fn finished(&mut self, meta: &Meta, query_id: u64, took: Duration, failed: bool) {
+        if !self.notable.passes_over(query_id, meta.at, nanos(took)) {
+            self.notable.finished(slow(meta, query_id, took, failed));
         }
     }
 
