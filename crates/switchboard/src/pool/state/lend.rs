@@ -148,8 +148,12 @@ impl PoolState {
     /// The connection left to drain for a caller that needs a connection
     /// to itself, while one waits.
     fn draining_for_whole(&self) -> Option<ConnectionId> {
-        self.reserved
-            .filter(|_| self.waiters.iter().any(|w| w.want == Want::Whole))
+        self.reserved.filter(|_| self.whole_waits())
+    }
+
+    /// Whether a caller that needs a connection to itself waits.
+    fn whole_waits(&self) -> bool {
+        self.waiters.iter().any(|w| w.want == Want::Whole)
     }
 
     /// Picks the connection to drain for a caller waiting for a connection
@@ -157,7 +161,7 @@ impl PoolState {
     /// one picked no longer pipelines): the pipelining connection with the
     /// fewest statements. Forgets it when no such caller waits.
     pub(super) fn reserve(&mut self) {
-        let whole_waits = self.waiters.iter().any(|w| w.want == Want::Whole);
+        let whole_waits = self.whole_waits();
         let pipelining = |s: &Self, c: ConnectionId| {
             matches!(s.open.get(&c).map(|o| o.state), Some(Use::Pipelined { .. }))
         };
