@@ -283,7 +283,8 @@ fn spread(xs: &[f64]) -> (f64, f64, f64) {
     (median, min, max)
 }
 
-/// `SB_BENCH_FIXED`'s run: `count` statements, one client, no criterion.
+/// `SB_BENCH_FIXED`'s run: `count` statements on each of the clients, no
+/// criterion.
 fn fixed(spec: &str) {
     let parts: Vec<&str> = spec.split('/').collect();
     let (stmt, variant, count, n) = match parts[..] {
@@ -305,17 +306,15 @@ fn fixed(spec: &str) {
         "console_10_nometrics" => Some(system.block_on(watched(&sb, false))),
         _ => panic!("SB_BENCH_FIXED: variant switchboard, console_10 or console_10_nometrics"),
     };
-    let started = Instant::now();
-    system.block_on(support::round_local(
+    let round = system.block_on(support::round_local(
         vec![sb.clone(); n],
         stmt,
         count,
         false,
     ));
-    let elapsed = started.elapsed();
     eprintln!(
         "{spec}: {} statements/s",
-        rate((count * n as u64) as f64 / elapsed.as_secs_f64())
+        rate(round.counted as f64 / round.elapsed.as_secs_f64())
     );
     match watched {
         Some((console, readers)) => finish(&system, sb, console, readers),
