@@ -29,20 +29,35 @@ use crate::support::{
 /// The most statements that were between `Executing` and their outcome at
 /// once on any one connection.
 fn most_in_flight(events: &[Event]) -> usize {
+    most_open(
+        events,
+        &[Kind::Executing],
+        &[Kind::Executed, Kind::ExecuteFailed],
+    )
+}
+
+/// The most loans at once on any one connection (`CheckedOut` not yet
+/// followed by its `CheckedIn`): more than one only when statements shared
+/// it.
+fn most_lent(events: &[Event]) -> usize {
+    most_open(events, &[Kind::CheckedOut], &[Kind::CheckedIn])
+}
+
+/// The most events of the `opens` kinds not yet followed by one of the
+/// `closes` kinds, at once on any one connection. An end before its start
+/// fails the test: the subscription saw the work from its beginning.
+fn most_open(events: &[Event], opens: &[Kind], closes: &[Kind]) -> usize {
     let mut now = HashMap::<u64, usize>::new();
     let mut most = 0;
     for e in events {
-        let conn = e.meta().connection.unwrap_or_default();
-        match e.payload() {
-            Payload::Executing { .. } => {
-                let n = now.entry(conn).or_default();
-                *n += 1;
-                most = most.max(*n);
-            }
-            Payload::Executed { .. } | Payload::ExecuteFailed { .. } => {
-                *now.entry(conn).or_default() -= 1;
-            }
-            _ => {}
+        let n = now
+            .entry(e.meta().connection.unwrap_or_default())
+            .or_default();
+        if opens.contains(&e.kind()) {
+            *n += 1;
+            most = most.max(*n);
+        } else if closes.contains(&e.kind()) {
+            *n = n.checked_sub(1).expect("an end with no start before it");
         }
     }
     most
@@ -499,28 +514,6 @@ fn fast_statements_are_never_pipelined_behind_a_slow_one() {
             "the fast ones were not pipelined"
         );
     });
-}
-
-/// The most loans at once on any one connection (`CheckedOut` not yet
-/// followed by its `CheckedIn`): more than one only when statements shared
-/// it.
-fn most_lent(events: &[Event]) -> usize {
-    let mut now = HashMap::<u64, usize>::new();
-    let mut most = 0;
-    for e in events {
-        let n = now
-            .entry(e.meta().connection.unwrap_or_default())
-            .or_default();
-        match e.kind() {
-            Kind::CheckedOut => {
-                *n += 1;
-                most = most.max(*n);
-            }
-            Kind::CheckedIn => *n = n.saturating_sub(1),
-            _ => {}
-        }
-    }
-    most
 }
 
 /// The pool's one connection goes from pipelined statements to whole use
