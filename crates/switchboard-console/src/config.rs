@@ -50,9 +50,9 @@ pub struct ConsoleConfig {
     pub keep_alive: Duration,
     /// Whether `/metrics` serves Prometheus metrics recorded by
     /// `switchboard-observe`'s `Metrics` (recorded by the console's feed,
-    /// a tap that sees every event anyway, through a deferred
-    /// `MetricsTap`: its histogram samples are recorded by the feed's
-    /// streaming thread, at most 50 ms later). Default true.
+    /// a tap that sees every event anyway, through a `MetricsTap` that
+    /// keeps the statement, checkout and held-time histograms and the
+    /// statement counts itself). Default true.
     pub metrics: bool,
 }
 

@@ -46,7 +46,7 @@ impl ConsoleService {
 
     /// What `/metrics` serves now; `None` when metrics are off.
     pub fn render_metrics(&self) -> Option<String> {
-        self.state.metrics.as_ref().map(|m| m.handle.render())
+        self.state.render_metrics()
     }
 
     /// Ends every event stream and refuses new ones.

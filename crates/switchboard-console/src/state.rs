@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use switchboard::Switchboard;
-use switchboard_observe::MetricsHandle;
 use switchboard_observe::metrics::SharedRecorder;
+use switchboard_observe::{Kept, MetricsHandle};
 use switchboard_rules::RuleEngine;
 
 use crate::audit::WatchedAudit;
@@ -93,6 +93,21 @@ impl State {
     /// Puts an action's outcome on the stream.
     pub(crate) fn announce(&self, json: &str) {
         self.hub.publish(|seq| Entry::action(seq, json));
+    }
+
+    /// What `/metrics` serves: the recorder's text, then the families the
+    /// feeds keep themselves (statement, checkout and held-time histograms
+    /// and statement counts). `None` when metrics are off.
+    pub(crate) fn render_metrics(&self) -> Option<String> {
+        let prometheus = self.metrics.as_ref()?;
+        let mut text = prometheus.handle.render();
+        let kept: Vec<Kept> = self
+            .pools
+            .iter()
+            .filter_map(|w| w.feed.kept_metrics())
+            .collect();
+        Kept::render(&kept, &mut text);
+        Some(text)
     }
 
     pub(crate) fn stats(&self) -> ConsoleStats {

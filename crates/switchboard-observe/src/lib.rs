@@ -43,4 +43,4 @@ pub mod metrics;
 pub use error::{Error, Result};
 pub use exporter::{Exporter, ExporterBuilder, ExporterConfig};
 pub use logger::{LoggerConfig, ParamDisplay, TracingLogger};
-pub use metrics::{Deferred, Metrics, MetricsConfig, MetricsHandle, MetricsTap, SharedRecorder};
+pub use metrics::{Kept, Metrics, MetricsConfig, MetricsHandle, MetricsTap, SharedRecorder};

@@ -8,7 +8,8 @@
 //!
 //! The feed is a [`Tap`] on the pool's bus: called on the connection's own
 //! thread as each event is stamped, it counts the event for the page's
-//! charts and records it for `/metrics` (a `MetricsTap`), a lock and a
+//! charts and records it for `/metrics` (a `MetricsTap` that keeps the
+//! hottest histograms and counts itself, in plain memory), a lock and a
 //! few counters each. That is all it does per event, and an event no
 //! subscription takes is not even made for it: a subscription of its own
 //! would have every event made, queued and read on another CPU, which on
@@ -39,7 +40,8 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use parking_lot::Mutex;
 use switchboard::Switchboard;
 use switchboard_core::{Event, Filter, Meta, Payload, SubscriptionId, Tap};
-use switchboard_observe::MetricsTap;
+use switchboard_observe::exporter::DURATION_BUCKETS;
+use switchboard_observe::{Kept, MetricsTap};
 
 use crate::activity::PoolActivity;
 use crate::error::{Error, Result};
@@ -49,10 +51,6 @@ use hub::Hub;
 /// How often the metrics recorder's upkeep runs (it folds histogram
 /// samples in, keeping memory bounded).
 const UPKEEP_EVERY: Duration = Duration::from_secs(5);
-
-/// How often the streaming thread records the metric samples the tap held
-/// back: how far `/metrics` may lag the statements.
-const APPLY_EVERY: Duration = Duration::from_millis(50);
 
 /// A watched pool's tap and its streaming thread; dropping it removes the
 /// tap and ends the thread.
@@ -70,8 +68,8 @@ pub(crate) struct Feed {
 }
 
 /// What the tap keeps of a pool, under one lock (taken once per event):
-/// its activity, read by the activity endpoint, and the feed's own pace
-/// and metrics, whose held-back samples the streaming thread takes.
+/// its activity, read by the activity endpoint, the feed's own pace, and
+/// the metrics, whose kept families `/metrics` renders.
 pub(crate) struct Observed {
     pub(crate) activity: PoolActivity,
     pace: Pace,
@@ -127,8 +125,7 @@ impl Feed {
         let (stream, events) = crossbeam_channel::bounded(capacity.max(1));
         let (stop, stopped) = crossbeam_channel::bounded(0);
         let (handle, metrics) = match metrics {
-            // Histogram samples are recorded by the streaming thread.
-            Some((handle, tap)) => (Some(handle), Some(tap.deferred())),
+            Some((handle, tap)) => (Some(handle), Some(tap.kept(&DURATION_BUCKETS))),
             None => (None, None),
         };
         let observed = Arc::new(Mutex::new(Observed {
@@ -136,10 +133,9 @@ impl Feed {
             pace: Pace::new(stream_rate),
             metrics,
         }));
-        let held = observed.clone();
         std::thread::Builder::new()
             .name(format!("sb-{name}"))
-            .spawn(move || run_stream(&events, &stopped, &hub, handle.as_ref(), &held))
+            .spawn(move || run_stream(&events, &stopped, &hub, handle.as_ref()))
             .map_err(|e| Error::Subscribe(format!("could not start the feed's thread: {e}")))?;
         let missed = Arc::new(AtomicU64::new(0));
         let id = pool.bus().tap(
@@ -174,6 +170,18 @@ impl Feed {
         parking_lot::MutexGuard::map(self.observed.lock(), |o| &mut o.activity)
     }
 
+    /// A snapshot of the metrics the tap keeps itself (statement, checkout
+    /// and held-time histograms and statement counts), to render after
+    /// the recorder's own.
+    pub(crate) fn kept_metrics(&self) -> Option<Kept> {
+        self.observed
+            .lock()
+            .metrics
+            .as_ref()?
+            .kept_metrics()
+            .cloned()
+    }
+
     /// Events the feed could not stream (its thread fell behind).
     pub(crate) fn dropped(&self) -> u64 {
         self.missed.load(Ordering::Relaxed)
@@ -187,27 +195,13 @@ impl Drop for Feed {
 }
 
 /// The streaming thread: renders what the tap sends and hands it to the
-/// clients, records the metric samples the tap held back, and keeps the
-/// recorder's upkeep, until `stopped` disconnects.
+/// clients, and keeps the recorder's upkeep, until `stopped` disconnects.
 fn run_stream(
     events: &Receiver<(Event, u64)>,
     stopped: &Receiver<()>,
     hub: &Hub,
     metrics: Option<&PrometheusHandle>,
-    observed: &Mutex<Observed>,
 ) {
-    let apply = || {
-        let held = observed
-            .lock()
-            .metrics
-            .as_mut()
-            .and_then(MetricsTap::take_deferred);
-        // Recorded outside the lock the tap takes.
-        if let Some(held) = held {
-            held.apply();
-        }
-    };
-    let mut next_apply = Instant::now() + APPLY_EVERY;
     let mut next_upkeep = Instant::now() + UPKEEP_EVERY;
     loop {
         crossbeam_channel::select! {
@@ -216,20 +210,15 @@ fn run_stream(
                 Err(_) => break,
             },
             recv(stopped) -> _ => break,
-            default(APPLY_EVERY) => {}
+            default(UPKEEP_EVERY) => {}
         }
         let Some(handle) = metrics else { continue };
         let now = Instant::now();
-        if now >= next_apply {
-            next_apply = now + APPLY_EVERY;
-            apply();
-        }
         if now >= next_upkeep {
             next_upkeep = now + UPKEEP_EVERY;
             handle.run_upkeep();
         }
     }
-    apply();
 }
 
 /// Announces `skipped` events (if any), then streams `event`.

@@ -180,9 +180,10 @@ pub(crate) async fn metrics(req: HttpRequest, state: web::Data<State>) -> HttpRe
             metrics::counter!("switchboard_console_stream_skipped_total").absolute(s.skipped);
             metrics::counter!("switchboard_console_missed_events_total").absolute(stats.missed);
         });
+        let text = state.render_metrics().unwrap_or_default();
         Ok(HttpResponse::Ok()
             .content_type("text/plain; version=0.0.4; charset=utf-8")
-            .body(prometheus.handle.render()))
+            .body(text))
     })();
     respond(answer)
 }

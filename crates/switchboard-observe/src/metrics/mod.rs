@@ -8,6 +8,7 @@
 //! `metrics` recorder, or into the one given to [`Metrics::recorder`]
 //! (such as [`Exporter::recorder`](crate::Exporter::recorder)).
 
+mod kept;
 pub mod names;
 mod record;
 mod sampler;
@@ -20,9 +21,7 @@ use switchboard_core::status::PoolGauges;
 use switchboard_core::{Bus, Delivery, Event, Filter, Meta, Payload, Subscriber, Subscription};
 
 use crate::error::{Error, Result};
-pub use record::Deferred;
-#[cfg(test)]
-use record::MAX_DEFERRED;
+pub use kept::Kept;
 use record::Recorder;
 use sampler::Sampler;
 
@@ -260,32 +259,38 @@ impl MetricsTap {
         self.record_parts(event.meta(), event.payload());
     }
 
-    /// Holds back the samples of the hottest metrics (statement durations
-    /// and counts, checkout waits and held times) for
-    /// [`take_deferred`](Self::take_deferred), and records only the rest
-    /// at once: for a tap called on a connection's own thread, where a
-    /// histogram sample (an atomic bucket push) costs more than all the
-    /// other work of an event. Whoever owns the tap takes what was held
-    /// back from time to time and [applies](Deferred::apply) it on a
-    /// thread of its own; past 131,072 samples not taken, the tap records
-    /// them itself. Only with a recorder given to [`Metrics::recorder`]
-    /// (else this does nothing).
+    /// Keeps the hottest metrics in the tap itself, as plain counts rather
+    /// than through the recorder: statement durations and counts, checkout
+    /// waits and held times ([`Kept`], every series of those four
+    /// families), with histogram buckets `bounds` (seconds). For a tap
+    /// called on a connection's own thread, where a histogram sample
+    /// recorded through the facade (an atomic bucket push, sorted into
+    /// buckets at each scrape) costs more than all the other work of an
+    /// event. Whoever owns the tap renders them with [`Kept::render`]
+    /// after its recorder's own text (the families never overlap). Only
+    /// with a recorder given to [`Metrics::recorder`] (else this does
+    /// nothing).
     #[must_use]
-    pub fn deferred(mut self) -> Self {
-        self.events.defer();
+    pub fn kept(mut self, bounds: &[f64]) -> Self {
+        self.events.keep_hot(bounds);
         self
     }
 
-    /// What was held back since the last call ([`deferred`](Self::deferred)).
-    pub fn take_deferred(&mut self) -> Option<Deferred> {
-        self.events.take_deferred()
+    /// The metrics this tap keeps itself ([`kept`](Self::kept)), if it does.
+    pub fn kept_metrics(&self) -> Option<&Kept> {
+        self.events.kept()
     }
 
     /// Records one event from its parts, as a [`Tap`](switchboard_core::Tap)
     /// is handed them.
     pub fn record_parts(&mut self, meta: &Meta, payload: &Payload) {
-        if self.filter.takes_parts(meta, payload.kind()) {
+        if !self.filter.takes_parts(meta, payload.kind()) {
+            return;
+        }
+        if self.events.needs_recorder(payload) {
             within(&self.recorder, || self.events.record(meta, payload));
+        } else {
+            self.events.record(meta, payload);
         }
     }
 }

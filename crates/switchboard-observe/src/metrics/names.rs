@@ -54,15 +54,23 @@ pub const POOL_MAX: &str = "switchboard_pool_max_connections";
 /// Gauge: callers waiting for a connection.
 pub const POOL_WAITING: &str = "switchboard_pool_waiting_callers";
 
+/// The help text of a metric a tap may keep itself
+/// ([`Kept`](super::Kept)); empty for any other.
+pub(crate) fn help(name: &str) -> &'static str {
+    match name {
+        STATEMENT_DURATION => "Statement duration",
+        CHECKOUT_WAIT => "Time callers waited for a connection",
+        HELD => "Time callers held a connection",
+        STATEMENTS => "Statements by class and outcome (ok, error, denied)",
+        _ => "",
+    }
+}
+
 /// Registers units and help texts with the current recorder.
 pub(crate) fn describe() {
-    describe_histogram!(STATEMENT_DURATION, Unit::Seconds, "Statement duration");
-    describe_histogram!(
-        CHECKOUT_WAIT,
-        Unit::Seconds,
-        "Time callers waited for a connection"
-    );
-    describe_histogram!(HELD, Unit::Seconds, "Time callers held a connection");
+    for name in [STATEMENT_DURATION, CHECKOUT_WAIT, HELD] {
+        describe_histogram!(name, Unit::Seconds, help(name));
+    }
     describe_histogram!(
         RESET_DURATION,
         Unit::Seconds,
@@ -77,10 +85,7 @@ pub(crate) fn describe() {
         Unit::Seconds,
         "Time a successful connect took"
     );
-    describe_counter!(
-        STATEMENTS,
-        "Statements by class and outcome (ok, error, denied)"
-    );
+    describe_counter!(STATEMENTS, help(STATEMENTS));
     describe_counter!(STATEMENT_ERRORS, "Failed statements by error type");
     describe_counter!(CONNECTS, "Connections opened");
     describe_counter!(CONNECT_FAILURES, "Failed connect attempts by error type");

@@ -1,10 +1,12 @@
 //! Events into counters and histograms.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use metrics::{Counter, Histogram};
 use switchboard_core::{Meta, Payload, StatementClass};
 
+use super::kept::{Kept, is_kept};
 use super::names::*;
 use crate::inflight::InFlight;
 
@@ -21,64 +23,33 @@ pub(super) struct Recorder {
     /// event (the global recorder, which may be installed after the first
     /// events).
     keep: bool,
-    /// The kept handles, by index (what `PoolHandles` holds).
+    /// The kept handles, by index (what `PoolHandles` holds), unless
+    /// `kept` holds their metrics.
     histograms: Vec<Histogram>,
     counters: Vec<Counter>,
-    /// Samples and counts of the hottest metrics held back for
-    /// [`take_deferred`](Self::take_deferred), when deferring.
-    deferred: Option<Deferred>,
+    /// The hottest families ([`kept::FAMILIES`]), held here rather than
+    /// recorded, when keeping them; `PoolHandles` then holds indices in it.
+    kept: Option<Kept>,
 }
-
-/// Histogram samples and counter increments held back by a deferring
-/// recorder, to record elsewhere ([`Deferred::apply`]).
-#[derive(Default)]
-pub struct Deferred {
-    histograms: Vec<Histogram>,
-    counters: Vec<Counter>,
-    /// (index in `histograms`, value)
-    pub(super) samples: Vec<(u32, f64)>,
-    /// Increments by index in `counters`.
-    counts: Vec<u64>,
-}
-
-impl Deferred {
-    /// Records what was held back into its metrics.
-    pub fn apply(self) {
-        for (h, value) in self.samples {
-            if let Some(histogram) = self.histograms.get(h as usize) {
-                histogram.record(value);
-            }
-        }
-        for (counter, n) in self.counters.iter().zip(self.counts) {
-            if n > 0 {
-                counter.increment(n);
-            }
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.samples.is_empty() && self.counts.iter().all(|&n| n == 0)
-    }
-}
-
-/// Samples a deferring recorder holds at most: past this (nobody takes
-/// them), it records them itself.
-pub(super) const MAX_DEFERRED: usize = 1 << 17;
 
 /// One pool's handles for its hottest metrics (indices in the recorder's
-/// `histograms` and `counters`). Few combinations occur (a
-/// pool has one backend, five classes, one hot outcome), so they are found
-/// by a scan comparing the labels' addresses (each a `&'static str` of its
-/// enum's `as_str`), not by hashing their text on every event.
+/// `histograms` and `counters`, or in its `kept`). Few combinations occur
+/// (a pool has one backend, five classes, one hot outcome), so they are
+/// found by a scan comparing the labels' addresses (each a `&'static str`
+/// of its enum's `as_str`), not by hashing their text on every event.
 #[derive(Default)]
 struct PoolHandles {
-    /// Duration histogram and count, by (backend, class, outcome).
-    statements: Vec<(StatementKey, (u32, u32))>,
+    /// Duration histogram (registered for outcomes that are timed) and
+    /// count, by (backend, class, outcome).
+    statements: Vec<(StatementKey, StatementSlots)>,
     /// Checkout wait and held time, by backend.
     checkouts: Vec<(&'static str, (u32, u32))>,
 }
 
 type StatementKey = (&'static str, &'static str, &'static str);
+
+/// A statement's duration histogram and counter, once registered.
+type StatementSlots = (Option<u32>, Option<u32>);
 
 /// Whether two label values are the same `&'static str`.
 fn same(a: &'static str, b: &'static str) -> bool {
@@ -93,40 +64,40 @@ impl Recorder {
             keep,
             histograms: Vec::new(),
             counters: Vec::new(),
-            deferred: None,
+            kept: None,
         }
     }
 
-    /// Holds the hottest metrics' samples back for
-    /// [`take_deferred`](Self::take_deferred) (only with handles kept).
-    pub(super) fn defer(&mut self) {
+    /// Holds the hottest families itself from now on, with these bucket
+    /// bounds (only with handles kept).
+    pub(super) fn keep_hot(&mut self, bounds: &[f64]) {
         if self.keep {
-            self.deferred = Some(Deferred::default());
+            self.pools.clear();
+            self.kept = Some(Kept::new(bounds));
         }
     }
 
-    /// What was held back since the last call, if anything.
-    pub(super) fn take_deferred(&mut self) -> Option<Deferred> {
-        let held = self.deferred.as_mut()?;
-        if held.is_empty() {
-            return None;
-        }
-        let mut taken = std::mem::take(held);
-        taken.histograms = self.histograms.clone();
-        taken.counters = self.counters.clone();
-        Some(taken)
+    /// What is held instead of recorded, if anything.
+    pub(super) fn kept(&self) -> Option<&Kept> {
+        self.kept.as_ref()
+    }
+
+    /// Whether recording `payload` needs the `metrics` recorder (what is
+    /// kept does not, once its handles are known).
+    pub(super) fn needs_recorder(&self, payload: &Payload) -> bool {
+        self.kept.is_none()
+            || !matches!(
+                payload,
+                Payload::Executing { .. }
+                    | Payload::Executed { .. }
+                    | Payload::CheckedOut { .. }
+                    | Payload::CheckedIn { .. }
+            )
     }
 
     fn observe(&mut self, histogram: u32, value: f64) {
-        match &mut self.deferred {
-            Some(held) => {
-                held.samples.push((histogram, value));
-                if held.samples.len() >= MAX_DEFERRED
-                    && let Some(taken) = self.take_deferred()
-                {
-                    taken.apply();
-                }
-            }
+        match &mut self.kept {
+            Some(kept) => kept.observe(histogram, value),
             None => {
                 if let Some(h) = self.histograms.get(histogram as usize) {
                     h.record(value);
@@ -136,14 +107,8 @@ impl Recorder {
     }
 
     fn count(&mut self, counter: u32) {
-        match &mut self.deferred {
-            Some(held) => {
-                let i = counter as usize;
-                if held.counts.len() <= i {
-                    held.counts.resize(i + 1, 0);
-                }
-                held.counts[i] += 1;
-            }
+        match &mut self.kept {
+            Some(kept) => kept.count(counter, 1),
             None => {
                 if let Some(c) = self.counters.get(counter as usize) {
                     c.increment(1);
@@ -152,14 +117,27 @@ impl Recorder {
         }
     }
 
-    fn keep_histogram(&mut self, h: Histogram) -> u32 {
-        self.histograms.push(h);
-        u32::try_from(self.histograms.len() - 1).unwrap_or(u32::MAX)
+    /// Registers histogram `name` (held in `kept`, or a handle from the
+    /// current recorder), returning its index.
+    fn register_histogram(&mut self, name: &'static str, labels: &[(&'static str, String)]) -> u32 {
+        match &mut self.kept {
+            Some(kept) if is_kept(name) => kept.histogram(name, labels),
+            _ => {
+                self.histograms.push(metrics::histogram!(name, labels));
+                u32::try_from(self.histograms.len() - 1).unwrap_or(u32::MAX)
+            }
+        }
     }
 
-    fn keep_counter(&mut self, c: Counter) -> u32 {
-        self.counters.push(c);
-        u32::try_from(self.counters.len() - 1).unwrap_or(u32::MAX)
+    /// Registers counter `name`, as [`register_histogram`](Self::register_histogram).
+    fn register_counter(&mut self, name: &'static str, labels: &[(&'static str, String)]) -> u32 {
+        match &mut self.kept {
+            Some(kept) if is_kept(name) => kept.counter(name, labels),
+            _ => {
+                self.counters.push(metrics::counter!(name, labels));
+                u32::try_from(self.counters.len() - 1).unwrap_or(u32::MAX)
+            }
+        }
     }
 
     /// Records one event into the current `metrics` recorder.
@@ -177,9 +155,7 @@ impl Recorder {
             } => self.classes.insert(*query_id, *class),
             Payload::Executed { query_id, took, .. } => {
                 let class = self.class_of(*query_id);
-                let (duration, count) = self.statement(&meta.pool, backend, class, "ok");
-                self.observe(duration, took.as_secs_f64());
-                self.count(count);
+                self.statement(&meta.pool, (backend, class, "ok"), *took);
             }
             Payload::CheckedOut { waited } => {
                 let (wait, _) = self.checkout(&meta.pool, backend);
@@ -193,22 +169,37 @@ impl Recorder {
         }
     }
 
-    /// A statement's duration histogram and counter, registered at its
-    /// first use.
-    fn statement(
+    /// Records a statement's duration and counts it, by (backend, class,
+    /// outcome).
+    fn statement(&mut self, pool: &Arc<str>, key: StatementKey, took: Duration) {
+        let (duration, count) = self.statement_metrics(pool, key, true);
+        if let Some(duration) = duration {
+            self.observe(duration, took.as_secs_f64());
+        }
+        self.count(count);
+    }
+
+    /// The indices of a statement's duration histogram (when `timed`) and
+    /// counter, registered at their first use.
+    fn statement_metrics(
         &mut self,
         pool: &Arc<str>,
-        backend: &'static str,
-        class: &'static str,
-        outcome: &'static str,
-    ) -> (u32, u32) {
+        key: StatementKey,
+        timed: bool,
+    ) -> (Option<u32>, u32) {
+        let (backend, class, outcome) = key;
         let handles = self.handles(pool);
         let found = handles
             .statements
             .iter()
-            .find(|((b, c, o), _)| same(b, backend) && same(c, class) && same(o, outcome));
-        if let Some((_, kept)) = found {
-            return *kept;
+            .position(|((b, c, o), _)| same(b, backend) && same(c, class) && same(o, outcome));
+        let at = found.unwrap_or_else(|| {
+            handles.statements.push((key, (None, None)));
+            handles.statements.len() - 1
+        });
+        match handles.statements[at].1 {
+            (duration, Some(count)) if duration.is_some() || !timed => return (duration, count),
+            _ => {}
         }
         let labels = [
             ("pool", pool.to_string()),
@@ -216,14 +207,17 @@ impl Recorder {
             ("class", class.to_owned()),
             ("outcome", outcome.to_owned()),
         ];
-        let kept = (
-            self.keep_histogram(metrics::histogram!(STATEMENT_DURATION, &labels)),
-            self.keep_counter(metrics::counter!(STATEMENTS, &labels)),
-        );
-        self.handles(pool)
-            .statements
-            .push(((backend, class, outcome), kept));
-        kept
+        let (duration, count) = self.handles(pool).statements[at].1;
+        let duration = match duration {
+            None if timed => Some(self.register_histogram(STATEMENT_DURATION, &labels)),
+            kept => kept,
+        };
+        let count = match count {
+            Some(count) => count,
+            None => self.register_counter(STATEMENTS, &labels),
+        };
+        self.handles(pool).statements[at].1 = (duration, Some(count));
+        (duration, count)
     }
 
     /// `pool`'s handles: kept from earlier events, or (with the global
@@ -249,12 +243,10 @@ impl Recorder {
         if let Some((_, kept)) = handles.checkouts.iter().find(|(b, _)| same(b, backend)) {
             return *kept;
         }
-        let name = pool.to_string();
+        let labels = [("pool", pool.to_string()), ("backend", backend.to_owned())];
         let kept = (
-            self.keep_histogram(
-                metrics::histogram!(CHECKOUT_WAIT, "pool" => name.clone(), "backend" => backend),
-            ),
-            self.keep_histogram(metrics::histogram!(HELD, "pool" => name, "backend" => backend)),
+            self.register_histogram(CHECKOUT_WAIT, &labels),
+            self.register_histogram(HELD, &labels),
         );
         self.handles(pool).checkouts.push((backend, kept));
         kept
@@ -262,10 +254,10 @@ impl Recorder {
 
     /// The events that come once per connection or per failure: recorded
     /// through the `metrics` macros as they come.
-    fn record_rare(&mut self, pool: &Arc<str>, backend: &'static str, payload: &Payload) {
+    fn record_rare(&mut self, name: &Arc<str>, backend: &'static str, payload: &Payload) {
         // The label is made only for what is recorded (a transaction's
         // events, say, are not).
-        let pool = || pool.to_string();
+        let pool = || name.to_string();
         match payload {
             Payload::ExecuteFailed {
                 query_id,
@@ -273,14 +265,7 @@ impl Recorder {
                 error,
             } => {
                 let class = self.class_of(*query_id);
-                let labels = [
-                    ("pool", pool()),
-                    ("backend", backend.to_owned()),
-                    ("class", class.to_owned()),
-                    ("outcome", "error".to_owned()),
-                ];
-                metrics::histogram!(STATEMENT_DURATION, &labels).record(took.as_secs_f64());
-                metrics::counter!(STATEMENTS, &labels).increment(1);
+                self.statement(name, (backend, class, "error"), *took);
                 metrics::counter!(STATEMENT_ERRORS, "pool" => pool(), "backend" => backend,
                     "error_type" => error.kind.as_str())
                 .increment(1);
@@ -290,9 +275,9 @@ impl Recorder {
             } => {
                 if let Some(query_id) = query_id {
                     let class = self.class_of(*query_id);
-                    metrics::counter!(STATEMENTS, "pool" => pool(), "backend" => backend,
-                        "class" => class, "outcome" => "denied")
-                    .increment(1);
+                    let (_, count) =
+                        self.statement_metrics(name, (backend, class, "denied"), false);
+                    self.count(count);
                 }
                 metrics::counter!(DENIALS, "pool" => pool(), "backend" => backend,
                     "guard" => guard.clone())

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use metrics_exporter_prometheus::PrometheusBuilder;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use switchboard_core::{Backend, Bus, Emitter, Kind, Origin, Params, Payload, StatementClass};
 
 use super::*;
@@ -87,52 +87,121 @@ fn a_tap_records_statements_and_sample_only_takes_no_events() {
     );
 }
 
-#[test]
-fn a_deferred_tap_holds_the_hot_samples_until_they_are_applied() {
-    let recorder = PrometheusBuilder::new().build_recorder();
-    let render = recorder.handle();
-    let recorder: SharedRecorder = Arc::new(recorder);
-    let mut tap = Metrics::new().recorder(recorder).tap().deferred();
-    let bus = Bus::new();
-    let emitter = Emitter::new(bus.clone(), Arc::from("deferred"), Backend::Sqlite, 1);
-    // Statements counted, of every class (those below have no
-    // `Executing`: class `unknown`).
-    let count = || -> u64 {
-        render
-            .render()
-            .lines()
-            .filter(|l| {
-                l.starts_with(&format!("{} ", names::STATEMENTS))
-                    || l.starts_with(&format!("{}{{", names::STATEMENTS))
-            })
-            .filter(|l| l.contains(r#"pool="deferred""#) && l.contains(r#"outcome="ok""#))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-            .sum()
-    };
-    for q in 1..=3 {
-        for event in statement(&emitter, q) {
-            tap.record(&event);
-        }
-    }
-    // Registered, but nothing counted yet.
-    assert_eq!(count(), 0);
-    tap.take_deferred().expect("held samples").apply();
-    assert_eq!(count(), 3);
-    assert!(tap.take_deferred().is_none(), "taken twice");
+/// The lines of the families a tap may keep, sorted.
+fn kept_lines(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| kept::FAMILIES.iter().any(|f| l.contains(f)))
+        .map(str::to_owned)
+        .collect();
+    lines.sort();
+    lines
+}
 
-    // Nobody takes them: past its bound the tap records them itself, and
-    // what it holds stays bounded.
-    for q in 0..(MAX_DEFERRED as u64 + 10) {
-        tap.record(&emitter.publish(Payload::Executed {
-            query_id: 1_000 + q,
-            took: Duration::from_micros(5),
-            rows: None,
+#[test]
+fn a_keeping_tap_renders_what_the_recorder_would() {
+    let bounds = [0.000_01, 0.000_1, 0.001, 0.01];
+    let recorder = || {
+        PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Prefix("switchboard_".into()), &bounds)
+            .unwrap()
+            .build_recorder()
+    };
+    let plain = recorder();
+    let plain_text = plain.handle();
+    let mut recorded = Metrics::new().recorder(Arc::new(plain)).tap();
+    let keeping = recorder();
+    let keeping_text = keeping.handle();
+    let mut kept = Metrics::new().recorder(Arc::new(keeping)).tap().kept(&[
+        0.01,
+        0.001,
+        f64::NAN,
+        0.000_1,
+        0.000_01,
+    ]);
+    assert!(recorded.kept_metrics().is_none());
+
+    let bus = Bus::new();
+    let emitter = Emitter::new(bus.clone(), Arc::from("kept\"pool"), Backend::Sqlite, 1);
+    let mut events = Vec::new();
+    for q in 1..=3 {
+        events.push(emitter.publish(Payload::CheckedOut {
+            waited: Duration::from_micros(q * 7),
+        }));
+        events.extend(statement(&emitter, q));
+        events.push(emitter.publish(Payload::CheckedIn {
+            held: Duration::from_millis(q * 4),
         }));
     }
-    let counted = count();
-    assert!(counted >= MAX_DEFERRED as u64, "{counted}");
-    let rest = tap.take_deferred().expect("the rest");
-    assert!(rest.samples.len() < MAX_DEFERRED);
-    rest.apply();
-    assert_eq!(count(), 3 + MAX_DEFERRED as u64 + 10);
+    // Every outcome, and a bucket edge: 10 µs is counted at `le="0.00001"`.
+    events.push(emitter.publish(Payload::Executed {
+        query_id: 40,
+        took: Duration::from_micros(10),
+        rows: None,
+    }));
+    events.push(emitter.publish(Payload::ExecuteFailed {
+        query_id: 41,
+        took: Duration::from_millis(2),
+        error: switchboard_core::ErrorInfo::new(switchboard_core::ErrorKind::Database, None, "no"),
+    }));
+    events.push(emitter.publish(Payload::Denied {
+        query_id: Some(42),
+        guard: "rules".into(),
+        reason: "no".into(),
+    }));
+    for event in &events {
+        recorded.record(event);
+        kept.record(event);
+    }
+
+    let mut text = keeping_text.render();
+    // The recorder holds none of the kept families, only the rest.
+    assert!(kept_lines(&text).is_empty(), "{text}");
+    assert!(text.contains(names::STATEMENT_ERRORS), "{text}");
+    Kept::render([kept.kept_metrics().unwrap()], &mut text);
+    let expected = kept_lines(&plain_text.render());
+    assert!(
+        expected.iter().any(|l| l.contains(r#"outcome="denied""#)),
+        "{expected:#?}"
+    );
+    assert!(
+        expected.iter().any(|l| l.contains(r#"le="0.00001""#)
+            && l.contains(r#"class="unknown""#)
+            && l.ends_with(" 1")),
+        "{expected:#?}"
+    );
+    assert_eq!(kept_lines(&text), expected);
+}
+
+#[test]
+fn kept_families_are_rendered_once_for_several_taps() {
+    let taps: Vec<MetricsTap> = ["a", "b"]
+        .into_iter()
+        .map(|pool| {
+            let recorder: SharedRecorder = Arc::new(PrometheusBuilder::new().build_recorder());
+            let mut tap = Metrics::new().recorder(recorder).tap().kept(&[0.001]);
+            let bus = Bus::new();
+            let emitter = Emitter::new(bus, Arc::from(pool), Backend::Sqlite, 1);
+            for event in statement(&emitter, 1) {
+                tap.record(&event);
+            }
+            tap
+        })
+        .collect();
+    let mut text = String::new();
+    Kept::render(taps.iter().filter_map(MetricsTap::kept_metrics), &mut text);
+    for family in [names::STATEMENT_DURATION, names::STATEMENTS] {
+        let heads = text
+            .lines()
+            .filter(|l| l.starts_with(&format!("# TYPE {family} ")))
+            .count();
+        assert_eq!(heads, 1, "{text}");
+    }
+    for pool in ["a", "b"] {
+        let count = format!(
+            r#"{}{{pool="{pool}",backend="sqlite",class="write",outcome="ok"}} 1"#,
+            names::STATEMENTS
+        );
+        assert!(text.lines().any(|l| l == count), "{count} in\n{text}");
+    }
 }
