@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use criterion::Throughput;
 use support::{Figures, PER_ITER, Stmt, measure, on_system, rate};
 use switchboard::{DbConnection, Interact, Switchboard};
-use switchboard_console::Console;
+use switchboard_console::{Console, ConsoleConfig};
 
 const CONCURRENCY: [usize; 2] = [1, 8];
 
@@ -123,6 +123,7 @@ async fn watched(sb: &Switchboard, metrics: bool) -> (Console, Readers) {
         .watch(sb)
         // The default is 8.
         .max_clients(CLIENTS)
+        .stream_rate(stream_rate())
         .metrics(metrics)
         .start()
         .expect("a console");
@@ -133,6 +134,15 @@ async fn watched(sb: &Switchboard, metrics: bool) -> (Console, Readers) {
         actix_rt::time::sleep(Duration::from_millis(5)).await;
     }
     (console, readers)
+}
+
+/// The console's `stream_rate`: its default, or `SB_BENCH_STREAM_RATE`
+/// (to see what streaming costs).
+fn stream_rate() -> u32 {
+    std::env::var("SB_BENCH_STREAM_RATE")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(ConsoleConfig::default().stream_rate)
 }
 
 /// Reports what a console streamed, fails the bench if a client was

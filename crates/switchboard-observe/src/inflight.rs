@@ -12,44 +12,81 @@ use std::collections::BTreeMap;
 
 /// A bounded map from an id that grows over time (query ids, connection
 /// ids) to what an observer remembered of an earlier event.
+///
+/// The newest entries sit in slots chosen by their id, so that a
+/// statement's start and its outcome, a few events apart, meet without a
+/// tree (this runs for every statement of a pool a tap watches, on the
+/// connection's own thread); an entry a newer one pushes out of its slot
+/// moves to the tree.
 #[derive(Debug)]
 pub(crate) struct InFlight<T> {
-    /// Keyed by id, so the oldest is the first.
-    entries: BTreeMap<u64, T>,
-    /// Entries kept before the oldest is dropped.
-    capacity: usize,
+    /// By id modulo their number: an id and its entry.
+    slots: Box<[Option<(u64, T)>]>,
+    /// Entries pushed out of their slot, keyed by id, so the oldest is the
+    /// first.
+    older: BTreeMap<u64, T>,
+    /// Entries the tree keeps before its oldest is dropped (the capacity
+    /// less the slots).
+    older_capacity: usize,
 }
+
+/// Slots at most.
+const SLOTS: usize = 64;
 
 impl<T> InFlight<T> {
     /// A map holding at most `capacity` entries (at least 1).
     pub(crate) fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        let slots = capacity.min(SLOTS);
         InFlight {
-            entries: BTreeMap::new(),
-            capacity: capacity.max(1),
+            slots: (0..slots).map(|_| None).collect(),
+            older: BTreeMap::new(),
+            older_capacity: capacity - slots,
         }
+    }
+
+    fn slot(&self, id: u64) -> usize {
+        (id % self.slots.len() as u64) as usize
     }
 
     /// Remembers an entry, forgetting the oldest past the capacity.
     pub(crate) fn insert(&mut self, id: u64, value: T) {
-        self.entries.insert(id, value);
-        while self.entries.len() > self.capacity {
-            self.entries.pop_first();
+        if !self.older.is_empty() {
+            self.older.remove(&id);
+        }
+        let slot = self.slot(id);
+        if let Some((pushed, entry)) = self.slots[slot].replace((id, value))
+            && pushed != id
+            && self.older_capacity > 0
+        {
+            self.older.insert(pushed, entry);
+            while self.older.len() > self.older_capacity {
+                self.older.pop_first();
+            }
         }
     }
 
     /// The entry, if it is still remembered.
     pub(crate) fn get_mut(&mut self, id: u64) -> Option<&mut T> {
-        self.entries.get_mut(&id)
+        let slot = self.slot(id);
+        match &mut self.slots[slot] {
+            Some((held, entry)) if *held == id => Some(entry),
+            _ => self.older.get_mut(&id),
+        }
     }
 
     /// Forgets an entry and returns what was remembered.
     pub(crate) fn remove(&mut self, id: u64) -> Option<T> {
-        self.entries.remove(&id)
+        let slot = self.slot(id);
+        match &self.slots[slot] {
+            Some((held, _)) if *held == id => self.slots[slot].take().map(|(_, entry)| entry),
+            _ => self.older.remove(&id),
+        }
     }
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.entries.len()
+        self.slots.iter().flatten().count() + self.older.len()
     }
 }
 
@@ -66,5 +103,31 @@ mod tests {
         assert_eq!(map.len(), 2);
         assert_eq!(map.remove(1), None);
         assert_eq!(map.remove(3), Some("c"));
+    }
+
+    #[test]
+    fn entries_pushed_out_of_their_slot_are_kept_up_to_the_capacity() {
+        // 64 slots and 36 more in the tree.
+        let mut map = InFlight::new(100);
+        for id in 0..200u64 {
+            map.insert(id, id * 10);
+        }
+        assert_eq!(map.len(), 100);
+        // The newest 64 in their slots, the 36 before them in the tree; the
+        // rest forgotten, oldest first.
+        for id in 0..100 {
+            assert_eq!(map.get_mut(id), None, "{id}");
+        }
+        for id in 100..200 {
+            assert_eq!(map.get_mut(id).copied(), Some(id * 10), "{id}");
+        }
+        assert_eq!(map.remove(100), Some(1000));
+        assert_eq!(map.remove(199), Some(1990));
+        assert_eq!(map.remove(199), None);
+        assert_eq!(map.len(), 98);
+        // An id seen again replaces what was remembered, wherever it was.
+        map.insert(101, 7);
+        assert_eq!(map.remove(101), Some(7));
+        assert_eq!(map.remove(101), None);
     }
 }

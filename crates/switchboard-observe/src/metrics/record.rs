@@ -30,6 +30,22 @@ pub(super) struct Recorder {
     /// The hottest families ([`kept::FAMILIES`]), held here rather than
     /// recorded, when keeping them; `PoolHandles` then holds indices in it.
     kept: Option<Kept>,
+    /// The handles of the pool the last event came from.
+    hot: Option<Hot>,
+}
+
+/// The hottest handles of one pool and backend, found without a scan by
+/// name: a console's feed, and most subscribers, see one pool, and on a
+/// tap the scans of `handles` and `statement_metrics` cost more than the
+/// recording.
+struct Hot {
+    /// Compared by address.
+    pool: Arc<str>,
+    backend: &'static str,
+    /// Checkout wait and held time.
+    checkouts: Option<(u32, u32)>,
+    /// Successful statements' duration and count, by class (`as_str`).
+    ok: Vec<(&'static str, (u32, u32))>,
 }
 
 /// One pool's handles for its hottest metrics (indices in the recorder's
@@ -65,7 +81,57 @@ impl Recorder {
             histograms: Vec::new(),
             counters: Vec::new(),
             kept: None,
+            hot: None,
         }
+    }
+
+    /// The hot handles of `pool` on `backend`, started afresh when the last
+    /// event came from another.
+    fn hot(&mut self, pool: &Arc<str>, backend: &'static str) -> &mut Hot {
+        let stale = !self
+            .hot
+            .as_ref()
+            .is_some_and(|h| Arc::ptr_eq(&h.pool, pool) && same(h.backend, backend));
+        if stale {
+            self.hot = None;
+        }
+        self.hot.get_or_insert_with(|| Hot {
+            pool: pool.clone(),
+            backend,
+            checkouts: None,
+            ok: Vec::new(),
+        })
+    }
+
+    /// A successful statement's duration histogram and counter.
+    fn statement_ok(
+        &mut self,
+        pool: &Arc<str>,
+        backend: &'static str,
+        class: &'static str,
+    ) -> (u32, u32) {
+        let known = self
+            .hot(pool, backend)
+            .ok
+            .iter()
+            .find(|(c, _)| same(c, class));
+        if let Some((_, kept)) = known {
+            return *kept;
+        }
+        let (duration, count) = self.statement_metrics(pool, (backend, class, "ok"), true);
+        let kept = (duration.unwrap_or(u32::MAX), count);
+        self.hot(pool, backend).ok.push((class, kept));
+        kept
+    }
+
+    /// A pool's checkout-wait and held-time histograms.
+    fn checkouts(&mut self, pool: &Arc<str>, backend: &'static str) -> (u32, u32) {
+        if let Some(kept) = self.hot(pool, backend).checkouts {
+            return kept;
+        }
+        let kept = self.checkout(pool, backend);
+        self.hot(pool, backend).checkouts = Some(kept);
+        kept
     }
 
     /// Holds the hottest families itself from now on, with these bucket
@@ -73,6 +139,7 @@ impl Recorder {
     pub(super) fn keep_hot(&mut self, bounds: &[f64]) {
         if self.keep {
             self.pools.clear();
+            self.hot = None;
             self.kept = Some(Kept::new(bounds));
         }
     }
@@ -147,6 +214,7 @@ impl Recorder {
             self.pools.clear();
             self.histograms.clear();
             self.counters.clear();
+            self.hot = None;
         }
         let backend = meta.backend.as_str();
         match payload {
@@ -155,14 +223,16 @@ impl Recorder {
             } => self.classes.insert(*query_id, *class),
             Payload::Executed { query_id, took, .. } => {
                 let class = self.class_of(*query_id);
-                self.statement(&meta.pool, (backend, class, "ok"), *took);
+                let (duration, count) = self.statement_ok(&meta.pool, backend, class);
+                self.observe(duration, took.as_secs_f64());
+                self.count(count);
             }
             Payload::CheckedOut { waited } => {
-                let (wait, _) = self.checkout(&meta.pool, backend);
+                let (wait, _) = self.checkouts(&meta.pool, backend);
                 self.observe(wait, waited.as_secs_f64());
             }
             Payload::CheckedIn { held } => {
-                let (_, held_for) = self.checkout(&meta.pool, backend);
+                let (_, held_for) = self.checkouts(&meta.pool, backend);
                 self.observe(held_for, held.as_secs_f64());
             }
             other => self.record_rare(&meta.pool, backend, other),
