@@ -20,6 +20,10 @@
 //! without criterion: for callgrind, whose instruction counts (all
 //! threads, readers included) at two counts give the console's cost per
 //! statement, or for `perf record`.
+//!
+//! `SB_BENCH_ROUNDS=<n>` sets the rounds of the interleaved comparison
+//! (default 15, 5 with `--quick`); `SB_BENCH_STREAM_RATE=<n>` the
+//! console's `stream_rate` (default 1000), to see what streaming costs.
 
 mod support;
 
@@ -219,10 +223,11 @@ fn interleaved(system: &actix::SystemRunner, stmt: Stmt, n: usize) -> Option<Int
         return None;
     }
     let rounds = if support::benching() {
-        if std::env::args().any(|a| a == "--quick") {
-            5
-        } else {
-            15
+        let asked = std::env::var("SB_BENCH_ROUNDS").ok();
+        match asked.and_then(|r| r.parse().ok()) {
+            Some(rounds) => rounds,
+            None if std::env::args().any(|a| a == "--quick") => 5,
+            None => 15,
         }
     } else {
         1

@@ -137,6 +137,10 @@ impl Series {
     /// needed; `None` if `at` is older than the window.
     fn second(&mut self, at: i64) -> Option<&mut Second> {
         let end = self.first + self.seconds.len() as i64;
+        if (self.first..end).contains(&at) {
+            // A second already open: most events.
+            return self.seconds.get_mut((at - self.first) as usize);
+        }
         if self.seconds.is_empty() || at >= end + self.window as i64 {
             // First event, or a silence longer than the window.
             self.seconds.clear();

@@ -153,6 +153,7 @@ impl Metrics {
     pub fn tap(&self) -> MetricsTap {
         within(&self.recorder, names::describe);
         MetricsTap {
+            takes_all: self.filter == Filter::all(),
             filter: self.filter.clone(),
             // Handles are kept only for a recorder given here: one taken
             // from the global recorder before it was installed would
@@ -241,6 +242,8 @@ impl Metrics {
 /// [`Metrics::tap`]); owned by the thread that receives them.
 pub struct MetricsTap {
     filter: Filter,
+    /// Whether `filter` takes every event (checked once, not per event).
+    takes_all: bool,
     events: Recorder,
     recorder: Option<SharedRecorder>,
 }
@@ -284,7 +287,7 @@ impl MetricsTap {
     /// Records one event from its parts, as a [`Tap`](switchboard_core::Tap)
     /// is handed them.
     pub fn record_parts(&mut self, meta: &Meta, payload: &Payload) {
-        if !self.filter.takes_parts(meta, payload.kind()) {
+        if !self.takes_all && !self.filter.takes_parts(meta, payload.kind()) {
             return;
         }
         if self.events.needs_recorder(payload) {

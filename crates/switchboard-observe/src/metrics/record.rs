@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use metrics::{Counter, Histogram};
-use switchboard_core::{Meta, Payload, StatementClass};
+use switchboard_core::{Backend, Meta, Payload, StatementClass};
 
 use super::kept::{Kept, is_kept};
 use super::names::*;
@@ -41,7 +41,7 @@ pub(super) struct Recorder {
 struct Hot {
     /// Compared by address.
     pool: Arc<str>,
-    backend: &'static str,
+    backend: Backend,
     /// Checkout wait and held time.
     checkouts: Option<(u32, u32)>,
     /// Successful statements' duration and count, by class (`as_str`).
@@ -85,53 +85,59 @@ impl Recorder {
         }
     }
 
-    /// The hot handles of `pool` on `backend`, started afresh when the last
-    /// event came from another.
-    fn hot(&mut self, pool: &Arc<str>, backend: &'static str) -> &mut Hot {
-        let stale = !self
-            .hot
-            .as_ref()
-            .is_some_and(|h| Arc::ptr_eq(&h.pool, pool) && same(h.backend, backend));
-        if stale {
+    /// The hot handles, if the last event came from `meta`'s pool and
+    /// backend.
+    #[inline]
+    fn hot(&mut self, meta: &Meta) -> Option<&mut Hot> {
+        self.hot
+            .as_mut()
+            .filter(|h| Arc::ptr_eq(&h.pool, &meta.pool) && h.backend == meta.backend)
+    }
+
+    /// The hot handles of `meta`'s pool and backend, started afresh when
+    /// the last event came from another.
+    fn hot_for(&mut self, meta: &Meta) -> &mut Hot {
+        if self.hot(meta).is_none() {
             self.hot = None;
         }
         self.hot.get_or_insert_with(|| Hot {
-            pool: pool.clone(),
-            backend,
+            pool: meta.pool.clone(),
+            backend: meta.backend,
             checkouts: None,
             ok: Vec::new(),
         })
     }
 
     /// A successful statement's duration histogram and counter.
-    fn statement_ok(
-        &mut self,
-        pool: &Arc<str>,
-        backend: &'static str,
-        class: &'static str,
-    ) -> (u32, u32) {
-        let known = self
-            .hot(pool, backend)
-            .ok
-            .iter()
-            .find(|(c, _)| same(c, class));
-        if let Some((_, kept)) = known {
-            return *kept;
+    #[inline]
+    fn statement_ok(&mut self, meta: &Meta, class: &'static str) -> (u32, u32) {
+        let hot = self.hot(meta);
+        let known = hot.and_then(|h| h.ok.iter().find(|(c, _)| same(c, class)));
+        match known {
+            Some((_, kept)) => *kept,
+            None => self.register_ok(meta, class),
         }
-        let (duration, count) = self.statement_metrics(pool, (backend, class, "ok"), true);
+    }
+
+    fn register_ok(&mut self, meta: &Meta, class: &'static str) -> (u32, u32) {
+        let key = (meta.backend.as_str(), class, "ok");
+        let (duration, count) = self.statement_metrics(&meta.pool, key, true);
         let kept = (duration.unwrap_or(u32::MAX), count);
-        self.hot(pool, backend).ok.push((class, kept));
+        self.hot_for(meta).ok.push((class, kept));
         kept
     }
 
     /// A pool's checkout-wait and held-time histograms.
-    fn checkouts(&mut self, pool: &Arc<str>, backend: &'static str) -> (u32, u32) {
-        if let Some(kept) = self.hot(pool, backend).checkouts {
-            return kept;
+    #[inline]
+    fn checkouts(&mut self, meta: &Meta) -> (u32, u32) {
+        match self.hot(meta).and_then(|h| h.checkouts) {
+            Some(kept) => kept,
+            None => {
+                let kept = self.checkout(&meta.pool, meta.backend.as_str());
+                self.hot_for(meta).checkouts = Some(kept);
+                kept
+            }
         }
-        let kept = self.checkout(pool, backend);
-        self.hot(pool, backend).checkouts = Some(kept);
-        kept
     }
 
     /// Holds the hottest families itself from now on, with these bucket
@@ -223,16 +229,16 @@ impl Recorder {
             } => self.classes.insert(*query_id, *class),
             Payload::Executed { query_id, took, .. } => {
                 let class = self.class_of(*query_id);
-                let (duration, count) = self.statement_ok(&meta.pool, backend, class);
+                let (duration, count) = self.statement_ok(meta, class);
                 self.observe(duration, took.as_secs_f64());
                 self.count(count);
             }
             Payload::CheckedOut { waited } => {
-                let (wait, _) = self.checkouts(&meta.pool, backend);
+                let (wait, _) = self.checkouts(meta);
                 self.observe(wait, waited.as_secs_f64());
             }
             Payload::CheckedIn { held } => {
-                let (_, held_for) = self.checkouts(&meta.pool, backend);
+                let (_, held_for) = self.checkouts(meta);
                 self.observe(held_for, held.as_secs_f64());
             }
             other => self.record_rare(&meta.pool, backend, other),
