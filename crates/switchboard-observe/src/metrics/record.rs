@@ -119,6 +119,7 @@ impl Recorder {
         }
     }
 
+    #[cold]
     fn register_ok(&mut self, meta: &Meta, class: &'static str) -> (u32, u32) {
         let key = (meta.backend.as_str(), class, "ok");
         let (duration, count) = self.statement_metrics(&meta.pool, key, true);
@@ -132,12 +133,15 @@ impl Recorder {
     fn checkouts(&mut self, meta: &Meta) -> (u32, u32) {
         match self.hot(meta).and_then(|h| h.checkouts) {
             Some(kept) => kept,
-            None => {
-                let kept = self.checkout(&meta.pool, meta.backend.as_str());
-                self.hot_for(meta).checkouts = Some(kept);
-                kept
-            }
+            None => self.register_checkouts(meta),
         }
+    }
+
+    #[cold]
+    fn register_checkouts(&mut self, meta: &Meta) -> (u32, u32) {
+        let kept = self.checkout(&meta.pool, meta.backend.as_str());
+        self.hot_for(meta).checkouts = Some(kept);
+        kept
     }
 
     /// Holds the hottest families itself from now on, with these bucket
@@ -330,6 +334,7 @@ impl Recorder {
 
     /// The events that come once per connection or per failure: recorded
     /// through the `metrics` macros as they come.
+    #[inline(never)]
     fn record_rare(&mut self, name: &Arc<str>, backend: &'static str, payload: &Payload) {
         // The label is made only for what is recorded (a transaction's
         // events, say, are not).
