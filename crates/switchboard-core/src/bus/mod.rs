@@ -409,7 +409,7 @@ impl Bus {
     pub fn unsubscribe(&self, id: SubscriptionId) -> bool {
         let mut removed = None;
         let mut untapped = false;
-        self.inner.subs.rcu(|subs| {
+        self.change_subs(|subs| {
             let mut next: Vec<_> = subs.iter().cloned().collect();
             removed = next.iter().position(|s| s.id == id).map(|i| next.remove(i));
             let mut taps = subs.taps.clone();
@@ -418,7 +418,6 @@ impl Bus {
             untapped = taps.len() < before;
             Subs::new(next, taps)
         });
-        self.inner.version.fetch_add(1, Ordering::Release);
         if untapped {
             return true;
         }
@@ -466,13 +465,21 @@ impl Bus {
         if lossless {
             self.inner.lossless.fetch_add(1, Ordering::Relaxed);
         }
-        self.inner.subs.rcu(|subs| {
+        self.change_subs(|subs| {
             let mut next: Vec<_> = subs.iter().cloned().collect();
             next.push(sub.clone());
             Subs::new(next, subs.taps.clone())
         });
-        self.inner.version.fetch_add(1, Ordering::Release);
         sub
+    }
+
+    /// Replaces the subscriptions with what `change` makes of them (called
+    /// again if another change raced it), then bumps the version that
+    /// publishers' [`Route`]s are built from: every change goes through
+    /// here, so none is missed by a route.
+    fn change_subs(&self, change: impl FnMut(&Arc<Subs>) -> Subs) {
+        self.inner.subs.rcu(change);
+        self.inner.version.fetch_add(1, Ordering::Release);
     }
 
     /// Drops the subscription from the list after its pump ended: the

@@ -85,12 +85,11 @@ impl Bus {
             recorded: AtomicU64::new(0),
             panics: AtomicU64::new(0),
         });
-        self.inner.subs.rcu(|subs| {
+        self.change_subs(|subs| {
             let mut taps = subs.taps.clone();
             taps.push(entry.clone());
             Subs::new(subs.list.clone(), taps)
         });
-        self.inner.version.fetch_add(1, Ordering::Release);
         id
     }
 }
