@@ -67,6 +67,12 @@ type StatementKey = (&'static str, &'static str, &'static str);
 /// A statement's duration histogram and counter, once registered.
 type StatementSlots = (Option<u32>, Option<u32>);
 
+/// The index of `item`, pushed onto `list`.
+fn pushed<T>(list: &mut Vec<T>, item: T) -> u32 {
+    list.push(item);
+    u32::try_from(list.len() - 1).unwrap_or(u32::MAX)
+}
+
 /// Whether two label values are the same `&'static str`.
 fn same(a: &'static str, b: &'static str) -> bool {
     std::ptr::eq(a, b) || a == b
@@ -199,10 +205,7 @@ impl Recorder {
     fn register_histogram(&mut self, name: &'static str, labels: &[(&'static str, String)]) -> u32 {
         match &mut self.kept {
             Some(kept) if is_kept(name) => kept.histogram(name, labels),
-            _ => {
-                self.histograms.push(metrics::histogram!(name, labels));
-                u32::try_from(self.histograms.len() - 1).unwrap_or(u32::MAX)
-            }
+            _ => pushed(&mut self.histograms, metrics::histogram!(name, labels)),
         }
     }
 
@@ -210,10 +213,7 @@ impl Recorder {
     fn register_counter(&mut self, name: &'static str, labels: &[(&'static str, String)]) -> u32 {
         match &mut self.kept {
             Some(kept) if is_kept(name) => kept.counter(name, labels),
-            _ => {
-                self.counters.push(metrics::counter!(name, labels));
-                u32::try_from(self.counters.len() - 1).unwrap_or(u32::MAX)
-            }
+            _ => pushed(&mut self.counters, metrics::counter!(name, labels)),
         }
     }
 
