@@ -86,14 +86,7 @@ fn activity_counts_outcomes_per_second_and_lists_denials() {
             )
             .await;
             assert_eq!(status, 200);
-            let sum = |k: &str| {
-                body["series"][k]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.as_u64().unwrap())
-                    .sum::<u64>()
-            };
+            let sum = |k: &str| crate::support::series_total(&body, k);
             if (sum("ok"), sum("error")) == (3, 1) && body["denials"].as_array().unwrap().len() == 1
             {
                 break body;
@@ -298,19 +291,12 @@ fn every_statement_is_counted_on_the_page_and_in_metrics() {
         )
         .await;
         assert_eq!(status, 200);
-        let sum = |key: &str| -> u64 {
-            body["series"][key]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|n| n.as_u64().unwrap())
-                .sum()
-        };
+        let sum = |key: &str| crate::support::series_total(&body, key);
         assert_eq!(sum("ok"), (TASKS * EACH) as u64, "{body}");
         assert_eq!(sum("error"), FAILING as u64, "{body}");
 
-        // /metrics records them on the console's streaming thread, within
-        // a tenth of a second or so.
+        // /metrics counts them as the tap sees them (the page's counts
+        // above were taken the same way); waited for all the same.
         let counted = |outcome: &str| -> u64 {
             console
                 .render_metrics()

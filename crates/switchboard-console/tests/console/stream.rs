@@ -231,12 +231,6 @@ fn frequent_events_past_the_rate_are_counted_and_announced_rare_ones_always_stre
             .await,
         )
         .await;
-        let ok: u64 = activity["series"]["ok"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap())
-            .sum();
-        assert_eq!(ok, 20);
+        assert_eq!(crate::support::series_total(&activity, "ok"), 20);
     });
 }

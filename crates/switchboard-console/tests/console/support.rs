@@ -66,6 +66,17 @@ pub async fn json(resp: ServiceResponse<BoxBody>) -> (u16, Value) {
     (status, value)
 }
 
+/// The total of one series (`ok`, `error`, `denied`) of an
+/// `/api/pools/{name}/activity` body, over its window.
+pub fn series_total(activity: &Value, series: &str) -> u64 {
+    activity["series"][series]
+        .as_array()
+        .unwrap_or_else(|| panic!("no series {series} in {activity}"))
+        .iter()
+        .map(|n| n.as_u64().unwrap())
+        .sum()
+}
+
 /// The next chunk of a streaming body, or `None` if none comes within
 /// `within` (or the body ended).
 pub async fn chunk(body: &mut BoxBody, within: Duration) -> Option<Bytes> {
