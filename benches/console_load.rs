@@ -143,10 +143,17 @@ async fn watched(sb: &Switchboard, metrics: bool) -> (Console, Readers) {
 /// The console's `stream_rate`: its default, or `SB_BENCH_STREAM_RATE`
 /// (to see what streaming costs).
 fn stream_rate() -> u32 {
-    std::env::var("SB_BENCH_STREAM_RATE")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(ConsoleConfig::default().stream_rate)
+    env_number("SB_BENCH_STREAM_RATE").unwrap_or(ConsoleConfig::default().stream_rate)
+}
+
+/// The number in environment variable `name`, if set; a value that is not
+/// one stops the bench (rather than measuring the default unasked).
+fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
+    let value = std::env::var(name).ok()?;
+    match value.parse() {
+        Ok(n) => Some(n),
+        Err(_) => panic!("{name}={value}: expected a whole number"),
+    }
 }
 
 /// Reports what a console streamed, fails the bench if a client was
@@ -223,8 +230,7 @@ fn interleaved(system: &actix::SystemRunner, stmt: Stmt, n: usize) -> Option<Int
         return None;
     }
     let rounds = if support::benching() {
-        let asked = std::env::var("SB_BENCH_ROUNDS").ok();
-        match asked.and_then(|r| r.parse().ok()) {
+        match env_number("SB_BENCH_ROUNDS") {
             Some(rounds) => rounds,
             None if std::env::args().any(|a| a == "--quick") => 5,
             None => 15,
