@@ -1,5 +1,6 @@
 //! Stamps and publishes the events of one connection.
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,7 @@ struct Track {
     /// connection and backend set once, the rest stamped per event (no
     /// reference count of the pool name written per event).
     tapped: Option<Meta>,
+    clock: WallClock,
 }
 
 impl Track {
@@ -245,7 +247,7 @@ impl Emitter {
                 .tapped
                 .get_or_insert_with(|| self.meta(&Track::default(), None));
             meta.id = next_event_id();
-            meta.at = wall_now();
+            meta.at = track.clock.now();
             meta.seq = track.seq;
             meta.labels = labels;
             track.route.tap(meta, &kind);
@@ -256,7 +258,7 @@ impl Emitter {
     fn meta(&self, track: &Track, labels: Option<&Labels>) -> Meta {
         Meta {
             id: next_event_id(),
-            at: wall_now(),
+            at: track.clock.now(),
             pool: self.pool.clone(),
             connection: (self.connection != POOL).then_some(self.connection),
             seq: track.seq,
@@ -347,30 +349,41 @@ fn since_epoch() -> Option<(u64, u32)> {
 
 /// The wall clock, as `Utc::now()` reads it, for less: the calendar day
 /// (the costly part of turning seconds since the epoch into a date) is
-/// computed once per day and thread, not per event.
-fn wall_now() -> DateTime<Utc> {
-    thread_local! {
-        static TODAY: std::cell::Cell<(u64, NaiveDate)> =
-            const { std::cell::Cell::new((u64::MAX, NaiveDate::MIN)) };
-    }
-    const DAY: u64 = 86_400;
-    let Some((secs, nanos)) = since_epoch() else {
-        return Utc::now();
-    };
-    let day = secs / DAY;
-    let date = TODAY.with(|today| {
-        let (cached, date) = today.get();
-        if cached == day {
-            return Some(date);
+/// computed once per day and connection, not per event. Kept in the
+/// connection's record, under the lock every event takes anyway.
+#[derive(Debug)]
+struct WallClock {
+    /// The day (since the epoch) last read, and its date.
+    today: Cell<(u64, NaiveDate)>,
+}
+
+impl Default for WallClock {
+    fn default() -> Self {
+        WallClock {
+            today: Cell::new((u64::MAX, NaiveDate::MIN)),
         }
-        let date = DateTime::from_timestamp((day * DAY) as i64, 0)?.date_naive();
-        today.set((day, date));
-        Some(date)
-    });
-    let time = NaiveTime::from_num_seconds_from_midnight_opt((secs % DAY) as u32, nanos);
-    match (date, time) {
-        (Some(date), Some(time)) => date.and_time(time).and_utc(),
-        _ => Utc::now(),
+    }
+}
+
+impl WallClock {
+    fn now(&self) -> DateTime<Utc> {
+        const DAY: u64 = 86_400;
+        let Some((secs, nanos)) = since_epoch() else {
+            return Utc::now();
+        };
+        let day = secs / DAY;
+        let (cached, mut date) = self.today.get();
+        if cached != day {
+            let Some(today) = DateTime::from_timestamp((day * DAY) as i64, 0) else {
+                return Utc::now();
+            };
+            date = today.date_naive();
+            self.today.set((day, date));
+        }
+        match NaiveTime::from_num_seconds_from_midnight_opt((secs % DAY) as u32, nanos) {
+            Some(time) => date.and_time(time).and_utc(),
+            None => Utc::now(),
+        }
     }
 }
 
@@ -380,9 +393,10 @@ mod tests {
 
     #[test]
     fn wall_now_reads_the_wall_clock() {
+        let clock = WallClock::default();
         for _ in 0..3 {
             let before = Utc::now();
-            let at = wall_now();
+            let at = clock.now();
             let after = Utc::now();
             assert!(before <= at && at <= after, "{before} <= {at} <= {after}");
         }

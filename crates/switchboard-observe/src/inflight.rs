@@ -18,9 +18,12 @@ use std::collections::BTreeMap;
 /// tree (this runs for every statement of a pool a tap watches, on the
 /// connection's own thread); an entry a newer one pushes out of its slot
 /// moves to the tree.
+///
+/// Used by this crate's subscribers and by the operations console, which
+/// remembers each statement's SQL until its outcome.
 #[derive(Debug)]
-pub(crate) struct InFlight<T> {
-    /// By id modulo their number: an id and its entry.
+pub struct InFlight<T> {
+    /// By id modulo their number (a power of two): an id and its entry.
     slots: Box<[Option<(u64, T)>]>,
     /// Entries pushed out of their slot, keyed by id, so the oldest is the
     /// first.
@@ -35,9 +38,12 @@ const SLOTS: usize = 64;
 
 impl<T> InFlight<T> {
     /// A map holding at most `capacity` entries (at least 1).
-    pub(crate) fn new(capacity: usize) -> Self {
+    #[must_use]
+    pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        let slots = capacity.min(SLOTS);
+        // A power of two, so that finding a slot is a mask, not a division
+        // (four per statement).
+        let slots = 1 << capacity.min(SLOTS).ilog2();
         InFlight {
             slots: (0..slots).map(|_| None).collect(),
             older: BTreeMap::new(),
@@ -46,11 +52,11 @@ impl<T> InFlight<T> {
     }
 
     fn slot(&self, id: u64) -> usize {
-        (id % self.slots.len() as u64) as usize
+        (id & (self.slots.len() as u64 - 1)) as usize
     }
 
     /// Remembers an entry, forgetting the oldest past the capacity.
-    pub(crate) fn insert(&mut self, id: u64, value: T) {
+    pub fn insert(&mut self, id: u64, value: T) {
         if !self.older.is_empty() {
             self.older.remove(&id);
         }
@@ -67,7 +73,7 @@ impl<T> InFlight<T> {
     }
 
     /// The entry, if it is still remembered.
-    pub(crate) fn get_mut(&mut self, id: u64) -> Option<&mut T> {
+    pub fn get_mut(&mut self, id: u64) -> Option<&mut T> {
         let slot = self.slot(id);
         match &mut self.slots[slot] {
             Some((held, entry)) if *held == id => Some(entry),
@@ -76,7 +82,7 @@ impl<T> InFlight<T> {
     }
 
     /// Forgets an entry and returns what was remembered.
-    pub(crate) fn remove(&mut self, id: u64) -> Option<T> {
+    pub fn remove(&mut self, id: u64) -> Option<T> {
         let slot = self.slot(id);
         match &self.slots[slot] {
             Some((held, _)) if *held == id => self.slots[slot].take().map(|(_, entry)| entry),
@@ -84,15 +90,40 @@ impl<T> InFlight<T> {
         }
     }
 
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
+    /// Entries remembered.
+    #[must_use]
+    pub fn len(&self) -> usize {
         self.slots.iter().flatten().count() + self.older.len()
+    }
+
+    /// Whether nothing is remembered.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.older.is_empty() && self.slots.iter().all(Option::is_none)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::InFlight;
+
+    #[test]
+    fn any_capacity_is_kept_exactly() {
+        // Slots are a power of two; the tree holds the rest.
+        for capacity in [1, 2, 3, 5, 63, 64, 65, 100] {
+            let mut map = InFlight::new(capacity);
+            for id in 0..300u64 {
+                map.insert(id, id);
+            }
+            assert_eq!(map.len(), capacity, "{capacity}");
+            let oldest = 300 - capacity as u64;
+            assert_eq!(map.remove(oldest - 1), None, "{capacity}");
+            assert_eq!(map.remove(299), Some(299), "{capacity}");
+            if capacity > 1 {
+                assert_eq!(map.remove(oldest), Some(oldest), "{capacity}");
+            }
+        }
+    }
 
     #[test]
     fn forgets_the_oldest_past_capacity() {

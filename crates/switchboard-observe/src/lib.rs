@@ -42,5 +42,6 @@ pub mod metrics;
 
 pub use error::{Error, Result};
 pub use exporter::{Exporter, ExporterBuilder, ExporterConfig};
+pub use inflight::InFlight;
 pub use logger::{LoggerConfig, ParamDisplay, TracingLogger};
 pub use metrics::{Kept, Metrics, MetricsConfig, MetricsHandle, MetricsTap, SharedRecorder};

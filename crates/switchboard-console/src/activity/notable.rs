@@ -12,6 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use switchboard_core::{ConnectionId, Labels};
+use switchboard_observe::InFlight;
 
 /// Statements remembered between `Executing` and their outcome; past this
 /// (outcomes the console never saw), the oldest are forgotten.
@@ -81,8 +82,8 @@ pub struct Leak {
 /// The notable things of one pool.
 #[derive(Debug)]
 pub(crate) struct Notable {
-    /// (query id, SQL) of statements whose outcome has not come yet.
-    in_flight: VecDeque<(u64, Arc<str>)>,
+    /// The SQL of statements whose outcome has not come yet, by query id.
+    in_flight: InFlight<Arc<str>>,
     denials: VecDeque<Denial>,
     /// Slowest first, none older than `window`.
     slowest: Vec<Slow>,
@@ -96,7 +97,7 @@ pub(crate) struct Notable {
 impl Notable {
     pub(crate) fn new(window: Duration) -> Notable {
         Notable {
-            in_flight: VecDeque::new(),
+            in_flight: InFlight::new(IN_FLIGHT),
             denials: VecDeque::new(),
             slowest: Vec::new(),
             expires: DateTime::<Utc>::MIN_UTC,
@@ -106,27 +107,19 @@ impl Notable {
     }
 
     pub(crate) fn executing(&mut self, query_id: u64, sql: &Arc<str>) {
-        if self.in_flight.len() == IN_FLIGHT {
-            self.in_flight.pop_front();
-        }
-        self.in_flight.push_back((query_id, sql.clone()));
+        self.in_flight.insert(query_id, sql.clone());
     }
 
-    /// The statement's SQL, forgotten now that it has ended. Searched from
-    /// the newest end: a statement's outcome follows its start closely.
+    /// The statement's SQL, forgotten now that it has ended.
     fn ended(&mut self, query_id: u64) -> Option<Arc<str>> {
-        let i = self.in_flight.iter().rposition(|(q, _)| *q == query_id)?;
-        self.in_flight.remove(i).map(|(_, sql)| sql)
+        self.in_flight.remove(query_id)
     }
 
     pub(crate) fn denied(&mut self, mut denial: Denial) {
         if let Some(q) = denial.query_id {
             // A shadow denial does not end the statement.
             denial.sql = if denial.shadow {
-                self.in_flight
-                    .iter()
-                    .rfind(|(id, _)| *id == q)
-                    .map(|(_, sql)| sql.clone())
+                self.in_flight.get_mut(q).map(|sql| sql.clone())
             } else {
                 self.ended(q)
             };
@@ -321,6 +314,9 @@ mod tests {
             });
         }
         assert_eq!(n.in_flight.len(), IN_FLIGHT);
+        // The oldest were forgotten.
+        assert_eq!(n.ended(9), None);
+        assert_eq!(n.ended(10).as_deref(), Some("SELECT 1"));
         assert_eq!(n.denials().len(), DENIALS);
         assert_eq!(n.leaks().len(), LEAKS);
         assert_eq!(n.leaks()[0].held_ns, IN_FLIGHT as u64 + 9);

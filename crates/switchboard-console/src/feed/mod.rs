@@ -35,6 +35,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, NaiveDate, NaiveTime, Timelike, Utc};
 use crossbeam_channel::{Receiver, Sender};
 use metrics_exporter_prometheus::PrometheusHandle;
 use parking_lot::Mutex;
@@ -74,6 +75,44 @@ pub(crate) struct Observed {
     pub(crate) activity: PoolActivity,
     pace: Pace,
     metrics: Option<MetricsTap>,
+    day: Day,
+}
+
+/// The start of the day of the last event, in microseconds since the
+/// epoch: an event's time is then a sum, where `timestamp_micros` counts
+/// the days since the epoch from the date every time.
+struct Day {
+    date: NaiveDate,
+    start_us: i64,
+}
+
+impl Day {
+    fn new() -> Day {
+        Day {
+            date: NaiveDate::MIN,
+            start_us: NaiveDate::MIN
+                .and_time(NaiveTime::MIN)
+                .and_utc()
+                .timestamp_micros(),
+        }
+    }
+
+    /// `at` in microseconds since the epoch, as `timestamp_micros` gives
+    /// it (a leap second's included).
+    fn micros(&mut self, at: DateTime<Utc>) -> i64 {
+        // The UTC parts as stored (`date_naive` and `time` would add the
+        // zero offset, checked).
+        let at = at.naive_utc();
+        let date = at.date();
+        if date != self.date {
+            self.date = date;
+            self.start_us = date.and_time(NaiveTime::MIN).and_utc().timestamp_micros();
+        }
+        let time = at.time();
+        self.start_us
+            + i64::from(time.num_seconds_from_midnight()) * 1_000_000
+            + i64::from(time.nanosecond() / 1_000)
+    }
 }
 
 /// The feed's tap.
@@ -87,10 +126,9 @@ struct FeedTap {
 
 impl Tap for FeedTap {
     fn record(&self, meta: &Meta, payload: &Payload) {
-        // The clock read once, in microseconds since the epoch.
-        let at_us = meta.at.timestamp_micros();
         let skipped = {
             let mut observed = self.observed.lock();
+            let at_us = observed.day.micros(meta.at);
             observed
                 .activity
                 .record(meta, payload, at_us.div_euclid(1_000_000));
@@ -132,6 +170,7 @@ impl Feed {
             activity,
             pace: Pace::new(stream_rate),
             metrics,
+            day: Day::new(),
         }));
         std::thread::Builder::new()
             .name(format!("sb-{name}"))
@@ -313,6 +352,30 @@ impl Pace {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn day_micros_are_timestamp_micros() {
+        let mut day = Day::new();
+        let times = [
+            "2026-12-06T08:41:33.123456789Z",
+            "2026-12-06T23:59:59.999999Z",
+            "2026-12-07T00:00:00Z",
+            "2026-12-06T00:00:00.000001Z",
+            "1969-12-31T23:59:59.5Z",
+            "1970-01-01T00:00:00Z",
+        ];
+        for t in times {
+            let at: DateTime<Utc> = t.parse().unwrap();
+            assert_eq!(day.micros(at), at.timestamp_micros(), "{t}");
+        }
+        // A leap second (nanoseconds past 1e9), as chrono counts it.
+        let leap = NaiveDate::from_ymd_opt(2016, 12, 31)
+            .unwrap()
+            .and_hms_nano_opt(23, 59, 59, 1_500_000_000)
+            .unwrap()
+            .and_utc();
+        assert_eq!(day.micros(leap), leap.timestamp_micros());
+    }
 
     #[test]
     fn pace_lets_through_a_tenth_of_a_second_then_the_rate() {
