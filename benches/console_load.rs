@@ -22,8 +22,11 @@
 //! statement, or for `perf record`.
 //!
 //! `SB_BENCH_ROUNDS=<n>` sets the rounds of the interleaved comparison
-//! (default 15, 5 with `--quick`); `SB_BENCH_STREAM_RATE=<n>` the
-//! console's `stream_rate` (default 1000), to see what streaming costs.
+//! (default 15, 5 with `--quick`), `SB_BENCH_ROUND=<n>` the statements of
+//! one setup in a round (default 48,000, about half a second; shorter
+//! rounds and more of them put a stall of the machine into fewer rounds);
+//! `SB_BENCH_STREAM_RATE=<n>` the console's `stream_rate` (default 1000),
+//! to see what streaming costs.
 
 mod support;
 
@@ -244,7 +247,8 @@ fn interleaved(system: &actix::SystemRunner, stmt: Stmt, n: usize) -> Option<Int
     let (metered_console, metered_readers) = system.block_on(watched(&metered, true));
     let (bare_console, bare_readers) = system.block_on(watched(&bare, false));
     let setups = [&plain, &metered, &bare];
-    let per_client = if support::benching() { ROUND } else { 512 } / n as u64;
+    let round = env_number("SB_BENCH_ROUND").unwrap_or(ROUND);
+    let per_client = if support::benching() { round } else { 512 } / n as u64;
     let throughput = |sb: &Switchboard| {
         let round = system.block_on(support::round_local(
             vec![sb.clone(); n],
