@@ -100,9 +100,12 @@ impl PrivatePg {
             if out.status.success() {
                 break;
             }
+            let owner = std::fs::metadata(&pg.dir).map(|m| (m.uid(), m.mode()));
+            let user = run(Command::new("id").arg(USER));
             let report = format!(
-                "initdb {initdb:?} failed ({}), attempt {attempt}:\n{}{}",
+                "initdb {initdb:?} failed ({}), attempt {attempt}; directory (uid, mode) {owner:?}, `id {USER}`: {}\n{}{}",
                 out.status,
+                String::from_utf8_lossy(&user.stdout).trim(),
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
@@ -247,10 +250,22 @@ fn running_as_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
-/// Creates `USER` unless it exists. Tests in other processes may race us
-/// to it (useradd then fails on its lock, or on the user it just saw
-/// created); their user serves as well as ours.
+/// Creates `USER` unless it exists. Tests run in processes of their own,
+/// and several may find the user missing at once: concurrent `useradd`s
+/// were seen to leave the user created, gone and created again under
+/// another uid, after one test had given its directory to the first uid
+/// (its `initdb` then failed: permission denied). So the check and the
+/// creation hold an exclusive lock on a file shared by every test process.
 fn ensure_user() {
+    let path = std::env::temp_dir().join("sb-pg-useradd.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("could not open {}: {e}", path.display()));
+    lock.lock()
+        .unwrap_or_else(|e| panic!("could not lock {}: {e}", path.display()));
     let exists = || {
         Command::new("id")
             .arg(USER)
