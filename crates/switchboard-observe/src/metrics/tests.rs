@@ -205,3 +205,65 @@ fn kept_families_are_rendered_once_for_several_taps() {
         assert!(text.lines().any(|l| l == count), "{count} in\n{text}");
     }
 }
+
+#[test]
+fn one_pool_name_on_two_backends_is_counted_apart() {
+    // The recorder's last-pool cache is found by the name's address and
+    // the backend: two emitters share one name (the same `Arc`) on two
+    // backends, their events interleaved so that the cache switches at
+    // every event, through a recording tap and a keeping one.
+    let plain = PrometheusBuilder::new().build_recorder();
+    let plain_text = plain.handle();
+    let mut recorded = Metrics::new().recorder(Arc::new(plain)).tap();
+    let keeping = PrometheusBuilder::new().build_recorder();
+    let mut kept = Metrics::new()
+        .recorder(Arc::new(keeping))
+        .tap()
+        .kept(&[0.001]);
+    let bus = Bus::new();
+    let name: Arc<str> = Arc::from("main");
+    let pg = Emitter::new(bus.clone(), name.clone(), Backend::Postgres, 1);
+    let sqlite = Emitter::new(bus.clone(), name, Backend::Sqlite, 2);
+    let mut events = Vec::new();
+    for q in 1..=5u64 {
+        events.push(pg.publish(Payload::CheckedOut {
+            waited: Duration::from_micros(1),
+        }));
+        events.push(sqlite.publish(Payload::CheckedOut {
+            waited: Duration::from_micros(1),
+        }));
+        let [pg_start, pg_end] = statement(&pg, q);
+        let [lite_start, lite_end] = statement(&sqlite, 100 + q);
+        events.extend([pg_start, lite_start, pg_end]);
+        // SQLite runs two statements for each of PostgreSQL's.
+        events.push(lite_end);
+        events.extend(statement(&sqlite, 200 + q));
+    }
+    for event in &events {
+        recorded.record(event);
+        kept.record(event);
+    }
+    let mut text = String::new();
+    Kept::render([kept.kept_metrics().unwrap()], &mut text);
+    for body in [plain_text.render(), text] {
+        let value = |family: &str, backend: &str| {
+            body.lines()
+                .find(|l| {
+                    l.starts_with(family)
+                        && !l.starts_with(&format!("{family}_"))
+                        && l.contains(&format!(r#"backend="{backend}""#))
+                        && l.contains(r#"pool="main""#)
+                })
+                .unwrap_or_else(|| panic!("no {family} of {backend} in\n{body}"))
+                .rsplit(' ')
+                .next()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(value(names::STATEMENTS, "postgresql"), "5", "{body}");
+        assert_eq!(value(names::STATEMENTS, "sqlite"), "10", "{body}");
+        let waits = format!("{}_count", names::CHECKOUT_WAIT);
+        assert_eq!(value(&waits, "postgresql"), "5", "{body}");
+        assert_eq!(value(&waits, "sqlite"), "5", "{body}");
+    }
+}
