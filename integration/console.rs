@@ -229,3 +229,128 @@ fn no_password_or_bind_value_of_a_postgres_pool_leaves_the_console() {
         sb.shutdown().await.unwrap();
     });
 }
+
+/// The body of an HTTP response read by [`get`].
+fn body(response: &str) -> &str {
+    response.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+}
+
+/// One console watching a PostgreSQL and a MariaDB pool counts every
+/// statement of each exactly, on the page and in `/metrics`. On
+/// PostgreSQL, statements measured fast are pipelined, so the events of
+/// several statements interleave on one connection (which SQLite never
+/// does).
+#[test]
+fn every_statement_of_postgres_and_mariadb_pools_is_counted_by_one_console() {
+    use switchboard::Switchboard;
+
+    const TASKS: usize = 8;
+    const EACH: usize = 60;
+    const FAILING: usize = 5;
+    let mut urls = Vec::new();
+    for (db, tag) in [
+        (crate::support::Db::Postgres, "pg"),
+        (crate::support::Db::Mysql, "maria"),
+    ] {
+        let Some(url) = crate::support::server_url(db) else {
+            return;
+        };
+        urls.push((
+            url,
+            format!("sb_console_counts_{tag}_{}", std::process::id()),
+        ));
+    }
+    run_local(async move {
+        let mut pools = Vec::new();
+        for (url, name) in &urls {
+            pools.push(
+                Switchboard::builder(url.clone())
+                    .name(name.clone())
+                    .pool_size(2..=2)
+                    .start()
+                    .await
+                    .unwrap(),
+            );
+        }
+        let mut builder = Console::builder().listen("127.0.0.1:0");
+        for pool in &pools {
+            builder = builder.watch(pool);
+        }
+        let console = builder.start().unwrap();
+        let runs = pools.iter().flat_map(|pool| {
+            (0..TASKS).map(move |_| {
+                let pool = pool.clone();
+                async move {
+                    for _ in 0..EACH {
+                        pool.run(Execute::sql("SELECT 1")).await.unwrap();
+                    }
+                    pool
+                }
+            })
+        });
+        futures_util::future::join_all(runs).await;
+        for pool in &pools {
+            for _ in 0..FAILING {
+                assert!(
+                    pool.run(Execute::sql("SELECT * FROM sb_console_nowhere"))
+                        .await
+                        .is_err()
+                );
+            }
+        }
+        let addr = console.local_addr();
+        let names: Vec<String> = urls.iter().map(|(_, name)| name.clone()).collect();
+        // Read over HTTP, as an operator would; the counts are taken on
+        // the connections' threads as each event is stamped, so they are
+        // complete once the statements have answered.
+        let pages = actix_rt::task::spawn_blocking(move || {
+            let activity: Vec<String> = names
+                .iter()
+                .map(|name| {
+                    get(
+                        addr,
+                        &format!("/api/pools/{name}/activity"),
+                        "",
+                        Duration::from_secs(2),
+                    )
+                })
+                .collect();
+            (activity, get(addr, "/metrics", "", Duration::from_secs(2)))
+        })
+        .await
+        .unwrap();
+        let (activity, metrics) = pages;
+        for ((_, name), page) in urls.iter().zip(&activity) {
+            let page: Value = serde_json::from_str(body(page))
+                .unwrap_or_else(|e| panic!("{name}'s activity: {e}\n{page}"));
+            let total = |key: &str| -> u64 {
+                page["series"][key]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("no series {key} in {page}"))
+                    .iter()
+                    .filter_map(Value::as_u64)
+                    .sum()
+            };
+            assert_eq!(total("ok"), (TASKS * EACH) as u64, "{name}: {page}");
+            assert_eq!(total("error"), FAILING as u64, "{name}: {page}");
+            let counted = |outcome: &str| -> u64 {
+                body(&metrics)
+                    .lines()
+                    .filter(|l| l.starts_with("switchboard_statements_total{"))
+                    .filter(|l| {
+                        l.contains(&format!(r#"pool="{name}""#))
+                            && l.contains(&format!(r#"outcome="{outcome}""#))
+                    })
+                    .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+                    .sum()
+            };
+            assert_eq!(counted("ok"), (TASKS * EACH) as u64, "{name}: {metrics}");
+            assert_eq!(counted("error"), FAILING as u64, "{name}: {metrics}");
+        }
+        assert_eq!(console.stats().missed, 0);
+        console.stop().await;
+        for pool in pools {
+            pool.shutdown().await.unwrap();
+        }
+    });
+}
