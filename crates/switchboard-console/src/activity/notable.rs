@@ -119,7 +119,7 @@ impl Notable {
         if let Some(q) = denial.query_id {
             // A shadow denial does not end the statement.
             denial.sql = if denial.shadow {
-                self.in_flight.get_mut(q).map(|sql| sql.clone())
+                self.in_flight.get_mut(q).cloned()
             } else {
                 self.ended(q)
             };
