@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use switchboard::{Checkout, DbConnection, Error, Execute, Filter, Interact, Kind};
+use switchboard::{Checkout, DbConnection, Error, Execute, Filter, Interact, Kind, Load};
 use switchboard_core::testing::eventually;
 
 use crate::each_backend;
@@ -61,6 +61,96 @@ async fn many_callers_few_connections(t: Target) {
     sb.shutdown().await.unwrap();
 }
 each_backend!(many_callers_few_connections);
+
+/// A connection records its own return in the pool's state and wakes the
+/// manager only when that leaves it something to do. Queued callers must
+/// still be served (the manager is woken for them: without that wake-up
+/// this test times out), the rows must all be in the database, and the
+/// sizes read without asking the manager (which the connections now
+/// publish) must be current when the last answer arrives: both
+/// connections idle, nobody waiting.
+async fn returns_recorded_by_connections_serve_queued_callers(t: Target) {
+    let sb = t.builder().pool_size(2..=2).start().await.unwrap();
+    create_table(&sb, &t).await;
+    let insert = format!(
+        "INSERT INTO {} (id, name, n) VALUES ({}, {}, {})",
+        t.table,
+        t.ph(1),
+        t.ph(2),
+        t.ph(3)
+    );
+    for round in 0..3 {
+        // 24 callers on 2 connections: most of them queue.
+        let calls = (0..24).map(|i| {
+            let sb = sb.clone();
+            let insert = insert.clone();
+            let id = round * 100 + i;
+            async move {
+                sb.run(
+                    Execute::sql(insert)
+                        .bind::<diesel::sql_types::Integer, _>(id)
+                        .bind::<diesel::sql_types::Text, _>(format!("item-{id}"))
+                        .bind::<diesel::sql_types::Integer, _>(id),
+                )
+                .await
+            }
+        });
+        let results = join_all(calls).await;
+        assert!(results.iter().all(|r| matches!(r, Ok(1))), "{results:?}");
+        let stats = sb.stats();
+        assert_eq!(
+            (stats.open, stats.idle, stats.waiting),
+            (2, 2, 0),
+            "round {round}: {stats:?}"
+        );
+        // Reads too (on PostgreSQL, pipelined once measured fast).
+        let reads = (0..24).map(|_| {
+            let sb = sb.clone();
+            async move {
+                sb.run(Load::new(diesel::select(diesel::dsl::sql::<
+                    diesel::sql_types::Integer,
+                >("1"))))
+                    .await
+            }
+        });
+        let reads: Vec<Result<Vec<i32>, Error>> = join_all(reads).await;
+        assert!(
+            reads.iter().all(|r| matches!(r.as_deref(), Ok([1]))),
+            "{reads:?}"
+        );
+        let stats = sb.stats();
+        assert_eq!(
+            (stats.open, stats.idle, stats.waiting),
+            (2, 2, 0),
+            "round {round}, after reads: {stats:?}"
+        );
+    }
+    let status = sb.status().await.unwrap();
+    assert_eq!((status.open, status.idle, status.waiting), (2, 2, 0));
+    let table = t.table.clone();
+    let count: i64 = sb
+        .run(Interact::new(async move |conn: &mut DbConnection| {
+            #[derive(diesel::QueryableByName)]
+            struct C {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                c: i64,
+            }
+            use diesel_async::RunQueryDsl;
+            let q = diesel::sql_query(format!("SELECT COUNT(*) AS c FROM {table}"));
+            let rows: Vec<C> = match conn {
+                DbConnection::Postgres(c) => q.load(c).await?,
+                DbConnection::Mysql(c) => q.load(c).await?,
+                DbConnection::Sqlite(c) => q.load(c).await?,
+            };
+            Ok(rows[0].c)
+        }))
+        .await
+        .unwrap();
+    assert_eq!(count, 72);
+    drop_table(&sb, &t).await;
+    sb.shutdown().await.unwrap();
+}
+each_backend!(returns_recorded_by_connections_serve_queued_callers);
 
 async fn held_lease_times_out_the_next_checkout(t: Target) {
     let sb = t

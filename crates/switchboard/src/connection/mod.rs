@@ -5,7 +5,10 @@
 //! (`Lent`, a lease or a one-off message), the pipelined statements of
 //! several callers (`Pipelined`, PostgreSQL), or nobody ever again
 //! (`Closed`). Work arrives as one message, [`Task`]; see `task` for how
-//! each mode runs. The manager learns what came back through [`Released`].
+//! each mode runs. A connection records its own return in the pool's
+//! state (the manager's `Ledger`) and wakes the manager only when that
+//! leaves it something to do; a connection that closed, or a lease given
+//! back from any thread, tells the manager through [`Released`].
 
 mod probe;
 pub(crate) mod reset;
@@ -30,6 +33,7 @@ use crate::backend::DbConnection;
 use crate::guarded::Scope;
 use crate::lease::Grant;
 use crate::pool::state::Release;
+use crate::pool::{Ledger, Manager, Settle};
 use crate::shared::Shared;
 pub(crate) use probe::{Instrument, Probe};
 use reset::{Outcome, Owed};
@@ -123,7 +127,9 @@ pub(crate) struct ConnectionActor {
     emitter: Arc<Emitter>,
     shared: Arc<Shared>,
     probe: Arc<Probe>,
-    manager: Recipient<Released>,
+    manager: Addr<Manager>,
+    /// The pool's state, where the connection records its own return.
+    ledger: Ledger,
     opened: Instant,
 }
 
@@ -132,7 +138,8 @@ impl ConnectionActor {
         mut conn: DbConnection,
         emitter: Arc<Emitter>,
         shared: Arc<Shared>,
-        manager: Recipient<Released>,
+        manager: Addr<Manager>,
+        ledger: Ledger,
     ) -> Self {
         let probe = Probe::new(emitter.clone(), shared.clone());
         conn.set_instrumentation(Instrument(probe.clone()));
@@ -143,11 +150,25 @@ impl ConnectionActor {
             shared,
             probe,
             manager,
+            ledger,
             opened: Instant::now(),
         }
     }
 
+    /// Tells the pool how the connection came back: in the pool's state
+    /// itself, waking the manager only if that leaves it something to do;
+    /// by message when the connection closed (the manager forgets it).
     fn release(&self, how: Release) {
+        if how != Release::Gone {
+            match self.ledger.give_back(self.id, how, &self.shared) {
+                Some(true) => return,
+                Some(false) => {
+                    self.manager.do_send(Settle);
+                    return;
+                }
+                None => {}
+            }
+        }
         self.manager.do_send(Released { id: self.id, how });
     }
 

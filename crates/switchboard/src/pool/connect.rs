@@ -91,7 +91,8 @@ impl Manager {
                     connected.conn,
                     slot.emitter.clone(),
                     self.shared.clone(),
-                    ctx.address().recipient(),
+                    ctx.address(),
+                    self.state.clone(),
                 );
                 self.members.insert(
                     id,
@@ -103,7 +104,7 @@ impl Manager {
                 if let Some(n) = slot.notify {
                     let _ = n.send(Ok(()));
                 }
-                self.state.connected(id, Instant::now());
+                self.state.get().connected(id, Instant::now());
             }
             Err(err) => self.on_connect_failed(id, attempt, err),
         }
@@ -115,7 +116,7 @@ impl Manager {
         let config = &self.shared.config;
         let warming = self.slots.get(&id).is_some_and(|s| s.notify.is_some());
         let give_up = is_permanent(&err) || (warming && config.fail_fast);
-        let retry = self.state.connect_failed(id, !give_up);
+        let retry = self.state.get().connect_failed(id, !give_up);
         let delay = config.backoff.delay(attempt);
         let retry_every = config.backoff.ceiling(attempt);
         let slot = self.slot(id);
@@ -157,8 +158,8 @@ impl Manager {
         let delay = self.slot(id).delay;
         let timer = ctx.run_later(delay, move |act, ctx| {
             act.backoffs.remove(&id);
-            act.state.retry_due(id);
-            if !act.state.is_connecting(id) {
+            act.state.get().retry_due(id);
+            if !act.state.get().is_connecting(id) {
                 act.slots.remove(&id);
             }
             act.carry_out(ctx);
@@ -177,9 +178,8 @@ impl Handler<Warm> for Manager {
     type Result = ResponseFuture<Result<()>>;
 
     fn handle(&mut self, _: Warm, ctx: &mut Self::Context) -> Self::Result {
-        let rxs: Vec<_> = self
-            .state
-            .warm()
+        let ids = self.state.get().warm();
+        let rxs: Vec<_> = ids
             .into_iter()
             .map(|id| {
                 let (tx, rx) = oneshot::channel();

@@ -22,7 +22,7 @@ impl Manager {
         if let Some(shortest) = shortest {
             let every = (shortest / 4).clamp(Duration::from_millis(5), Duration::from_secs(5));
             ctx.run_interval(every, |act, ctx| {
-                act.state.reap(Instant::now());
+                act.state.get().reap(Instant::now());
                 act.carry_out(ctx);
             });
         }
@@ -32,7 +32,7 @@ impl Manager {
     /// fails closes itself, and the pool finds or opens another.
     pub(super) fn ping(&mut self, conn: ConnectionId, ctx: &mut Context<Self>) {
         let Some(addr) = self.members.get(&conn).map(|m| m.addr.clone()) else {
-            self.state.pinged(conn, false, Instant::now());
+            self.state.get().pinged(conn, false, Instant::now());
             return;
         };
         ctx.spawn(
@@ -43,7 +43,7 @@ impl Manager {
                     if !ok {
                         act.members.remove(&conn);
                     }
-                    act.state.pinged(conn, ok, Instant::now());
+                    act.state.get().pinged(conn, ok, Instant::now());
                     act.carry_out(ctx);
                 }),
         );

@@ -6,7 +6,9 @@
 //! carries out the actions that come out ([`Manager::carry_out`]): lending
 //! connections, connecting, pinging, closing, turning callers away. It owns
 //! what the state machine must not: actor addresses, emitters, the callers'
-//! reply channels and timers.
+//! reply channels and timers. The one input it does not feed itself: a
+//! connection that comes back records that in the shared state and wakes
+//! the manager only if there is something to carry out ([`Ledger`]).
 //!
 //! - [`state`]: the decisions, tested alone;
 //! - `route`: query messages, straight to a free connection or through a
@@ -21,6 +23,8 @@ mod route;
 mod shutdown;
 pub(crate) mod state;
 
+use std::cell::{RefCell, RefMut};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -37,14 +41,16 @@ use crate::lease::Grant;
 use crate::shared::Shared;
 pub(crate) use connect::Warm;
 pub use route::Dispatched;
+use state::Release;
 use state::{Action, Limits, Place, PoolState, Refusal, WaiterId};
 
 /// The actor that owns a pool. Reach it through a
 /// [`Switchboard`](crate::Switchboard) handle.
 pub struct Manager {
     shared: Arc<Shared>,
-    /// Every decision about who gets which connection.
-    state: PoolState,
+    /// Every decision about who gets which connection, shared with the
+    /// pool's connection actors (see [`Ledger`]).
+    state: Ledger,
     /// The actor and emitter of every open connection.
     members: FastMap<ConnectionId, Member>,
     /// Connections being opened: their emitter (shared by their attempts,
@@ -83,10 +89,10 @@ struct Slot {
 impl Manager {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Manager {
-            state: PoolState::new(
+            state: Ledger::new(PoolState::new(
                 Limits::from_config(&shared.config)
                     .checking_every_lend(shared.hooks.checkout.is_some()),
-            ),
+            )),
             shared,
             members: FastMap::default(),
             slots: FastMap::default(),
@@ -101,7 +107,12 @@ impl Manager {
     /// Carries out every action the pool decided on, then publishes the
     /// pool's sizes once.
     fn carry_out(&mut self, ctx: &mut Context<Self>) {
-        while let Some(action) = self.state.next_action() {
+        loop {
+            // The state is borrowed for this line only: carrying an action
+            // out may feed it again.
+            let Some(action) = self.state.get().next_action() else {
+                break;
+            };
             match action {
                 Action::Grant {
                     waiter,
@@ -160,7 +171,7 @@ impl Manager {
             _ => false,
         };
         if !delivered {
-            self.state.refused(conn, place, Instant::now());
+            self.state.get().refused(conn, place, Instant::now());
         }
     }
 
@@ -183,7 +194,7 @@ impl Manager {
         if self.waiters.is_empty() {
             return;
         }
-        let state = &mut self.state;
+        let mut state = self.state.get();
         self.waiters.retain(|id, tx| {
             let waiting = !tx.is_closed();
             if !waiting {
@@ -194,19 +205,7 @@ impl Manager {
     }
 
     fn publish_stats(&self) {
-        let counters = &self.shared.stats;
-        counters
-            .open
-            .store(self.state.open_count(), Ordering::Relaxed);
-        counters
-            .idle
-            .store(self.state.idle_count(), Ordering::Relaxed);
-        counters
-            .waiting
-            .store(self.state.waiting(), Ordering::Relaxed);
-        counters
-            .connecting
-            .store(self.state.connecting_count(), Ordering::Relaxed);
+        publish_stats(&self.state.get(), &self.shared);
     }
 
     fn shutting_down(&self) -> Error {
@@ -216,14 +215,15 @@ impl Manager {
     }
 
     fn status(&self) -> PoolStatus {
+        let state = self.state.get();
         let mut connections: Vec<_> = self
             .members
             .iter()
-            .map(|(id, m)| m.emitter.status(self.state.is_idle(*id)))
+            .map(|(id, m)| m.emitter.status(state.is_idle(*id)))
             .collect();
         connections.sort_by_key(|c| c.id);
-        let open = self.state.open_count();
-        let idle = self.state.idle_count();
+        let open = state.open_count();
+        let idle = state.idle_count();
         PoolStatus {
             pool: self.shared.pool.clone(),
             backend: self.shared.backend,
@@ -233,7 +233,7 @@ impl Manager {
             idle,
             busy: open.saturating_sub(idle),
             waiting: self.waiters.values().filter(|tx| !tx.is_closed()).count(),
-            connecting: self.state.connecting_count(),
+            connecting: state.connecting_count(),
             connections,
         }
     }
@@ -272,7 +272,7 @@ impl Handler<Recycle> for Manager {
     type Result = Result<()>;
 
     fn handle(&mut self, _: Recycle, ctx: &mut Self::Context) -> Self::Result {
-        let recycling = self.state.recycle();
+        let recycling = self.state.get().recycle();
         self.carry_out(ctx);
         if recycling {
             Ok(())
@@ -290,7 +290,82 @@ impl Handler<Released> for Manager {
             // It closes itself; a connection the pool closed is no member.
             self.members.remove(&msg.id);
         }
-        self.state.released(msg.id, msg.how, Instant::now());
+        self.state.get().released(msg.id, msg.how, Instant::now());
         self.carry_out(ctx);
     }
+}
+
+/// A connection recorded its return in the [`Ledger`] itself, and that
+/// left the manager something to do (a queued caller to serve, a
+/// connection to close or check).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Settle;
+
+impl Handler<Settle> for Manager {
+    type Result = ();
+
+    fn handle(&mut self, _: Settle, ctx: &mut Self::Context) {
+        self.carry_out(ctx);
+    }
+}
+
+/// The pool's [`PoolState`], shared by the manager with the connection
+/// actors it starts, which run on its thread (actix starts an actor on the
+/// thread that starts it).
+///
+/// A connection that comes back records that here itself and tells the
+/// manager only when the state has an action for it: before, every
+/// statement ended with a `Released` message to the manager, an envelope
+/// and a turn of the manager's mailbox and context for a bookkeeping
+/// update. A lease, which may be dropped on any thread, still sends
+/// `Released`.
+///
+/// Nothing borrows the state across an `.await` or an actor message, so a
+/// borrow never meets another; if one ever did, the connection sends
+/// `Released` instead (see [`Ledger::give_back`]).
+#[derive(Clone)]
+pub(crate) struct Ledger(Rc<RefCell<PoolState>>);
+
+impl Ledger {
+    fn new(state: PoolState) -> Self {
+        Ledger(Rc::new(RefCell::new(state)))
+    }
+
+    /// The state, borrowed until the guard is dropped.
+    fn get(&self) -> RefMut<'_, PoolState> {
+        self.0.borrow_mut()
+    }
+
+    /// Records that connection `id` came back (`how`, not `Gone`: the
+    /// manager forgets a connection that closed), publishes the pool's
+    /// sizes, and says what is left: `Some(true)` nothing, `Some(false)`
+    /// actions for the manager (send [`Settle`]), `None` not recorded
+    /// because the state was borrowed (send `Released`).
+    pub(crate) fn give_back(
+        &self,
+        id: ConnectionId,
+        how: Release,
+        shared: &Shared,
+    ) -> Option<bool> {
+        debug_assert!(
+            how != Release::Gone,
+            "a closed connection is the manager's to forget"
+        );
+        let mut state = self.0.try_borrow_mut().ok()?;
+        state.released(id, how, Instant::now());
+        publish_stats(&state, shared);
+        Some(state.settled())
+    }
+}
+
+/// Publishes the pool's sizes for `PoolStatus` readers and gauges.
+fn publish_stats(state: &PoolState, shared: &Shared) {
+    let counters = &shared.stats;
+    counters.open.store(state.open_count(), Ordering::Relaxed);
+    counters.idle.store(state.idle_count(), Ordering::Relaxed);
+    counters.waiting.store(state.waiting(), Ordering::Relaxed);
+    counters
+        .connecting
+        .store(state.connecting_count(), Ordering::Relaxed);
 }

@@ -45,7 +45,8 @@ impl Manager {
     pub(super) fn acquire(&mut self, want: Want, ctx: &mut Context<Self>) -> Acquired {
         self.prune_waiters();
         let now = Instant::now();
-        let acquired = match self.state.arrive(want, now) {
+        let arrival = self.state.get().arrive(want, now);
+        let acquired = match arrival {
             Arrival::Now { conn, place } => Acquired::Now(self.grant(conn, now, place).ok_or_else(
                 || Error::ConnectionLost {
                     message: "connection vanished from the pool".into(),

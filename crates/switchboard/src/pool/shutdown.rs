@@ -21,7 +21,7 @@ impl Manager {
         ctx: &mut Context<Self>,
     ) {
         let Some(member) = self.members.remove(&conn) else {
-            self.state.closed();
+            self.state.get().closed();
             return;
         };
         ctx.spawn(
@@ -30,7 +30,7 @@ impl Manager {
                 .send(Close(reason))
                 .into_actor(self)
                 .map(|_, act, ctx| {
-                    act.state.closed();
+                    act.state.get().closed();
                     act.carry_out(ctx);
                 }),
         );
@@ -43,7 +43,7 @@ impl Handler<Shutdown> for Manager {
     fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) -> Self::Result {
         let (tx, rx) = oneshot::channel();
         self.drained.push(tx);
-        self.state.shutdown();
+        self.state.get().shutdown();
         self.carry_out(ctx);
         let timeout = self.shared.config.shutdown_timeout;
         let shared = self.shared.clone();

@@ -119,6 +119,11 @@ impl PoolState {
         }
     }
 
+    /// Whether no action waits for the manager.
+    pub(crate) fn settled(&self) -> bool {
+        self.out.is_empty()
+    }
+
     /// The next thing to do, in the order decided.
     pub(crate) fn next_action(&mut self) -> Option<Action> {
         self.out.pop_front()
