@@ -89,14 +89,14 @@ pub(crate) struct Close(pub(crate) CloseReason);
 /// Who has the connection.
 pub(crate) enum State {
     /// Nobody: the pool may lend it.
-    Ready(DbConnection),
+    Ready(Box<DbConnection>),
     /// A ping has it, before the pool lends it.
     Checking,
     /// One holder since `since`: a lease or a one-off message. `conn` is
     /// `None` while a piece of work has the connection.
     Lent {
         since: Instant,
-        conn: Option<DbConnection>,
+        conn: Option<Box<DbConnection>>,
     },
     /// Shared by pipelined statements.
     #[cfg(feature = "postgres")]
@@ -145,7 +145,7 @@ impl ConnectionActor {
         conn.set_instrumentation(Instrument(probe.clone()));
         ConnectionActor {
             id: emitter.connection(),
-            state: State::Ready(conn),
+            state: State::Ready(Box::new(conn)),
             emitter,
             shared,
             probe,
@@ -214,7 +214,7 @@ impl ConnectionActor {
     /// Pays what the last holder left behind (see `reset`), then hands
     /// the connection back to the pool; a reset that fails invalidates it,
     /// so it is never lent out dirty.
-    fn reset(&mut self, mut conn: DbConnection, owed: Owed, ctx: &mut Context<Self>) {
+    fn reset(&mut self, mut conn: Box<DbConnection>, owed: Owed, ctx: &mut Context<Self>) {
         self.state = State::Resetting;
         let shared = self.shared.clone();
         let scope = Scope::for_hooks(&self.emitter, &self.shared, &self.probe);
@@ -276,13 +276,19 @@ impl ConnectionActor {
     /// broke, closed, is lent, or is not PostgreSQL.
     #[cfg(feature = "postgres")]
     fn share(&mut self) -> Option<Rc<AsyncPgConnection>> {
-        if let State::Ready(DbConnection::Postgres(_)) = &self.state {
+        if let State::Ready(conn) = &self.state
+            && let DbConnection::Postgres(_) = **conn
+        {
             self.state = match std::mem::replace(&mut self.state, State::Closed) {
-                State::Ready(DbConnection::Postgres(pg)) => State::Pipelined(Pipeline {
-                    conn: Rc::new(pg.into_raw()),
-                    in_flight: 0,
-                    broken: None,
-                }),
+                State::Ready(conn) => match *conn {
+                    DbConnection::Postgres(pg) => State::Pipelined(Pipeline {
+                        conn: Rc::new(pg.into_raw()),
+                        in_flight: 0,
+                        broken: None,
+                    }),
+                    #[allow(unreachable_patterns)]
+                    other => State::Ready(Box::new(other)),
+                },
                 other => other,
             };
         }
@@ -349,7 +355,7 @@ impl ConnectionActor {
             // Every statement's future, and its clone, is gone by now.
             self.state = match std::mem::replace(&mut self.state, State::Closed) {
                 State::Pipelined(p) => match Rc::try_unwrap(p.conn) {
-                    Ok(pg) => State::Ready(DbConnection::from(pg)),
+                    Ok(pg) => State::Ready(Box::new(DbConnection::from(pg))),
                     Err(conn) => State::Pipelined(Pipeline { conn, ..p }),
                 },
                 other => other,

@@ -25,12 +25,13 @@ use crate::timings::Timings;
 #[cfg(feature = "postgres")]
 use prepared::Cached;
 
-/// How a session holds its connection. Not boxed: like `DbConnection`, it
-/// is moved once into a session and once out.
-#[allow(clippy::large_enum_variant)]
+/// How a session holds its connection. The driver connection is boxed
+/// once, when its actor starts: a `DbConnection` is over 500 bytes, and on
+/// its way from the actor into a statement's future and back it was
+/// copied about ten times per statement.
 pub(crate) enum Held {
     /// To itself: any work.
-    Own(DbConnection),
+    Own(Box<DbConnection>),
     /// Shared with other pipelined statements (PostgreSQL): `Execute` and
     /// `Load` only.
     #[cfg(feature = "postgres")]
@@ -430,7 +431,9 @@ mod tests {
             .await
             .expect("an in-memory SQLite connection");
         Session {
-            conn: Held::Own(DbConnection::Sqlite(crate::guarded::Guarded::new(conn))),
+            conn: Held::Own(Box::new(DbConnection::Sqlite(
+                crate::guarded::Guarded::new(conn),
+            ))),
             scope: Scope::for_tests(),
         }
     }
