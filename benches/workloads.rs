@@ -28,6 +28,9 @@
 //! instructions under `valgrind --tool=callgrind`, which other processes
 //! do not move: the difference between two counts over the difference in
 //! operations is the instructions of one operation, setup left out.
+//! `SB_BENCH_INTERLEAVE=<rounds>` measures Switchboard (no subscribers)
+//! and both deadpool peers in alternating short rounds instead, and prints
+//! the median per-round ratios (see `workloads/interleave.rs`).
 //! `SB_BENCH_ONLY=pg/mixed/8/` (`backend/workload/concurrency/variant`, a
 //! substring) measures only matching rows; `SB_BENCH_CONC=1,8` other
 //! concurrency levels. URLs from `SWITCHBOARD_PG_URL`
@@ -36,6 +39,8 @@
 
 mod support;
 
+#[path = "workloads/interleave.rs"]
+mod interleave;
 #[path = "workloads/ops.rs"]
 mod ops;
 #[path = "workloads/round.rs"]
@@ -342,6 +347,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("a multi-thread runtime");
+    let interleave: Option<usize> = std::env::var("SB_BENCH_INTERLEAVE")
+        .ok()
+        .map(|v| v.parse().expect("SB_BENCH_INTERLEAVE: a number of rounds"));
+    let mut interleaved = Vec::new();
     let mut c = support::criterion();
     let mut figures: Vec<Figures> = Vec::new();
     for (db, var, default) in [
@@ -355,6 +364,15 @@ fn main() {
                 panic!("{message}");
             }
             eprintln!("SKIPPED {message}");
+            continue;
+        }
+        if let Some(rounds) = interleave {
+            for workload in Workload::ALL {
+                for n in concurrency() {
+                    interleaved
+                        .extend(interleave::row(&system, &mt, db, &url, workload, n, rounds));
+                }
+            }
             continue;
         }
         for workload in Workload::ALL {
@@ -382,6 +400,10 @@ fn main() {
             }
             group.finish();
         }
+    }
+    if let Some(rounds) = interleave {
+        interleave::print(&interleaved, rounds);
+        return;
     }
     c.final_summary();
     print_summary(&figures);
