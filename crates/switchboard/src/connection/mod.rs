@@ -33,7 +33,7 @@ use crate::backend::DbConnection;
 use crate::guarded::Scope;
 use crate::lease::Grant;
 use crate::pool::state::Release;
-use crate::pool::{Ledger, Manager, Settle};
+use crate::pool::{GivenBack, Ledger, Manager, Settle};
 use crate::shared::Shared;
 pub(crate) use probe::{Instrument, Probe};
 use reset::{Outcome, Owed};
@@ -161,12 +161,12 @@ impl ConnectionActor {
     fn release(&self, how: Release) {
         if how != Release::Gone {
             match self.ledger.give_back(self.id, how, &self.shared) {
-                Some(true) => return,
-                Some(false) => {
+                GivenBack::Settled => return,
+                GivenBack::ForTheManager => {
                     self.manager.do_send(Settle);
                     return;
                 }
-                None => {}
+                GivenBack::NotRecorded => {}
             }
         }
         self.manager.do_send(Released { id: self.id, how });

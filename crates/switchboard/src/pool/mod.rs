@@ -338,25 +338,34 @@ impl Ledger {
     }
 
     /// Records that connection `id` came back (`how`, not `Gone`: the
-    /// manager forgets a connection that closed), publishes the pool's
-    /// sizes, and says what is left: `Some(true)` nothing, `Some(false)`
-    /// actions for the manager (send [`Settle`]), `None` not recorded
-    /// because the state was borrowed (send `Released`).
-    pub(crate) fn give_back(
-        &self,
-        id: ConnectionId,
-        how: Release,
-        shared: &Shared,
-    ) -> Option<bool> {
+    /// manager forgets a connection that closed) and publishes the pool's
+    /// sizes.
+    pub(crate) fn give_back(&self, id: ConnectionId, how: Release, shared: &Shared) -> GivenBack {
         debug_assert!(
             how != Release::Gone,
             "a closed connection is the manager's to forget"
         );
-        let mut state = self.0.try_borrow_mut().ok()?;
+        let Ok(mut state) = self.0.try_borrow_mut() else {
+            return GivenBack::NotRecorded;
+        };
         state.released(id, how, Instant::now());
         publish_stats(&state, shared);
-        Some(state.settled())
+        if state.settled() {
+            GivenBack::Settled
+        } else {
+            GivenBack::ForTheManager
+        }
     }
+}
+
+/// What [`Ledger::give_back`] left to do.
+pub(crate) enum GivenBack {
+    /// Nothing.
+    Settled,
+    /// Actions for the manager: send it [`Settle`].
+    ForTheManager,
+    /// Nothing recorded, as the state was borrowed: send `Released`.
+    NotRecorded,
 }
 
 /// Publishes the pool's sizes for `PoolStatus` readers and gauges.

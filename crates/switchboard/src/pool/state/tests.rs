@@ -99,6 +99,46 @@ fn callers_are_served_in_arrival_order() {
     assert_eq!(served, queued);
 }
 
+/// A connection records its own return and wakes the manager only when
+/// the state is not `settled` afterwards: a queued caller, a connection to
+/// close, a drain that ended must each leave it unsettled.
+#[test]
+fn a_return_is_settled_only_when_it_leaves_nothing_to_do() {
+    let now = Instant::now();
+    let mut pool = PoolState::new(Limits {
+        max_lifetime: Some(Duration::from_secs(60)),
+        ..limits(1, 1)
+    });
+    pool.warm();
+    let conn = connect_all(&mut pool, now)[0];
+    assert!(pool.settled());
+    // Nobody waiting: settled.
+    assert!(matches!(pool.arrive(Want::Whole, now), Arrival::Now { .. }));
+    pool.released(conn, Release::Free, now);
+    assert!(pool.settled());
+    // A caller queued meanwhile: its grant is the manager's to deliver.
+    assert!(matches!(pool.arrive(Want::Whole, now), Arrival::Now { .. }));
+    assert!(matches!(pool.arrive(Want::Whole, now), Arrival::Queued(_)));
+    assert!(actions(&mut pool).is_empty());
+    pool.released(conn, Release::Free, now);
+    assert!(!pool.settled());
+    assert_eq!(granted(&actions(&mut pool)).len(), 1);
+    assert!(pool.settled());
+    // Past its lifetime: the close is the manager's.
+    pool.released(conn, Release::Free, now + Duration::from_secs(61));
+    assert!(!pool.settled());
+    actions(&mut pool);
+    // Draining: the last return ends the drain, which the manager reports.
+    let mut pool = PoolState::new(limits(1, 1));
+    pool.warm();
+    let conn = connect_all(&mut pool, now)[0];
+    assert!(matches!(pool.arrive(Want::Whole, now), Arrival::Now { .. }));
+    pool.shutdown();
+    actions(&mut pool);
+    pool.released(conn, Release::Free, now);
+    assert!(!pool.settled());
+}
+
 #[test]
 fn a_caller_arriving_behind_a_queue_waits_its_turn() {
     let now = Instant::now();
