@@ -152,6 +152,87 @@ async fn returns_recorded_by_connections_serve_queued_callers(t: Target) {
 }
 each_backend!(returns_recorded_by_connections_serve_queued_callers);
 
+/// Callers on other threads, as actix-web's workers are: their messages
+/// cross to the manager's thread, where the connections run and record
+/// their returns. Two threads with runtimes of their own and the test's
+/// thread each run 40 concurrent inserts on a pool of at most 3
+/// connections. Every row must be in the database and the sizes must be
+/// current afterwards.
+async fn callers_on_other_threads_share_the_pool(t: Target) {
+    let sb = t.builder().pool_size(1..=3).start().await.unwrap();
+    create_table(&sb, &t).await;
+    let insert = format!(
+        "INSERT INTO {} (id, name, n) VALUES ({}, {}, {})",
+        t.table,
+        t.ph(1),
+        t.ph(2),
+        t.ph(3)
+    );
+    let inserts = |sb: switchboard::Switchboard, insert: String, base: i32| async move {
+        let calls = (0..40).map(|i| {
+            let sb = sb.clone();
+            let insert = insert.clone();
+            async move {
+                sb.run(
+                    Execute::sql(insert)
+                        .bind::<diesel::sql_types::Integer, _>(base + i)
+                        .bind::<diesel::sql_types::Text, _>(format!("item-{i}"))
+                        .bind::<diesel::sql_types::Integer, _>(i),
+                )
+                .await
+            }
+        });
+        join_all(calls).await
+    };
+    let threads: Vec<_> = (1..=2)
+        .map(|k| {
+            let (sb, insert) = (sb.clone(), insert.clone());
+            std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime for the caller thread")
+                    .block_on(inserts(sb, insert, k * 1000))
+            })
+        })
+        .collect();
+    let here = inserts(sb.clone(), insert.clone(), 0).await;
+    assert!(here.iter().all(|r| matches!(r, Ok(1))), "{here:?}");
+    for thread in threads {
+        let results = actix_rt::task::spawn_blocking(move || thread.join())
+            .await
+            .expect("the joining task")
+            .expect("a caller thread");
+        assert!(results.iter().all(|r| matches!(r, Ok(1))), "{results:?}");
+    }
+    let stats = sb.stats();
+    assert!(stats.open <= 3, "{stats:?}");
+    assert_eq!((stats.idle, stats.waiting), (stats.open, 0), "{stats:?}");
+    let table = t.table.clone();
+    let count: i64 = sb
+        .run(Interact::new(async move |conn: &mut DbConnection| {
+            #[derive(diesel::QueryableByName)]
+            struct C {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                c: i64,
+            }
+            use diesel_async::RunQueryDsl;
+            let q = diesel::sql_query(format!("SELECT COUNT(*) AS c FROM {table}"));
+            let rows: Vec<C> = match conn {
+                DbConnection::Postgres(c) => q.load(c).await?,
+                DbConnection::Mysql(c) => q.load(c).await?,
+                DbConnection::Sqlite(c) => q.load(c).await?,
+            };
+            Ok(rows[0].c)
+        }))
+        .await
+        .unwrap();
+    assert_eq!(count, 120);
+    drop_table(&sb, &t).await;
+    sb.shutdown().await.unwrap();
+}
+each_backend!(callers_on_other_threads_share_the_pool);
+
 async fn held_lease_times_out_the_next_checkout(t: Target) {
     let sb = t
         .builder()
