@@ -1,5 +1,7 @@
-//! `SB_BENCH_INTERLEAVE=<rounds>`: Switchboard and the deadpool peers side
-//! by side in alternating rounds, for ratios that hold still.
+//! `SB_BENCH_INTERLEAVE=<rounds>`: Switchboard (plain, with an actor
+//! subscribed through a `Recipient`, and through `subscribe_actor`, each
+//! lossless) and the deadpool peers side by side in alternating rounds,
+//! for ratios that hold still.
 //!
 //! On 2 cores shared with the database server, the criterion rows of one
 //! variant are measured seconds after the other's, and the machine drifts
@@ -16,10 +18,15 @@
 //! (default: 16,000 for reads and `mixed`, 3,200 for `insert`, 1,600 for
 //! `transaction`, about a quarter of a second each).
 
-use crate::ops::{Db, DeadpoolMysql, DeadpoolPg, Sb};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use actix::Actor;
+use switchboard::{Delivery, Filter, Switchboard};
+
+use crate::ops::{Counter, Db, DeadpoolMysql, DeadpoolPg, Sb};
 use crate::round::{Workload, on_runtime, on_system};
 use crate::support::{Round, rate, selected_path};
-use switchboard::Switchboard;
 
 /// One contender: runs a round of `per_client` operations on each of its
 /// clients and answers its throughput (operations per second).
@@ -61,7 +68,8 @@ fn round_ops(workload: Workload) -> u64 {
 
 /// One row's result: each contender's median throughput, and the median,
 /// smallest and largest per-round ratio of Switchboard to each peer and
-/// to the better peer of the round.
+/// to the better peer of the round, and of the subscribed pools to
+/// deadpool.
 pub struct Row {
     pub name: String,
     pub rates: Vec<(&'static str, f64)>,
@@ -93,19 +101,42 @@ pub fn row(
     if !selected_path(&format!("{name}/")) {
         return None;
     }
-    let sb = system.block_on(async {
-        Switchboard::builder(url)
-            .name("bench")
-            .pool_size(n..=n)
-            .start()
-            .await
-            .expect("a switchboard pool")
-    });
-    let mut contenders = vec![contender(
-        "switchboard",
-        vec![Sb { sb: sb.clone(), db }; n],
-        on_system(system, workload),
-    )];
+    let pool = |subscriber: Option<&str>| {
+        system.block_on(async {
+            let sb = Switchboard::builder(url)
+                .name("bench")
+                .pool_size(n..=n)
+                .start()
+                .await
+                .expect("a switchboard pool");
+            let seen = Arc::new(AtomicU64::new(0));
+            let delivery = Delivery::lossless(1024);
+            match subscriber {
+                Some("recipient") => {
+                    let addr = Counter(seen).start();
+                    sb.bus()
+                        .subscribe("actor", addr.recipient(), Filter::all(), delivery);
+                }
+                Some(_) => {
+                    sb.subscribe_actor("actor", Counter(seen), Filter::all(), delivery);
+                }
+                None => {}
+            }
+            sb
+        })
+    };
+    let pools = [pool(None), pool(Some("recipient")), pool(Some("actor"))];
+    let mut contenders = Vec::new();
+    for (name, sb) in ["switchboard", "sb_recipient", "sb_actor"]
+        .into_iter()
+        .zip(&pools)
+    {
+        contenders.push(contender(
+            name,
+            vec![Sb { sb: sb.clone(), db }; n],
+            on_system(system, workload),
+        ));
+    }
     match db {
         Db::Postgres => {
             let pool = DeadpoolPg::new(url, n, db);
@@ -154,25 +185,30 @@ pub fn row(
             rates[i].push((contenders[i].round)(per_client));
         }
     }
-    let (sb_rates, peers) = rates.split_first().expect("switchboard's rates");
+    // Switchboard's three pools come first, the peers after them.
+    let (ours, peers) = rates.split_at(3);
+    let (sb_rates, deadpool) = (&ours[0], &peers[0]);
     let mut ratios = Vec::new();
-    for (j, peer) in peers.iter().enumerate() {
-        let mut per_round: Vec<f64> = sb_rates.iter().zip(peer).map(|(s, p)| s / p).collect();
+    let mut ratio = |name, of: &[f64], to: &dyn Fn(usize) -> f64| {
+        let mut per_round: Vec<f64> = (0..rounds).map(|r| of[r] / to(r)).collect();
         let (lo, hi) = min_max(&per_round);
-        ratios.push((contenders[j + 1].name, median(&mut per_round), lo, hi));
-    }
-    let mut better: Vec<f64> = (0..rounds)
-        .map(|r| sb_rates[r] / peers.iter().map(|p| p[r]).fold(0.0, f64::max))
-        .collect();
-    let (lo, hi) = min_max(&better);
-    ratios.push(("better peer", median(&mut better), lo, hi));
+        ratios.push((name, median(&mut per_round), lo, hi));
+    };
+    ratio("deadpool", sb_rates, &|r| deadpool[r]);
+    ratio("deadpool_mt", sb_rates, &|r| peers[1][r]);
+    let better = |r: usize| peers.iter().map(|p| p[r]).fold(0.0, f64::max);
+    ratio("better peer", sb_rates, &better);
+    ratio("recipient vs deadpool", &ours[1], &|r| deadpool[r]);
+    ratio("subscribe_actor vs deadpool", &ours[2], &|r| deadpool[r]);
     let rates = contenders
         .iter()
         .zip(rates)
         .map(|(c, mut xs)| (c.name, median(&mut xs)))
         .collect();
     drop(contenders);
-    system.block_on(sb.shutdown()).expect("shut down");
+    for sb in pools {
+        system.block_on(sb.shutdown()).expect("shut down");
+    }
     Some(Row {
         name,
         rates,
@@ -195,9 +231,9 @@ pub fn print(rows: &[Row], rounds: usize) {
     );
     println!();
     println!(
-        "| row | switchboard/s | deadpool/s | deadpool_mt/s | vs deadpool | vs deadpool_mt | vs the better peer of each round |"
+        "| row | switchboard/s | deadpool/s | deadpool_mt/s | vs deadpool | vs deadpool_mt | vs the better peer of each round | + Recipient actor vs deadpool | + subscribe_actor vs deadpool |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for row in rows {
         let rate_of = |name| {
             row.rates
@@ -214,7 +250,7 @@ pub fn print(rows: &[Row], rounds: usize) {
                 })
         };
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             row.name,
             rate_of("switchboard"),
             rate_of("deadpool"),
@@ -222,6 +258,8 @@ pub fn print(rows: &[Row], rounds: usize) {
             ratio_of("deadpool"),
             ratio_of("deadpool_mt"),
             ratio_of("better peer"),
+            ratio_of("recipient vs deadpool"),
+            ratio_of("subscribe_actor vs deadpool"),
         );
     }
 }
