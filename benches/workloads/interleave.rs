@@ -13,6 +13,11 @@
 //! against the peers of the same round. The summary gives the median of
 //! those ratios with the smallest and the largest.
 //!
+//! At concurrency 32 the five pools would hold more connections than the
+//! servers allow by default, so the plain pool runs with both peers and
+//! the two subscribed pools with a deadpool of their own, one group after
+//! the other.
+//!
 //! `SB_BENCH_ONLY` picks rows as in the criterion run (`maria/select1/8`);
 //! `SB_BENCH_ROUND_OPS` sets the operations of one contender's round
 //! (default: 16,000 for reads and `mixed`, 3,200 for `insert`, 1,600 for
@@ -31,18 +36,15 @@ use crate::support::{Round, rate, selected_path};
 /// One contender: runs a round of `per_client` operations on each of its
 /// clients and answers its throughput (operations per second).
 struct Contender<'a> {
-    name: &'static str,
     round: Box<dyn FnMut(u64) -> f64 + 'a>,
 }
 
 fn contender<'a, W: 'a>(
-    name: &'static str,
     clients: Vec<W>,
     mut run: impl FnMut(Vec<W>, u64, bool) -> Round<W> + 'a,
 ) -> Contender<'a> {
     let mut clients = Some(clients);
     Contender {
-        name,
         round: Box::new(move |per_client| {
             let r = run(clients.take().expect("the clients"), per_client, false);
             clients = Some(r.clients);
@@ -86,7 +88,14 @@ fn median(xs: &mut [f64]) -> f64 {
     }
 }
 
-/// Runs `rounds` interleaved rounds of one row.
+/// Connections the contenders of one group may hold together: the
+/// servers' default limits are 100 (PostgreSQL) and 151 (MariaDB).
+const CONNECTIONS: usize = 96;
+
+/// Runs `rounds` interleaved rounds of one row. Switchboard's pools and
+/// both peers run in one group when their connections fit under
+/// [`CONNECTIONS`]; otherwise (concurrency 32) in two, each with its own
+/// deadpool, and each ratio is taken within its group.
 #[allow(clippy::too_many_arguments)]
 pub fn row(
     system: &actix::SystemRunner,
@@ -101,119 +110,194 @@ pub fn row(
     if !selected_path(&format!("{name}/")) {
         return None;
     }
-    let pool = |subscriber: Option<&str>| {
-        system.block_on(async {
-            let sb = Switchboard::builder(url)
-                .name("bench")
-                .pool_size(n..=n)
-                .start()
-                .await
-                .expect("a switchboard pool");
-            let seen = Arc::new(AtomicU64::new(0));
-            let delivery = Delivery::lossless(1024);
-            match subscriber {
-                Some("recipient") => {
-                    let addr = Counter(seen).start();
-                    sb.bus()
-                        .subscribe("actor", addr.recipient(), Filter::all(), delivery);
-                }
-                Some(_) => {
-                    sb.subscribe_actor("actor", Counter(seen), Filter::all(), delivery);
-                }
-                None => {}
+    let all = [
+        "switchboard",
+        "sb_recipient",
+        "sb_actor",
+        "deadpool",
+        "deadpool_mt",
+    ];
+    let groups: Vec<&[&'static str]> = if all.len() * n <= CONNECTIONS {
+        vec![&all]
+    } else {
+        vec![
+            &["switchboard", "deadpool", "deadpool_mt"],
+            &["sb_recipient", "sb_actor", "deadpool"],
+        ]
+    };
+    let (mut rates, mut ratios) = (Vec::new(), Vec::new());
+    for group in groups {
+        let run = Group {
+            system,
+            mt,
+            db,
+            url,
+            workload,
+            n,
+        };
+        let measured = run.measure(group, rounds);
+        let of = |name: &str| group.iter().position(|g| *g == name).map(|i| &measured[i]);
+        let mut ratio = |label, ours: &str, to: &dyn Fn(usize) -> Option<f64>| {
+            let Some(ours) = of(ours) else { return };
+            let mut per_round: Vec<f64> = (0..rounds)
+                .filter_map(|r| to(r).map(|p| ours[r] / p))
+                .collect();
+            if per_round.is_empty() {
+                return;
             }
-            sb
-        })
-    };
-    let pools = [pool(None), pool(Some("recipient")), pool(Some("actor"))];
-    let mut contenders = Vec::new();
-    for (name, sb) in ["switchboard", "sb_recipient", "sb_actor"]
-        .into_iter()
-        .zip(&pools)
-    {
-        contenders.push(contender(
-            name,
-            vec![Sb { sb: sb.clone(), db }; n],
-            on_system(system, workload),
-        ));
-    }
-    match db {
-        Db::Postgres => {
-            let pool = DeadpoolPg::new(url, n, db);
-            system.block_on(pool.warm(n));
-            contenders.push(contender(
-                "deadpool",
-                vec![pool; n],
-                on_system(system, workload),
-            ));
-            let pool = DeadpoolPg::new(url, n, db);
-            mt.block_on(pool.warm(n));
-            contenders.push(contender(
-                "deadpool_mt",
-                vec![pool; n],
-                on_runtime!(mt, workload, DeadpoolPg),
-            ));
+            let (lo, hi) = min_max(&per_round);
+            ratios.push((label, median(&mut per_round), lo, hi));
+        };
+        let peer = |name: &str, r: usize| of(name).map(|p| p[r]);
+        ratio("deadpool", "switchboard", &|r| peer("deadpool", r));
+        ratio("deadpool_mt", "switchboard", &|r| peer("deadpool_mt", r));
+        ratio("better peer", "switchboard", &|r| {
+            Some(peer("deadpool", r)?.max(peer("deadpool_mt", r)?))
+        });
+        ratio("recipient vs deadpool", "sb_recipient", &|r| {
+            peer("deadpool", r)
+        });
+        ratio("subscribe_actor vs deadpool", "sb_actor", &|r| {
+            peer("deadpool", r)
+        });
+        for (name, mut xs) in group.iter().zip(measured) {
+            // The plain pool and the peers as measured beside it.
+            if !rates.iter().any(|(n, _)| n == name) {
+                rates.push((*name, median(&mut xs)));
+            }
         }
-        Db::Mariadb => {
-            let pool = DeadpoolMysql::new(url, n, db);
-            system.block_on(pool.warm(n));
-            contenders.push(contender(
-                "deadpool",
-                vec![pool; n],
-                on_system(system, workload),
-            ));
-            let pool = DeadpoolMysql::new(url, n, db);
-            mt.block_on(pool.warm(n));
-            contenders.push(contender(
-                "deadpool_mt",
-                vec![pool; n],
-                on_runtime!(mt, workload, DeadpoolMysql),
-            ));
-        }
-    }
-    let per_client = (round_ops(workload) / n as u64).max(1);
-    // One uncounted round each: connections warm, statements prepared,
-    // placement's timings measured.
-    for c in &mut contenders {
-        (c.round)(per_client);
-    }
-    let m = contenders.len();
-    let mut rates = vec![Vec::with_capacity(rounds); m];
-    for r in 0..rounds {
-        for k in 0..m {
-            let i = (r + k) % m;
-            rates[i].push((contenders[i].round)(per_client));
-        }
-    }
-    // Switchboard's three pools come first, the peers after them.
-    let (ours, peers) = rates.split_at(3);
-    let (sb_rates, deadpool) = (&ours[0], &peers[0]);
-    let mut ratios = Vec::new();
-    let mut ratio = |name, of: &[f64], to: &dyn Fn(usize) -> f64| {
-        let mut per_round: Vec<f64> = (0..rounds).map(|r| of[r] / to(r)).collect();
-        let (lo, hi) = min_max(&per_round);
-        ratios.push((name, median(&mut per_round), lo, hi));
-    };
-    ratio("deadpool", sb_rates, &|r| deadpool[r]);
-    ratio("deadpool_mt", sb_rates, &|r| peers[1][r]);
-    let better = |r: usize| peers.iter().map(|p| p[r]).fold(0.0, f64::max);
-    ratio("better peer", sb_rates, &better);
-    ratio("recipient vs deadpool", &ours[1], &|r| deadpool[r]);
-    ratio("subscribe_actor vs deadpool", &ours[2], &|r| deadpool[r]);
-    let rates = contenders
-        .iter()
-        .zip(rates)
-        .map(|(c, mut xs)| (c.name, median(&mut xs)))
-        .collect();
-    drop(contenders);
-    for sb in pools {
-        system.block_on(sb.shutdown()).expect("shut down");
     }
     Some(Row {
         name,
         rates,
         ratios,
     })
+}
+
+/// What one group of contenders is run with.
+struct Group<'a> {
+    system: &'a actix::SystemRunner,
+    mt: &'a tokio::runtime::Runtime,
+    db: Db,
+    url: &'a str,
+    workload: Workload,
+    n: usize,
+}
+
+impl Group<'_> {
+    /// Starts the contenders `names`, runs one uncounted round each, then
+    /// `rounds` rounds in rotating order; answers each one's throughput
+    /// per round, in the order of `names`. Switchboard's pools are shut
+    /// down and the peers' dropped before it returns.
+    fn measure(&self, names: &[&'static str], rounds: usize) -> Vec<Vec<f64>> {
+        let Group {
+            system,
+            db,
+            workload,
+            n,
+            ..
+        } = *self;
+        let mut pools = Vec::new();
+        let mut contenders = Vec::new();
+        for &name in names {
+            match name {
+                "switchboard" | "sb_recipient" | "sb_actor" => {
+                    let sb = self.switchboard(name);
+                    contenders.push(contender(
+                        vec![Sb { sb: sb.clone(), db }; n],
+                        on_system(system, workload),
+                    ));
+                    pools.push(sb);
+                }
+                "deadpool" | "deadpool_mt" => contenders.push(self.deadpool(name)),
+                other => panic!("no contender {other}"),
+            }
+        }
+        let per_client = (round_ops(workload) / n as u64).max(1);
+        // One uncounted round each: connections warm, statements prepared,
+        // placement's timings measured.
+        for c in &mut contenders {
+            (c.round)(per_client);
+        }
+        let m = contenders.len();
+        let mut rates = vec![Vec::with_capacity(rounds); m];
+        for r in 0..rounds {
+            for k in 0..m {
+                let i = (r + k) % m;
+                rates[i].push((contenders[i].round)(per_client));
+            }
+        }
+        drop(contenders);
+        for sb in pools {
+            system.block_on(sb.shutdown()).expect("shut down");
+        }
+        rates
+    }
+
+    /// A Switchboard pool of `n` connections; `sb_recipient` and
+    /// `sb_actor` with a lossless actor subscribed to every event.
+    fn switchboard(&self, name: &str) -> Switchboard {
+        self.system.block_on(async {
+            let sb = Switchboard::builder(self.url)
+                .name("bench")
+                .pool_size(self.n..=self.n)
+                .start()
+                .await
+                .expect("a switchboard pool");
+            let seen = Arc::new(AtomicU64::new(0));
+            let delivery = Delivery::lossless(1024);
+            match name {
+                "sb_recipient" => {
+                    let addr = Counter(seen).start();
+                    sb.bus()
+                        .subscribe("actor", addr.recipient(), Filter::all(), delivery);
+                }
+                "sb_actor" => {
+                    sb.subscribe_actor("actor", Counter(seen), Filter::all(), delivery);
+                }
+                _ => {}
+            }
+            sb
+        })
+    }
+
+    /// deadpool + diesel-async with `n` connections, on the actix system's
+    /// thread (`deadpool`) or on the 2-worker runtime (`deadpool_mt`).
+    fn deadpool<'a>(&self, name: &'static str) -> Contender<'a>
+    where
+        Self: 'a,
+    {
+        let Group {
+            system,
+            mt,
+            db,
+            url,
+            workload,
+            n,
+        } = *self;
+        match (db, name) {
+            (Db::Postgres, "deadpool") => {
+                let pool = DeadpoolPg::new(url, n, db);
+                system.block_on(pool.warm(n));
+                contender(vec![pool; n], on_system(system, workload))
+            }
+            (Db::Postgres, _) => {
+                let pool = DeadpoolPg::new(url, n, db);
+                mt.block_on(pool.warm(n));
+                contender(vec![pool; n], on_runtime!(mt, workload, DeadpoolPg))
+            }
+            (Db::Mariadb, "deadpool") => {
+                let pool = DeadpoolMysql::new(url, n, db);
+                system.block_on(pool.warm(n));
+                contender(vec![pool; n], on_system(system, workload))
+            }
+            (Db::Mariadb, _) => {
+                let pool = DeadpoolMysql::new(url, n, db);
+                mt.block_on(pool.warm(n));
+                contender(vec![pool; n], on_runtime!(mt, workload, DeadpoolMysql))
+            }
+        }
+    }
 }
 
 fn min_max(xs: &[f64]) -> (f64, f64) {
