@@ -13,6 +13,10 @@
 //! against the peers of the same round. The summary gives the median of
 //! those ratios with the smallest and the largest.
 //!
+//! On PostgreSQL reads the plain pool also runs, in a group of their own,
+//! against one shared tokio-postgres client (statements prepared once),
+//! the issue's `c/t`.
+//!
 //! At concurrency 32 the five pools would hold more connections than the
 //! servers allow by default, so the plain pool runs with both peers and
 //! the two subscribed pools with a deadpool of their own, one group after
@@ -29,7 +33,7 @@ use std::sync::atomic::AtomicU64;
 use actix::Actor;
 use switchboard::{Delivery, Filter, Switchboard};
 
-use crate::ops::{Counter, Db, DeadpoolMysql, DeadpoolPg, Sb};
+use crate::ops::{Counter, Db, DeadpoolMysql, DeadpoolPg, Sb, SharedPg};
 use crate::round::{Workload, on_runtime, on_system};
 use crate::support::{Round, rate, selected_path};
 
@@ -117,7 +121,7 @@ pub fn row(
         "deadpool",
         "deadpool_mt",
     ];
-    let groups: Vec<&[&'static str]> = if all.len() * n <= CONNECTIONS {
+    let mut groups: Vec<&[&'static str]> = if all.len() * n <= CONNECTIONS {
         vec![&all]
     } else {
         vec![
@@ -125,6 +129,10 @@ pub fn row(
             &["sb_recipient", "sb_actor", "deadpool"],
         ]
     };
+    // PostgreSQL reads: also against one shared tokio-postgres client.
+    if db == Db::Postgres && matches!(workload, Workload::Select1 | Workload::ReadPk) {
+        groups.push(&["switchboard", "tokio_pg"]);
+    }
     let (mut rates, mut ratios) = (Vec::new(), Vec::new());
     for group in groups {
         let run = Group {
@@ -160,6 +168,7 @@ pub fn row(
         ratio("subscribe_actor vs deadpool", "sb_actor", &|r| {
             peer("deadpool", r)
         });
+        ratio("tokio_pg", "switchboard", &|r| peer("tokio_pg", r));
         for (name, mut xs) in group.iter().zip(measured) {
             // The plain pool and the peers as measured beside it.
             if !rates.iter().any(|(n, _)| n == name) {
@@ -210,6 +219,12 @@ impl Group<'_> {
                     pools.push(sb);
                 }
                 "deadpool" | "deadpool_mt" => contenders.push(self.deadpool(name)),
+                "tokio_pg" => {
+                    let client = system.block_on(SharedPg::connect(self.url, |conn| {
+                        actix_rt::spawn(conn);
+                    }));
+                    contenders.push(contender(vec![client; n], on_system(system, workload)));
+                }
                 other => panic!("no contender {other}"),
             }
         }
@@ -315,9 +330,9 @@ pub fn print(rows: &[Row], rounds: usize) {
     );
     println!();
     println!(
-        "| row | switchboard/s | deadpool/s | deadpool_mt/s | vs deadpool | vs deadpool_mt | vs the better peer of each round | + Recipient actor vs deadpool | + subscribe_actor vs deadpool |"
+        "| row | switchboard/s | deadpool/s | deadpool_mt/s | vs deadpool | vs deadpool_mt | vs the better peer of each round | + Recipient actor vs deadpool | + subscribe_actor vs deadpool | vs a shared tokio-postgres client |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for row in rows {
         let rate_of = |name| {
             row.rates
@@ -334,7 +349,7 @@ pub fn print(rows: &[Row], rounds: usize) {
                 })
         };
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             row.name,
             rate_of("switchboard"),
             rate_of("deadpool"),
@@ -344,6 +359,7 @@ pub fn print(rows: &[Row], rounds: usize) {
             ratio_of("better peer"),
             ratio_of("recipient vs deadpool"),
             ratio_of("subscribe_actor vs deadpool"),
+            ratio_of("tokio_pg"),
         );
     }
 }
