@@ -5,58 +5,49 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use switchboard::{Checkout, DbConnection, Error, Execute, Filter, Interact, Kind, Load};
+use switchboard::{
+    Checkout, DbConnection, Error, Execute, Filter, Interact, Kind, Load, Switchboard,
+};
 use switchboard_core::testing::eventually;
 
 use crate::each_backend;
-use crate::support::{Target, create_table, drain, drop_table};
+use crate::support::{Target, count_rows, create_table, drain, drop_table};
 
-async fn many_callers_few_connections(t: Target) {
-    let sb = t.builder().pool_size(1..=4).start().await.unwrap();
-    create_table(&sb, &t).await;
-    let insert = format!(
+/// The test table's insert, in the backend's placeholders.
+fn insert_sql(t: &Target) -> String {
+    format!(
         "INSERT INTO {} (id, name, n) VALUES ({}, {}, {})",
         t.table,
         t.ph(1),
         t.ph(2),
         t.ph(3)
-    );
+    )
+}
+
+/// Inserts row `id` (named `item-{id}`) with `n`, through `Execute`.
+async fn insert_row(sb: &Switchboard, insert: String, id: i32, n: i32) -> Result<usize, Error> {
+    sb.run(
+        Execute::sql(insert)
+            .bind::<diesel::sql_types::Integer, _>(id)
+            .bind::<diesel::sql_types::Text, _>(format!("item-{id}"))
+            .bind::<diesel::sql_types::Integer, _>(n),
+    )
+    .await
+}
+
+async fn many_callers_few_connections(t: Target) {
+    let sb = t.builder().pool_size(1..=4).start().await.unwrap();
+    create_table(&sb, &t).await;
+    let insert = insert_sql(&t);
     let calls = (0..64).map(|i| {
         let sb = sb.clone();
         let insert = insert.clone();
-        async move {
-            sb.run(
-                Execute::sql(insert)
-                    .bind::<diesel::sql_types::Integer, _>(i)
-                    .bind::<diesel::sql_types::Text, _>(format!("item-{i}"))
-                    .bind::<diesel::sql_types::Integer, _>(i * 2),
-            )
-            .await
-        }
+        async move { insert_row(&sb, insert, i, i * 2).await }
     });
     let results = join_all(calls).await;
     assert!(results.iter().all(|r| matches!(r, Ok(1))), "{results:?}");
     assert!(sb.stats().open <= 4);
-    let table = t.table.clone();
-    let count: i64 = sb
-        .run(Interact::new(async move |conn: &mut DbConnection| {
-            #[derive(diesel::QueryableByName)]
-            struct C {
-                #[diesel(sql_type = diesel::sql_types::BigInt)]
-                c: i64,
-            }
-            use diesel_async::RunQueryDsl;
-            let q = diesel::sql_query(format!("SELECT COUNT(*) AS c FROM {table}"));
-            let rows: Vec<C> = match conn {
-                DbConnection::Postgres(c) => q.load(c).await?,
-                DbConnection::Mysql(c) => q.load(c).await?,
-                DbConnection::Sqlite(c) => q.load(c).await?,
-            };
-            Ok(rows[0].c)
-        }))
-        .await
-        .unwrap();
-    assert_eq!(count, 64);
+    assert_eq!(count_rows(&sb, &t).await, 64);
     drop_table(&sb, &t).await;
     sb.shutdown().await.unwrap();
 }
@@ -72,28 +63,14 @@ each_backend!(many_callers_few_connections);
 async fn returns_recorded_by_connections_serve_queued_callers(t: Target) {
     let sb = t.builder().pool_size(2..=2).start().await.unwrap();
     create_table(&sb, &t).await;
-    let insert = format!(
-        "INSERT INTO {} (id, name, n) VALUES ({}, {}, {})",
-        t.table,
-        t.ph(1),
-        t.ph(2),
-        t.ph(3)
-    );
+    let insert = insert_sql(&t);
     for round in 0..3 {
         // 24 callers on 2 connections: most of them queue.
         let calls = (0..24).map(|i| {
             let sb = sb.clone();
             let insert = insert.clone();
             let id = round * 100 + i;
-            async move {
-                sb.run(
-                    Execute::sql(insert)
-                        .bind::<diesel::sql_types::Integer, _>(id)
-                        .bind::<diesel::sql_types::Text, _>(format!("item-{id}"))
-                        .bind::<diesel::sql_types::Integer, _>(id),
-                )
-                .await
-            }
+            async move { insert_row(&sb, insert, id, id).await }
         });
         let results = join_all(calls).await;
         assert!(results.iter().all(|r| matches!(r, Ok(1))), "{results:?}");
@@ -127,26 +104,7 @@ async fn returns_recorded_by_connections_serve_queued_callers(t: Target) {
     }
     let status = sb.status().await.unwrap();
     assert_eq!((status.open, status.idle, status.waiting), (2, 2, 0));
-    let table = t.table.clone();
-    let count: i64 = sb
-        .run(Interact::new(async move |conn: &mut DbConnection| {
-            #[derive(diesel::QueryableByName)]
-            struct C {
-                #[diesel(sql_type = diesel::sql_types::BigInt)]
-                c: i64,
-            }
-            use diesel_async::RunQueryDsl;
-            let q = diesel::sql_query(format!("SELECT COUNT(*) AS c FROM {table}"));
-            let rows: Vec<C> = match conn {
-                DbConnection::Postgres(c) => q.load(c).await?,
-                DbConnection::Mysql(c) => q.load(c).await?,
-                DbConnection::Sqlite(c) => q.load(c).await?,
-            };
-            Ok(rows[0].c)
-        }))
-        .await
-        .unwrap();
-    assert_eq!(count, 72);
+    assert_eq!(count_rows(&sb, &t).await, 72);
     drop_table(&sb, &t).await;
     sb.shutdown().await.unwrap();
 }
@@ -161,26 +119,12 @@ each_backend!(returns_recorded_by_connections_serve_queued_callers);
 async fn callers_on_other_threads_share_the_pool(t: Target) {
     let sb = t.builder().pool_size(1..=3).start().await.unwrap();
     create_table(&sb, &t).await;
-    let insert = format!(
-        "INSERT INTO {} (id, name, n) VALUES ({}, {}, {})",
-        t.table,
-        t.ph(1),
-        t.ph(2),
-        t.ph(3)
-    );
-    let inserts = |sb: switchboard::Switchboard, insert: String, base: i32| async move {
+    let insert = insert_sql(&t);
+    let inserts = |sb: Switchboard, insert: String, base: i32| async move {
         let calls = (0..40).map(|i| {
             let sb = sb.clone();
             let insert = insert.clone();
-            async move {
-                sb.run(
-                    Execute::sql(insert)
-                        .bind::<diesel::sql_types::Integer, _>(base + i)
-                        .bind::<diesel::sql_types::Text, _>(format!("item-{i}"))
-                        .bind::<diesel::sql_types::Integer, _>(i),
-                )
-                .await
-            }
+            async move { insert_row(&sb, insert, base + i, i).await }
         });
         join_all(calls).await
     };
@@ -208,26 +152,7 @@ async fn callers_on_other_threads_share_the_pool(t: Target) {
     let stats = sb.stats();
     assert!(stats.open <= 3, "{stats:?}");
     assert_eq!((stats.idle, stats.waiting), (stats.open, 0), "{stats:?}");
-    let table = t.table.clone();
-    let count: i64 = sb
-        .run(Interact::new(async move |conn: &mut DbConnection| {
-            #[derive(diesel::QueryableByName)]
-            struct C {
-                #[diesel(sql_type = diesel::sql_types::BigInt)]
-                c: i64,
-            }
-            use diesel_async::RunQueryDsl;
-            let q = diesel::sql_query(format!("SELECT COUNT(*) AS c FROM {table}"));
-            let rows: Vec<C> = match conn {
-                DbConnection::Postgres(c) => q.load(c).await?,
-                DbConnection::Mysql(c) => q.load(c).await?,
-                DbConnection::Sqlite(c) => q.load(c).await?,
-            };
-            Ok(rows[0].c)
-        }))
-        .await
-        .unwrap();
-    assert_eq!(count, 120);
+    assert_eq!(count_rows(&sb, &t).await, 120);
     drop_table(&sb, &t).await;
     sb.shutdown().await.unwrap();
 }
