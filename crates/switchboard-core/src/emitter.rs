@@ -57,18 +57,19 @@ impl Track {
     /// Notes `kind` and spends its sequence number: for every event,
     /// whether it is then made and published or (nobody listening) not,
     /// so that numbers stay per connection either way.
-    fn count(&mut self, kind: &Payload) {
-        self.note(kind);
+    fn count(&mut self, kind: &Payload, now: &mut Now) {
+        self.note(kind, now);
         self.seq += 1;
     }
 
-    /// Reads the clock only for the kinds that need it: a clock read costs
-    /// a noticeable share of a published event.
-    fn note(&mut self, kind: &Payload) {
+    /// Reads the clock only for the kinds that need it (and only if the
+    /// publisher did not give its own reading): a clock read costs a
+    /// noticeable share of a published event.
+    fn note(&mut self, kind: &Payload, now: &mut Now) {
         match kind {
             Payload::CheckedOut { .. } => {
                 if self.loans == 0 {
-                    self.lent_since = Some(Instant::now());
+                    self.lent_since = Some(now.get());
                     self.leak_reported = false;
                 }
                 self.loans += 1;
@@ -79,10 +80,10 @@ impl Track {
                 // a break; each one that ends restarts the clock, so a
                 // steady stream of short statements is not taken for a
                 // leak.
-                self.lent_since = (self.loans > 0).then(Instant::now);
+                self.lent_since = (self.loans > 0).then(|| now.get());
             }
             Payload::Executing { query_id, sql, .. } => {
-                self.current = Some((*query_id, sql.clone(), Instant::now()));
+                self.current = Some((*query_id, sql.clone(), now.get()));
             }
             Payload::Executed { .. } => {
                 self.current = None;
@@ -100,6 +101,18 @@ impl Track {
             }
             _ => {}
         }
+    }
+}
+
+/// The moment an event happened: the clock reading its publisher made
+/// anyway (to time a statement or a loan), or one read at the first need.
+/// One reading serves the connection's record and the event's stamp.
+#[derive(Debug, Clone, Copy)]
+struct Now(Option<Instant>);
+
+impl Now {
+    fn get(&mut self) -> Instant {
+        *self.0.get_or_insert_with(Instant::now)
     }
 }
 
@@ -161,33 +174,47 @@ impl Emitter {
     /// connection's own record (its status) and sequence are kept, and no
     /// event is made: none would be delivered.
     pub fn emit(&self, kind: Payload) {
-        self.emit_with(kind, None);
+        self.emit_with(kind, None, Now(None));
+    }
+
+    /// [`emit`](Self::emit) of an event that happened at `now`: a clock
+    /// reading its publisher made anyway (the end of a loan it timed, say).
+    /// The event is stamped from it, where it would read the clock again.
+    pub fn emit_at(&self, kind: Payload, now: Instant) {
+        self.emit_with(kind, None, Now(Some(now)));
     }
 
     /// [`emit`](Self::emit), returning the event published.
     pub fn publish(&self, kind: Payload) -> Event {
-        self.publish_locked(&mut self.track(), kind, None)
+        self.publish_locked(&mut self.track(), kind, None, Now(None))
     }
 
     /// Publishes an event of one piece of work, stamped with that work's
     /// `labels` rather than the connection's: pipelined statements share a
     /// connection, each with labels of its own.
     pub fn publish_as(&self, kind: Payload, labels: &Labels) -> Event {
-        self.publish_locked(&mut self.track(), kind, Some(labels))
+        self.publish_locked(&mut self.track(), kind, Some(labels), Now(None))
     }
 
     /// [`publish_as`](Self::publish_as) when some subscription takes
     /// events of this kind; otherwise (only [taps](crate::Tap), or nobody)
     /// [`emit_as`](Self::emit_as), and `None`: no event is made that no
-    /// queue would hold.
-    pub fn publish_queued_as(&self, kind: Payload, labels: &Labels) -> Option<Event> {
-        self.publish_queued(kind, Some(labels))
+    /// queue would hold. The event happened at `now` (as with
+    /// [`emit_at`](Self::emit_at)).
+    pub fn publish_queued_as(&self, kind: Payload, labels: &Labels, now: Instant) -> Option<Event> {
+        self.publish_queued(kind, Some(labels), Now(Some(now)))
     }
 
     /// [`publish_as`](Self::publish_as) without the event (and, like
     /// [`emit`](Self::emit), without making one nobody would receive).
     pub fn emit_as(&self, kind: Payload, labels: &Labels) {
-        self.emit_with(kind, Some(labels));
+        self.emit_with(kind, Some(labels), Now(None));
+    }
+
+    /// [`emit_as`](Self::emit_as) of an event that happened at `now` (see
+    /// [`emit_at`](Self::emit_at)).
+    pub fn emit_as_at(&self, kind: Payload, labels: &Labels, now: Instant) {
+        self.emit_with(kind, Some(labels), Now(Some(now)));
     }
 
     /// Notes `kind` for the connection's status and spends its sequence
@@ -195,15 +222,16 @@ impl Emitter {
     /// found nobody could receive (no subscription, and nothing such as a
     /// durability gate waiting on it), and that is costly to make. A
     /// subscription added meanwhile sees the connection's numbering go on
-    /// from its next event, as if it had been added a moment later.
-    pub fn count(&self, kind: Payload) {
-        self.state.lock().count(&kind);
+    /// from its next event, as if it had been added a moment later. The
+    /// event happened at `now` (as with [`emit_at`](Self::emit_at)).
+    pub fn count(&self, kind: Payload, now: Instant) {
+        self.state.lock().count(&kind, &mut Now(Some(now)));
     }
 
     /// [`emit`](Self::emit) and [`emit_as`](Self::emit_as): the event is
     /// given back to the bus's spares once published (after the lock).
-    fn emit_with(&self, kind: Payload, labels: Option<&Labels>) {
-        if let Some(event) = self.publish_queued(kind, labels) {
+    fn emit_with(&self, kind: Payload, labels: Option<&Labels>, now: Now) {
+        if let Some(event) = self.publish_queued(kind, labels, now) {
             self.bus.recycle(event);
         }
     }
@@ -211,12 +239,12 @@ impl Emitter {
     /// The event published, when some subscription takes its kind (the
     /// lock is released by the time it is returned); else counted, and
     /// tapped if a tap takes it.
-    fn publish_queued(&self, kind: Payload, labels: Option<&Labels>) -> Option<Event> {
+    fn publish_queued(&self, kind: Payload, labels: Option<&Labels>, now: Now) -> Option<Event> {
         let mut track = self.track();
         if track.route.queues(kind.kind()) {
-            return Some(self.publish_locked(&mut track, kind, labels));
+            return Some(self.publish_locked(&mut track, kind, labels, now));
         }
-        self.count_and_tap(&mut track, kind, labels);
+        self.count_and_tap(&mut track, kind, labels, now);
         None
     }
 
@@ -229,9 +257,16 @@ impl Emitter {
     }
 
     /// Publishes from a record locked by [`track`](Self::track).
-    fn publish_locked(&self, track: &mut Track, kind: Payload, labels: Option<&Labels>) -> Event {
-        track.count(&kind);
-        let event = self.bus.make(self.meta(track, labels), kind);
+    fn publish_locked(
+        &self,
+        track: &mut Track,
+        kind: Payload,
+        labels: Option<&Labels>,
+        mut now: Now,
+    ) -> Event {
+        track.count(&kind, &mut now);
+        let at = track.clock.at(now.get());
+        let event = self.bus.make(self.meta(track, labels, at), kind);
         track.route.publish(&event);
         track.route.tap(event.meta(), event.payload());
         event
@@ -239,26 +274,33 @@ impl Emitter {
 
     /// For an event no subscription takes: counted, and no event made;
     /// taps (if any take it) see it as it would have been stamped.
-    fn count_and_tap(&self, track: &mut Track, kind: Payload, labels: Option<&Labels>) {
-        track.count(&kind);
+    fn count_and_tap(
+        &self,
+        track: &mut Track,
+        kind: Payload,
+        labels: Option<&Labels>,
+        mut now: Now,
+    ) {
+        track.count(&kind, &mut now);
         if track.route.hears(kind.kind()) {
             let labels = labels.unwrap_or(&track.labels).clone();
+            let at = track.clock.at(now.get());
             let meta = track
                 .tapped
-                .get_or_insert_with(|| self.meta(&Track::default(), None));
+                .get_or_insert_with(|| self.meta(&Track::default(), None, at));
             meta.id = next_event_id();
-            meta.at = track.clock.now();
+            meta.at = at;
             meta.seq = track.seq;
             meta.labels = labels;
             track.route.tap(meta, &kind);
         }
     }
 
-    /// The metadata of the event just counted in `track`.
-    fn meta(&self, track: &Track, labels: Option<&Labels>) -> Meta {
+    /// The metadata of the event just counted in `track`, stamped `at`.
+    fn meta(&self, track: &Track, labels: Option<&Labels>, at: DateTime<Utc>) -> Meta {
         Meta {
             id: next_event_id(),
-            at: track.clock.now(),
+            at,
             pool: self.pool.clone(),
             connection: (self.connection != POOL).then_some(self.connection),
             seq: track.seq,
@@ -282,7 +324,7 @@ impl Emitter {
             return None;
         }
         track.leak_reported = true;
-        self.publish_locked(&mut track, Payload::LeakSuspected { held }, None);
+        self.publish_locked(&mut track, Payload::LeakSuspected { held }, None, Now(None));
         Some((held, track.labels.clone()))
     }
 
@@ -326,51 +368,109 @@ impl Emitter {
     }
 }
 
-/// Seconds and nanoseconds since the epoch, from the wall clock; `None`
-/// before 1970. Read straight from `clock_gettime` (the vDSO) on Unix:
+/// Nanoseconds since the epoch, from the wall clock; `None` before 1970
+/// (or after 2554). Read straight from `clock_gettime` (the vDSO) on Unix:
 /// `SystemTime::now().duration_since(UNIX_EPOCH)` costs twice as much in
-/// its checked arithmetic, on every event a subscriber or tap takes.
+/// its checked arithmetic.
 #[cfg(unix)]
-fn since_epoch() -> Option<(u64, u32)> {
+fn since_epoch() -> Option<u64> {
     let now = rustix::time::clock_gettime(rustix::time::ClockId::Realtime);
-    Some((
-        u64::try_from(now.tv_sec).ok()?,
-        u32::try_from(now.tv_nsec).ok()?,
-    ))
+    u64::try_from(now.tv_sec)
+        .ok()?
+        .checked_mul(NANOS)?
+        .checked_add(u64::try_from(now.tv_nsec).ok()?)
 }
 
 #[cfg(not(unix))]
-fn since_epoch() -> Option<(u64, u32)> {
+fn since_epoch() -> Option<u64> {
     let since = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?;
-    Some((since.as_secs(), since.subsec_nanos()))
+    u64::try_from(since.as_nanos()).ok()
 }
 
-/// The wall clock, as `Utc::now()` reads it, for less: the calendar day
-/// (the costly part of turning seconds since the epoch into a date) is
-/// computed once per day and connection, not per event. Kept in the
-/// connection's record, under the lock every event takes anyway.
+const NANOS: u64 = 1_000_000_000;
+
+/// How long a reading of both clocks is used to turn a monotonic reading
+/// into wall-clock time before the clocks are read together again.
+///
+/// On Linux the monotonic clock (`Instant`) and the wall clock advance at
+/// one rate (NTP's corrections slew both); they part only when the wall
+/// clock is set or the machine sleeps, which a stamp follows within this.
+const ANCHOR_FOR: Duration = Duration::from_millis(10);
+const _: () = assert!(
+    ANCHOR_FOR.as_secs() == 0,
+    "`since_epoch_at` counts only its nanoseconds"
+);
+
+/// The wall clock, as `Utc::now()` reads it, for less.
+///
+/// - The calendar day (the costly part of turning seconds since the epoch
+///   into a date) is computed once per day and connection, not per event.
+/// - On Linux an event is stamped from the monotonic reading its publisher
+///   made anyway (to time the statement or the loan, see
+///   [`Emitter::emit_at`]), plus the wall clock's offset read at most
+///   [`ANCHOR_FOR`] earlier: a clock read is a noticeable share of a
+///   tapped event, and a statement has four events. Elsewhere (where the
+///   monotonic clock may stop while the machine sleeps) the wall clock is
+///   read for each.
+///
+/// Kept in the connection's record, under the lock every event takes
+/// anyway.
 #[derive(Debug)]
 struct WallClock {
     /// The day (since the epoch) last read, and its date.
     today: Cell<(u64, NaiveDate)>,
+    /// A monotonic reading and the wall clock (nanoseconds since the
+    /// epoch) at that moment.
+    anchor: Cell<Option<(Instant, u64)>>,
 }
 
 impl Default for WallClock {
     fn default() -> Self {
         WallClock {
             today: Cell::new((u64::MAX, NaiveDate::MIN)),
+            anchor: Cell::new(None),
         }
     }
 }
 
 impl WallClock {
-    fn now(&self) -> DateTime<Utc> {
-        const DAY: u64 = 86_400;
-        let Some((secs, nanos)) = since_epoch() else {
+    /// The wall-clock time of the monotonic reading `now` (made a moment
+    /// ago: an event's).
+    fn at(&self, now: Instant) -> DateTime<Utc> {
+        let Some(nanos) = self.since_epoch_at(now) else {
             return Utc::now();
         };
+        self.date_time(nanos / NANOS, (nanos % NANOS) as u32)
+    }
+
+    /// `now` in nanoseconds since the epoch.
+    fn since_epoch_at(&self, now: Instant) -> Option<u64> {
+        if !cfg!(target_os = "linux") {
+            return since_epoch();
+        }
+        if let Some((mono, wall)) = self.anchor.get() {
+            match now.checked_duration_since(mono) {
+                // Under a second: its nanoseconds are all of it.
+                Some(after) if after < ANCHOR_FOR => {
+                    return wall.checked_add(u64::from(after.subsec_nanos()));
+                }
+                Some(_) => {}
+                // Made before the clocks were last read together.
+                None => return before(wall, mono - now),
+            }
+        }
+        let (mono, wall) = anchor()?;
+        self.anchor.set(Some((mono, wall)));
+        match now.checked_duration_since(mono) {
+            Some(after) => wall.checked_add(u64::try_from(after.as_nanos()).ok()?),
+            None => before(wall, mono - now),
+        }
+    }
+
+    fn date_time(&self, secs: u64, nanos: u32) -> DateTime<Utc> {
+        const DAY: u64 = 86_400;
         let day = secs / DAY;
         let (cached, mut date) = self.today.get();
         if cached != day {
@@ -387,19 +487,91 @@ impl WallClock {
     }
 }
 
+/// `wall` less `by`, in nanoseconds.
+fn before(wall: u64, by: Duration) -> Option<u64> {
+    wall.checked_sub(u64::try_from(by.as_nanos()).ok()?)
+}
+
+/// The monotonic clock and the wall clock read together: the wall clock is
+/// read on both sides of the monotonic reading and taken at its middle.
+fn anchor() -> Option<(Instant, u64)> {
+    let before = since_epoch()?;
+    let mono = Instant::now();
+    let after = since_epoch()?;
+    Some((mono, before + after.saturating_sub(before) / 2))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// `at` lies between `before` and `after`, give or take `slack` (the
+    /// two clocks are read together in an instant of their own).
+    fn between(before: DateTime<Utc>, at: DateTime<Utc>, after: DateTime<Utc>) {
+        let slack = chrono::TimeDelta::milliseconds(1);
+        assert!(
+            before - slack <= at && at <= after + slack,
+            "{before} <= {at} <= {after}"
+        );
+    }
+
     #[test]
-    fn wall_now_reads_the_wall_clock() {
+    fn a_stamp_is_the_wall_clock_time_of_its_reading() {
         let clock = WallClock::default();
-        for _ in 0..3 {
+        for round in 0..6 {
             let before = Utc::now();
-            let at = clock.now();
+            let now = Instant::now();
             let after = Utc::now();
-            assert!(before <= at && at <= after, "{before} <= {at} <= {after}");
+            // Past the anchor's time now and then: read together again.
+            if round % 2 == 1 {
+                std::thread::sleep(ANCHOR_FOR + Duration::from_millis(2));
+            }
+            between(before, clock.at(now), after);
         }
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn stamps_keep_the_distance_of_their_readings() {
+        let clock = WallClock::default();
+        let first = Instant::now();
+        let first_at = clock.at(first);
+        // A reading made before the anchor, and one after it.
+        let earlier = first - Duration::from_micros(1_234);
+        let later = first + Duration::from_nanos(5_678);
+        assert_eq!(
+            (first_at - clock.at(earlier)).num_nanoseconds(),
+            Some(1_234_000)
+        );
+        assert_eq!((clock.at(later) - first_at).num_nanoseconds(), Some(5_678));
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn an_event_is_stamped_from_the_reading_its_publisher_gives() {
+        let e = emitter();
+        let (tx, rx) = std::sync::mpsc::channel();
+        e.bus()
+            .subscribe_fn(
+                "stamps",
+                crate::Filter::all(),
+                crate::Delivery::lossless(8),
+                move |ev: Event| {
+                    let _ = tx.send(ev);
+                },
+            )
+            .expect("a subscription");
+        let moment = Instant::now() - Duration::from_millis(3);
+        let before = Utc::now() - chrono::TimeDelta::milliseconds(3);
+        e.emit_at(
+            Payload::CheckedIn {
+                held: Duration::ZERO,
+            },
+            moment,
+        );
+        let after = Utc::now() - chrono::TimeDelta::milliseconds(3);
+        let event = rx.recv_timeout(Duration::from_secs(5)).expect("the event");
+        between(before, event.meta().at, after);
     }
 
     fn emitter() -> Emitter {
@@ -507,7 +679,7 @@ mod tests {
         let rx = delivered(&e);
         // Counted even with a subscriber (one added after its publisher
         // found nobody listening): the subscriber never gets it.
-        e.count(executing());
+        e.count(executing(), Instant::now());
         assert_eq!(e.status(false).state, ConnectionState::Running);
         e.emit(Payload::Executed {
             query_id: 1,

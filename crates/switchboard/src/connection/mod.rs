@@ -158,9 +158,9 @@ impl ConnectionActor {
     /// Tells the pool how the connection came back: in the pool's state
     /// itself, waking the manager only if that leaves it something to do;
     /// by message when the connection closed (the manager forgets it).
-    fn release(&self, how: Release) {
+    fn release(&self, how: Release, now: Instant) {
         if how != Release::Gone {
-            match self.ledger.give_back(self.id, how, &self.shared) {
+            match self.ledger.give_back(self.id, how, now, &self.shared) {
                 GivenBack::Settled => return,
                 GivenBack::ForTheManager => {
                     self.manager.do_send(Settle);
@@ -176,15 +176,16 @@ impl ConnectionActor {
     /// on this and every later event until it is given back.
     fn lend(&mut self, waited: Duration, labels: Labels) {
         self.whole();
+        let now = Instant::now();
         self.state = match std::mem::replace(&mut self.state, State::Closed) {
             State::Ready(conn) => State::Lent {
-                since: Instant::now(),
+                since: now,
                 conn: Some(conn),
             },
             other => other,
         };
         self.emitter.set_labels(labels);
-        self.emitter.emit(Payload::CheckedOut { waited });
+        self.emitter.emit_at(Payload::CheckedOut { waited }, now);
     }
 
     /// Ends a loan: `CheckedIn`, then the manager may lend it again. A
@@ -193,9 +194,10 @@ impl ConnectionActor {
         let State::Lent { since, conn } = &mut self.state else {
             return;
         };
-        let held = since.elapsed();
+        let now = Instant::now();
+        let held = now.saturating_duration_since(*since);
         let conn = conn.take();
-        self.emitter.emit(Payload::CheckedIn { held });
+        self.emitter.emit_at(Payload::CheckedIn { held }, now);
         self.emitter.set_labels(Labels::new());
         let Some(conn) = conn else {
             // Closing tells the manager the connection is gone.
@@ -205,7 +207,7 @@ impl ConnectionActor {
         let owed = self.probe.debt.take();
         if owed.is_nothing() {
             self.state = State::Ready(conn);
-            self.release(Release::Free);
+            self.release(Release::Free, now);
         } else {
             self.reset(conn, owed, ctx);
         }
@@ -256,7 +258,7 @@ impl ConnectionActor {
                             act.probe.debt.take();
                             act.emitter.emit(Payload::Reset { took, what });
                             act.state = State::Ready(conn);
-                            act.release(Release::Free);
+                            act.release(Release::Free, Instant::now());
                         }
                         Ok(Outcome::Replace) => {
                             drop(conn);
@@ -301,7 +303,7 @@ impl ConnectionActor {
         }
     }
 
-    /// A pipelined statement with `labels`, lent for `held`, ended (`lost`
+    /// A pipelined statement with `labels`, lent at `lent`, ended (`lost`
     /// set if it found the connection unusable). After the last one, the
     /// connection is invalidated and closed if any of them found it
     /// broken, else kept shared for the next. Tells the manager either way.
@@ -309,13 +311,15 @@ impl ConnectionActor {
     fn unshare(
         &mut self,
         labels: &Labels,
-        held: Duration,
+        lent: Instant,
         lost: Option<ErrorInfo>,
         ctx: &mut Context<Self>,
     ) {
         let State::Pipelined(p) = &mut self.state else {
             return;
         };
+        let now = Instant::now();
+        let held = now.saturating_duration_since(lent);
         p.in_flight -= 1;
         if p.broken.is_none() {
             p.broken = lost;
@@ -332,7 +336,8 @@ impl ConnectionActor {
             if let Some(error) = p.broken.take() {
                 self.emitter.emit(Payload::Invalidated { error });
             }
-            self.emitter.emit_as(Payload::CheckedIn { held }, labels);
+            self.emitter
+                .emit_as_at(Payload::CheckedIn { held }, labels, now);
             self.close(CloseReason::Invalidated, ctx);
             return;
         };
@@ -340,8 +345,9 @@ impl ConnectionActor {
         // next one without being unwrapped and wrapped again (a move of the
         // whole driver connection and an allocation, each time); whatever
         // takes it whole makes it whole first (`whole`).
-        self.emitter.emit_as(Payload::CheckedIn { held }, labels);
-        self.release(how);
+        self.emitter
+            .emit_as_at(Payload::CheckedIn { held }, labels, now);
+        self.release(how, now);
     }
 
     /// A connection shared by no statement any more made whole again,
@@ -389,7 +395,7 @@ impl ConnectionActor {
             lifetime: self.opened.elapsed(),
             statements: self.probe.statements(),
         });
-        self.release(Release::Gone);
+        self.release(Release::Gone, Instant::now());
     }
 }
 

@@ -101,7 +101,8 @@ impl Session {
         let counts = Counts::new(&self.scope.shared, &statement);
         let binds = &binds;
         let probe = self.scope.probe.clone();
-        let started = Instant::now();
+        // Read only when the time is noted.
+        let timed = key.map(|key| (key, Instant::now()));
         let (at, held, poisoned) = self.parts();
         let stop = held.stop();
         // Boxed apart: with `Execute`'s binds, counts and checks the whole
@@ -136,7 +137,7 @@ impl Session {
             |n| Some(*n as u64),
         );
         let outcome = Box::pin(told).await;
-        if let Some(key) = key {
+        if let Some((key, started)) = timed {
             self.note_time(key, started);
         }
         outcome
@@ -166,7 +167,8 @@ impl Session {
             rewritable: true,
             binds: &[],
         };
-        let started = Instant::now();
+        // Read only when the time is noted.
+        let timed = key.map(|key| (key, Instant::now()));
         let (at, held, poisoned) = self.parts();
         let stop = held.stop();
         let outcome = statement
@@ -189,7 +191,7 @@ impl Session {
                 |rows| Some(rows.len() as u64),
             )
             .await;
-        if let Some(key) = key {
+        if let Some((key, started)) = timed {
             self.note_time(key, started);
         }
         outcome

@@ -262,7 +262,7 @@ impl ConnectionActor {
         let waited = grant.disarm();
         let lent = Instant::now();
         self.emitter
-            .emit_as(Payload::CheckedOut { waited }, &labels);
+            .emit_as_at(Payload::CheckedOut { waited }, &labels, lent);
         let Some(conn) = self.share() else {
             self.emitter.emit_as(
                 Payload::CheckedIn {
@@ -270,7 +270,7 @@ impl ConnectionActor {
                 },
                 &labels,
             );
-            self.release(crate::pool::state::Release::Gone);
+            self.release(crate::pool::state::Release::Gone, lent);
             return Err(Error::ConnectionLost {
                 message: "the connection was closed before this work reached it".into(),
             });
@@ -299,7 +299,7 @@ impl ConnectionActor {
                 Err(e @ (Error::ConnectionLost { .. } | Error::Panic(_))) => Some(e.info()),
                 _ => None,
             };
-            act.unshare(&labels, lent.elapsed(), lost, ctx);
+            act.unshare(&labels, lent, lost, ctx);
             result
         }))
     }

@@ -56,10 +56,16 @@ impl Ledger {
         self.0.borrow_mut()
     }
 
-    /// Records that connection `id` came back (`how`, not `Gone`: the
-    /// manager forgets a connection that closed) and publishes the pool's
-    /// sizes.
-    pub(crate) fn give_back(&self, id: ConnectionId, how: Release, shared: &Shared) -> GivenBack {
+    /// Records that connection `id` came back at `now` (`how`, not
+    /// `Gone`: the manager forgets a connection that closed) and publishes
+    /// the pool's sizes.
+    pub(crate) fn give_back(
+        &self,
+        id: ConnectionId,
+        how: Release,
+        now: Instant,
+        shared: &Shared,
+    ) -> GivenBack {
         debug_assert!(
             how != Release::Gone,
             "a closed connection is the manager's to forget"
@@ -67,7 +73,7 @@ impl Ledger {
         let Ok(mut state) = self.0.try_borrow_mut() else {
             return GivenBack::NotRecorded;
         };
-        state.released(id, how, Instant::now());
+        state.released(id, how, now);
         publish_stats(&state, shared);
         if state.settled() {
             GivenBack::Settled

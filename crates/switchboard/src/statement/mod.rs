@@ -161,6 +161,10 @@ impl StatementRun<'_> {
             class,
             origin,
         };
+        // One clock reading for the event's stamp, the connection's record
+        // of its statement and (when no guard is waited for) the
+        // statement's start.
+        let now = Instant::now();
         // Guards see the parameters as the event shows them.
         let (executing, checked) = match Heard::now(at.shared) {
             // Nobody can receive the event, and nothing waits on it: the
@@ -168,7 +172,7 @@ impl StatementRun<'_> {
             // no description of the binds) is made.
             Heard::Not => {
                 at.emitter
-                    .count(executing_of(self.sql.clone(), Params::none()));
+                    .count(executing_of(self.sql.clone(), Params::none()), now);
                 (None, None)
             }
             Heard::Yes { guarded, gated } => {
@@ -182,12 +186,16 @@ impl StatementRun<'_> {
                             .publish_as(executing_of(self.sql.clone(), params), at.labels),
                     )
                 } else {
-                    at.emitter
-                        .publish_queued_as(executing_of(self.sql.clone(), params), at.labels)
+                    at.emitter.publish_queued_as(
+                        executing_of(self.sql.clone(), params),
+                        at.labels,
+                        now,
+                    )
                 };
                 (executing, checked)
             }
         };
+        let guarded = checked.is_some();
         let Cleared {
             sql,
             classified,
@@ -230,7 +238,8 @@ impl StatementRun<'_> {
                     .to_owned(),
             ));
         }
-        let started = Instant::now();
+        // After the guards' wait, if there was one.
+        let started = if guarded { Instant::now() } else { now };
         let outcome = async {
             if let Ok(c) = &*classified
                 && check_binds
@@ -269,7 +278,8 @@ impl StatementRun<'_> {
             }
         }
         .await;
-        let took = started.elapsed();
+        let ended = Instant::now();
+        let took = ended.saturating_duration_since(started);
         let outcome = outcome.map_err(|e| match e {
             e @ (Error::Database { .. } | Error::ConnectionLost { .. } | Error::Driver(_)) => {
                 let values: Vec<String> = binds.iter().filter_map(|b| b.text()).collect();
@@ -292,7 +302,7 @@ impl StatementRun<'_> {
                 error: e.info(),
             },
         };
-        at.emitter.emit_as(outcome_event, at.labels);
+        at.emitter.emit_as_at(outcome_event, at.labels, ended);
         let ran_class = match &*classified {
             Ok(c) => c.class,
             Err(_) => StatementClass::Misc,
