@@ -9,6 +9,7 @@
 
 use std::fmt::Write;
 use std::sync::Arc;
+use std::time::Duration;
 
 use metrics_exporter_prometheus::formatting::{
     sanitize_label_value, write_help_line, write_type_line,
@@ -35,6 +36,9 @@ type Labels = Vec<(&'static str, String)>;
 pub struct Kept {
     /// Upper bounds of the buckets, ascending (`+Inf` implied).
     bounds: Arc<[f64]>,
+    /// The same bounds as durations: a duration of fewer nanoseconds than
+    /// `limits[i]` is at or below `bounds[i]` (as seconds in an `f64`).
+    limits: Arc<[u64]>,
     histograms: Vec<Series<Buckets>>,
     counters: Vec<Series<u64>>,
 }
@@ -62,8 +66,10 @@ impl Kept {
         let mut bounds: Vec<f64> = bounds.iter().copied().filter(|b| b.is_finite()).collect();
         bounds.sort_by(f64::total_cmp);
         bounds.dedup();
+        let limits: Vec<u64> = bounds.iter().map(|&b| limit(b)).collect();
         Kept {
             bounds: bounds.into(),
+            limits: limits.into(),
             histograms: Vec::new(),
             counters: Vec::new(),
         }
@@ -89,18 +95,27 @@ impl Kept {
         index(&mut self.counters, name, labels, || 0)
     }
 
-    /// Records `value` into histogram `h`.
-    pub(super) fn observe(&mut self, h: u32, value: f64) {
+    /// Records `value` into histogram `h`, as seconds.
+    ///
+    /// Its bucket is found comparing nanoseconds from the lowest bound up:
+    /// most durations fall in the first buckets, where a binary search of
+    /// the `f64` bounds would make four dependent comparisons every time.
+    pub(super) fn observe(&mut self, h: u32, value: Duration) {
         let Some(series) = self.histograms.get_mut(h as usize) else {
             return;
         };
+        let nanos = u64::try_from(value.as_nanos()).unwrap_or(u64::MAX);
         // The first bound at or above the value (`le`); past the last, +Inf.
-        let at = self.bounds.partition_point(|b| *b < value);
+        let at = self
+            .limits
+            .iter()
+            .position(|&limit| nanos < limit)
+            .unwrap_or(self.limits.len());
         let b = &mut series.value;
         if let Some(n) = b.counts.get_mut(at) {
             *n += 1;
         }
-        b.sum += value;
+        b.sum += value.as_secs_f64();
         b.count += 1;
     }
 
@@ -154,6 +169,29 @@ impl Series<Buckets> {
         line(out, self.name, "_sum", &self.labels, None, b.sum);
         line(out, self.name, "_count", &self.labels, None, b.count);
     }
+}
+
+/// The fewest nanoseconds a duration above `bound` seconds has, as
+/// `Duration::as_secs_f64` and an `f64` comparison decide it (what the
+/// `metrics` recorder does with the same sample): 0 for a bound below
+/// zero, `u64::MAX` for one past what a `u64` of nanoseconds holds.
+fn limit(bound: f64) -> u64 {
+    if bound < 0.0 {
+        return 0;
+    }
+    if bound >= u64::MAX as f64 / 1e9 {
+        return u64::MAX;
+    }
+    let within = |n: u64| Duration::from_nanos(n).as_secs_f64() <= bound;
+    // A nanosecond or two off either way, from the product's rounding.
+    let mut n = (bound * 1e9) as u64;
+    while n > 0 && !within(n) {
+        n -= 1;
+    }
+    while within(n) {
+        n += 1;
+    }
+    n
 }
 
 /// `series`' index of `name` with `labels`, added (valued `new()`) when
@@ -216,4 +254,53 @@ fn line(
         out.push('}');
     }
     let _ = writeln!(out, " {value}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bucket the `metrics` recorder would count `d` in: the first
+    /// bound at or above it in seconds, as an `f64`.
+    fn by_seconds(bounds: &[f64], d: Duration) -> usize {
+        bounds.partition_point(|b| *b < d.as_secs_f64())
+    }
+
+    #[test]
+    fn durations_land_in_the_bucket_the_seconds_would_choose() {
+        let mut bounds = crate::exporter::DURATION_BUCKETS.to_vec();
+        bounds.extend([-1.0, 0.0, 0.000_01, 0.3, 1e-9, 3.000_000_001, 1e12]);
+        let kept = Kept::new(&bounds);
+        let mut checked = 0;
+        for &b in kept.bounds.iter() {
+            // Each bound's edge, and around it.
+            let edge = (b.max(0.0) * 1e9).min(1e18) as u64;
+            for n in edge.saturating_sub(3)..=edge.saturating_add(3) {
+                let d = Duration::from_nanos(n);
+                let at = kept
+                    .limits
+                    .iter()
+                    .position(|&l| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX) < l)
+                    .unwrap_or(kept.limits.len());
+                assert_eq!(at, by_seconds(&kept.bounds, d), "{d:?} against {b}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 100);
+        assert_eq!(limit(-1.0), 0, "nothing is at or below a negative bound");
+        assert_eq!(limit(1e12), u64::MAX);
+    }
+
+    #[test]
+    fn observing_counts_the_bucket_the_sum_and_the_count() {
+        let mut kept = Kept::new(&[0.000_1, 0.001]);
+        let h = kept.histogram("h", &[]);
+        for d in [50, 100, 101, 1_000, 5_000] {
+            kept.observe(h, Duration::from_micros(d));
+        }
+        let b = &kept.histograms[h as usize].value;
+        assert_eq!(b.counts, [2, 2, 1]);
+        assert_eq!(b.count, 5);
+        assert!((b.sum - 0.006_251).abs() < 1e-12, "{}", b.sum);
+    }
 }

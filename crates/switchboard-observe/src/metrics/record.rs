@@ -178,12 +178,12 @@ impl Recorder {
             )
     }
 
-    fn observe(&mut self, histogram: u32, value: f64) {
+    fn observe(&mut self, histogram: u32, value: Duration) {
         match &mut self.kept {
             Some(kept) => kept.observe(histogram, value),
             None => {
                 if let Some(h) = self.histograms.get(histogram as usize) {
-                    h.record(value);
+                    h.record(value.as_secs_f64());
                 }
             }
         }
@@ -234,16 +234,16 @@ impl Recorder {
             Payload::Executed { query_id, took, .. } => {
                 let class = self.class_of(*query_id);
                 let (duration, count) = self.statement_ok(meta, class);
-                self.observe(duration, took.as_secs_f64());
+                self.observe(duration, *took);
                 self.count(count);
             }
             Payload::CheckedOut { waited } => {
                 let (wait, _) = self.checkouts(meta);
-                self.observe(wait, waited.as_secs_f64());
+                self.observe(wait, *waited);
             }
             Payload::CheckedIn { held } => {
                 let (_, held_for) = self.checkouts(meta);
-                self.observe(held_for, held.as_secs_f64());
+                self.observe(held_for, *held);
             }
             other => self.record_rare(&meta.pool, backend, other),
         }
@@ -254,7 +254,7 @@ impl Recorder {
     fn statement(&mut self, pool: &Arc<str>, key: StatementKey, took: Duration) {
         let (duration, count) = self.statement_metrics(pool, key, true);
         if let Some(duration) = duration {
-            self.observe(duration, took.as_secs_f64());
+            self.observe(duration, took);
         }
         self.count(count);
     }
