@@ -155,9 +155,10 @@ impl ConnectionActor {
         }
     }
 
-    /// Tells the pool how the connection came back: in the pool's state
-    /// itself, waking the manager only if that leaves it something to do;
-    /// by message when the connection closed (the manager forgets it).
+    /// Tells the pool how the connection came back, at `now`: in the
+    /// pool's state itself, waking the manager only if that leaves it
+    /// something to do; by message when the connection closed (the manager
+    /// forgets it).
     fn release(&self, how: Release, now: Instant) {
         if how != Release::Gone {
             match self.ledger.give_back(self.id, how, now, &self.shared) {
