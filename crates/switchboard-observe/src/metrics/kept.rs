@@ -101,22 +101,26 @@ impl Kept {
     /// most durations fall in the first buckets, where a binary search of
     /// the `f64` bounds would make four dependent comparisons every time.
     pub(super) fn observe(&mut self, h: u32, value: Duration) {
+        let at = self.bucket(value);
         let Some(series) = self.histograms.get_mut(h as usize) else {
             return;
         };
-        let nanos = u64::try_from(value.as_nanos()).unwrap_or(u64::MAX);
-        // The first bound at or above the value (`le`); past the last, +Inf.
-        let at = self
-            .limits
-            .iter()
-            .position(|&limit| nanos < limit)
-            .unwrap_or(self.limits.len());
         let b = &mut series.value;
         if let Some(n) = b.counts.get_mut(at) {
             *n += 1;
         }
         b.sum += value.as_secs_f64();
         b.count += 1;
+    }
+
+    /// The bucket of `value`: the first bound at or above it (`le`); past
+    /// the last, `+Inf`'s.
+    fn bucket(&self, value: Duration) -> usize {
+        let nanos = u64::try_from(value.as_nanos()).unwrap_or(u64::MAX);
+        self.limits
+            .iter()
+            .position(|&limit| nanos < limit)
+            .unwrap_or(self.limits.len())
     }
 
     /// Adds `n` to counter `c`.
@@ -277,12 +281,11 @@ mod tests {
             let edge = (b.max(0.0) * 1e9).min(1e18) as u64;
             for n in edge.saturating_sub(3)..=edge.saturating_add(3) {
                 let d = Duration::from_nanos(n);
-                let at = kept
-                    .limits
-                    .iter()
-                    .position(|&l| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX) < l)
-                    .unwrap_or(kept.limits.len());
-                assert_eq!(at, by_seconds(&kept.bounds, d), "{d:?} against {b}");
+                assert_eq!(
+                    kept.bucket(d),
+                    by_seconds(&kept.bounds, d),
+                    "{d:?} against {b}"
+                );
                 checked += 1;
             }
         }
