@@ -482,14 +482,14 @@ impl WallClock {
                 }
                 Some(_) => {}
                 // Made before the clocks were last read together.
-                None => return before(wall, mono - now),
+                None => return earlier_by(wall, mono - now),
             }
         }
         let (mono, wall) = anchor()?;
         self.anchor.set(Some((mono, wall)));
         match now.checked_duration_since(mono) {
             Some(after) => wall.checked_add(u64::try_from(after.as_nanos()).ok()?),
-            None => before(wall, mono - now),
+            None => earlier_by(wall, mono - now),
         }
     }
 
@@ -512,7 +512,7 @@ impl WallClock {
 }
 
 /// `wall` less `by`, in nanoseconds.
-fn before(wall: u64, by: Duration) -> Option<u64> {
+fn earlier_by(wall: u64, by: Duration) -> Option<u64> {
     wall.checked_sub(u64::try_from(by.as_nanos()).ok()?)
 }
 
