@@ -360,7 +360,9 @@ impl Builder {
             min: shared.config.min_size,
             max: shared.config.max_size,
         });
-        let handle = Switchboard::new(Manager::new(shared.clone()).start(), shared);
+        let manager = Manager::new(shared.clone());
+        let ledger = manager.ledger();
+        let handle = Switchboard::new(manager.start(), shared, ledger);
         let warmed = handle
             .send(Warm)
             .await

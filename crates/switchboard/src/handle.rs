@@ -12,7 +12,8 @@ use switchboard_core::{
 use crate::builder::Builder;
 use crate::lease::Lease;
 use crate::messages::{Checkout, Request, Shutdown};
-use crate::pool::{Manager, Recycle, Status};
+use crate::pool::{Ledger, Manager, Placed, Recycle, Status};
+use tokio::sync::oneshot;
 use crate::shared::Shared;
 
 /// A running pool: its manager actor and its bus. Cheap to clone.
@@ -20,6 +21,9 @@ use crate::shared::Shared;
 pub struct Switchboard {
     addr: Addr<Manager>,
     shared: Arc<Shared>,
+    /// The pool's state, where a statement that finds a connection free
+    /// takes it without a turn of the manager.
+    ledger: Ledger,
 }
 
 impl std::fmt::Debug for Switchboard {
@@ -39,8 +43,12 @@ impl Switchboard {
         Builder::new(url)
     }
 
-    pub(crate) fn new(addr: Addr<Manager>, shared: Arc<Shared>) -> Self {
-        Switchboard { addr, shared }
+    pub(crate) fn new(addr: Addr<Manager>, shared: Arc<Shared>, ledger: Ledger) -> Self {
+        Switchboard {
+            addr,
+            shared,
+            ledger,
+        }
     }
 
     /// Sends a message to the manager, actix style: the outer `Result` fails
@@ -57,12 +65,34 @@ impl Switchboard {
 
     /// Runs a query message and returns its result, with a gone manager
     /// folded into [`Error::Gone`].
+    ///
+    /// A statement that finds a connection free for it (nobody queued, no
+    /// time limit to watch, no retry to send) goes straight to that
+    /// connection, without a turn of the manager; any other waits for the
+    /// manager to place it, as [`send`](Self::send) always does.
     pub async fn run<R>(&self, request: R) -> Result<R::Output>
     where
         R: Request + Message<Result = Result<<R as Request>::Output>>,
         Manager: Handler<R>,
     {
-        self.addr.send(request).await.map_err(|_| self.gone())?
+        if request.next_attempt().is_some() {
+            // Retried on a lost connection: the manager watches it.
+            return self.addr.send(request).await.map_err(|_| self.gone())?;
+        }
+        let placed = Placed::of(request, &self.shared);
+        match placed.lend_now(&self.ledger, &self.shared) {
+            Some(grant) => {
+                let (tx, rx) = oneshot::channel();
+                placed.send_to(grant, tx);
+                rx.await
+                    .unwrap_or(Err(Error::Gone(switchboard_core::ActorRole::Connection)))
+            }
+            None => self
+                .addr
+                .send::<Placed<R::Output>>(placed)
+                .await
+                .map_err(|_| self.gone())?,
+        }
     }
 
     /// Why the manager does not answer: shut down by `shutdown()`, or its

@@ -24,8 +24,9 @@ use crate::timings::Timings;
 /// guards and events show them.
 pub(crate) type LoadSql = (Arc<str>, Classified, Params);
 
-/// Read-only facts and shared counters of one pool.
-pub(crate) struct Shared {
+/// Read-only facts and shared counters of one pool. Public in name only
+/// (this module is private), as `Placement`'s argument.
+pub struct Shared {
     pub(crate) config: PoolConfig,
     pub(crate) pool: Arc<str>,
     pub(crate) url: DatabaseUrl,

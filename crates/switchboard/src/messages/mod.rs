@@ -61,7 +61,7 @@ pub struct Work<T>(pub(crate) Job<T>);
 /// A message that runs on one connection: [`Execute`], [`Load`],
 /// [`Transaction`], [`Interact`]. Send it to a [`Switchboard`](crate::Switchboard)
 /// or a [`Lease`](crate::Lease).
-pub trait Request: Send + 'static {
+pub trait Request: Placement + Send + 'static {
     /// What the message returns on success.
     type Output: Send + 'static;
     /// Splits the message into its work and options.
@@ -101,16 +101,25 @@ pub trait Request: Send + 'static {
     }
 }
 
-/// How the manager may place a message: whether it may share a PostgreSQL
-/// connection with other callers' statements (pipelining).
-pub(crate) trait Placement {
-    /// Whether it is one autocommit statement that leaves nothing behind on
-    /// its session (no transaction, no session state; see
-    /// `connection::reset`): only such statements may share a connection,
-    /// or one caller's `SET` would reach the others. What it learns on the
-    /// way may be kept for the connection (see [`Execute`]).
-    fn shareable(&mut self, shared: &Shared) -> bool;
+mod placement {
+    use crate::shared::Shared;
+
+    /// How the pool may place a message: whether it may share a PostgreSQL
+    /// connection with other callers' statements (pipelining). Public in
+    /// name only, as [`Request`](super::Request)'s supertrait: nothing
+    /// outside this crate can name it.
+    pub trait Placement {
+        /// Whether it is one autocommit statement that leaves nothing behind
+        /// on its session (no transaction, no session state; see
+        /// `connection::reset`): only such statements may share a
+        /// connection, or one caller's `SET` would reach the others. What
+        /// it learns on the way may be kept for the connection (see
+        /// [`Execute`](super::Execute)).
+        fn shareable(&mut self, shared: &Shared) -> bool;
+    }
 }
+
+pub(crate) use placement::Placement;
 
 impl Placement for Execute {
     fn shareable(&mut self, shared: &Shared) -> bool {

@@ -94,7 +94,7 @@ impl Manager {
                     ctx.address(),
                     self.state.clone(),
                 );
-                self.members.insert(
+                self.admit(
                     id,
                     Member {
                         addr: Arc::new(actor.start()),

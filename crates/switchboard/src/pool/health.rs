@@ -41,7 +41,7 @@ impl Manager {
                 .map(move |result, act, ctx| {
                     let ok = matches!(result, Ok(Ok(())));
                     if !ok {
-                        act.members.remove(&conn);
+                        act.dismiss(conn);
                     }
                     act.state.get().pinged(conn, ok, Instant::now());
                     act.carry_out(ctx);

@@ -2,16 +2,20 @@
 //! back records that itself and wakes the manager only when there is
 //! something to carry out.
 
-use std::cell::{RefCell, RefMut};
-use std::rc::Rc;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use actix::WeakAddr;
 use actix::prelude::*;
+use parking_lot::{MappedMutexGuard, Mutex, MutexGuard};
 use switchboard_core::ConnectionId;
 
 use super::Manager;
-use super::state::{PoolState, Release};
+use super::state::{Place, PoolState, Release, Want};
+use crate::FastMap;
+use crate::connection::ConnectionActor;
+use crate::lease::Grant;
 use crate::shared::Shared;
 
 /// A connection recorded its return in the [`Ledger`] itself, and that
@@ -30,8 +34,7 @@ impl Handler<Settle> for Manager {
 }
 
 /// The pool's [`PoolState`], shared by the manager with the connection
-/// actors it starts, which run on its thread (actix starts an actor on the
-/// thread that starts it).
+/// actors it starts and with the pool's handles.
 ///
 /// A connection that comes back records that here itself and tells the
 /// manager only when the state has an action for it: before, every
@@ -40,20 +43,89 @@ impl Handler<Settle> for Manager {
 /// update. A lease, which may be dropped on any thread, still sends
 /// `Released`.
 ///
-/// Nothing borrows the state across an `.await` or an actor message, so a
-/// borrow never meets another; if one ever did, the connection sends
-/// `Released` instead (see [`Ledger::give_back`]).
+/// A caller whose statement finds a connection free takes it here itself
+/// ([`Ledger::lend_now`]) and sends its work straight to that connection:
+/// before, every statement went to the manager first, an envelope and a
+/// turn of the manager's mailbox (callgrind: about 3,000 instructions of a
+/// MariaDB `SELECT 1`'s 32,000) for a decision that needs only this state.
+/// The ledger therefore also holds the connections' addresses. Callers may
+/// run on any thread, so the state sits behind a mutex; nothing holds it
+/// across an `.await` or an actor message, and a connection that finds it
+/// held (by a caller on another thread) sends `Released` instead of
+/// waiting (see [`Ledger::give_back`]).
 #[derive(Clone)]
-pub(crate) struct Ledger(Rc<RefCell<PoolState>>);
+pub(crate) struct Ledger(Arc<Mutex<Book>>);
+
+/// What the ledger guards: the state, and what a grant is made of.
+struct Book {
+    state: PoolState,
+    /// The actor of every open connection, as the manager admitted it.
+    lenders: FastMap<ConnectionId, Arc<Addr<ConnectionActor>>>,
+    /// The manager, for grants to give a connection back through; set
+    /// once it runs.
+    manager: Option<WeakAddr<Manager>>,
+}
 
 impl Ledger {
     pub(super) fn new(state: PoolState) -> Self {
-        Ledger(Rc::new(RefCell::new(state)))
+        Ledger(Arc::new(Mutex::new(Book {
+            state,
+            lenders: FastMap::default(),
+            manager: None,
+        })))
     }
 
-    /// The state, borrowed until the guard is dropped.
-    pub(super) fn get(&self) -> RefMut<'_, PoolState> {
-        self.0.borrow_mut()
+    /// The state, locked until the guard is dropped.
+    pub(super) fn get(&self) -> MappedMutexGuard<'_, PoolState> {
+        MutexGuard::map(self.0.lock(), |book| &mut book.state)
+    }
+
+    /// The manager runs: grants give connections back to `manager`.
+    pub(super) fn run_by(&self, manager: WeakAddr<Manager>) {
+        self.0.lock().manager = Some(manager);
+    }
+
+    /// Connection `id` opened: grants of it go to `addr`.
+    pub(super) fn enroll(&self, id: ConnectionId, addr: Arc<Addr<ConnectionActor>>) {
+        self.0.lock().lenders.insert(id, addr);
+    }
+
+    /// Connection `id` is no longer the pool's to lend.
+    pub(super) fn strike(&self, id: ConnectionId) {
+        self.0.lock().lenders.remove(&id);
+    }
+
+    /// The manager stopped: no more grants, and the addresses go (they
+    /// would keep the connection actors alive).
+    pub(super) fn close_book(&self) {
+        let mut book = self.0.lock();
+        book.lenders.clear();
+        book.manager = None;
+    }
+
+    /// A grant of connection `id`, lent since `since`, if the pool has
+    /// that connection and a running manager.
+    pub(super) fn grant(&self, id: ConnectionId, since: Instant, place: Place) -> Option<Grant> {
+        let book = self.0.lock();
+        book.grant(id, since.elapsed(), place)
+    }
+
+    /// A connection (or a place on one) for a caller arriving now, if one
+    /// is free for it with nobody queued before it and nothing for the
+    /// manager to do (see [`PoolState::lend_now`]); `None` sends the caller
+    /// to the manager, which queues it, pings or grows.
+    pub(crate) fn lend_now(&self, want: Want, shared: &Shared) -> Option<Grant> {
+        let mut book = self.0.lock();
+        book.manager.as_ref()?;
+        let now = Instant::now();
+        let (conn, place) = book.state.lend_now(want, now)?;
+        let Some(grant) = book.grant(conn, Duration::ZERO, place) else {
+            // Closing meanwhile: the manager forgets it when told.
+            book.state.refused(conn, place, now);
+            return None;
+        };
+        publish_stats(&book.state, shared);
+        Some(grant)
     }
 
     /// Records that connection `id` came back at `now` (`how`, not
@@ -70,16 +142,25 @@ impl Ledger {
             how != Release::Gone,
             "a closed connection is the manager's to forget"
         );
-        let Ok(mut state) = self.0.try_borrow_mut() else {
+        let Some(mut book) = self.0.try_lock() else {
             return GivenBack::NotRecorded;
         };
+        let state = &mut book.state;
         state.released(id, how, now);
-        publish_stats(&state, shared);
+        publish_stats(state, shared);
         if state.settled() {
             GivenBack::Settled
         } else {
             GivenBack::ForTheManager
         }
+    }
+}
+
+impl Book {
+    fn grant(&self, id: ConnectionId, waited: Duration, place: Place) -> Option<Grant> {
+        let addr = self.lenders.get(&id)?.clone();
+        let manager = self.manager.clone()?;
+        Some(Grant::new(id, addr, manager, waited, place))
     }
 }
 
@@ -89,7 +170,7 @@ pub(crate) enum GivenBack {
     Settled,
     /// Actions for the manager: send it [`Settle`].
     ForTheManager,
-    /// Nothing recorded, as the state was borrowed: send `Released`.
+    /// Nothing recorded, as the state was held: send `Released`.
     NotRecorded,
 }
 

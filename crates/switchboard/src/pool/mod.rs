@@ -29,7 +29,6 @@ pub(crate) mod state;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::WeakAddr;
 use actix::prelude::*;
 use switchboard_core::status::PoolStatus;
 use switchboard_core::{ConnectionId, Emitter, Error, Result};
@@ -43,6 +42,7 @@ pub(crate) use connect::Warm;
 use ledger::publish_stats;
 pub(crate) use ledger::{GivenBack, Ledger, Settle};
 pub use route::Dispatched;
+pub(crate) use route::Placed;
 use state::{Action, Limits, Place, PoolState, Refusal, WaiterId};
 
 /// The actor that owns a pool. Reach it through a
@@ -67,10 +67,6 @@ pub struct Manager {
     drained: Vec<oneshot::Sender<()>>,
     /// The last connect failure, for callers turned away because of it.
     last_connect_error: Option<Error>,
-    /// This actor's own address, weak (a strong one would keep it alive),
-    /// for grants to give a connection back by; made once, as making an
-    /// address allocates.
-    me: Option<WeakAddr<Manager>>,
 }
 
 /// An open connection as the manager knows it.
@@ -101,8 +97,24 @@ impl Manager {
             backoffs: FastMap::default(),
             drained: Vec::new(),
             last_connect_error: None,
-            me: None,
         }
+    }
+
+    /// The pool's state, for its handles to lend free connections from.
+    pub(crate) fn ledger(&self) -> Ledger {
+        self.state.clone()
+    }
+
+    /// Admits connection `id`, opened: lent from now on.
+    fn admit(&mut self, id: ConnectionId, member: Member) {
+        self.state.enroll(id, member.addr.clone());
+        self.members.insert(id, member);
+    }
+
+    /// Dismisses connection `id`, closed or closing: never lent again.
+    fn dismiss(&mut self, id: ConnectionId) -> Option<Member> {
+        self.state.strike(id);
+        self.members.remove(&id)
     }
 
     /// Carries out every action the pool decided on, then publishes the
@@ -178,15 +190,7 @@ impl Manager {
 
     /// A grant of `conn` to a caller that has waited since `since`.
     fn grant(&self, conn: ConnectionId, since: Instant, place: Place) -> Option<Grant> {
-        let member = self.members.get(&conn)?;
-        let manager = self.me.clone()?;
-        Some(Grant::new(
-            conn,
-            member.addr.clone(),
-            manager,
-            since.elapsed(),
-            place,
-        ))
+        self.state.grant(conn, since, place)
     }
 
     /// Forgets queued callers that stopped waiting, so they do not hold up
@@ -244,9 +248,13 @@ impl Actor for Manager {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.me = Some(ctx.address().downgrade());
+        self.state.run_by(ctx.address().downgrade());
         self.start_reaper(ctx);
         self.start_leak_reports(ctx);
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.state.close_book();
     }
 }
 
@@ -289,7 +297,7 @@ impl Handler<Released> for Manager {
     fn handle(&mut self, msg: Released, ctx: &mut Self::Context) {
         if msg.how == state::Release::Gone {
             // It closes itself; a connection the pool closed is no member.
-            self.members.remove(&msg.id);
+            self.dismiss(msg.id);
         }
         self.state.get().released(msg.id, msg.how, Instant::now());
         self.carry_out(ctx);

@@ -13,15 +13,13 @@ use actix::prelude::*;
 use switchboard_core::{Error, Labels, Payload, Phase, Result};
 use tokio::sync::oneshot;
 
-use super::Manager;
 use super::state::{Arrival, Place, Want};
+use super::{Ledger, Manager};
 use crate::backend::DbConnection;
 use crate::connection::{ConnectionActor, Deadline, Job, Lend, Mode, Reply, Task};
 use crate::lease::{Grant, Lease};
 use crate::load::LoadAny;
-use crate::messages::{
-    Checkout, Execute, Interact, Load, Opts, Placement, Request, Transaction, Work,
-};
+use crate::messages::{Checkout, Execute, Interact, Load, Opts, Request, Transaction, Work};
 use crate::shared::Shared;
 
 /// What a caller gets when it asks: a grant now, or a place in the queue.
@@ -64,29 +62,31 @@ impl Manager {
     }
 
     /// Routes a query message.
-    fn dispatch<R>(&mut self, mut request: R, ctx: &mut Context<Self>) -> Dispatched<R::Output>
+    fn dispatch<R>(&mut self, request: R, ctx: &mut Context<Self>) -> Dispatched<R::Output>
     where
-        R: Request + Placement + Message<Result = Result<<R as Request>::Output>>,
+        R: Request + Message<Result = Result<<R as Request>::Output>>,
         Self: Handler<R>,
     {
         let retry = request.next_attempt();
-        // Only a statement measured fast shares a connection: one slow or
-        // not seen yet gets a connection to itself, so that nothing waits
-        // behind it.
-        // It must also leave nothing behind on its session (no
-        // transaction, no `SET`), or one caller's state would reach others.
-        let key = (request.pipelinable() && self.pipelines() && request.shareable(&self.shared))
-            .then(|| request.timing_key(self.shared.backend))
-            .flatten();
-        let reads = request.reads_only();
-        let (Work(job), opts) = request.into_work();
-        let shares =
-            self.may_pipeline(&opts) && key.is_some_and(|key| self.shared.timings.is_fast(key));
-        let want = match (shares, reads) {
-            (false, _) => Want::Whole,
-            (true, true) => Want::Read,
-            (true, false) => Want::Write,
-        };
+        let placed = Placed::of(request, &self.shared);
+        self.route(placed, retry, ctx)
+    }
+
+    /// Routes placed work: straight to a connection free for it, else
+    /// through a future that waits for one, watches its time limit and
+    /// sends `retry` if the connection is lost under it.
+    fn route<R, T>(
+        &mut self,
+        placed: Placed<T>,
+        retry: Option<R>,
+        ctx: &mut Context<Self>,
+    ) -> Dispatched<T>
+    where
+        R: Message<Result = Result<T>> + Send + 'static,
+        T: Send + 'static,
+        Self: Handler<R>,
+    {
+        let Placed { job, opts, want } = placed;
         let acquired = self.acquire(want, ctx);
         if retry.is_none() && opts.timeout.is_none() {
             match acquired {
@@ -154,21 +154,81 @@ impl Manager {
             }
         })
     }
+}
 
-    /// Whether a message with `opts` may pipeline: on PostgreSQL, with
-    /// pipelining on, and with no time limit (a cancelled statement would
-    /// take its neighbours down with it).
-    fn may_pipeline(&self, opts: &Opts) -> bool {
-        self.pipelines() && opts.timeout.is_none() && self.shared.config.statement_timeout.is_none()
+/// A query message turned into work, with where the pool may place it.
+/// A caller that finds a connection free for it takes one itself and sends
+/// the work there ([`Placed::lend_now`]); otherwise the work goes to the
+/// manager, which queues it.
+pub(crate) struct Placed<T> {
+    job: Job<T>,
+    opts: Opts,
+    want: Want,
+}
+
+impl<T: Send + 'static> Placed<T> {
+    /// `request`'s work, and what it needs: only a statement measured fast
+    /// shares a connection. One slow or not seen yet gets a connection to
+    /// itself, so that nothing waits behind it. It must also leave nothing
+    /// behind on its session (no transaction, no `SET`), or one caller's
+    /// state would reach others.
+    pub(crate) fn of<R: Request<Output = T>>(mut request: R, shared: &Shared) -> Self {
+        let key = (request.pipelinable() && pipelines(shared) && request.shareable(shared))
+            .then(|| request.timing_key(shared.backend))
+            .flatten();
+        let reads = request.reads_only();
+        let (Work(job), opts) = request.into_work();
+        let shares = may_pipeline(shared, &opts) && key.is_some_and(|key| shared.timings.is_fast(key));
+        let want = match (shares, reads) {
+            (false, _) => Want::Whole,
+            (true, true) => Want::Read,
+            (true, false) => Want::Write,
+        };
+        Placed { job, opts, want }
     }
 
-    /// Whether this pool pipelines at all: PostgreSQL (a build with the
-    /// `postgres` feature), with pipelining on.
-    fn pipelines(&self) -> bool {
-        cfg!(feature = "postgres")
-            && self.shared.backend == switchboard_core::Backend::Postgres
-            && self.shared.config.pipeline > 1
+    /// A connection (or place) free for this work now, taken without the
+    /// manager: only for work with no time limit to watch, when nobody is
+    /// queued and no ping is due (see [`Ledger::lend_now`]).
+    pub(crate) fn lend_now(&self, ledger: &Ledger, shared: &Shared) -> Option<Grant> {
+        if self.opts.timeout.is_some() {
+            return None;
+        }
+        ledger.lend_now(self.want, shared)
     }
+
+    /// Runs the work on the connection `grant` lends, answering on `tx`.
+    pub(crate) fn send_to(self, grant: Grant, tx: OneshotSender<Result<T>>) {
+        let addr = grant.addr.clone();
+        addr.do_send(work(self.job, grant, self.opts, None).answering(tx));
+    }
+}
+
+impl<T: Send + 'static> Message for Placed<T> {
+    type Result = Result<T>;
+}
+
+impl<T: Send + 'static> Handler<Placed<T>> for Manager {
+    type Result = Dispatched<T>;
+
+    fn handle(&mut self, placed: Placed<T>, ctx: &mut Self::Context) -> Self::Result {
+        self.route(placed, None::<Placed<T>>, ctx)
+    }
+}
+
+/// Whether a message with `opts` may pipeline: on PostgreSQL, with
+/// pipelining on, and with no time limit (a cancelled statement would
+/// take its neighbours down with it).
+fn may_pipeline(shared: &Shared, opts: &Opts) -> bool {
+    pipelines(shared) && opts.timeout.is_none() && shared.config.statement_timeout.is_none()
+}
+
+/// Whether the pool pipelines at all: PostgreSQL (a build with the
+/// `postgres` feature), with pipelining on.
+fn pipelines(shared: &Shared) -> bool {
+    cfg!(feature = "postgres")
+        && shared.backend == switchboard_core::Backend::Postgres
+        && shared.config.pipeline > 1
 }
 
 /// `job` as the work of the caller holding `grant`.

@@ -20,7 +20,7 @@ impl Manager {
         reason: CloseReason,
         ctx: &mut Context<Self>,
     ) {
-        let Some(member) = self.members.remove(&conn) else {
+        let Some(member) = self.dismiss(conn) else {
             self.state.get().closed();
             return;
         };

@@ -147,9 +147,7 @@ impl PoolState {
         if self.draining {
             return Arrival::ShuttingDown;
         }
-        if self.waiters.is_empty()
-            && let Some((conn, place)) = self.place(want, now)
-        {
+        if let Some((conn, place)) = self.lend_now(want, now) {
             return Arrival::Now { conn, place };
         }
         if want.pipelinable()
@@ -172,6 +170,19 @@ impl PoolState {
         self.grow();
         self.reserve();
         Arrival::Queued(id)
+    }
+
+    /// A caller arriving now served at once, if the pool is not draining,
+    /// nobody is queued and [`Self::place`] finds it a connection or a
+    /// place without a ping: what [`Self::arrive`] does first. Otherwise
+    /// nothing changes and no action comes of it, so a caller may ask
+    /// this without the manager (see `Ledger::lend_now`) and go to the
+    /// manager on `None`.
+    pub(crate) fn lend_now(&mut self, want: Want, now: Instant) -> Option<(ConnectionId, Place)> {
+        if self.draining || !self.waiters.is_empty() {
+            return None;
+        }
+        self.place(want, now)
     }
 
     /// A queued caller stopped waiting (it timed out or was dropped).
