@@ -13,8 +13,8 @@ use crate::builder::Builder;
 use crate::lease::Lease;
 use crate::messages::{Checkout, Request, Shutdown};
 use crate::pool::{Ledger, Manager, Placed, Recycle, Status};
-use tokio::sync::oneshot;
 use crate::shared::Shared;
+use tokio::sync::oneshot;
 
 /// A running pool: its manager actor and its bus. Cheap to clone.
 #[derive(Clone)]

@@ -178,7 +178,8 @@ impl<T: Send + 'static> Placed<T> {
             .flatten();
         let reads = request.reads_only();
         let (Work(job), opts) = request.into_work();
-        let shares = may_pipeline(shared, &opts) && key.is_some_and(|key| shared.timings.is_fast(key));
+        let shares =
+            may_pipeline(shared, &opts) && key.is_some_and(|key| shared.timings.is_fast(key));
         let want = match (shares, reads) {
             (false, _) => Want::Whole,
             (true, true) => Want::Read,

@@ -75,6 +75,65 @@ fn a_free_connection_is_lent_at_once() {
     assert_eq!(pool.idle_count(), 0);
 }
 
+/// A caller takes a free connection without the manager (`lend_now`) only
+/// where `arrive` would serve it at once, and on `None` nothing has changed
+/// and nothing is left for the manager: it then goes to the manager, which
+/// queues it. Tried where a caller must not be served: behind a queue (it
+/// would jump it), during a drain, and when the idle connection needs a
+/// ping first.
+#[test]
+fn a_caller_serves_itself_only_where_arriving_would_serve_it_at_once() {
+    let now = Instant::now();
+    let mut pool = PoolState::new(limits(2, 2));
+    pool.warm();
+    let ids = connect_all(&mut pool, now);
+    assert_eq!(ids.len(), 2);
+    let Some((a, Place::Whole)) = pool.lend_now(Want::Whole, now) else {
+        panic!("an idle connection is free");
+    };
+    assert!(pool.settled(), "lending now leaves the manager nothing");
+    assert_eq!(pool.idle_count(), 1);
+    // The other one, then nothing: the caller goes to the manager.
+    let Some((b, Place::Whole)) = pool.lend_now(Want::Whole, now) else {
+        panic!("the second connection is free");
+    };
+    assert_ne!(a, b);
+    assert_eq!(pool.lend_now(Want::Whole, now), None);
+    assert!(pool.settled() && pool.waiting() == 0);
+    // Both come back. A caller queued before this one (its connection
+    // still to be granted, or its ping under way): this one must not jump
+    // it, though a connection is idle.
+    pool.released(a, Release::Free, now);
+    pool.released(b, Release::Free, now);
+    assert_eq!(pool.idle_count(), 2);
+    pool.waiters.push_back(Waiter {
+        id: 99,
+        since: now,
+        want: Want::Whole,
+    });
+    assert_eq!(pool.lend_now(Want::Whole, now), None);
+    assert_eq!(pool.lend_now(Want::Read, now), None);
+    assert_eq!((pool.idle_count(), pool.waiting()), (2, 1));
+    assert!(pool.settled());
+    pool.abandon(99);
+    // A connection idle past `ping_after` is pinged first: the manager's.
+    let mut pinged = PoolState::new(Limits {
+        ping_after: Some(Duration::from_secs(30)),
+        ..limits(1, 1)
+    });
+    pinged.warm();
+    connect_all(&mut pinged, now);
+    assert_eq!(
+        pinged.lend_now(Want::Whole, now + Duration::from_secs(31)),
+        None
+    );
+    assert!(pinged.settled() && pinged.idle_count() == 1);
+    // Draining: nothing is lent.
+    pool.shutdown();
+    actions(&mut pool);
+    assert_eq!(pool.lend_now(Want::Whole, now), None);
+}
+
 #[test]
 fn callers_are_served_in_arrival_order() {
     let now = Instant::now();

@@ -242,6 +242,38 @@ impl World {
                     .idle
                     .last()
                     .is_some_and(|(_, since)| !self.pool.needs_ping(*since, self.now));
+                // Half the callers first try to serve themselves, as a
+                // statement sent through the handle does (`Ledger::lend_now`);
+                // on `None` nothing may have changed, and they arrive at
+                // the manager.
+                if rng.chance(50) {
+                    let before = (
+                        self.pool.idle.clone(),
+                        self.pool.waiting(),
+                        self.pool.settled(),
+                    );
+                    let lent = self.pool.lend_now(want, self.now);
+                    self.trace.push(format!("lend_now {want:?}: {lent:?}"));
+                    match lent {
+                        Some((conn, place)) => {
+                            if !self.pool.settled() {
+                                return Err("lend_now left the manager an action".into());
+                            }
+                            self.check_placement(want, conn, place, &states, idle_free)?;
+                            return self.hold(conn, place).and_then(|()| self.act());
+                        }
+                        None => {
+                            let after = (
+                                self.pool.idle.clone(),
+                                self.pool.waiting(),
+                                self.pool.settled(),
+                            );
+                            if before != after {
+                                return Err("lend_now changed the state and lent nothing".into());
+                            }
+                        }
+                    }
+                }
                 let arrival = self.pool.arrive(want, self.now);
                 self.trace.push(format!("arrive {want:?}: {arrival:?}"));
                 match arrival {
