@@ -5,8 +5,9 @@
 //! (`Lent`, a lease or a one-off message), the pipelined statements of
 //! several callers (`Pipelined`, PostgreSQL), or nobody ever again
 //! (`Closed`). Work arrives as one message, [`Task`]; see `task` for how
-//! each mode runs. A connection records its own return in the pool's
-//! state (the manager's `Ledger`) and wakes the manager only when that
+//! each mode runs, whether the manager or the caller itself (through the
+//! pool's `Ledger`) took it. A connection records its own return in the
+//! pool's state (the same `Ledger`) and wakes the manager only when that
 //! leaves it something to do; a connection that closed, or a lease given
 //! back from any thread, tells the manager through [`Released`].
 

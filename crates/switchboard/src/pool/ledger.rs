@@ -1,6 +1,7 @@
-//! The pool's state shared with its connections: a connection that comes
-//! back records that itself and wakes the manager only when there is
-//! something to carry out.
+//! The pool's state shared with its connections and handles: a connection
+//! that comes back records that itself, and a statement that finds a
+//! connection free takes it itself; either wakes the manager only when
+//! there is something to carry out.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

@@ -6,13 +6,16 @@
 //! carries out the actions that come out ([`Manager::carry_out`]): lending
 //! connections, connecting, pinging, closing, turning callers away. It owns
 //! what the state machine must not: actor addresses, emitters, the callers'
-//! reply channels and timers. The one input it does not feed itself: a
-//! connection that comes back records that in the shared state and wakes
-//! the manager only if there is something to carry out ([`Ledger`]).
+//! reply channels and timers. Two inputs it does not feed itself, both
+//! through the shared state ([`Ledger`]): a connection that comes back
+//! records that itself and wakes the manager only if there is something to
+//! carry out, and a statement that finds a connection free (nobody queued,
+//! no ping due) takes it itself, without a turn of the manager.
 //!
 //! - [`state`]: the decisions, tested alone;
 //! - `ledger`: the state shared with the connections, which record their
-//!   own returns;
+//!   own returns, and with the handles, whose statements take free
+//!   connections;
 //! - `route`: query messages, straight to a free connection or through a
 //!   wait;
 //! - `connect`: connect attempts, their guards, events and retries;

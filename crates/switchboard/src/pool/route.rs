@@ -2,8 +2,10 @@
 //!
 //! A message that finds a connection free, with no time limit or retry to
 //! watch, goes straight to that connection, which answers the caller
-//! itself. Otherwise a future waits for a connection, sends the work on,
-//! and watches the time and retries.
+//! itself: sent through [`Switchboard::run`](crate::Switchboard::run), the
+//! caller takes the connection itself ([`Placed::lend_now`]) and the
+//! manager never sees the message. Otherwise a future waits for a
+//! connection, sends the work on, and watches the time and retries.
 
 use std::sync::Arc;
 use std::time::Instant;
