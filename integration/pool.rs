@@ -158,6 +158,85 @@ async fn callers_on_other_threads_share_the_pool(t: Target) {
 }
 each_backend!(callers_on_other_threads_share_the_pool);
 
+/// Statements sent with `run` that find a connection free take it from the
+/// pool's state themselves, on whatever thread they run, while the
+/// connections record their returns in the same state on the manager's
+/// thread and other statements go through the manager (`send`, a lease,
+/// a `timeout`). Three threads, each one caller in a loop, on a pool of
+/// three connections: nearly every statement takes the direct path,
+/// racing the others for the state. Every row must be in the database,
+/// and afterwards every connection idle and nobody waiting.
+async fn statements_on_other_threads_take_free_connections_themselves(t: Target) {
+    let sb = t.builder().pool_size(3..=3).start().await.unwrap();
+    create_table(&sb, &t).await;
+    let insert = insert_sql(&t);
+    let caller = |sb: Switchboard, insert: String, base: i32| async move {
+        let mut inserted = 0;
+        for i in 0..120 {
+            let id = base + i;
+            let stmt = Execute::sql(insert.clone())
+                .bind::<diesel::sql_types::Integer, _>(id)
+                .bind::<diesel::sql_types::Text, _>(format!("item-{id}"))
+                .bind::<diesel::sql_types::Integer, _>(i);
+            let n = match i % 10 {
+                // Through the manager: `send`, a time limit, a lease.
+                3 => sb.send(stmt).await.map_err(|_| "manager gone".to_string())?,
+                5 => sb.run(stmt.timeout(Duration::from_secs(10))).await,
+                7 => {
+                    let lease = sb.checkout().await.map_err(|e| e.to_string())?;
+                    lease.send(stmt).await
+                }
+                _ => sb.run(stmt).await,
+            }
+            .map_err(|e| format!("insert {id}: {e}"))?;
+            inserted += n;
+            let one: Vec<i32> = sb
+                .run(Load::new(diesel::select(diesel::dsl::sql::<
+                    diesel::sql_types::Integer,
+                >("1"))))
+                .await
+                .map_err(|e| format!("select {id}: {e}"))?;
+            if one != [1] {
+                return Err(format!("select {id}: {one:?}"));
+            }
+        }
+        Ok::<usize, String>(inserted)
+    };
+    let threads: Vec<_> = (1..=2)
+        .map(|k| {
+            let (sb, insert) = (sb.clone(), insert.clone());
+            std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime for the caller thread")
+                    .block_on(caller(sb, insert, k * 1000))
+            })
+        })
+        .collect();
+    let mut inserted = caller(sb.clone(), insert.clone(), 0).await.unwrap();
+    for thread in threads {
+        inserted += actix_rt::task::spawn_blocking(move || thread.join())
+            .await
+            .expect("the joining task")
+            .expect("a caller thread")
+            .unwrap();
+    }
+    assert_eq!(inserted, 360);
+    assert_eq!(count_rows(&sb, &t).await, 360);
+    let status = sb.status().await.unwrap();
+    assert_eq!(
+        (status.open, status.idle, status.waiting),
+        (3, 3, 0),
+        "{status:?}"
+    );
+    let stats = sb.stats();
+    assert_eq!((stats.open, stats.idle, stats.waiting), (3, 3, 0), "{stats:?}");
+    drop_table(&sb, &t).await;
+    sb.shutdown().await.unwrap();
+}
+each_backend!(statements_on_other_threads_take_free_connections_themselves);
+
 async fn held_lease_times_out_the_next_checkout(t: Target) {
     let sb = t
         .builder()
