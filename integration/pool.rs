@@ -180,7 +180,10 @@ async fn statements_on_other_threads_take_free_connections_themselves(t: Target)
                 .bind::<diesel::sql_types::Integer, _>(i);
             let n = match i % 10 {
                 // Through the manager: `send`, a time limit, a lease.
-                3 => sb.send(stmt).await.map_err(|_| "manager gone".to_string())?,
+                3 => sb
+                    .send(stmt)
+                    .await
+                    .map_err(|_| "manager gone".to_string())?,
                 5 => sb.run(stmt.timeout(Duration::from_secs(10))).await,
                 7 => {
                     let lease = sb.checkout().await.map_err(|e| e.to_string())?;
@@ -231,7 +234,11 @@ async fn statements_on_other_threads_take_free_connections_themselves(t: Target)
         "{status:?}"
     );
     let stats = sb.stats();
-    assert_eq!((stats.open, stats.idle, stats.waiting), (3, 3, 0), "{stats:?}");
+    assert_eq!(
+        (stats.open, stats.idle, stats.waiting),
+        (3, 3, 0),
+        "{stats:?}"
+    );
     drop_table(&sb, &t).await;
     sb.shutdown().await.unwrap();
 }
