@@ -30,7 +30,11 @@
 //! operations is the instructions of one operation, setup left out.
 //! `SB_BENCH_INTERLEAVE=<rounds>` measures Switchboard (no subscribers)
 //! and both deadpool peers in alternating short rounds instead, and prints
-//! the median per-round ratios (see `workloads/interleave.rs`).
+//! the median per-round ratios (see `workloads/interleave.rs`). With
+//! `SB_BENCH_ARBITER=1` as well, it measures Switchboard against itself
+//! started on an arbiter thread of its own (`sb_arbiter`: callers on the
+//! system's thread, the manager and connections on the other) and
+//! deadpool, and prints that ratio on stderr.
 //! `SB_BENCH_ONLY=pg/mixed/8/` (`backend/workload/concurrency/variant`, a
 //! substring) measures only matching rows; `SB_BENCH_CONC=1,8` other
 //! concurrency levels. URLs from `SWITCHBOARD_PG_URL`

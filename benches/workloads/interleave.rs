@@ -129,6 +129,11 @@ pub fn row(
             &["sb_recipient", "sb_actor", "deadpool"],
         ]
     };
+    // An experiment, asked for by name: the pool on an arbiter thread of
+    // its own, the callers on the system's.
+    if std::env::var("SB_BENCH_ARBITER").is_ok() {
+        groups = vec![&["switchboard", "sb_arbiter", "deadpool"]];
+    }
     // PostgreSQL reads: also against one shared tokio-postgres client.
     if db == Db::Postgres && matches!(workload, Workload::Select1 | Workload::ReadPk) {
         groups.push(&["switchboard", "tokio_pg"]);
@@ -169,6 +174,12 @@ pub fn row(
             peer("deadpool", r)
         });
         ratio("tokio_pg", "switchboard", &|r| peer("tokio_pg", r));
+        ratio("arbiter vs deadpool", "sb_arbiter", &|r| peer("deadpool", r));
+        for (label, med, lo, hi) in &ratios {
+            if *label == "arbiter vs deadpool" || (*label == "deadpool" && group.contains(&"sb_arbiter")) {
+                eprintln!("{name}: {label} {med:.2} [{lo:.2}, {hi:.2}]");
+            }
+        }
         for (name, mut xs) in group.iter().zip(measured) {
             // The plain pool and the peers as measured beside it.
             if !rates.iter().any(|(n, _)| n == name) {
@@ -207,9 +218,35 @@ impl Group<'_> {
             ..
         } = *self;
         let mut pools = Vec::new();
+        let mut arbiters = Vec::new();
         let mut contenders = Vec::new();
         for &name in names {
             match name {
+                "sb_arbiter" => {
+                    let arbiter = actix::Arbiter::new();
+                    let (tx, rx) = std::sync::mpsc::channel();
+                    let (url, size) = (self.url.to_owned(), n);
+                    arbiter.spawn_fn(move || {
+                        actix_rt::spawn(async move {
+                            let sb = Switchboard::builder(url)
+                                .name("bench")
+                                .pool_size(size..=size)
+                                .start()
+                                .await;
+                            let _ = tx.send(sb);
+                        });
+                    });
+                    let sb = rx
+                        .recv()
+                        .expect("the pool's arbiter")
+                        .expect("a switchboard pool");
+                    contenders.push(contender(
+                        vec![Sb { sb: sb.clone(), db }; n],
+                        on_system(system, workload),
+                    ));
+                    pools.push(sb);
+                    arbiters.push(arbiter);
+                }
                 "switchboard" | "sb_recipient" | "sb_actor" => {
                     let sb = self.switchboard(name);
                     contenders.push(contender(
@@ -245,6 +282,9 @@ impl Group<'_> {
         drop(contenders);
         for sb in pools {
             system.block_on(sb.shutdown()).expect("shut down");
+        }
+        for arbiter in arbiters {
+            arbiter.stop();
         }
         rates
     }
