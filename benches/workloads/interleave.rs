@@ -174,9 +174,13 @@ pub fn row(
             peer("deadpool", r)
         });
         ratio("tokio_pg", "switchboard", &|r| peer("tokio_pg", r));
-        ratio("arbiter vs deadpool", "sb_arbiter", &|r| peer("deadpool", r));
+        ratio("arbiter vs deadpool", "sb_arbiter", &|r| {
+            peer("deadpool", r)
+        });
         for (label, med, lo, hi) in &ratios {
-            if *label == "arbiter vs deadpool" || (*label == "deadpool" && group.contains(&"sb_arbiter")) {
+            if *label == "arbiter vs deadpool"
+                || (*label == "deadpool" && group.contains(&"sb_arbiter"))
+            {
                 eprintln!("{name}: {label} {med:.2} [{lo:.2}, {hi:.2}]");
             }
         }
