@@ -13,7 +13,7 @@ use switchboard_core::{
 };
 use tokio::sync::oneshot;
 
-use super::{Manager, Member, Slot};
+use super::{Manager, Slot};
 use crate::backend::{Connected, connect};
 use crate::connection::ConnectionActor;
 use crate::connection::Probe;
@@ -94,13 +94,7 @@ impl Manager {
                     ctx.address(),
                     self.state.clone(),
                 );
-                self.admit(
-                    id,
-                    Member {
-                        addr: Arc::new(actor.start()),
-                        emitter: slot.emitter,
-                    },
-                );
+                self.admit(id, actor.start(), slot.emitter);
                 if let Some(n) = slot.notify {
                     let _ = n.send(Ok(()));
                 }

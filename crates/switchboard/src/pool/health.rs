@@ -31,7 +31,7 @@ impl Manager {
     /// Pings a connection before a queued caller gets it; a connection that
     /// fails closes itself, and the pool finds or opens another.
     pub(super) fn ping(&mut self, conn: ConnectionId, ctx: &mut Context<Self>) {
-        let Some(addr) = self.members.get(&conn).map(|m| m.addr.clone()) else {
+        let Some(addr) = self.state.lender(conn) else {
             self.state.get().pinged(conn, false, Instant::now());
             return;
         };
@@ -64,8 +64,8 @@ impl Manager {
     /// log line is the `TracingLogger`'s, which writes it from the event
     /// (the manager wrote one too, so a leak was logged twice).
     fn report_leaks(&self, threshold: Duration) {
-        for member in self.members.values() {
-            member.emitter.report_leak(threshold);
+        for emitter in self.members.values() {
+            emitter.report_leak(threshold);
         }
     }
 }

@@ -63,7 +63,8 @@ pub(crate) struct Ledger(Arc<Mutex<Book>>);
 /// What the ledger guards: the state, and what a grant is made of.
 struct Book {
     state: PoolState,
-    /// The actor of every open connection, as the manager admitted it.
+    /// The actor of every open connection, as the manager admitted it:
+    /// the pool's one record of their addresses.
     lenders: FastMap<ConnectionId, Arc<Addr<ConnectionActor>>>,
     /// The manager, for grants to give a connection back through; set
     /// once it runs.
@@ -94,9 +95,14 @@ impl Ledger {
         self.0.lock().lenders.insert(id, addr);
     }
 
-    /// Connection `id` is no longer the pool's to lend.
-    pub(super) fn strike(&self, id: ConnectionId) {
-        self.0.lock().lenders.remove(&id);
+    /// Connection `id` is no longer the pool's to lend; returns its actor.
+    pub(super) fn strike(&self, id: ConnectionId) -> Option<Arc<Addr<ConnectionActor>>> {
+        self.0.lock().lenders.remove(&id)
+    }
+
+    /// The actor of open connection `id`.
+    pub(super) fn lender(&self, id: ConnectionId) -> Option<Arc<Addr<ConnectionActor>>> {
+        self.0.lock().lenders.get(&id).cloned()
     }
 
     /// The manager stopped: no more grants, and the addresses go (they

@@ -55,8 +55,9 @@ pub struct Manager {
     /// Every decision about who gets which connection, shared with the
     /// pool's connection actors (see [`Ledger`]).
     state: Ledger,
-    /// The actor and emitter of every open connection.
-    members: FastMap<ConnectionId, Member>,
+    /// The emitter of every open connection; their actors' addresses are
+    /// the ledger's ([`Ledger::lender`]).
+    members: FastMap<ConnectionId, Arc<Emitter>>,
     /// Connections being opened: their emitter (shared by their attempts,
     /// so events read `Connecting(1) → ConnectFailed → Connecting(2)`) and
     /// who waits for the first attempt's outcome (warming up).
@@ -70,12 +71,6 @@ pub struct Manager {
     drained: Vec<oneshot::Sender<()>>,
     /// The last connect failure, for callers turned away because of it.
     last_connect_error: Option<Error>,
-}
-
-/// An open connection as the manager knows it.
-struct Member {
-    addr: Arc<Addr<ConnectionActor>>,
-    emitter: Arc<Emitter>,
 }
 
 /// A connection being opened.
@@ -108,16 +103,18 @@ impl Manager {
         self.state.clone()
     }
 
-    /// Admits connection `id`, opened: lent from now on.
-    fn admit(&mut self, id: ConnectionId, member: Member) {
-        self.state.enroll(id, member.addr.clone());
-        self.members.insert(id, member);
+    /// Admits connection `id`, opened, with its actor and emitter: lent
+    /// from now on.
+    fn admit(&mut self, id: ConnectionId, addr: Addr<ConnectionActor>, emitter: Arc<Emitter>) {
+        self.state.enroll(id, Arc::new(addr));
+        self.members.insert(id, emitter);
     }
 
     /// Dismisses connection `id`, closed or closing: never lent again.
-    fn dismiss(&mut self, id: ConnectionId) -> Option<Member> {
-        self.state.strike(id);
-        self.members.remove(&id)
+    /// Returns its actor, if it was a member.
+    fn dismiss(&mut self, id: ConnectionId) -> Option<Arc<Addr<ConnectionActor>>> {
+        self.members.remove(&id);
+        self.state.strike(id)
     }
 
     /// Carries out every action the pool decided on, then publishes the
@@ -227,7 +224,7 @@ impl Manager {
         let mut connections: Vec<_> = self
             .members
             .iter()
-            .map(|(id, m)| m.emitter.status(state.is_idle(*id)))
+            .map(|(id, emitter)| emitter.status(state.is_idle(*id)))
             .collect();
         connections.sort_by_key(|c| c.id);
         let open = state.open_count();

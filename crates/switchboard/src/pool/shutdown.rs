@@ -20,14 +20,12 @@ impl Manager {
         reason: CloseReason,
         ctx: &mut Context<Self>,
     ) {
-        let Some(member) = self.dismiss(conn) else {
+        let Some(addr) = self.dismiss(conn) else {
             self.state.get().closed();
             return;
         };
         ctx.spawn(
-            member
-                .addr
-                .send(Close(reason))
+            addr.send(Close(reason))
                 .into_actor(self)
                 .map(|_, act, ctx| {
                     act.state.get().closed();
