@@ -12,7 +12,7 @@ use switchboard_core::{
 use crate::builder::Builder;
 use crate::lease::Lease;
 use crate::messages::{Checkout, Request, Shutdown};
-use crate::pool::{Ledger, Manager, Placed, Recycle, Status};
+use crate::pool::{Ledger, Manager, Placed, Recycle, Routed, Status};
 use crate::shared::Shared;
 use tokio::sync::oneshot;
 
@@ -75,24 +75,19 @@ impl Switchboard {
         R: Request + Message<Result = Result<<R as Request>::Output>>,
         Manager: Handler<R>,
     {
-        if request.next_attempt().is_some() {
-            // Retried on a lost connection: the manager watches it.
-            return self.addr.send(request).await.map_err(|_| self.gone())?;
-        }
+        let retry = request.next_attempt();
         let placed = Placed::of(request, &self.shared);
-        match placed.lend_now(&self.ledger, &self.shared) {
-            Some(grant) => {
-                let (tx, rx) = oneshot::channel();
-                placed.send_to(grant, tx);
-                rx.await
-                    .unwrap_or(Err(Error::Gone(switchboard_core::ActorRole::Connection)))
-            }
-            None => self
-                .addr
-                .send::<Placed<R::Output>>(placed)
+        if let Some(grant) = placed.lend_now(&retry, &self.ledger, &self.shared) {
+            let (tx, rx) = oneshot::channel();
+            placed.send_to(grant, tx);
+            return rx
                 .await
-                .map_err(|_| self.gone())?,
+                .unwrap_or(Err(Error::Gone(switchboard_core::ActorRole::Connection)));
         }
+        self.addr
+            .send::<Routed<R>>(Routed { placed, retry })
+            .await
+            .map_err(|_| self.gone())?
     }
 
     /// Why the manager does not answer: shut down by `shutdown()`, or its

@@ -45,7 +45,7 @@ pub(crate) use connect::Warm;
 use ledger::publish_stats;
 pub(crate) use ledger::{GivenBack, Ledger, Settle};
 pub use route::Dispatched;
-pub(crate) use route::Placed;
+pub(crate) use route::{Placed, Routed};
 use state::{Action, Limits, Place, PoolState, Refusal, WaiterId};
 
 /// The actor that owns a pool. Reach it through a

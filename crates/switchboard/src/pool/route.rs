@@ -70,8 +70,7 @@ impl Manager {
         Self: Handler<R>,
     {
         let retry = request.next_attempt();
-        let placed = Placed::of(request, &self.shared);
-        self.route(placed, retry, ctx)
+        self.route(Placed::of(request, &self.shared), retry, ctx)
     }
 
     /// Routes placed work: straight to a connection free for it, else
@@ -88,9 +87,10 @@ impl Manager {
         T: Send + 'static,
         Self: Handler<R>,
     {
+        let direct = placed.unwatched(&retry);
         let Placed { job, opts, want } = placed;
         let acquired = self.acquire(want, ctx);
-        if retry.is_none() && opts.timeout.is_none() {
+        if direct {
             match acquired {
                 Acquired::Now(Ok(grant)) => {
                     let addr = grant.addr.clone();
@@ -190,11 +190,23 @@ impl<T: Send + 'static> Placed<T> {
         Placed { job, opts, want }
     }
 
+    /// Whether nothing about this work needs watching once it runs: no
+    /// time limit, and no `retry` to send if its connection is lost. Only
+    /// such work goes straight to a connection.
+    pub(crate) fn unwatched<R>(&self, retry: &Option<R>) -> bool {
+        retry.is_none() && self.opts.timeout.is_none()
+    }
+
     /// A connection (or place) free for this work now, taken without the
-    /// manager: only for work with no time limit to watch, when nobody is
-    /// queued and no ping is due (see [`Ledger::lend_now`]).
-    pub(crate) fn lend_now(&self, ledger: &Ledger, shared: &Shared) -> Option<Grant> {
-        if self.opts.timeout.is_some() {
+    /// manager: only for [`unwatched`](Self::unwatched) work, when nobody
+    /// is queued and no ping is due (see [`Ledger::lend_now`]).
+    pub(crate) fn lend_now<R>(
+        &self,
+        retry: &Option<R>,
+        ledger: &Ledger,
+        shared: &Shared,
+    ) -> Option<Grant> {
+        if !self.unwatched(retry) {
             return None;
         }
         ledger.lend_now(self.want, shared)
@@ -207,15 +219,27 @@ impl<T: Send + 'static> Placed<T> {
     }
 }
 
-impl<T: Send + 'static> Message for Placed<T> {
-    type Result = Result<T>;
+/// Work a caller placed and could not take a connection for, sent to the
+/// manager with the message to send again if its connection is lost (a
+/// `retryable` message's next attempt).
+pub(crate) struct Routed<R: Request> {
+    pub(crate) placed: Placed<R::Output>,
+    pub(crate) retry: Option<R>,
 }
 
-impl<T: Send + 'static> Handler<Placed<T>> for Manager {
-    type Result = Dispatched<T>;
+impl<R: Request> Message for Routed<R> {
+    type Result = Result<R::Output>;
+}
 
-    fn handle(&mut self, placed: Placed<T>, ctx: &mut Self::Context) -> Self::Result {
-        self.route(placed, None::<Placed<T>>, ctx)
+impl<R> Handler<Routed<R>> for Manager
+where
+    R: Request + Message<Result = Result<<R as Request>::Output>>,
+    Self: Handler<R>,
+{
+    type Result = Dispatched<R::Output>;
+
+    fn handle(&mut self, routed: Routed<R>, ctx: &mut Self::Context) -> Self::Result {
+        self.route(routed.placed, routed.retry, ctx)
     }
 }
 
