@@ -110,6 +110,39 @@ async fn returns_recorded_by_connections_serve_queued_callers(t: Target) {
 }
 each_backend!(returns_recorded_by_connections_serve_queued_callers);
 
+/// Runs `work(0)` here and `work(1)`, `work(2)` each on a thread of its own
+/// with a runtime of its own, as actix-web's workers run; returns the three
+/// results, this thread's first.
+async fn here_and_on_two_threads<F, Fut, T>(work: F) -> Vec<T>
+where
+    F: Fn(i32) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = T>,
+    T: Send + 'static,
+{
+    let threads: Vec<_> = (1..=2)
+        .map(|k| {
+            let work = work.clone();
+            std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime for the caller thread")
+                    .block_on(work(k))
+            })
+        })
+        .collect();
+    let mut results = vec![work(0).await];
+    for thread in threads {
+        results.push(
+            actix_rt::task::spawn_blocking(move || thread.join())
+                .await
+                .expect("the joining task")
+                .expect("a caller thread"),
+        );
+    }
+    results
+}
+
 /// Callers on other threads, as actix-web's workers are: their messages
 /// cross to the manager's thread, where the connections run and record
 /// their returns. Two threads with runtimes of their own and the test's
@@ -128,25 +161,10 @@ async fn callers_on_other_threads_share_the_pool(t: Target) {
         });
         join_all(calls).await
     };
-    let threads: Vec<_> = (1..=2)
-        .map(|k| {
-            let (sb, insert) = (sb.clone(), insert.clone());
-            std::thread::spawn(move || {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("a runtime for the caller thread")
-                    .block_on(inserts(sb, insert, k * 1000))
-            })
-        })
-        .collect();
-    let here = inserts(sb.clone(), insert.clone(), 0).await;
-    assert!(here.iter().all(|r| matches!(r, Ok(1))), "{here:?}");
-    for thread in threads {
-        let results = actix_rt::task::spawn_blocking(move || thread.join())
-            .await
-            .expect("the joining task")
-            .expect("a caller thread");
+    let (pool, sql) = (sb.clone(), insert.clone());
+    let threads =
+        here_and_on_two_threads(move |k| inserts(pool.clone(), sql.clone(), k * 1000)).await;
+    for results in threads {
         assert!(results.iter().all(|r| matches!(r, Ok(1))), "{results:?}");
     }
     let stats = sb.stats();
@@ -205,26 +223,13 @@ async fn statements_on_other_threads_take_free_connections_themselves(t: Target)
         }
         Ok::<usize, String>(inserted)
     };
-    let threads: Vec<_> = (1..=2)
-        .map(|k| {
-            let (sb, insert) = (sb.clone(), insert.clone());
-            std::thread::spawn(move || {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("a runtime for the caller thread")
-                    .block_on(caller(sb, insert, k * 1000))
-            })
-        })
-        .collect();
-    let mut inserted = caller(sb.clone(), insert.clone(), 0).await.unwrap();
-    for thread in threads {
-        inserted += actix_rt::task::spawn_blocking(move || thread.join())
+    let (pool, sql) = (sb.clone(), insert.clone());
+    let inserted: usize =
+        here_and_on_two_threads(move |k| caller(pool.clone(), sql.clone(), k * 1000))
             .await
-            .expect("the joining task")
-            .expect("a caller thread")
-            .unwrap();
-    }
+            .into_iter()
+            .map(|r| r.unwrap())
+            .sum();
     assert_eq!(inserted, 360);
     assert_eq!(count_rows(&sb, &t).await, 360);
     let status = sb.status().await.unwrap();
