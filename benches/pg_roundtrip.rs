@@ -195,15 +195,6 @@ fn pgbench(bin: &PathBuf, url: &str, stmt: Stmt, clients: usize, secs: u32) -> O
         .and_then(|n| n.parse().ok())
 }
 
-/// The pool's pipeline depth, unless `SB_BENCH_PIPELINE` sets another
-/// (`1` measures Switchboard without pipelining).
-fn with_pipeline(builder: switchboard::Builder) -> switchboard::Builder {
-    match std::env::var("SB_BENCH_PIPELINE").map(|d| d.parse::<usize>()) {
-        Ok(Ok(depth)) => builder.pipeline(depth),
-        _ => builder,
-    }
-}
-
 fn main() {
     // Listed by cargo nextest or `cargo test --benches`: nothing to list.
     // A bench's measured run is never part of the test suite.
@@ -271,7 +262,7 @@ fn main() {
             drop(clients);
 
             let sb = system.block_on(async {
-                with_pipeline(Switchboard::builder(&url))
+                support::with_pipeline(Switchboard::builder(&url))
                     .name("bench")
                     .pool_size(n..=n)
                     .start()
@@ -291,7 +282,7 @@ fn main() {
 
             let (subscribers, bus, rules) = Subscribers::new("pg");
             let sb = system.block_on(async {
-                with_pipeline(Switchboard::builder(&url))
+                support::with_pipeline(Switchboard::builder(&url))
                     .name("bench")
                     .pool_size(n..=n)
                     .bus(bus)

@@ -175,7 +175,7 @@ impl Rows<'_, '_> {
         let (bench, n, db, workload) = (self.bench(), self.n, self.db, self.workload);
         let seen = Arc::new(AtomicU64::new(0));
         let sb = self.system.block_on(async {
-            let sb = Switchboard::builder(self.url)
+            let sb = crate::support::with_pipeline(Switchboard::builder(self.url))
                 .name("bench")
                 .pool_size(n..=n)
                 .start()
@@ -311,7 +311,7 @@ fn fixed(spec: &str) {
         let op = workload.op(1);
         match (variant, db) {
             ("switchboard" | "sb_actor" | "sb_failures", _) => {
-                let sb = Switchboard::builder(url)
+                let sb = crate::support::with_pipeline(Switchboard::builder(url))
                     .name("bench")
                     .pool_size(1..=1)
                     .start()

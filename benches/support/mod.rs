@@ -380,3 +380,12 @@ pub fn criterion() -> criterion::Criterion {
         .sample_size(10)
         .configure_from_args()
 }
+
+/// The pool's pipeline depth, unless `SB_BENCH_PIPELINE` sets another
+/// (`1` measures Switchboard without pipelining).
+pub fn with_pipeline(builder: switchboard::Builder) -> switchboard::Builder {
+    match std::env::var("SB_BENCH_PIPELINE").map(|d| d.parse::<usize>()) {
+        Ok(Ok(depth)) => builder.pipeline(depth),
+        _ => builder,
+    }
+}

@@ -232,7 +232,7 @@ impl Group<'_> {
                     let (url, size) = (self.url.to_owned(), n);
                     arbiter.spawn_fn(move || {
                         actix_rt::spawn(async move {
-                            let sb = Switchboard::builder(url)
+                            let sb = crate::support::with_pipeline(Switchboard::builder(url))
                                 .name("bench")
                                 .pool_size(size..=size)
                                 .start()
@@ -297,7 +297,7 @@ impl Group<'_> {
     /// `sb_actor` with a lossless actor subscribed to every event.
     fn switchboard(&self, name: &str) -> Switchboard {
         self.system.block_on(async {
-            let sb = Switchboard::builder(self.url)
+            let sb = crate::support::with_pipeline(Switchboard::builder(self.url))
                 .name("bench")
                 .pool_size(self.n..=self.n)
                 .start()

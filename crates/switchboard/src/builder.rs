@@ -133,7 +133,7 @@ impl Builder {
     }
 
     /// How many `Execute`/`Load` messages may be pipelined over one
-    /// PostgreSQL connection (default 8; 1 turns it off); see
+    /// PostgreSQL connection (default 32; 1 turns it off); see
     /// [`PoolConfig::pipeline`].
     pub fn pipeline(mut self, depth: usize) -> Self {
         self.config.pipeline = depth;

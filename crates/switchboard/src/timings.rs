@@ -75,11 +75,12 @@ impl Timings {
         }
     }
 
-    /// Whether the statement `key` is known and fast.
-    pub(crate) fn is_fast(&self, key: u64) -> bool {
+    /// The average time of the statement `key`, if it is known and fast.
+    pub(crate) fn fast(&self, key: u64) -> Option<Duration> {
         let (k, avg) = self.slot(key);
-        k.load(Ordering::Relaxed) == key
-            && avg.load(Ordering::Relaxed) < FAST_BELOW.as_nanos() as u64
+        let avg = avg.load(Ordering::Relaxed);
+        (k.load(Ordering::Relaxed) == key && avg < FAST_BELOW.as_nanos() as u64)
+            .then(|| Duration::from_nanos(avg))
     }
 
     #[cfg(test)]
@@ -100,9 +101,12 @@ mod tests {
     fn a_statement_is_fast_once_measured_fast() {
         let t = Timings::default();
         let key = Timings::key(&"SELECT 1");
-        assert!(!t.is_fast(key), "never measured: not known to be fast");
+        assert!(
+            t.fast(key).is_none(),
+            "never measured: not known to be fast"
+        );
         t.record(key, Duration::from_micros(40));
-        assert!(t.is_fast(key));
+        assert_eq!(t.fast(key), Some(Duration::from_micros(40)));
     }
 
     #[test]
@@ -113,9 +117,9 @@ mod tests {
             t.record(key, Duration::from_micros(50));
         }
         t.record(key, 50 * MS);
-        assert!(!t.is_fast(key));
+        assert!(t.fast(key).is_none());
         let mut runs = 0;
-        while !t.is_fast(key) {
+        while t.fast(key).is_none() {
             t.record(key, Duration::from_micros(50));
             runs += 1;
             assert!(runs < 100, "never fast again");
@@ -130,7 +134,7 @@ mod tests {
         let key = Timings::key(&"SELECT pg_sleep(0.05)");
         for _ in 0..1000 {
             t.record(key, 50 * MS);
-            assert!(!t.is_fast(key));
+            assert!(t.fast(key).is_none());
         }
     }
 
@@ -142,8 +146,8 @@ mod tests {
         let b = 3 | (5u64 << 32);
         t.record(a, Duration::from_micros(10));
         t.record(b, 50 * MS);
-        assert!(!t.is_fast(a), "pushed out: not known any more");
-        assert!(!t.is_fast(b));
+        assert!(t.fast(a).is_none(), "pushed out: not known any more");
+        assert!(t.fast(b).is_none());
         assert_eq!(t.average(b), Some(50 * MS));
     }
 }
