@@ -125,17 +125,19 @@ pub struct PoolConfig {
     /// transactions, closures and other backends always have their
     /// connection to themselves. Default 32; 1 turns pipelining off.
     ///
-    /// The depth is a cap: only statements measured fast pipeline (under
-    /// a millisecond on average), and each joins a pipeline only while
-    /// those ahead of it, taken to take as long as it does, would hold it
-    /// for less than about a millisecond. `SELECT 1` fills a pipeline to
-    /// the cap; a read of 250 µs joins one behind at most four others.
-    /// Deeper pipelines put concurrent fast reads on fewer connections, so
-    /// the client writes and reads more statements per system call and the
-    /// server runs fewer processes: at concurrency 32, a depth of 32
-    /// instead of 8 took PostgreSQL `SELECT 1` from 0.83 to 1.04 times a
-    /// shared tokio-postgres client (benches/README.md, ninth pass). The
-    /// cost: a lost connection fails every statement in flight on it
+    /// Only statements measured fast pipeline (under a millisecond on
+    /// average), and nothing joins a pipeline whose statement being
+    /// answered has run for a millisecond. Deeper pipelines put concurrent
+    /// fast reads on fewer connections, so the client writes and reads
+    /// more statements per system call and the server runs fewer
+    /// processes: at concurrency 32, a depth of 32 instead of 8 took
+    /// PostgreSQL `SELECT 1` from about 0.83 to about 1.0 times a shared
+    /// tokio-postgres client on the 2-core bench machine
+    /// (benches/README.md, ninth pass). The cost: one connection's
+    /// statements run on one server process, one after another, so on a
+    /// server with many cores, reads that each take a noticeable part of
+    /// a millisecond spread over more server processes with a lower
+    /// depth; and a lost connection fails every statement in flight on it
     /// (`Error::ConnectionLost`), up to this many at once.
     pub pipeline: usize,
     /// What is reset on a connection handed back with a transaction open or

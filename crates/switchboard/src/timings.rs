@@ -75,12 +75,11 @@ impl Timings {
         }
     }
 
-    /// The average time of the statement `key`, if it is known and fast.
-    pub(crate) fn fast(&self, key: u64) -> Option<Duration> {
+    /// Whether the statement `key` is known and fast.
+    pub(crate) fn is_fast(&self, key: u64) -> bool {
         let (k, avg) = self.slot(key);
-        let avg = avg.load(Ordering::Relaxed);
-        (k.load(Ordering::Relaxed) == key && avg < FAST_BELOW.as_nanos() as u64)
-            .then(|| Duration::from_nanos(avg))
+        k.load(Ordering::Relaxed) == key
+            && avg.load(Ordering::Relaxed) < FAST_BELOW.as_nanos() as u64
     }
 
     #[cfg(test)]
@@ -101,12 +100,9 @@ mod tests {
     fn a_statement_is_fast_once_measured_fast() {
         let t = Timings::default();
         let key = Timings::key(&"SELECT 1");
-        assert!(
-            t.fast(key).is_none(),
-            "never measured: not known to be fast"
-        );
+        assert!(!t.is_fast(key), "never measured: not known to be fast");
         t.record(key, Duration::from_micros(40));
-        assert_eq!(t.fast(key), Some(Duration::from_micros(40)));
+        assert!(t.is_fast(key));
     }
 
     #[test]
@@ -117,9 +113,9 @@ mod tests {
             t.record(key, Duration::from_micros(50));
         }
         t.record(key, 50 * MS);
-        assert!(t.fast(key).is_none());
+        assert!(!t.is_fast(key));
         let mut runs = 0;
-        while t.fast(key).is_none() {
+        while !t.is_fast(key) {
             t.record(key, Duration::from_micros(50));
             runs += 1;
             assert!(runs < 100, "never fast again");
@@ -134,7 +130,7 @@ mod tests {
         let key = Timings::key(&"SELECT pg_sleep(0.05)");
         for _ in 0..1000 {
             t.record(key, 50 * MS);
-            assert!(t.fast(key).is_none());
+            assert!(!t.is_fast(key));
         }
     }
 
@@ -146,8 +142,8 @@ mod tests {
         let b = 3 | (5u64 << 32);
         t.record(a, Duration::from_micros(10));
         t.record(b, 50 * MS);
-        assert!(t.fast(a).is_none(), "pushed out: not known any more");
-        assert!(t.fast(b).is_none());
+        assert!(!t.is_fast(a), "pushed out: not known any more");
+        assert!(!t.is_fast(b));
         assert_eq!(t.average(b), Some(50 * MS));
     }
 }

@@ -180,13 +180,12 @@ impl<T: Send + 'static> Placed<T> {
             .flatten();
         let reads = request.reads_only();
         let (Work(job), opts) = request.into_work();
-        let fast = key
-            .filter(|_| may_pipeline(shared, &opts))
-            .and_then(|key| shared.timings.fast(key));
-        let want = match (fast, reads) {
-            (None, _) => Want::Whole,
-            (Some(took), true) => Want::Read { took },
-            (Some(took), false) => Want::Write { took },
+        let shares =
+            may_pipeline(shared, &opts) && key.is_some_and(|key| shared.timings.is_fast(key));
+        let want = match (shares, reads) {
+            (false, _) => Want::Whole,
+            (true, true) => Want::Read,
+            (true, false) => Want::Write,
         };
         Placed { job, opts, want }
     }

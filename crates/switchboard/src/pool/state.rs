@@ -153,7 +153,7 @@ impl PoolState {
         if want.pipelinable()
             && self.limits.pipeline > 1
             && !self.waiters.iter().any(|w| w.want.pipelinable())
-            && let Some(conn) = self.join_pipeline(want, now)
+            && let Some(conn) = self.join_pipeline(now)
         {
             return Arrival::Now {
                 conn,

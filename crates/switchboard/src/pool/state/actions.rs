@@ -1,6 +1,6 @@
 //! What goes into the pool's state machine and what comes out.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use switchboard_core::{CloseReason, ConnectionId};
 
@@ -22,25 +22,16 @@ pub(crate) enum Want {
     /// A connection to itself: a lease, a transaction, a closure, or a
     /// statement that may not share one.
     Whole,
-    /// Room for one autocommit read (`Load`), which may be pipelined; it
-    /// took `took` on average (see `timings`).
-    Read { took: Duration },
+    /// Room for one autocommit read (`Load`), which may be pipelined.
+    Read,
     /// Room for one autocommit statement that may write (`Execute`), which
-    /// may be pipelined; it took `took` on average.
-    Write { took: Duration },
+    /// may be pipelined.
+    Write,
 }
 
 impl Want {
     pub(crate) fn pipelinable(self) -> bool {
         self != Want::Whole
-    }
-
-    /// How long the statement took on average, if it may be pipelined.
-    pub(crate) fn took(self) -> Option<Duration> {
-        match self {
-            Want::Whole => None,
-            Want::Read { took } | Want::Write { took } => Some(took),
-        }
     }
 }
 

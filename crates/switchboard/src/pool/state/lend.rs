@@ -14,16 +14,9 @@
 //!   pipelined than alone (`SELECT 1` at concurrency 8: 7.8 against 16.7 µs
 //!   per statement, 1.5 times deadpool's statements/s against 0.87 times),
 //!   because the client writes and the server reads many statements per
-//!   system call and wake-up.
-//! - How deep a pipeline a statement joins depends on its own measured
-//!   time: it joins only while those ahead of it, each taken to take as
-//!   long as it does, would hold it for less than [`WAIT_AHEAD`], and never
-//!   past the pool's depth ([`deepest`](PoolState::deepest)). `SELECT 1`
-//!   fills a pipeline to the depth (32 by default: at concurrency 32, one
-//!   connection carrying all the reads gave 1.3 times the throughput of
-//!   four carrying eight each); a read of 250 µs joins one behind at most
-//!   four others, so slower reads spread over more connections, and more
-//!   server processes, instead of queueing behind each other.
+//!   system call and wake-up. The pool's depth defaults to 32 for that
+//!   reason: at concurrency 32, one connection carrying all the reads gave
+//!   1.3 times the throughput of four carrying eight each.
 //! - A write known to be fast ([`Want::Write`]) takes an idle connection
 //!   first, and joins a pipeline only when none is idle: the server runs a
 //!   connection's statements one after another, so autocommit writes
@@ -54,14 +47,6 @@ use super::{Action, Open, Place, PoolState, Use, Want};
 /// joined them take an idle connection or wait for a place instead.
 pub(crate) const STALLED_AFTER: Duration = Duration::from_millis(1);
 
-/// About the longest a statement may expect to wait behind the statements
-/// pipelined ahead of it: a statement that took `t` on average joins a
-/// pipeline only while fewer than `WAIT_AHEAD / t` are ahead of it (and the
-/// pool's depth allows). `SELECT 1` (a few microseconds) fills a pipeline
-/// to the pool's depth; a read of 250 µs joins one only behind at most
-/// four others. As long as a statement may take and still count as fast.
-pub(crate) const WAIT_AHEAD: Duration = crate::timings::FAST_BELOW;
-
 impl PoolState {
     pub(super) fn set(&mut self, conn: ConnectionId, state: Use) {
         if let Some(open) = self.open.get_mut(&conn) {
@@ -88,9 +73,9 @@ impl PoolState {
     /// for it without a ping: see the module doc.
     pub(super) fn place(&mut self, want: Want, now: Instant) -> Option<(ConnectionId, Place)> {
         let pipelines = want.pipelinable() && self.limits.pipeline > 1;
-        if matches!(want, Want::Read { .. })
+        if want == Want::Read
             && pipelines
-            && let Some(conn) = self.join_pipeline(want, now)
+            && let Some(conn) = self.join_pipeline(now)
         {
             return Some((conn, Place::Pipelined));
         }
@@ -111,16 +96,16 @@ impl PoolState {
             self.set(conn, Use::Lent);
             return Some((conn, Place::Whole));
         }
-        if pipelines && let Some(conn) = self.join_pipeline(want, now) {
+        if pipelines && let Some(conn) = self.join_pipeline(now) {
             return Some((conn, Place::Pipelined));
         }
         None
     }
 
-    /// A place for `want` on the pipeline
-    /// [`pipeline_room`](Self::pipeline_room) finds, taken.
-    pub(super) fn join_pipeline(&mut self, want: Want, now: Instant) -> Option<ConnectionId> {
-        let conn = self.pipeline_room(want, now)?;
+    /// A place on the pipeline [`pipeline_room`](Self::pipeline_room)
+    /// finds, taken.
+    pub(super) fn join_pipeline(&mut self, now: Instant) -> Option<ConnectionId> {
+        let conn = self.pipeline_room(now)?;
         self.take_place(conn);
         Some(conn)
     }
@@ -131,30 +116,15 @@ impl PoolState {
         now.saturating_duration_since(head_since) >= STALLED_AFTER
     }
 
-    /// How many statements a pipeline may carry for `want` to join it:
-    /// the pool's depth, or fewer for a statement that takes long enough
-    /// that those ahead of it would hold it past [`WAIT_AHEAD`] (each is
-    /// taken to take as long as it does). 1 for a caller that needs a
-    /// connection to itself.
-    pub(super) fn deepest(&self, want: Want) -> usize {
-        let Some(took) = want.took() else {
-            return 1;
-        };
-        let ahead = WAIT_AHEAD
-            .as_nanos()
-            .checked_div(took.as_nanos())
-            .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
-        self.limits.pipeline.min(ahead.saturating_add(1))
-    }
-
     /// The pipelining connection with the fewest statements that has room
-    /// for `want`, is not stalled behind a slow statement, and is not
+    /// for another, is not stalled behind a slow statement, and is not
     /// draining for a caller that needs a connection to itself.
-    pub(super) fn pipeline_room(&self, want: Want, now: Instant) -> Option<ConnectionId> {
+    pub(super) fn pipeline_room(&self, now: Instant) -> Option<ConnectionId> {
         let drains = self.draining_for_whole();
-        let deepest = self.deepest(want);
         self.least_busy_pipeline(|id, statements, head_since| {
-            statements < deepest && drains != Some(id) && !self.stalled(head_since, now)
+            statements < self.limits.pipeline
+                && drains != Some(id)
+                && !self.stalled(head_since, now)
         })
     }
 
@@ -274,20 +244,8 @@ impl PoolState {
         if self.draining_for_whole() == Some(conn) {
             return;
         }
+        let depth = self.limits.pipeline;
         loop {
-            // The first caller that may share: only callers that need a
-            // connection to themselves are before it, and they do not
-            // hold it up (see `arrive`). If the pipeline is too deep for
-            // it, the callers behind it wait too, in their order.
-            let Some((next, w)) = self
-                .waiters
-                .iter()
-                .enumerate()
-                .find(|(_, w)| w.want.pipelinable())
-            else {
-                return;
-            };
-            let deepest = self.deepest(w.want);
             let Some(Open {
                 state: Use::Pipelined { statements, .. },
                 doomed: false,
@@ -296,9 +254,13 @@ impl PoolState {
             else {
                 return;
             };
-            if *statements >= deepest {
+            // The first caller that may share: only callers that need a
+            // connection to themselves are before it, and they do not
+            // hold it up (see `arrive`).
+            let next = self.waiters.iter().position(|w| w.want.pipelinable());
+            let Some(next) = next.filter(|_| *statements < depth) else {
                 return;
-            }
+            };
             *statements += 1;
             if let Some(w) = self.waiters.remove(next) {
                 self.out.push_back(Action::Grant {

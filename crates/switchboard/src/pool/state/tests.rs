@@ -17,15 +17,6 @@ fn limits(min: usize, max: usize) -> Limits {
     }
 }
 
-/// A read and a write measured fast: a few microseconds each, so the
-/// pool's depth is what limits their pipelines.
-const READ: Want = Want::Read {
-    took: Duration::from_micros(5),
-};
-const WRITE: Want = Want::Write {
-    took: Duration::from_micros(5),
-};
-
 fn actions(pool: &mut PoolState) -> Vec<Action> {
     std::iter::from_fn(|| pool.next_action()).collect()
 }
@@ -121,7 +112,7 @@ fn a_caller_serves_itself_only_where_arriving_would_serve_it_at_once() {
         want: Want::Whole,
     });
     assert_eq!(pool.lend_now(Want::Whole, now), None);
-    assert_eq!(pool.lend_now(READ, now), None);
+    assert_eq!(pool.lend_now(Want::Read, now), None);
     assert_eq!((pool.idle_count(), pool.waiting()), (2, 1));
     assert!(pool.settled());
     pool.abandon(99);
@@ -396,14 +387,14 @@ fn pipelinable_callers_share_a_connection_up_to_the_depth() {
     let conn = connect_all(&mut pool, now)[0];
     for _ in 0..3 {
         assert_eq!(
-            pool.arrive(READ, now),
+            pool.arrive(Want::Read, now),
             Arrival::Now {
                 conn,
                 place: Place::Pipelined
             }
         );
     }
-    let Arrival::Queued(fourth) = pool.arrive(READ, now) else {
+    let Arrival::Queued(fourth) = pool.arrive(Want::Read, now) else {
         panic!("the pipeline is full");
     };
     pool.released(conn, Release::PlaceFreed, now);
@@ -422,8 +413,8 @@ fn a_whole_connection_waits_for_its_pipeline_to_drain() {
     });
     pool.warm();
     let conn = connect_all(&mut pool, now)[0];
-    pool.arrive(READ, now);
-    pool.arrive(READ, now);
+    pool.arrive(Want::Read, now);
+    pool.arrive(Want::Read, now);
     let Arrival::Queued(lease) = pool.arrive(Want::Whole, now) else {
         panic!("a lease waits for the pipeline");
     };

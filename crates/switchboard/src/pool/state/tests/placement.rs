@@ -29,14 +29,17 @@ fn placed(arrival: Arrival) -> (ConnectionId, Place) {
 fn fast_reads_share_a_pipeline_while_connections_are_idle() {
     let now = Instant::now();
     let (mut pool, _) = pool(4, 8, now);
-    let (first, place) = placed(pool.arrive(READ, now));
+    let (first, place) = placed(pool.arrive(Want::Read, now));
     assert_eq!(place, Place::Pipelined);
     for _ in 0..7 {
-        assert_eq!(placed(pool.arrive(READ, now)), (first, Place::Pipelined));
+        assert_eq!(
+            placed(pool.arrive(Want::Read, now)),
+            (first, Place::Pipelined)
+        );
     }
     assert_eq!(pool.idle_count(), 3);
     // Full: the next starts pipelining on an idle connection.
-    let (second, _) = placed(pool.arrive(READ, now));
+    let (second, _) = placed(pool.arrive(Want::Read, now));
     assert_ne!(second, first);
 }
 
@@ -44,70 +47,31 @@ fn fast_reads_share_a_pipeline_while_connections_are_idle() {
 fn a_read_joins_the_pipeline_with_the_fewest_statements() {
     let now = Instant::now();
     let (mut pool, _) = pool(2, 4, now);
-    let (a, _) = placed(pool.arrive(READ, now));
+    let (a, _) = placed(pool.arrive(Want::Read, now));
     for _ in 0..3 {
-        assert_eq!(placed(pool.arrive(READ, now)).0, a);
+        assert_eq!(placed(pool.arrive(Want::Read, now)).0, a);
     }
-    let (b, _) = placed(pool.arrive(READ, now));
+    let (b, _) = placed(pool.arrive(Want::Read, now));
     assert_ne!(a, b, "a was full");
     pool.released(a, Release::PlaceFreed, now);
     pool.released(a, Release::PlaceFreed, now);
     // a carries 2, b 1.
-    assert_eq!(placed(pool.arrive(READ, now)).0, b);
+    assert_eq!(placed(pool.arrive(Want::Read, now)).0, b);
     pool.released(a, Release::PlaceFreed, now);
     // a carries 1, b 2.
-    assert_eq!(placed(pool.arrive(READ, now)).0, a);
-}
-
-#[test]
-fn a_read_joins_a_pipeline_only_as_deep_as_its_own_time_allows() {
-    let now = Instant::now();
-    let (mut pool, _) = pool(3, 32, now);
-    // A few microseconds each: the pool's depth is the limit.
-    let (a, _) = placed(pool.arrive(READ, now));
-    for _ in 0..31 {
-        assert_eq!(placed(pool.arrive(READ, now)).0, a);
-    }
-    // 250 µs each: at most four ahead of it, so five on a connection.
-    let slower = Want::Read {
-        took: Duration::from_micros(250),
-    };
-    let (b, _) = placed(pool.arrive(slower, now));
-    assert_ne!(b, a, "a carries 32");
-    for _ in 0..4 {
-        assert_eq!(placed(pool.arrive(slower, now)).0, b);
-    }
-    // A fast read still joins b, where a 250 µs read no longer would.
-    assert_eq!(placed(pool.arrive(READ, now)).0, b);
-    let (c, _) = placed(pool.arrive(slower, now));
-    assert!(
-        c != a && c != b,
-        "b carries six, five ahead of a 250 µs read"
-    );
-    for _ in 0..4 {
-        assert_eq!(placed(pool.arrive(slower, now)).0, c);
-    }
-    // No pipeline with at most four ahead, no connection idle: it queues,
-    // and is served once one has room for it.
-    let Arrival::Queued(waiter) = pool.arrive(slower, now) else {
-        panic!("a 250 µs read with five or more ahead everywhere queues");
-    };
-    pool.released(c, Release::PlaceFreed, now);
-    assert_eq!(
-        granted(&actions(&mut pool)),
-        vec![(waiter, c, Place::Pipelined)]
-    );
+    assert_eq!(placed(pool.arrive(Want::Read, now)).0, a);
 }
 
 #[test]
 fn fast_writes_spread_over_idle_connections_before_sharing_one() {
     let now = Instant::now();
     let (mut pool, conns) = pool(3, 8, now);
-    let spread: std::collections::HashSet<_> =
-        (0..3).map(|_| placed(pool.arrive(WRITE, now)).0).collect();
+    let spread: std::collections::HashSet<_> = (0..3)
+        .map(|_| placed(pool.arrive(Want::Write, now)).0)
+        .collect();
     assert_eq!(spread.len(), 3, "each write on a connection of its own");
     // None idle: the fourth shares one.
-    let (conn, place) = placed(pool.arrive(WRITE, now));
+    let (conn, place) = placed(pool.arrive(Want::Write, now));
     assert_eq!(place, Place::Pipelined);
     assert!(conns.contains(&conn));
 }
@@ -116,12 +80,12 @@ fn fast_writes_spread_over_idle_connections_before_sharing_one() {
 fn a_statement_not_known_fast_gets_a_connection_to_itself() {
     let now = Instant::now();
     let (mut pool, _) = pool(2, 8, now);
-    let (piped, _) = placed(pool.arrive(READ, now));
+    let (piped, _) = placed(pool.arrive(Want::Read, now));
     let (alone, place) = placed(pool.arrive(Want::Whole, now));
     assert_eq!(place, Place::Whole);
     assert_ne!(alone, piped, "not behind the pipelined read");
     // And nothing joins it: the next read shares the pipeline.
-    assert_eq!(placed(pool.arrive(READ, now)).0, piped);
+    assert_eq!(placed(pool.arrive(Want::Read, now)).0, piped);
     // With no connection free, it waits for a whole one rather than join.
     assert!(matches!(pool.arrive(Want::Whole, now), Arrival::Queued(_)));
 }
@@ -130,14 +94,14 @@ fn a_statement_not_known_fast_gets_a_connection_to_itself() {
 fn nothing_joins_a_pipeline_stalled_behind_a_slow_statement() {
     let start = Instant::now();
     let (mut pool, _) = pool(2, 8, start);
-    let (slow, _) = placed(pool.arrive(READ, start));
+    let (slow, _) = placed(pool.arrive(Want::Read, start));
     let later = start + STALLED_AFTER;
     // Its head has run for the threshold: the next read takes the idle one.
-    let (other, _) = placed(pool.arrive(READ, later));
+    let (other, _) = placed(pool.arrive(Want::Read, later));
     assert_ne!(other, slow);
     // That one stalls too: nothing left, the caller waits for a place.
     let much_later = later + STALLED_AFTER;
-    let Arrival::Queued(waiter) = pool.arrive(READ, much_later) else {
+    let Arrival::Queued(waiter) = pool.arrive(Want::Read, much_later) else {
         panic!("no pipeline to join");
     };
     assert!(actions(&mut pool).is_empty(), "at the maximum: no connect");
@@ -154,23 +118,26 @@ fn nothing_joins_a_pipeline_stalled_behind_a_slow_statement() {
 fn a_pipeline_is_joined_again_once_its_slow_head_is_answered() {
     let start = Instant::now();
     let (mut pool, _) = pool(1, 8, start);
-    let (conn, _) = placed(pool.arrive(READ, start));
-    placed(pool.arrive(READ, start));
+    let (conn, _) = placed(pool.arrive(Want::Read, start));
+    placed(pool.arrive(Want::Read, start));
     let later = start + 3 * STALLED_AFTER;
-    assert!(matches!(pool.arrive(READ, later), Arrival::Queued(_)));
+    assert!(matches!(pool.arrive(Want::Read, later), Arrival::Queued(_)));
     // The head is answered; the statement behind it is the head now, just
     // started. The queued caller got its place, and a new one joins too.
     pool.released(conn, Release::PlaceFreed, later);
     assert_eq!(granted(&actions(&mut pool)).len(), 1);
-    assert_eq!(placed(pool.arrive(READ, later)), (conn, Place::Pipelined));
+    assert_eq!(
+        placed(pool.arrive(Want::Read, later)),
+        (conn, Place::Pipelined)
+    );
 }
 
 #[test]
 fn fast_statements_do_not_queue_behind_a_caller_waiting_for_a_whole_connection() {
     let now = Instant::now();
     let (mut pool, _) = pool(2, 8, now);
-    let (a, _) = placed(pool.arrive(WRITE, now));
-    let (b, _) = placed(pool.arrive(WRITE, now));
+    let (a, _) = placed(pool.arrive(Want::Write, now));
+    let (b, _) = placed(pool.arrive(Want::Write, now));
     assert_ne!(a, b);
     // No connection is free: a slow statement waits for a whole one, and
     // one pipeline (the first with the fewest statements) is left to drain
@@ -181,9 +148,9 @@ fn fast_statements_do_not_queue_behind_a_caller_waiting_for_a_whole_connection()
     pool.check_invariants().unwrap();
     // Fast statements after it share the other pipeline at once, and never
     // the one draining.
-    let (joined, place) = placed(pool.arrive(READ, now));
+    let (joined, place) = placed(pool.arrive(Want::Read, now));
     assert_eq!(place, Place::Pipelined);
-    let (again, _) = placed(pool.arrive(WRITE, now));
+    let (again, _) = placed(pool.arrive(Want::Write, now));
     assert_eq!(joined, again);
     let draining = if joined == a { b } else { a };
     // The draining pipeline's statement ends: the slow statement gets
@@ -195,20 +162,20 @@ fn fast_statements_do_not_queue_behind_a_caller_waiting_for_a_whole_connection()
     );
     pool.check_invariants().unwrap();
     // Nobody waits any more: reads join the open pipeline as before.
-    assert_eq!(placed(pool.arrive(READ, now)).0, joined);
+    assert_eq!(placed(pool.arrive(Want::Read, now)).0, joined);
 }
 
 #[test]
 fn behind_a_whole_caller_a_statement_with_no_other_pipeline_waits_its_turn() {
     let now = Instant::now();
     let (mut pool, _) = pool(1, 8, now);
-    let (conn, _) = placed(pool.arrive(READ, now));
+    let (conn, _) = placed(pool.arrive(Want::Read, now));
     let Arrival::Queued(lease) = pool.arrive(Want::Whole, now) else {
         panic!("the lease waits for the pipeline");
     };
     // The only pipeline drains for the lease: the read behind it queues
     // instead of keeping it busy.
-    let Arrival::Queued(read) = pool.arrive(READ, now) else {
+    let Arrival::Queued(read) = pool.arrive(Want::Read, now) else {
         panic!("the read waits behind the lease");
     };
     pool.released(conn, Release::PlaceFreed, now);
@@ -225,15 +192,15 @@ fn behind_a_whole_caller_a_statement_with_no_other_pipeline_waits_its_turn() {
 fn a_freed_place_goes_to_a_queued_read_past_a_caller_waiting_for_a_whole_connection() {
     let now = Instant::now();
     let (mut pool, _) = pool(2, 2, now);
-    let (a, _) = placed(pool.arrive(WRITE, now));
-    let (b, _) = placed(pool.arrive(WRITE, now));
-    placed(pool.arrive(READ, now));
-    placed(pool.arrive(READ, now));
+    let (a, _) = placed(pool.arrive(Want::Write, now));
+    let (b, _) = placed(pool.arrive(Want::Write, now));
+    placed(pool.arrive(Want::Read, now));
+    placed(pool.arrive(Want::Read, now));
     // Both pipelines are full: a lease queues, and so does a read after it.
     let Arrival::Queued(lease) = pool.arrive(Want::Whole, now) else {
         panic!("no connection is free for the lease");
     };
-    let Arrival::Queued(read) = pool.arrive(READ, now) else {
+    let Arrival::Queued(read) = pool.arrive(Want::Read, now) else {
         panic!("no pipeline has room for the read");
     };
     let draining = pool.reserved.expect("a pipeline drains for the lease");

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::super::lend::{STALLED_AFTER, WAIT_AHEAD};
+use super::super::lend::STALLED_AFTER;
 use super::*;
 
 /// A small deterministic generator (xorshift), so a failing seed replays.
@@ -47,8 +47,6 @@ struct World {
     /// Queued callers: still waiting (`true`) or gone without the pool
     /// knowing yet (`false`).
     queued: HashMap<WaiterId, bool>,
-    /// What each queued caller asked for.
-    wants: HashMap<WaiterId, Want>,
     answers: HashMap<WaiterId, u32>,
     drained: bool,
     /// Inputs and actions so far, shown when a sequence fails.
@@ -68,16 +66,13 @@ impl World {
             whole: HashSet::new(),
             places: HashMap::new(),
             queued: HashMap::new(),
-            wants: HashMap::new(),
             answers: HashMap::new(),
             drained: false,
             trace: Vec::new(),
         }
     }
 
-    /// `want` took `place` on `conn`: it must be free for it, and a
-    /// pipeline no deeper than `want` may join.
-    fn hold(&mut self, conn: ConnectionId, place: Place, want: Want) -> Result<(), String> {
+    fn hold(&mut self, conn: ConnectionId, place: Place) -> Result<(), String> {
         if self.whole.contains(&conn) {
             return Err(format!("{conn} lent while lent whole"));
         }
@@ -93,18 +88,6 @@ impl World {
                 *n += 1;
                 if *n > self.limits.pipeline {
                     return Err(format!("{conn} carries {n} pipelined statements"));
-                }
-                // Those ahead of it must not hold it past `WAIT_AHEAD`,
-                // each taken to take as long as it does.
-                let ahead_allowed = match want.took() {
-                    Some(took) => (WAIT_AHEAD.as_nanos() / took.as_nanos()) as usize,
-                    None => 0,
-                };
-                if *n > 1 + ahead_allowed {
-                    return Err(format!(
-                        "{want:?} joined {conn} with {} statements ahead",
-                        *n - 1
-                    ));
                 }
             }
         }
@@ -134,10 +117,8 @@ impl World {
                     place,
                     ..
                 } => {
-                    let want = self.wants.remove(&waiter);
                     if self.answer(waiter)? {
-                        let want = want.ok_or(format!("waiter {waiter} never queued"))?;
-                        self.hold(conn, place, want)?;
+                        self.hold(conn, place)?;
                     } else {
                         self.trace.push(format!("refused {:?} {:?}", conn, place));
                         self.pool.refused(conn, place, self.now);
@@ -198,7 +179,7 @@ impl World {
                     "{want:?} joined {conn}, stalled since {head_since:?}"
                 ));
             }
-            if matches!(want, Want::Write { .. }) && idle_free {
+            if want == Want::Write && idle_free {
                 return Err(format!("a write joined {conn} while a connection was idle"));
             }
         }
@@ -253,11 +234,7 @@ impl World {
                         self.pool.abandon(w);
                     }
                 }
-                // Fast statements of a few microseconds, and ones slow
-                // enough that fewer may be ahead of them than the depth.
-                let took = [5, 5, 250, 700][rng.below(4)];
-                let took = Duration::from_micros(took);
-                let want = [Want::Whole, Want::Read { took }, Want::Write { took }][rng.below(3)];
+                let want = [Want::Whole, Want::Read, Want::Write][rng.below(3)];
                 let states: HashMap<ConnectionId, Use> =
                     self.pool.open.iter().map(|(c, o)| (*c, o.state)).collect();
                 let idle_free = self
@@ -283,7 +260,7 @@ impl World {
                                 return Err("lend_now left the manager an action".into());
                             }
                             self.check_placement(want, conn, place, &states, idle_free)?;
-                            return self.hold(conn, place, want).and_then(|()| self.act());
+                            return self.hold(conn, place).and_then(|()| self.act());
                         }
                         None => {
                             let after = (
@@ -302,11 +279,10 @@ impl World {
                 match arrival {
                     Arrival::Now { conn, place } => {
                         self.check_placement(want, conn, place, &states, idle_free)?;
-                        self.hold(conn, place, want)?
+                        self.hold(conn, place)?
                     }
                     Arrival::Queued(w) => {
                         self.queued.insert(w, true);
-                        self.wants.insert(w, want);
                     }
                     Arrival::ShuttingDown => {}
                 }
@@ -418,7 +394,7 @@ fn random_input_sequences_keep_the_books_straight() {
         let limits = Limits {
             min: rng.below(3),
             max: 1 + rng.below(4),
-            pipeline: 1 + rng.below(6),
+            pipeline: 1 + rng.below(4),
             ping_after: rng.chance(50).then(|| Duration::from_secs(5)),
             check_every_lend: rng.chance(20),
             idle_timeout: rng.chance(50).then(|| Duration::from_secs(8)),
