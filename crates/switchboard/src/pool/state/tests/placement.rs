@@ -43,6 +43,28 @@ fn fast_reads_share_a_pipeline_while_connections_are_idle() {
     assert_ne!(second, first);
 }
 
+/// With the default configuration, 32 concurrent fast reads share one
+/// connection, as on one shared tokio-postgres client (benches/README.md,
+/// ninth pass: four connections of eight each gave three quarters of
+/// that).
+#[test]
+fn by_default_thirty_two_fast_reads_share_one_connection() {
+    let now = Instant::now();
+    let config = crate::config::PoolConfig {
+        min_size: 32,
+        max_size: 32,
+        ..Default::default()
+    };
+    let mut pool = PoolState::new(Limits::from_config(&config));
+    pool.warm();
+    assert_eq!(connect_all(&mut pool, now).len(), 32);
+    let used: std::collections::HashSet<_> = (0..32)
+        .map(|_| placed(pool.arrive(Want::Read, now)).0)
+        .collect();
+    assert_eq!(used.len(), 1, "32 fast reads on {} connections", used.len());
+    assert_eq!(pool.idle_count(), 31);
+}
+
 #[test]
 fn a_read_joins_the_pipeline_with_the_fewest_statements() {
     let now = Instant::now();
