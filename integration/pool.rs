@@ -24,15 +24,42 @@ fn insert_sql(t: &Target) -> String {
     )
 }
 
+/// The `Execute` inserting row `id` (named `item-{id}`) with `n`.
+fn insert_stmt(insert: String, id: i32, n: i32) -> Execute {
+    Execute::sql(insert)
+        .bind::<diesel::sql_types::Integer, _>(id)
+        .bind::<diesel::sql_types::Text, _>(format!("item-{id}"))
+        .bind::<diesel::sql_types::Integer, _>(n)
+}
+
 /// Inserts row `id` (named `item-{id}`) with `n`, through `Execute`.
 async fn insert_row(sb: &Switchboard, insert: String, id: i32, n: i32) -> Result<usize, Error> {
-    sb.run(
-        Execute::sql(insert)
-            .bind::<diesel::sql_types::Integer, _>(id)
-            .bind::<diesel::sql_types::Text, _>(format!("item-{id}"))
-            .bind::<diesel::sql_types::Integer, _>(n),
-    )
-    .await
+    sb.run(insert_stmt(insert, id, n)).await
+}
+
+/// `SELECT 1`, through `Load`.
+async fn select_one(sb: &Switchboard) -> Result<Vec<i32>, Error> {
+    sb.run(Load::new(diesel::select(diesel::dsl::sql::<
+        diesel::sql_types::Integer,
+    >("1"))))
+        .await
+}
+
+/// The pool's sizes, read without the manager (`stats`, first) and from it
+/// (`status`), must be `open` connections, every one idle, nobody waiting.
+async fn assert_all_idle(sb: &Switchboard, open: usize, when: &str) {
+    let stats = sb.stats();
+    assert_eq!(
+        (stats.open, stats.idle, stats.waiting),
+        (open, open, 0),
+        "{when}: {stats:?}"
+    );
+    let status = sb.status().await.unwrap();
+    assert_eq!(
+        (status.open, status.idle, status.waiting),
+        (open, open, 0),
+        "{when}: {status:?}"
+    );
 }
 
 async fn many_callers_few_connections(t: Target) {
@@ -74,36 +101,19 @@ async fn returns_recorded_by_connections_serve_queued_callers(t: Target) {
         });
         let results = join_all(calls).await;
         assert!(results.iter().all(|r| matches!(r, Ok(1))), "{results:?}");
-        let stats = sb.stats();
-        assert_eq!(
-            (stats.open, stats.idle, stats.waiting),
-            (2, 2, 0),
-            "round {round}: {stats:?}"
-        );
+        assert_all_idle(&sb, 2, &format!("round {round}")).await;
         // Reads too (on PostgreSQL, pipelined once measured fast).
         let reads = (0..24).map(|_| {
             let sb = sb.clone();
-            async move {
-                sb.run(Load::new(diesel::select(diesel::dsl::sql::<
-                    diesel::sql_types::Integer,
-                >("1"))))
-                    .await
-            }
+            async move { select_one(&sb).await }
         });
         let reads: Vec<Result<Vec<i32>, Error>> = join_all(reads).await;
         assert!(
             reads.iter().all(|r| matches!(r.as_deref(), Ok([1]))),
             "{reads:?}"
         );
-        let stats = sb.stats();
-        assert_eq!(
-            (stats.open, stats.idle, stats.waiting),
-            (2, 2, 0),
-            "round {round}, after reads: {stats:?}"
-        );
+        assert_all_idle(&sb, 2, &format!("round {round}, after reads")).await;
     }
-    let status = sb.status().await.unwrap();
-    assert_eq!((status.open, status.idle, status.waiting), (2, 2, 0));
     assert_eq!(count_rows(&sb, &t).await, 72);
     drop_table(&sb, &t).await;
     sb.shutdown().await.unwrap();
@@ -192,10 +202,7 @@ async fn statements_on_other_threads_take_free_connections_themselves(t: Target)
         let mut inserted = 0;
         for i in 0..120 {
             let id = base + i;
-            let stmt = Execute::sql(insert.clone())
-                .bind::<diesel::sql_types::Integer, _>(id)
-                .bind::<diesel::sql_types::Text, _>(format!("item-{id}"))
-                .bind::<diesel::sql_types::Integer, _>(i);
+            let stmt = insert_stmt(insert.clone(), id, i);
             let n = match i % 10 {
                 // Through the manager: `send`, a time limit, a lease.
                 3 => sb
@@ -211,10 +218,7 @@ async fn statements_on_other_threads_take_free_connections_themselves(t: Target)
             }
             .map_err(|e| format!("insert {id}: {e}"))?;
             inserted += n;
-            let one: Vec<i32> = sb
-                .run(Load::new(diesel::select(diesel::dsl::sql::<
-                    diesel::sql_types::Integer,
-                >("1"))))
+            let one = select_one(&sb)
                 .await
                 .map_err(|e| format!("select {id}: {e}"))?;
             if one != [1] {
@@ -232,18 +236,7 @@ async fn statements_on_other_threads_take_free_connections_themselves(t: Target)
             .sum();
     assert_eq!(inserted, 360);
     assert_eq!(count_rows(&sb, &t).await, 360);
-    let status = sb.status().await.unwrap();
-    assert_eq!(
-        (status.open, status.idle, status.waiting),
-        (3, 3, 0),
-        "{status:?}"
-    );
-    let stats = sb.stats();
-    assert_eq!(
-        (stats.open, stats.idle, stats.waiting),
-        (3, 3, 0),
-        "{stats:?}"
-    );
+    assert_all_idle(&sb, 3, "after the callers").await;
     drop_table(&sb, &t).await;
     sb.shutdown().await.unwrap();
 }
