@@ -43,7 +43,6 @@ use support::{
     Client, Figures, PER_ITER, Round, Stmt, Subscribers, drive, measure, measure_with_subscribers,
     on_system, rate, sb_bench_rows, selected,
 };
-use switchboard::Switchboard;
 
 const CONCURRENCY: [usize; 3] = [1, 8, 32];
 const PG_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -262,9 +261,7 @@ fn main() {
             drop(clients);
 
             let sb = system.block_on(async {
-                support::with_pipeline(Switchboard::builder(&url))
-                    .name("bench")
-                    .pool_size(n..=n)
+                support::bench_pool(&url, n)
                     .start()
                     .await
                     .expect("a switchboard pool")
@@ -282,9 +279,7 @@ fn main() {
 
             let (subscribers, bus, rules) = Subscribers::new("pg");
             let sb = system.block_on(async {
-                support::with_pipeline(Switchboard::builder(&url))
-                    .name("bench")
-                    .pool_size(n..=n)
+                support::bench_pool(&url, n)
                     .bus(bus)
                     .guard(rules)
                     .start()

@@ -61,7 +61,7 @@ use diesel_async::{
 use ops::{Counter, Db, DeadpoolMysql, DeadpoolPg, Sb, SharedPg};
 use round::{Workload, on_runtime, on_system};
 use support::{Figures, PER_ITER, measure_as, selected_path};
-use switchboard::{Delivery, Filter, Kind, Switchboard};
+use switchboard::{Delivery, Filter, Kind};
 
 const CONCURRENCY: [usize; 2] = [8, 32];
 const PG_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -175,9 +175,7 @@ impl Rows<'_, '_> {
         let (bench, n, db, workload) = (self.bench(), self.n, self.db, self.workload);
         let seen = Arc::new(AtomicU64::new(0));
         let sb = self.system.block_on(async {
-            let sb = crate::support::with_pipeline(Switchboard::builder(self.url))
-                .name("bench")
-                .pool_size(n..=n)
+            let sb = crate::support::bench_pool(self.url, n)
                 .start()
                 .await
                 .expect("a switchboard pool");
@@ -311,9 +309,7 @@ fn fixed(spec: &str) {
         let op = workload.op(1);
         match (variant, db) {
             ("switchboard" | "sb_actor" | "sb_failures", _) => {
-                let sb = crate::support::with_pipeline(Switchboard::builder(url))
-                    .name("bench")
-                    .pool_size(1..=1)
+                let sb = crate::support::bench_pool(&url, 1)
                     .start()
                     .await
                     .expect("a switchboard pool");

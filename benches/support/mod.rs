@@ -381,9 +381,11 @@ pub fn criterion() -> criterion::Criterion {
         .configure_from_args()
 }
 
-/// The pool's pipeline depth, unless `SB_BENCH_PIPELINE` sets another
-/// (`1` measures Switchboard without pipelining).
-pub fn with_pipeline(builder: switchboard::Builder) -> switchboard::Builder {
+/// The bench's pool of `n` connections at `url`, named `bench`, with the
+/// pool's pipeline depth unless `SB_BENCH_PIPELINE` sets another (`1`
+/// measures Switchboard without pipelining).
+pub fn bench_pool(url: &str, n: usize) -> switchboard::Builder {
+    let builder = Switchboard::builder(url).name("bench").pool_size(n..=n);
     match std::env::var("SB_BENCH_PIPELINE").map(|d| d.parse::<usize>()) {
         Ok(Ok(depth)) => builder.pipeline(depth),
         _ => builder,

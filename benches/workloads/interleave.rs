@@ -232,11 +232,7 @@ impl Group<'_> {
                     let (url, size) = (self.url.to_owned(), n);
                     arbiter.spawn_fn(move || {
                         actix_rt::spawn(async move {
-                            let sb = crate::support::with_pipeline(Switchboard::builder(url))
-                                .name("bench")
-                                .pool_size(size..=size)
-                                .start()
-                                .await;
+                            let sb = crate::support::bench_pool(&url, size).start().await;
                             let _ = tx.send(sb);
                         });
                     });
@@ -297,9 +293,7 @@ impl Group<'_> {
     /// `sb_actor` with a lossless actor subscribed to every event.
     fn switchboard(&self, name: &str) -> Switchboard {
         self.system.block_on(async {
-            let sb = crate::support::with_pipeline(Switchboard::builder(self.url))
-                .name("bench")
-                .pool_size(self.n..=self.n)
+            let sb = crate::support::bench_pool(self.url, self.n)
                 .start()
                 .await
                 .expect("a switchboard pool");
