@@ -131,7 +131,8 @@ pub fn row(
     };
     // An experiment, asked for by name: the pool on an arbiter thread of
     // its own, the callers on the system's.
-    if std::env::var("SB_BENCH_ARBITER").is_ok() {
+    let arbiter = std::env::var("SB_BENCH_ARBITER").is_ok();
+    if arbiter {
         groups = vec![&["switchboard", "sb_arbiter", "deadpool"]];
     }
     // PostgreSQL reads: also against one shared tokio-postgres client.
@@ -177,17 +178,17 @@ pub fn row(
         ratio("arbiter vs deadpool", "sb_arbiter", &|r| {
             peer("deadpool", r)
         });
-        for (label, med, lo, hi) in &ratios {
-            if *label == "arbiter vs deadpool"
-                || (*label == "deadpool" && group.contains(&"sb_arbiter"))
-            {
-                eprintln!("{name}: {label} {med:.2} [{lo:.2}, {hi:.2}]");
-            }
-        }
         for (name, mut xs) in group.iter().zip(measured) {
             // The plain pool and the peers as measured beside it.
             if !rates.iter().any(|(n, _)| n == name) {
                 rates.push((*name, median(&mut xs)));
+            }
+        }
+    }
+    if arbiter {
+        for (label, med, lo, hi) in &ratios {
+            if matches!(*label, "deadpool" | "arbiter vs deadpool") {
+                eprintln!("{name}: {label} {med:.2} [{lo:.2}, {hi:.2}]");
             }
         }
     }
